@@ -1,0 +1,232 @@
+package watchdog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// A link is one authenticated connection to the peer. It owns two
+// goroutines: a reader that reports every frame to the node, and a writer
+// that sends keepalives on a jittered ticker. close stops both and waits.
+type link struct {
+	id       uint64
+	ws       *websocket.Conn
+	remote   string
+	interval time.Duration // keepalive period
+	timeout  time.Duration // write deadline for one frame
+	flags    func() byte   // keepalive flags, read at every send
+
+	lastSent atomic.Int64 // Sent of the last keepalive heard from the peer
+	lastAt   atomic.Int64 // our monotonic time when we heard it
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	wdone  chan struct{} // closed when the writer has stopped
+	rdone  chan struct{} // closed when the reader has stopped
+	byeMu  sync.Mutex
+	bye    bye // what the writer says when it stops
+	once   sync.Once
+}
+
+// linkEvent is what a link reports to the node loop.
+type linkEvent struct {
+	link   *link
+	at     time.Time
+	closed bool          // the link is gone; reason says why
+	reason string        // for closed
+	rtt    time.Duration // for a keepalive that echoed ours; 0 if unknown
+	flags  byte
+}
+
+var linkIDs atomic.Uint64
+
+// processStart anchors monotonic timestamps on the wire.
+var processStart = time.Now()
+
+func monoNow() int64 { return int64(time.Since(processStart)) }
+
+func newLink(ws *websocket.Conn, remote string, interval, timeout time.Duration, flags func() byte) *link {
+	ws.SetReadLimit(maxFrameSize)
+	return &link{
+		id:       linkIDs.Add(1),
+		ws:       ws,
+		remote:   remote,
+		interval: interval,
+		timeout:  timeout,
+		flags:    flags,
+		wdone:    make(chan struct{}),
+		rdone:    make(chan struct{}),
+	}
+}
+
+// start runs the reader and the writer until close. Events go to out; the
+// link never blocks on out once ctx is done.
+func (l *link) start(ctx context.Context, out chan<- linkEvent) {
+	ctx, l.cancel = context.WithCancel(ctx)
+	l.wg.Add(2)
+	go func() {
+		defer l.wg.Done()
+		defer close(l.wdone)
+		l.writeLoop(ctx)
+	}()
+	go func() {
+		defer l.wg.Done()
+		defer close(l.rdone)
+		reason := l.readLoop(ctx, out)
+		// Whatever ended the reading ends the link: stop the writer too.
+		l.cancel()
+		select {
+		case out <- linkEvent{link: l, at: time.Now(), closed: true, reason: reason}:
+		case <-ctx.Done():
+			// The owner is stopping or has already dropped this link;
+			// still try to deliver without blocking it.
+			select {
+			case out <- linkEvent{link: l, at: time.Now(), closed: true, reason: reason}:
+			default:
+			}
+		}
+	}()
+}
+
+// gone is closed once the link can no longer carry frames.
+func (l *link) gone() <-chan struct{} { return l.rdone }
+
+// close says bye with the given code, closes the connection and waits for
+// both goroutines. It is safe to call more than once and from any goroutine
+// but the link's own.
+func (l *link) close(code byte, reason string) {
+	l.once.Do(func() {
+		l.byeMu.Lock()
+		l.bye = bye{Code: code, Reason: reason}
+		l.byeMu.Unlock()
+		if l.cancel == nil { // never started
+			l.ws.Close()
+			close(l.rdone)
+			return
+		}
+		l.cancel()
+		t := time.NewTimer(500 * time.Millisecond)
+		select {
+		case <-l.wdone:
+		case <-t.C:
+		}
+		t.Stop()
+		l.ws.NetConn().Close()
+	})
+	l.wg.Wait()
+}
+
+func (l *link) writeLoop(ctx context.Context) {
+	var seq uint64
+	t := time.NewTimer(0) // the first keepalive goes out at once
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			l.byeMu.Lock()
+			y := l.bye
+			l.byeMu.Unlock()
+			if y.Code == 0 {
+				y = bye{Code: byeShutdown, Reason: "closing"}
+			}
+			l.ws.SetWriteDeadline(time.Now().Add(250 * time.Millisecond))
+			l.ws.WriteMessage(websocket.BinaryMessage, y.encode())
+			l.ws.Close()
+			return
+		case <-t.C:
+			seq++
+			k := keepalive{Seq: seq, Sent: monoNow(), Flags: l.flags()}
+			if s := l.lastSent.Load(); s != 0 {
+				k.Echo = s
+				k.Held = k.Sent - l.lastAt.Load()
+			}
+			l.ws.SetWriteDeadline(time.Now().Add(l.timeout))
+			if err := l.ws.WriteMessage(websocket.BinaryMessage, k.encode()); err != nil {
+				// The reader sees the broken connection and reports it.
+				l.ws.NetConn().Close()
+				<-ctx.Done()
+				continue
+			}
+			t.Reset(jitter(l.interval))
+		}
+	}
+}
+
+// jitter returns d shortened by up to 15 %, so that the two sides never
+// synchronise and the period never exceeds what was configured.
+func jitter(d time.Duration) time.Duration {
+	return d - time.Duration(rand.Int64N(int64(d)*15/100+1))
+}
+
+// readLoop reports every frame until the connection fails; it returns why.
+func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) string {
+	for {
+		mt, b, err := l.ws.ReadMessage()
+		if err != nil {
+			return closeReason(err)
+		}
+		if mt != websocket.BinaryMessage {
+			return "protocol error: text message"
+		}
+		t, p, err := decodeFrame(b)
+		if err != nil {
+			return "protocol error: " + err.Error()
+		}
+		ev := linkEvent{link: l}
+		switch t {
+		case frameKeepalive:
+			k, err := decodeKeepalive(p)
+			if err != nil {
+				return "protocol error: keepalive: " + err.Error()
+			}
+			now := monoNow()
+			l.lastSent.Store(k.Sent)
+			l.lastAt.Store(now)
+			if k.Echo != 0 {
+				if rtt := time.Duration(now - k.Echo - k.Held); rtt > 0 {
+					ev.rtt = rtt
+				}
+			}
+			ev.flags = k.Flags
+		case frameBye:
+			y, err := decodeBye(p)
+			if err != nil {
+				return "protocol error: bye: " + err.Error()
+			}
+			return "peer closed the link: " + y.Reason
+		default:
+			return fmt.Sprintf("protocol error: unexpected frame type %d", t)
+		}
+		ev.at = time.Now()
+		select {
+		case out <- ev:
+		case <-ctx.Done():
+			return "closed"
+		}
+	}
+}
+
+// closeReason turns a read error into a short operator-facing reason.
+func closeReason(err error) string {
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce):
+		return fmt.Sprintf("peer closed the websocket (%d)", ce.Code)
+	case errors.Is(err, net.ErrClosed):
+		return "closed"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "write timeout"
+	case errors.Is(err, websocket.ErrReadLimit):
+		return "protocol error: frame too long"
+	}
+	return "connection lost: " + err.Error()
+}

@@ -1,0 +1,139 @@
+package watchdog
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Status is a node's state as /status and `clooster status` show it.
+type Status struct {
+	Node    string       `json:"node"`
+	Role    string       `json:"role"`
+	Version string       `json:"version"`
+	Started time.Time    `json:"started"`
+	DryRun  bool         `json:"dry_run,omitempty"`
+	Peer    PeerStatus   `json:"peer"`
+	Record  RecordStatus `json:"record"`
+	Update  *UpdateInfo  `json:"update,omitempty"`
+}
+
+// PeerStatus is the peer as this node sees it.
+type PeerStatus struct {
+	Name      string    `json:"name"`
+	State     PeerState `json:"state"`
+	Since     time.Time `json:"since"`
+	Addr      string    `json:"addr,omitempty"`
+	Reason    string    `json:"reason,omitempty"`    // why the link was last lost
+	RTTMillis float64   `json:"rtt_ms,omitempty"`    // last keepalive round trip
+	Healthy   *bool     `json:"healthy,omitempty"`   // as the peer advertises it
+	LastHeard time.Time `json:"last_heard,omitzero"` // last frame from the peer
+}
+
+// RecordStatus is the DNS record as this node last saw it.
+type RecordStatus struct {
+	Name      string    `json:"name"`
+	Content   string    `json:"content"`          // "" until first read
+	Checked   time.Time `json:"checked,omitzero"` // when it was last read or written
+	Preferred string    `json:"preferred_value"`
+	ThisValue string    `json:"this_value"`
+	Active    bool      `json:"active"` // the record points to this node
+}
+
+// UpdateInfo describes a record update in progress.
+type UpdateInfo struct {
+	Purpose  string    `json:"purpose"` // takeover or failback
+	Want     string    `json:"want"`
+	Since    time.Time `json:"since"`
+	Failures int       `json:"failures"`
+	LastErr  string    `json:"last_error,omitempty"`
+}
+
+// Status returns a snapshot of the node's state.
+func (n *Node) Status() Status {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.snap
+}
+
+// Metrics returns the node's counters.
+func (n *Node) Metrics() *Metrics { return n.met }
+
+func (n *Node) publish(s state, cur *link) {
+	st := n.status(s, cur)
+	n.mu.Lock()
+	n.snap = st
+	n.mu.Unlock()
+}
+
+func (n *Node) status(s state, cur *link) Status {
+	st := Status{
+		Node:    n.cfg.This,
+		Role:    n.cfg.Role,
+		Version: n.cfg.Version,
+		Started: s.started,
+		DryRun:  n.cfg.DryRun,
+		Peer: PeerStatus{
+			Name:      n.cfg.Other,
+			State:     s.peerState(),
+			Since:     s.peerSince,
+			LastHeard: s.lastHeard,
+		},
+		Record: RecordStatus{
+			Name:      n.cfg.RecordName,
+			Content:   s.record,
+			Checked:   s.recordAt,
+			Preferred: n.cfg.Preferred,
+			ThisValue: n.cfg.ThisValue,
+			Active:    s.record != "" && s.record == n.cfg.ThisValue,
+		},
+	}
+	if s.link {
+		st.Peer.Since = s.linkSince
+	} else {
+		st.Peer.Reason = s.reason
+		if s.peer != declaredDown {
+			st.Peer.Since = s.started
+			if s.everLinked {
+				st.Peer.Since = s.lostAt
+			}
+		}
+	}
+	if cur != nil {
+		st.Peer.Addr = cur.remote
+		n.met.mu.Lock()
+		st.Peer.RTTMillis = float64(n.met.rtt.Microseconds()) / 1000
+		healthy := n.met.peerFlags&flagHealthy != 0
+		n.met.mu.Unlock()
+		st.Peer.Healthy = &healthy
+	}
+	if j := s.job; j != nil {
+		st.Update = &UpdateInfo{Purpose: j.purpose.String(), Want: j.content, Since: j.since, Failures: j.failures, LastErr: j.lastErr}
+	}
+	return st
+}
+
+// StatusHandler serves /healthz, /status (JSON) and /metrics (Prometheus
+// text) for n. extra, if not nil, appends more metrics (the notifier's).
+func StatusHandler(n *Node, extra func(io.Writer)) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(n.Status())
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		n.met.WritePrometheus(w, n.Status())
+		if extra != nil {
+			extra(w)
+		}
+	})
+	return mux
+}
