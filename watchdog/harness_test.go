@@ -183,7 +183,7 @@ func (s *memStore) get() (string, []string) {
 // retryAfterErr is an API error that says when to retry.
 type retryAfterErr struct{ d time.Duration }
 
-func (e retryAfterErr) Error() string              { return fmt.Sprintf("429 (retry after %s)", e.d) }
+func (e retryAfterErr) Error() string             { return fmt.Sprintf("429 (retry after %s)", e.d) }
 func (e retryAfterErr) RetryAfter() time.Duration { return e.d }
 
 var errAPI = errors.New("500 internal server error")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -227,6 +228,8 @@ func closeReason(err error) string {
 		return "write timeout"
 	case errors.Is(err, websocket.ErrReadLimit):
 		return "protocol error: frame too long"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection lost: closed by the far end"
 	}
-	return "connection lost: " + err.Error()
+	return "connection lost: " + shortErr(err)
 }

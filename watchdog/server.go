@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -277,6 +278,10 @@ func hostOf(a net.Addr) string {
 func shortErr(err error) string {
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Err != nil {
+		var se *os.SyscallError
+		if errors.As(oe.Err, &se) {
+			return se.Err.Error()
+		}
 		return oe.Err.Error()
 	}
 	return err.Error()

@@ -1,0 +1,23 @@
+package cfapi
+
+import "context"
+
+// Read returns the record's current content. With Write, it makes the client
+// a watchdog.RecordStore: the watchdog re-reads before every write.
+func (c *Client) Read(ctx context.Context) (string, error) {
+	rec, err := c.Get(ctx)
+	if err != nil {
+		return "", err
+	}
+	return rec.Content, nil
+}
+
+// Write sets the record's content and nothing else of it. It uses the ids
+// found by the last Read, so a write costs one request.
+func (c *Client) Write(ctx context.Context, content string) error {
+	c.mu.Lock()
+	rec := Record{ZoneID: c.zoneID, ID: c.recordID}
+	c.mu.Unlock()
+	_, err := c.SetContent(ctx, rec, content)
+	return err
+}
