@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/clooster/clooster/config"
+	"github.com/clooster/clooster/internal/demo"
+	"github.com/clooster/clooster/notify"
+	"github.com/clooster/clooster/watchdog"
+)
+
+// errFlags marks a command line the flag package refused.
+var errFlags = errors.New("bad command line")
+
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return usageError{fmt.Errorf("%w: %s", errFlags, fs.Name())}
+		}
+		return usageError{fmt.Errorf("%w: %v", errFlags, err)}
+	}
+	return nil
+}
+
+// loadConfig finds the configuration: -config or the one argument, else
+// ./clooster.json if it exists, else the environment alone.
+func loadConfig(flagPath string, args, environ []string) (*config.Config, string, error) {
+	path := flagPath
+	switch {
+	case len(args) > 1:
+		return nil, "", usagef("%w: more than one configuration file given", errFlags)
+	case len(args) == 1 && path != "" && args[0] != path:
+		return nil, "", usagef("%w: both -config %s and %s given", errFlags, path, args[0])
+	case len(args) == 1:
+		path = args[0]
+	}
+	if path == "" {
+		if _, err := os.Stat("clooster.json"); err == nil {
+			path = "clooster.json"
+		}
+	}
+	cfg, err := config.Load(path, environ)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return nil, path, usageError{fmt.Errorf("invalid configuration:\n%w", err)}
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, path, usageError{fmt.Errorf("%w\n  hint: pass the configuration file as an argument, or set CLOOSTER_* variables", err)}
+		}
+		return nil, path, usageError{err}
+	}
+	return cfg, path, nil
+}
+
+func cmdRun(ctx context.Context, args, environ []string, stderr io.Writer) error {
+	fs := newFlags("clooster")
+	path := fs.String("config", "", "configuration file")
+	dryRun := fs.Bool("dry-run", false, "do everything but the record writes, which are logged")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, _, err := loadConfig(*path, fs.Args(), environ)
+	if err != nil {
+		return err
+	}
+	if *dryRun {
+		cfg.DryRun = true
+	}
+	return runDaemon(ctx, cfg, stderr)
+}
+
+func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
+	fs := newFlags("check")
+	path := fs.String("config", "", "configuration file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, from, err := loadConfig(*path, fs.Args(), environ)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "clooster: warning: %s\n", w)
+	}
+	out, err := json.MarshalIndent(cfg.Redacted(), "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\n", out)
+	if from == "" {
+		from = "the environment"
+	}
+	fmt.Fprintf(stderr, "clooster: configuration from %s is valid (%s, role %s)\n", from, cfg.ThisServer, cfg.Role)
+	return nil
+}
+
+func cmdSecret(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return usagef("%w: secret takes no arguments", errFlags)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(b))
+	return nil
+}
+
+func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("status")
+	addr := fs.String("addr", config.DefaultStatusAddress, "status address of the running daemon")
+	raw := fs.Bool("json", false, "print the JSON as the daemon sent it")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("%w: unexpected argument %q", errFlags, fs.Arg(0))
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	url := "http://" + *addr + "/status"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return usagef("status: %v", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("status: %w\n  hint: is clooster running, with status.address %s?", err, *addr)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status: %s answered %s", url, resp.Status)
+	}
+	if *raw {
+		_, err := stdout.Write(body)
+		return err
+	}
+	var st watchdog.Status
+	if err := json.Unmarshal(body, &st); err != nil {
+		return fmt.Errorf("status: %s: %w", url, err)
+	}
+	printStatus(stdout, st, time.Now())
+	return nil
+}
+
+func printStatus(w io.Writer, st watchdog.Status, now time.Time) {
+	ago := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return now.Sub(t).Round(time.Second).String() + " ago"
+	}
+	fmt.Fprintf(w, "node     %s (%s), clooster %s, up %s\n", st.Node, st.Role, st.Version, now.Sub(st.Started).Round(time.Second))
+	peer := fmt.Sprintf("%s: %s since %s", st.Peer.Name, strings.ToUpper(string(st.Peer.State)), ago(st.Peer.Since))
+	if st.Peer.Addr != "" {
+		peer += " from " + st.Peer.Addr
+	}
+	if st.Peer.RTTMillis > 0 {
+		peer += fmt.Sprintf(", rtt %.1f ms", st.Peer.RTTMillis)
+	}
+	if st.Peer.Reason != "" && st.Peer.State != watchdog.PeerUp {
+		peer += " (" + st.Peer.Reason + ")"
+	}
+	fmt.Fprintf(w, "peer     %s\n", peer)
+	content := st.Record.Content
+	if content == "" {
+		content = "(not read yet)"
+	}
+	active := "standby"
+	if st.Record.Active {
+		active = "ACTIVE: the record points here"
+	}
+	fmt.Fprintf(w, "record   %s -> %s, %s (checked %s)\n", st.Record.Name, content, active, ago(st.Record.Checked))
+	fmt.Fprintf(w, "         preferred %s, this node writes %s\n", st.Record.Preferred, st.Record.ThisValue)
+	if u := st.Update; u != nil {
+		fmt.Fprintf(w, "update   %s to %s in progress since %s, %d failed attempts", u.Purpose, u.Want, ago(u.Since), u.Failures)
+		if u.LastErr != "" {
+			fmt.Fprintf(w, " (last: %s)", u.LastErr)
+		}
+		fmt.Fprintln(w)
+	}
+	if st.DryRun {
+		fmt.Fprintln(w, "mode     DRY RUN: record writes are only logged")
+	}
+}
+
+func cmdNotifyTest(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := newFlags("notify-test")
+	path := fs.String("config", "", "configuration file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, _, err := loadConfig(*path, fs.Args(), environ)
+	if err != nil {
+		return err
+	}
+	if cfg.Pushbullet == nil {
+		return usagef("notify-test: no pushbullet block in the configuration\n  hint: add pushbullet.key, or set CLOOSTER_PUSHBULLET_KEY")
+	}
+	pb := pushbullet(cfg)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	title := fmt.Sprintf("[%s] clooster test", cfg.ThisServer)
+	body := fmt.Sprintf("A test push from %s: notifications for %s work.", cfg.ThisServer, cfg.Cloudflare.Record)
+	rc, err := pb.Send(ctx, title, body)
+	if err != nil {
+		return fmt.Errorf("notify-test: %w", err)
+	}
+	fmt.Fprintf(stdout, "sent: push %s at %s", rc.Iden, rc.Created.Format(time.RFC3339))
+	if rc.ReceiverEmail != "" {
+		fmt.Fprintf(stdout, " to %s", rc.ReceiverEmail)
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+func pushbullet(cfg *config.Config) *notify.Pushbullet {
+	t := cfg.Pushbullet.Target
+	return &notify.Pushbullet{
+		BaseURL: cfg.Pushbullet.APIURL,
+		Token:   cfg.Pushbullet.Key,
+		Target:  notify.Target{DeviceIden: t.DeviceIden, Email: t.Email, ChannelTag: t.ChannelTag, ClientIden: t.ClientIden},
+	}
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("demo")
+	verbose := fs.Bool("v", false, "also print the nodes' logs")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return demo.Run(ctx, stdout, demo.Options{Verbose: *verbose, Version: buildVersion()})
+}

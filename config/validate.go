@@ -1,0 +1,342 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Key lengths, in bytes.
+const (
+	MinKeyLen  = 16
+	GoodKeyLen = 32
+)
+
+// validate checks the whole configuration, recording every problem.
+func (l *loader) validate() {
+	c := l.cfg
+	l.required("this_server", c.ThisServer)
+	l.required("other_server", c.OtherServer)
+	if c.ThisServer != "" && strings.EqualFold(c.ThisServer, c.OtherServer) {
+		l.bad("other_server", quote(c.OtherServer), "must differ from this_server")
+	}
+	l.checkKey()
+
+	if l.isSet("role") && c.Role != "server" && c.Role != "client" {
+		l.bad("role", quote(c.Role), "must be server or client")
+	}
+	if c.Role == "server" {
+		l.checkHost("server.address", c.Server.Address)
+		l.checkPort("server.port", c.Server.Port)
+	}
+	if c.Role == "client" {
+		if c.Client.Address == "" {
+			l.bad("client.address", "", "required for a client")
+		} else {
+			l.checkHost("client.address", c.Client.Address)
+		}
+		l.checkPort("client.port", c.Client.Port)
+	}
+	l.checkTLS()
+
+	switch {
+	case c.KeepaliveInterval <= 0:
+		l.bad("keepalive_interval", c.KeepaliveInterval.String(), "must be > 0")
+	case c.PeerTimeout <= c.KeepaliveInterval:
+		l.bad("peer_timeout", c.PeerTimeout.String(), "must be > keepalive_interval")
+	case c.PeerTimeout < 2*c.KeepaliveInterval:
+		l.warn(l.name("peer_timeout"), fmt.Sprintf("%v is less than two keepalive intervals: one late keepalive marks the peer down", c.PeerTimeout))
+	}
+	if c.FailbackDelay < 0 {
+		l.bad("failback_delay", c.FailbackDelay.String(), "must be >= 0")
+	}
+	if a := *c.Status.Address; a != "" {
+		l.checkHostPort("status.address", a, true)
+	}
+
+	l.checkCloudflare()
+	l.checkPushbullet()
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		l.bad("log.level", quote(c.Log.Level), "must be debug, info, warn or error")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		l.bad("log.format", quote(c.Log.Format), "must be text or json")
+	}
+
+	l.checkHealth()
+
+	pc := c.PeerCheck
+	l.atMostOne("peer_check", "url", pc.URL, "tcp", pc.TCP)
+	if pc.URL != "" {
+		l.checkURL("peer_check.url", pc.URL)
+	}
+	if pc.TCP != "" {
+		l.checkHostPort("peer_check.tcp", pc.TCP, false)
+	}
+	if pc.Timeout <= 0 {
+		l.bad("peer_check.timeout", pc.Timeout.String(), "must be > 0")
+	}
+	if c.Hooks.Timeout <= 0 {
+		l.bad("hooks.timeout", c.Hooks.Timeout.String(), "must be > 0")
+	}
+	if c.DriftCheckInterval < 0 {
+		l.bad("drift_check_interval", c.DriftCheckInterval.String(), "must be >= 0 (0 disables)")
+	}
+}
+
+// bad records a problem with the value at path.
+func (l *loader) bad(path, value, msg string) {
+	l.addProblem(Problem{Key: l.name(path), Value: value, Msg: msg})
+}
+
+func (l *loader) required(path, v string) {
+	if v == "" {
+		l.bad(path, "", "required")
+	}
+}
+
+// checkKey enforces the key length; see Load for the original-format rule.
+func (l *loader) checkKey() {
+	n := len(l.cfg.Key)
+	switch {
+	case n == 0:
+		l.bad("key", "", "required")
+	case n < MinKeyLen && l.originalFormat():
+		l.warn("key", fmt.Sprintf("WARNING: only %d bytes, far too short: whoever guesses it can take the record over; "+
+			"accepted only because the file is in the original format; use %d random bytes (clooster secret prints a key)", n, GoodKeyLen))
+	case n < MinKeyLen:
+		l.bad("key", fmt.Sprintf("%d bytes", n), fmt.Sprintf("must be at least %d bytes", MinKeyLen))
+	case n < GoodKeyLen:
+		l.warn(l.name("key"), fmt.Sprintf("only %d bytes; use at least %d (clooster secret prints a key)", n, GoodKeyLen))
+	}
+}
+
+// checkHost accepts a host name or an IP address, without a port.
+func (l *loader) checkHost(path, host string) {
+	if host == "" || strings.ContainsAny(host, " \t\r\n/[]") || strings.Contains(host, ":") && net.ParseIP(host) == nil {
+		l.bad(path, quote(host), "want a host name or IP address, without a port")
+	}
+}
+
+func (l *loader) checkPort(path string, port int) {
+	if port < 1 || port > 65535 {
+		l.bad(path, strconv.Itoa(port), "must be from 1 to 65535")
+	}
+}
+
+// checkHostPort accepts host:port; a listen address may leave the host
+// empty (all interfaces) and use port 0 (any free port).
+func (l *loader) checkHostPort(path, s string, listen bool) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" && !listen {
+		l.bad(path, quote(s), "want host:port")
+		return
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || n == 0 && !listen {
+		l.bad(path, quote(s), "want a port from 1 to 65535")
+	}
+}
+
+// checkURL accepts an absolute http or https URL.
+func (l *loader) checkURL(path, s string) {
+	u, err := url.Parse(s)
+	if err != nil {
+		l.bad(path, quote(s), "want an absolute http or https URL")
+		return
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		l.bad(path, quote(u.Redacted()), "want an absolute http or https URL")
+	}
+}
+
+// atMostOne checks that at most one of the named values (name, value,
+// name, value...) of block is set.
+func (l *loader) atMostOne(block string, namesValues ...string) {
+	var set []string
+	for i := 0; i+1 < len(namesValues); i += 2 {
+		if namesValues[i+1] != "" {
+			set = append(set, namesValues[i])
+		}
+	}
+	if len(set) > 1 {
+		var all []string
+		for i := 0; i < len(namesValues); i += 2 {
+			all = append(all, namesValues[i])
+		}
+		l.bad(block, strings.Join(set, " and "), "set at most one of "+strings.Join(all, ", "))
+	}
+}
+
+func (l *loader) checkCloudflare() {
+	c := l.cfg
+	cf := c.Cloudflare
+	switch {
+	case cf.Token != "" && cf.Key != "":
+		l.bad("cloudflare.token", "", "set either cloudflare.token or cloudflare.key and cloudflare.mail, not both")
+	case cf.Token != "":
+		if cf.Mail != "" {
+			l.warn(l.name("cloudflare.mail"), "ignored with cloudflare.token")
+		}
+	case cf.Key != "":
+		if cf.Mail == "" {
+			l.bad("cloudflare.mail", "", "required with cloudflare.key")
+		}
+	case cf.Mail != "":
+		l.bad("cloudflare.key", "", "required with cloudflare.mail (or use cloudflare.token)")
+	default:
+		l.bad("cloudflare.token", "", "required (or cloudflare.key and cloudflare.mail)")
+	}
+	if cf.Zone == "" && cf.ZoneID == "" {
+		l.bad("cloudflare.zone", "", "required unless cloudflare.zone_id is set")
+	}
+	l.required("cloudflare.record", cf.Record)
+	switch cf.Type {
+	case "", "A", "AAAA", "CNAME":
+	default:
+		l.bad("cloudflare.type", quote(cf.Type), "must be A, AAAA or CNAME")
+	}
+	l.required("cloudflare.preferred_value", cf.PreferredValue)
+	l.checkURL("cloudflare.api_url", cf.APIURL)
+
+	if cf.Type == "A" || cf.Type == "AAAA" {
+		thisHint := ""
+		if !l.isSet("cloudflare.this_value") {
+			thisHint = "; it defaults to this_server"
+		}
+		l.checkIP("cloudflare.preferred_value", cf.PreferredValue, cf.Type, "")
+		l.checkIP("cloudflare.this_value", c.ThisValue(), cf.Type, thisHint)
+	}
+	if cf.Zone != "" && cf.Record != "" {
+		r := strings.ToLower(strings.TrimSuffix(cf.Record, "."))
+		z := strings.ToLower(strings.TrimSuffix(cf.Zone, "."))
+		if r != z && !strings.HasSuffix(r, "."+z) {
+			l.warn(l.name("cloudflare.record"), fmt.Sprintf("%s is not inside cloudflare.zone %s", quote(cf.Record), quote(cf.Zone)))
+		}
+	}
+}
+
+// checkIP checks that a record content fits record type A or AAAA.
+func (l *loader) checkIP(path, value, typ, hint string) {
+	if value == "" {
+		return
+	}
+	ip := net.ParseIP(value)
+	switch {
+	case typ == "A" && (ip == nil || ip.To4() == nil):
+		l.bad(path, quote(value), "want an IPv4 address for type A"+hint)
+	case typ == "AAAA" && (ip == nil || ip.To4() != nil):
+		l.bad(path, quote(value), "want an IPv6 address for type AAAA"+hint)
+	}
+}
+
+func (l *loader) checkPushbullet() {
+	p := l.cfg.Pushbullet
+	if p == nil {
+		return
+	}
+	l.required("pushbullet.key", p.Key)
+	t := p.Target
+	l.atMostOne("pushbullet.target", "device_iden", t.DeviceIden, "email", t.Email, "channel_tag", t.ChannelTag, "client_iden", t.ClientIden)
+	l.checkURL("pushbullet.api_url", p.APIURL)
+}
+
+func (l *loader) checkHealth() {
+	h := l.cfg.Health
+	l.atMostOne("health", "url", h.URL, "tcp", h.TCP, "command", h.Command)
+	if h.URL != "" {
+		l.checkURL("health.url", h.URL)
+	}
+	if h.TCP != "" {
+		l.checkHostPort("health.tcp", h.TCP, false)
+	}
+	if h.Interval <= 0 {
+		l.bad("health.interval", h.Interval.String(), "must be > 0")
+	}
+	switch {
+	case h.Timeout <= 0:
+		l.bad("health.timeout", h.Timeout.String(), "must be > 0")
+	case h.Interval > 0 && h.Timeout > h.Interval:
+		l.bad("health.timeout", h.Timeout.String(), "must be <= health.interval")
+	}
+	if h.Fall < 1 {
+		l.bad("health.fall", strconv.Itoa(h.Fall), "must be >= 1")
+	}
+	if h.Rise < 1 {
+		l.bad("health.rise", strconv.Itoa(h.Rise), "must be >= 1")
+	}
+}
+
+// checkTLS checks that the files can be read and parsed, and normalises
+// the fingerprint.
+func (l *loader) checkTLS() {
+	c := l.cfg
+	t := &c.TLS
+	switch {
+	case t.Cert != "" && t.Key == "":
+		l.bad("tls.key", "", "required with tls.cert")
+	case t.Key != "" && t.Cert == "":
+		l.bad("tls.cert", "", "required with tls.key")
+	case t.Cert != "":
+		cert, ok1 := l.readTLSFile("tls.cert", t.Cert)
+		key, ok2 := l.readTLSFile("tls.key", t.Key)
+		if ok1 && ok2 {
+			if _, err := tls.X509KeyPair(cert, key); err != nil {
+				l.bad("tls.cert", quote(t.Cert), "not a usable certificate and key pair: "+err.Error())
+			}
+		}
+		if c.Role == "client" {
+			l.warn("tls.cert", "ignored by a client")
+		}
+	}
+	if t.CA != "" {
+		if pem, ok := l.readTLSFile("tls.ca", t.CA); ok && !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			l.bad("tls.ca", quote(t.CA), "no PEM certificate in the file")
+		}
+	}
+	if t.Fingerprint != "" {
+		fp := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(t.Fingerprint), ":", ""))
+		if _, err := hex.DecodeString(fp); err != nil || len(fp) != 64 {
+			l.bad("tls.fingerprint", quote(t.Fingerprint), "want a SHA-256 as 64 hex digits (colons allowed)")
+		} else {
+			t.Fingerprint = fp
+		}
+	}
+	if c.Role == "server" && (t.CA != "" || t.Fingerprint != "") {
+		l.warn("tls", "ca and fingerprint are ignored by a server")
+	}
+}
+
+// readTLSFile reads a regular file of at most maxFileSize bytes.
+func (l *loader) readTLSFile(path, name string) ([]byte, bool) {
+	fi, err := os.Stat(name)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errors.New("not a regular file")
+	}
+	var data []byte
+	if err == nil {
+		data, _, err = readFile(name, maxFileSize)
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		l.bad(path, quote(name), "cannot read: "+err.Error())
+		return nil, false
+	}
+	return data, true
+}

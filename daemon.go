@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clooster/clooster/cfapi"
+	"github.com/clooster/clooster/config"
+	"github.com/clooster/clooster/notify"
+	"github.com/clooster/clooster/watchdog"
+)
+
+// runDaemon builds the parts from cfg, runs them until ctx ends and stops
+// them within 2 s.
+func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
+	logger := newLogger(logOut, cfg.Log.Level, cfg.Log.Format, cfg.Secrets())
+	for _, w := range cfg.Warnings {
+		logger.Warn("configuration: " + w)
+	}
+
+	store, err := cfapi.New(cfapi.Config{
+		BaseURL: cfg.Cloudflare.APIURL,
+		Token:   cfg.Cloudflare.Token,
+		Key:     cfg.Cloudflare.Key,
+		Email:   cfg.Cloudflare.Mail,
+		Zone:    cfg.Cloudflare.Zone,
+		ZoneID:  cfg.Cloudflare.ZoneID,
+		Record:  cfg.Cloudflare.Record,
+		Type:    cfg.Cloudflare.Type,
+		Logger:  logger,
+	})
+	if err != nil {
+		return usageError{err}
+	}
+
+	var queue *notify.Queue
+	nc := watchdog.Config{
+		This:              cfg.ThisServer,
+		Other:             cfg.OtherServer,
+		Key:               []byte(cfg.Key),
+		Role:              cfg.Role,
+		KeepaliveInterval: cfg.KeepaliveInterval.D(),
+		PeerTimeout:       cfg.PeerTimeout.D(),
+		FailbackDelay:     cfg.FailbackDelay.D(),
+		RecordName:        cfg.Cloudflare.Record,
+		ThisValue:         cfg.ThisValue(),
+		Preferred:         cfg.Cloudflare.PreferredValue,
+		DryRun:            cfg.DryRun,
+		Store:             store,
+		Logger:            logger,
+		Version:           buildVersion(),
+	}
+	if cfg.Pushbullet != nil {
+		queue = notify.NewQueue(pushbullet(cfg), logger)
+		nc.Notifier = queue
+	}
+	switch cfg.Role {
+	case "server":
+		nc.ListenAddr = cfg.ListenAddr()
+		if nc.ServerTLS, err = watchdog.ServerTLS(cfg.TLS.Cert, cfg.TLS.Key); err != nil {
+			return err
+		}
+	case "client":
+		nc.DialAddr = cfg.DialAddr()
+		host, _, _ := net.SplitHostPort(nc.DialAddr)
+		if nc.ClientTLS, err = watchdog.ClientTLS(host, cfg.TLS.CA, cfg.TLS.Fingerprint); err != nil {
+			return err
+		}
+	}
+	node, err := watchdog.New(nc)
+	if err != nil {
+		return err
+	}
+
+	// The status listener binds before anything runs, so that a taken
+	// address is an error at start, not a log line later.
+	var statusSrv *http.Server
+	var statusLn net.Listener
+	if addr := cfg.StatusAddr(); addr != "" {
+		statusLn, err = net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("status listener: %w\n  hint: set status.address to a free port, or \"\" to disable it", err)
+		}
+		var extra func(io.Writer)
+		if queue != nil {
+			extra = func(w io.Writer) { writeQueueMetrics(w, queue.Stats()) }
+		}
+		statusSrv = &http.Server{Handler: watchdog.StatusHandler(node, extra), ReadHeaderTimeout: 5 * time.Second}
+	}
+
+	logger.Info("clooster starting", "version", buildVersion(), "node", cfg.ThisServer, "role", cfg.Role,
+		"peer", cfg.OtherServer, "record", cfg.Cloudflare.Record, "dry_run", cfg.DryRun)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if statusSrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := statusSrv.Serve(statusLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("status listener stopped", "error", err)
+			}
+		}()
+		logger.Info("status listener up", "addr", statusLn.Addr().String())
+	}
+	queueCtx, stopQueue := context.WithCancel(context.Background())
+	if queue != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); queue.Run(queueCtx) }()
+	}
+
+	runErr := node.Run(ctx)
+	logger.Info("clooster stopping")
+	// Pushes still queued get a last short chance (Run flushes for up to
+	// 1 s); the status listener closes at once.
+	stopQueue()
+	if statusSrv != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		statusSrv.Shutdown(sctx)
+		scancel()
+	}
+	wg.Wait()
+	return runErr
+}
+
+func writeQueueMetrics(w io.Writer, s notify.Stats) {
+	fmt.Fprintf(w, "# HELP clooster_notifications_total Pushes by result.\n# TYPE clooster_notifications_total counter\n")
+	fmt.Fprintf(w, "clooster_notifications_total{result=\"sent\"} %d\n", s.Sent)
+	fmt.Fprintf(w, "clooster_notifications_total{result=\"failed\"} %d\n", s.Failed)
+	fmt.Fprintf(w, "clooster_notifications_total{result=\"dropped\"} %d\n", s.Dropped)
+	fmt.Fprintf(w, "# HELP clooster_notification_retries_total Push attempts retried.\n# TYPE clooster_notification_retries_total counter\n")
+	fmt.Fprintf(w, "clooster_notification_retries_total %d\n", s.Retries)
+	fmt.Fprintf(w, "# HELP clooster_notifications_queued Pushes waiting.\n# TYPE clooster_notifications_queued gauge\n")
+	fmt.Fprintf(w, "clooster_notifications_queued %d\n", s.Queued)
+}
+
+// newLogger returns the daemon's logger. As a last line of defence, every
+// string that goes out is scrubbed of the configured secrets.
+func newLogger(w io.Writer, level, format string, secrets []string) *slog.Logger {
+	var lv slog.Level
+	lv.UnmarshalText([]byte(level)) // validated by config; "" is info
+	var scrub *strings.Replacer
+	if len(secrets) > 0 {
+		pairs := make([]string, 0, 2*len(secrets))
+		for _, s := range secrets {
+			pairs = append(pairs, s, "[redacted]")
+		}
+		scrub = strings.NewReplacer(pairs...)
+	}
+	opts := &slog.HandlerOptions{
+		Level: lv,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if scrub == nil {
+				return a
+			}
+			switch a.Value.Kind() {
+			case slog.KindString:
+				return slog.String(a.Key, scrub.Replace(a.Value.String()))
+			case slog.KindAny:
+				if err, ok := a.Value.Any().(error); ok {
+					return slog.String(a.Key, scrub.Replace(err.Error()))
+				}
+				return slog.String(a.Key, scrub.Replace(a.Value.String()))
+			}
+			return a
+		},
+	}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,103 @@
+// Command clooster keeps a DNS record pointed at whichever of two servers is
+// alive. See README.md and SPEC.md for the command line.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // a runtime failure
+	exitUsage   = 2 // a usage error or an invalid configuration
+)
+
+// usageError is a bad command line or configuration: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+const usage = `usage:
+  clooster [-config FILE] [-dry-run] [FILE]   run the daemon
+  clooster check [-config FILE] [FILE]        validate and print the effective configuration
+  clooster status [-addr HOST:PORT] [-json]   show the state of a running daemon
+  clooster notify-test [-config FILE] [FILE]  send one test push
+  clooster secret                             print a fresh random key
+  clooster demo                               failover and failback on loopback, no account needed
+  clooster version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a command line and chooses the exit status, in one place.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	cmd, rest := "run", args
+	if len(args) > 0 {
+		switch args[0] {
+		case "run", "check", "status", "secret", "demo", "version", "notify-test", "help":
+			cmd, rest = args[0], args[1:]
+		case "-h", "-help", "--help":
+			cmd, rest = "help", nil
+		}
+	}
+	var err error
+	switch cmd {
+	case "run":
+		err = cmdRun(ctx, rest, environ, stderr)
+	case "check":
+		err = cmdCheck(rest, environ, stdout, stderr)
+	case "status":
+		err = cmdStatus(ctx, rest, stdout)
+	case "secret":
+		err = cmdSecret(rest, stdout)
+	case "demo":
+		err = cmdDemo(ctx, rest, stdout)
+	case "notify-test":
+		err = cmdNotifyTest(ctx, rest, environ, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "clooster %s\n", buildVersion())
+	case "help":
+		fmt.Fprint(stdout, usage)
+	}
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "clooster: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		if errors.Is(err, errFlags) {
+			fmt.Fprint(stderr, usage)
+		}
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
