@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -33,7 +34,7 @@ func newFlags(name string) *flag.FlagSet {
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return usageError{fmt.Errorf("%w: %s", errFlags, fs.Name())}
+			return flag.ErrHelp // asking for help is not an error
 		}
 		return usageError{fmt.Errorf("%w: %v", errFlags, err)}
 	}
@@ -61,6 +62,9 @@ func loadConfig(flagPath string, args, environ []string) (*config.Config, string
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {
+			if path == "" {
+				return nil, path, usageError{fmt.Errorf("invalid configuration (no file: ./clooster.json does not exist, so it comes from CLOOSTER_* variables alone):\n%w", err)}
+			}
 			return nil, path, usageError{fmt.Errorf("invalid configuration:\n%w", err)}
 		}
 		if errors.Is(err, fs.ErrNotExist) {
@@ -134,6 +138,9 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("%w: unexpected argument %q", errFlags, fs.Arg(0))
+	}
+	if _, _, err := net.SplitHostPort(*addr); err != nil || *addr == "" {
+		return usagef("%w: -addr wants HOST:PORT (got %q)", errFlags, *addr)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -251,6 +258,9 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	verbose := fs.Bool("v", false, "also print the nodes' logs")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("%w: demo takes no arguments (got %q)", errFlags, fs.Arg(0))
 	}
 	return demo.Run(ctx, stdout, demo.Options{Verbose: *verbose, Version: buildVersion()})
 }

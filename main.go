@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -73,10 +74,18 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		err = cmdDemo(ctx, rest, stdout)
 	case "notify-test":
 		err = cmdNotifyTest(ctx, rest, environ, stdout, stderr)
-	case "version":
-		fmt.Fprintf(stdout, "clooster %s\n", buildVersion())
-	case "help":
+	case "version", "help":
+		if len(rest) > 0 {
+			err = usagef("%w: %s takes no arguments (got %q)", errFlags, cmd, rest[0])
+		} else if cmd == "version" {
+			fmt.Fprintf(stdout, "clooster %s\n", buildVersion())
+		} else {
+			fmt.Fprint(stdout, usage)
+		}
+	}
+	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usage)
+		return exitOK
 	}
 	if err == nil {
 		return exitOK

@@ -154,9 +154,10 @@ func (n *Node) Run(ctx context.Context) error {
 	case "client":
 		dial := n.cfg.Dial
 		if dial == nil {
-			d := &net.Dialer{KeepAlive: -1}
+			d := &net.Dialer{KeepAlive: -1} // our keepalives are the link's
 			dial = d.DialContext
 		}
+		dial = tunedDial(dial, n.log)
 		d := &dialer{addr: n.cfg.DialAddr, dial: dial, tls: n.cfg.ClientTLS, auth: auth, log: n.log,
 			newLink: newLink, reject: n.met.rejected}
 		n.log.Info("dialling peer", "addr", n.cfg.DialAddr)
@@ -254,6 +255,19 @@ func (n *Node) Run(ctx context.Context) error {
 		case now := <-timer.C:
 			apply(evTick{at: now})
 		}
+	}
+}
+
+// tunedDial applies tuneConn to every connection dial makes.
+func tunedDial(dial DialFunc, log *slog.Logger) DialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err == nil {
+			if terr := tuneConn(c); terr != nil {
+				log.Debug("cannot tune the link's TCP socket", "error", terr)
+			}
+		}
+		return c, err
 	}
 }
 

@@ -123,6 +123,9 @@ func (s *listener) admit(c net.Conn, conns *chanListener) {
 		}
 		return
 	}
+	if err := tuneConn(c); err != nil {
+		s.log.Debug("cannot tune the link's TCP socket", "error", err)
+	}
 	g := &guardConn{Conn: c, addr: addr}
 	g.onEnd = func(reason string) {
 		ok := reason == ""
