@@ -43,6 +43,7 @@ type linkEvent struct {
 	at     time.Time
 	closed bool          // the link is gone; reason says why
 	reason string        // for closed
+	bye    byte          // for closed: the code of the peer's BYE, 0 if none
 	rtt    time.Duration // for a keepalive that echoed ours; 0 if unknown
 	flags  byte
 }
@@ -81,16 +82,17 @@ func (l *link) start(ctx context.Context, out chan<- linkEvent) {
 	go func() {
 		defer l.wg.Done()
 		defer close(l.rdone)
-		reason := l.readLoop(ctx, out)
+		reason, code := l.readLoop(ctx, out)
 		// Whatever ended the reading ends the link: stop the writer too.
 		l.cancel()
+		ev := linkEvent{link: l, at: time.Now(), closed: true, reason: reason, bye: code}
 		select {
-		case out <- linkEvent{link: l, at: time.Now(), closed: true, reason: reason}:
+		case out <- ev:
 		case <-ctx.Done():
 			// The owner is stopping or has already dropped this link;
 			// still try to deliver without blocking it.
 			select {
-			case out <- linkEvent{link: l, at: time.Now(), closed: true, reason: reason}:
+			case out <- ev:
 			default:
 			}
 		}
@@ -167,26 +169,27 @@ func jitter(d time.Duration) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)*15/100+1))
 }
 
-// readLoop reports every frame until the connection fails; it returns why.
-func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) string {
+// readLoop reports every frame until the connection fails; it returns why,
+// and the code of the peer's BYE if that was it.
+func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) (string, byte) {
 	for {
 		mt, b, err := l.ws.ReadMessage()
 		if err != nil {
-			return closeReason(err)
+			return closeReason(err), 0
 		}
 		if mt != websocket.BinaryMessage {
-			return "protocol error: text message"
+			return "protocol error: text message", 0
 		}
 		t, p, err := decodeFrame(b)
 		if err != nil {
-			return "protocol error: " + err.Error()
+			return "protocol error: " + err.Error(), 0
 		}
 		ev := linkEvent{link: l}
 		switch t {
 		case frameKeepalive:
 			k, err := decodeKeepalive(p)
 			if err != nil {
-				return "protocol error: keepalive: " + err.Error()
+				return "protocol error: keepalive: " + err.Error(), 0
 			}
 			now := monoNow()
 			l.lastSent.Store(k.Sent)
@@ -200,17 +203,17 @@ func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) string {
 		case frameBye:
 			y, err := decodeBye(p)
 			if err != nil {
-				return "protocol error: bye: " + err.Error()
+				return "protocol error: bye: " + err.Error(), 0
 			}
-			return "peer closed the link: " + y.Reason
+			return "peer closed the link: " + y.Reason, y.Code
 		default:
-			return fmt.Sprintf("protocol error: unexpected frame type %d", t)
+			return fmt.Sprintf("protocol error: unexpected frame type %d", t), 0
 		}
 		ev.at = time.Now()
 		select {
 		case out <- ev:
 		case <-ctx.Done():
-			return "closed"
+			return "closed", 0
 		}
 	}
 }

@@ -19,6 +19,17 @@ type machineConfig struct {
 	FailbackOwner bool   // this node writes Preferred on failback
 	PeerTimeout   time.Duration
 	FailbackDelay time.Duration
+	// Keepalive is the keepalive interval; the freeze threshold is one
+	// keepalive less than PeerTimeout, since the peer counts its silence
+	// from our last frame, sent up to one interval before a freeze.
+	Keepalive time.Duration
+}
+
+// freezeThreshold is the gap between two turns of the loop beyond which this
+// node counts as having been frozen. The loop turns at least every half
+// keepalive interval, so the threshold is at least twice a normal gap.
+func (c *machineConfig) freezeThreshold() time.Duration {
+	return max(c.PeerTimeout-c.Keepalive, c.Keepalive)
 }
 
 // PeerState is the peer as this node sees it.
@@ -114,6 +125,10 @@ type (
 	evLinkDown struct {
 		at     time.Time
 		reason string
+		// peerAlive: the peer closed the link itself because it heard
+		// nothing from us (or could not parse us). It is alive; the
+		// silence was ours or the network's.
+		peerAlive bool
 	}
 	// evRead is the result of a plain read of the record.
 	evRead struct {
@@ -181,7 +196,7 @@ func next(c *machineConfig, s state, ev event) (state, []action) {
 
 	// Rule 3: if this node itself was frozen, silence is not the peer's
 	// fault: give the link a full timeout to come back before acting.
-	if gap := now.Sub(s.lastTurn); gap > c.PeerTimeout {
+	if gap := now.Sub(s.lastTurn); gap > c.freezeThreshold() {
 		s.grace = now.Add(c.PeerTimeout)
 		s.lastHeard = now
 		acts = append(acts, actLog{slog.LevelWarn, "frozen", "this node was frozen; waiting before acting on the link",
@@ -212,6 +227,16 @@ func next(c *machineConfig, s state, ev event) (state, []action) {
 		}
 		s.lost(ev.reason, now)
 		acts = append(acts, actLog{slog.LevelWarn, "link_down", "link to peer lost", []any{"peer", c.Other, "reason", ev.reason}})
+		if ev.peerAlive {
+			// The peer is alive and says it heard nothing from us: we were
+			// frozen, or the network lost our frames. Give the link a full
+			// timeout to come back before taking the silence for the
+			// peer's failure.
+			if g := now.Add(c.PeerTimeout); g.After(s.grace) {
+				s.grace = g
+			}
+			acts = append(acts, actLog{slog.LevelWarn, "peer_alive", "the peer closed the link alive; waiting for it to come back", []any{"grace", c.PeerTimeout}})
+		}
 	case evRead:
 		s.record, s.recordAt = ev.content, now
 	case evAttempt:

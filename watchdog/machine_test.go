@@ -18,7 +18,7 @@ func testMachine(owner bool) *machineConfig {
 	c := &machineConfig{
 		This: "srv2", Other: "srv1", Record: "www.example.com",
 		ThisValue: "srv2", Preferred: "srv1",
-		PeerTimeout: 5 * sec, FailbackDelay: 30 * sec,
+		PeerTimeout: 5 * sec, FailbackDelay: 30 * sec, Keepalive: sec,
 	}
 	if owner {
 		c.This, c.Other, c.ThisValue = "srv1", "srv2", "srv1"
@@ -106,7 +106,7 @@ func TestMachine(t *testing.T) {
 		},
 		{
 			name: "rule 3: a closed link is a down peer at once",
-			evs:  one(evLinkUp{at(sec)}, evTick{at(2 * sec)}, evLinkDown{at(2500 * time.Millisecond), "connection lost: EOF"}),
+			evs:  one(evLinkUp{at(sec)}, evTick{at(2 * sec)}, evLinkDown{at: at(2500 * time.Millisecond), reason: "connection lost: EOF"}),
 			want: []string{"ensure#1 srv2"},
 			peer: PeerDown,
 		},
@@ -129,7 +129,7 @@ func TestMachine(t *testing.T) {
 		},
 		{
 			name: "rule 3: the survivor pushes the outcome of its takeover",
-			evs: one(evLinkUp{at(sec)}, evLinkDown{at(2 * sec), "connection lost: EOF"},
+			evs: one(evLinkUp{at(sec)}, evLinkDown{at: at(2 * sec), reason: "connection lost: EOF"},
 				evDone{at: at(2100 * time.Millisecond), job: 1, content: "srv2", changed: true}),
 			want: []string{"ensure#1 srv2",
 				"push: [srv2] Server 'srv1' is now down (connection lost: EOF) | The address for 'www.example.com' has been changed to 'srv2'"},
@@ -137,7 +137,7 @@ func TestMachine(t *testing.T) {
 		},
 		{
 			name: "rule 3: nothing to change is still announced once",
-			evs: one(evLinkUp{at(sec)}, evLinkDown{at(2 * sec), "connection lost: EOF"},
+			evs: one(evLinkUp{at(sec)}, evLinkDown{at: at(2 * sec), reason: "connection lost: EOF"},
 				evDone{at: at(2100 * time.Millisecond), job: 1, content: "srv2"}),
 			want: []string{"ensure#1 srv2",
 				"push: [srv2] Server 'srv1' is now down (connection lost: EOF) | No record change is necessary"},
@@ -145,7 +145,7 @@ func TestMachine(t *testing.T) {
 		},
 		{
 			name: "rule 3: the takeover stops when the peer is back",
-			evs: one(evLinkUp{at(sec)}, evLinkDown{at(2 * sec), "connection lost: EOF"},
+			evs: one(evLinkUp{at(sec)}, evLinkDown{at: at(2 * sec), reason: "connection lost: EOF"},
 				evAttempt{at: at(2100 * time.Millisecond), job: 1, err: "write record: 500"},
 				evLinkUp{at(3 * sec)},
 				evDone{at: at(3100 * time.Millisecond), job: 1, content: "srv2", changed: true}),
@@ -159,23 +159,47 @@ func TestMachine(t *testing.T) {
 			evs: one(evLinkUp{at(sec)}, evHeard{at(2 * sec)},
 				// Nothing for 20 s: this node was stopped. The peer closed
 				// the link meanwhile.
-				evLinkDown{at(22 * sec), "connection lost: EOF"},
+				evLinkDown{at: at(22 * sec), reason: "connection lost: EOF"},
 				evTick{at(23 * sec)}, evLinkUp{at(24 * sec)}, evTick{at(25 * sec)}),
 			peer: PeerUp,
 		},
 		{
 			name: "rule 3: after a freeze, a peer that does not come back is down",
 			evs: seq(one(evLinkUp{at(sec)}, evHeard{at(2 * sec)},
-				evLinkDown{at(22 * sec), "connection lost: EOF"}), ticks(23*sec, 27*sec)),
+				evLinkDown{at: at(22 * sec), reason: "connection lost: EOF"}), ticks(23*sec, 27*sec)),
 			want: []string{"ensure#1 srv2"},
 			peer: PeerDown,
 		},
 		{
+			name: "rule 3: a peer that closes the link for our silence is alive: wait for the link",
+			evs: one(evLinkUp{at(sec)}, evHeard{at(2 * sec)},
+				evLinkDown{at: at(2500 * time.Millisecond), reason: "peer closed the link: ping timeout", peerAlive: true},
+				evTick{at(3 * sec)}, evTick{at(4 * sec)}, evLinkUp{at(4500 * time.Millisecond)}, evTick{at(8 * sec)}),
+			peer: PeerUp,
+		},
+		{
+			name: "rule 3: a live peer that does not come back within peer_timeout is down",
+			evs: seq(one(evLinkUp{at(sec)}, evHeard{at(2 * sec)},
+				evLinkDown{at: at(2500 * time.Millisecond), reason: "peer closed the link: ping timeout", peerAlive: true}),
+				ticks(3*sec, 7*sec), one(evTick{at(7500 * time.Millisecond)})),
+			want: []string{"ensure#1 srv2"},
+			peer: PeerDown,
+		},
+		{
+			name: "rule 3: a freeze a keepalive short of peer_timeout already counts",
+			evs: one(evLinkUp{at(sec)}, evHeard{at(2 * sec)},
+				// 4.5 s without a turn: the peer, counting from our last
+				// frame, may already have declared us down.
+				evLinkDown{at: at(6500 * time.Millisecond), reason: "connection lost: EOF"},
+				evTick{at(7 * sec)}, evLinkUp{at(8 * sec)}),
+			peer: PeerUp,
+		},
+		{
 			name: "rule 3: a link lost again during a down episode re-checks the record, quietly",
-			evs: one(evLinkUp{at(sec)}, evLinkDown{at(2 * sec), "connection lost: EOF"},
+			evs: one(evLinkUp{at(sec)}, evLinkDown{at: at(2 * sec), reason: "connection lost: EOF"},
 				evDone{at: at(2100 * time.Millisecond), job: 1, content: "srv2", changed: true},
 				evTick{at(5 * sec)}, evTick{at(8 * sec)},
-				evLinkUp{at(10 * sec)}, evLinkDown{at(11 * sec), "connection lost: EOF"},
+				evLinkUp{at(10 * sec)}, evLinkDown{at: at(11 * sec), reason: "connection lost: EOF"},
 				evDone{at: at(11100 * time.Millisecond), job: 2, content: "srv2"}),
 			want: []string{"ensure#1 srv2",
 				"push: [srv2] Server 'srv1' is now down (connection lost: EOF) | The address for 'www.example.com' has been changed to 'srv2'",
@@ -199,7 +223,7 @@ func TestMachine(t *testing.T) {
 			name:  "rule 4: a break restarts the failback clock",
 			owner: true,
 			evs: seq(one(evLinkUp{at(sec)}), beats(2*sec, 20*sec),
-				one(evLinkDown{at(20500 * time.Millisecond), "connection lost: EOF"}, evLinkUp{at(21 * sec)}),
+				one(evLinkDown{at: at(20500 * time.Millisecond), reason: "connection lost: EOF"}, evLinkUp{at(21 * sec)}),
 				beats(22*sec, 50*sec)),
 			want: []string{"ensure#1 srv1", "cancel"}, // the takeover check of the break, dropped when the link is back
 			peer: PeerUp,
@@ -212,7 +236,7 @@ func TestMachine(t *testing.T) {
 		{
 			name:  "rule 5: failback after a down episode is announced once",
 			owner: true,
-			evs: seq(one(evLinkUp{at(sec)}, evLinkDown{at(2 * sec), "connection lost: EOF"},
+			evs: seq(one(evLinkUp{at(sec)}, evLinkDown{at: at(2 * sec), reason: "connection lost: EOF"},
 				evDone{at: at(2100 * time.Millisecond), job: 1, content: "srv1"}),
 				ticks(3*sec, 9*sec), one(evLinkUp{at(10 * sec)}), beats(11*sec, 40*sec),
 				one(evDone{at: at(40100 * time.Millisecond), job: 2, content: "srv1"})),
@@ -232,7 +256,7 @@ func TestMachine(t *testing.T) {
 		},
 		{
 			name: "rule 5 and 6: one push for the first failure, one when the delayed update lands",
-			evs: one(evLinkUp{at(sec)}, evLinkDown{at(2 * sec), "connection lost: EOF"},
+			evs: one(evLinkUp{at(sec)}, evLinkDown{at: at(2 * sec), reason: "connection lost: EOF"},
 				evAttempt{at: at(2100 * time.Millisecond), job: 1, err: "429"},
 				evAttempt{at: at(4 * sec), job: 1, err: "500"},
 				evAttempt{at: at(8 * sec), job: 1, err: "500"},
@@ -244,7 +268,7 @@ func TestMachine(t *testing.T) {
 		},
 		{
 			name: "stale job results are ignored",
-			evs: one(evLinkUp{at(sec)}, evLinkDown{at(2 * sec), "connection lost: EOF"},
+			evs: one(evLinkUp{at(sec)}, evLinkDown{at: at(2 * sec), reason: "connection lost: EOF"},
 				evDone{at: at(2100 * time.Millisecond), job: 7, content: "srv2", changed: true}),
 			want: []string{"ensure#1 srv2"},
 			peer: PeerDown,
@@ -283,7 +307,7 @@ func TestMachineLogsHaveEventNames(t *testing.T) {
 	c := testMachine(false)
 	s := newState(t0)
 	var names []string
-	for _, ev := range []event{evLinkUp{at(sec)}, evLinkDown{at(2 * sec), "x"}, evTick{at(40 * sec)}} {
+	for _, ev := range []event{evLinkUp{at(sec)}, evLinkDown{at: at(2 * sec), reason: "x"}, evTick{at(40 * sec)}} {
 		var acts []action
 		s, acts = next(c, s, ev)
 		for _, a := range acts {

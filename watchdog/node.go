@@ -106,6 +106,7 @@ func New(cfg Config) (*Node, error) {
 			ThisValue:   cfg.ThisValue,
 			Preferred:   cfg.Preferred,
 			PeerTimeout: cfg.PeerTimeout,
+			Keepalive:   cfg.KeepaliveInterval,
 			// Rule 4: the node whose value is the preferred one; if
 			// neither is, the server.
 			FailbackOwner: cfg.ThisValue == cfg.Preferred || cfg.Role == "server" && !cfg.otherPreferred(),
@@ -186,7 +187,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 	s := newState(time.Now())
 	w.lookup(ctx)
-	timer := time.NewTimer(n.cfg.KeepaliveInterval)
+	timer := time.NewTimer(n.cfg.KeepaliveInterval / 2)
 	defer timer.Stop()
 
 	apply := func(ev event) {
@@ -215,10 +216,10 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		n.publish(s, cur)
 		// Wake at the state machine's next deadline, and at least every
-		// keepalive interval so that a freeze of this node is noticed.
+		// half keepalive interval so that a freeze of this node is noticed.
 		wake := time.Until(s.deadline(&n.mc))
-		if s.deadline(&n.mc).IsZero() || wake > n.cfg.KeepaliveInterval {
-			wake = n.cfg.KeepaliveInterval
+		if beat := n.cfg.KeepaliveInterval / 2; s.deadline(&n.mc).IsZero() || wake > beat {
+			wake = beat
 		}
 		timer.Reset(max(wake, time.Millisecond))
 	}
@@ -245,7 +246,7 @@ func (n *Node) Run(ctx context.Context) error {
 			if e.closed {
 				cur = nil
 				drop(e.link, byeProtocol, e.reason)
-				apply(evLinkDown{at: e.at, reason: e.reason})
+				apply(evLinkDown{at: e.at, reason: e.reason, peerAlive: e.bye == byeTimeout || e.bye == byeProtocol})
 				continue
 			}
 			n.met.heard(e.rtt, e.flags)

@@ -1,0 +1,15 @@
+// Package e2e tests the built clooster binary as users run it: separate
+// processes on loopback, a server and a client that link over TLS, with the
+// Cloudflare and Pushbullet APIs replaced by the local stand-ins of
+// internal/fakecf and internal/fakepb, hosted in the test process. Faults
+// come from outside, as in production: SIGKILL, SIGSTOP and SIGCONT, SIGTERM,
+// API errors, an intruder with the wrong key, stray CLOUDFLARE_* variables.
+//
+// TestMain builds the binary once into a temporary directory. Every test
+// starts its own processes with their own ports and stand-ins, so the tests
+// run in parallel; every process is killed when its test ends, pass or fail,
+// and its output is shown when the test fails. Nothing talks to an address
+// other than 127.0.0.1. The package is skipped under -short.
+//
+// The package holds no code outside its tests.
+package e2e

@@ -1,0 +1,609 @@
+//go:build unix
+
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clooster/clooster/internal/fakecf"
+	"github.com/clooster/clooster/internal/fakepb"
+)
+
+// downTitle starts the push the survivor sends when it takes over.
+func downTitle(this, other string) string {
+	return "[" + this + "] Server '" + other + "' is now down ("
+}
+
+// TestCrashFailover: kill -9 of the active node. Its sockets close with it,
+// so the survivor learns of the crash from the closed link, not from the
+// timeout (fastTiming's peer_timeout, 1.5 s, is longer than the 1 s allowed).
+func TestCrashFailover(t *testing.T) {
+	e2eTest(t)
+	p := newPair(t, fastTiming)
+	a, b := p.start(t)
+
+	killed := a.kill(t)
+	waitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
+	took := p.f.cf.Writes()[0].At.Sub(killed)
+	t.Logf("kill -9 of srv1 → record repointed to srv2 in %d ms", took.Milliseconds())
+	if took >= time.Second {
+		t.Errorf("kill -9 → record repointed in %v, want < 1s", took.Round(time.Millisecond))
+	}
+
+	waitFor(t, 5*time.Second, "push from srv2", func() bool { return len(p.f.pb.Pushes()) > 0 })
+	time.Sleep(time.Second) // room for a stray write or push
+	if got, want := p.f.writeContents(), []string{srv2}; !slices.Equal(got, want) {
+		t.Errorf("record writes: got %q, want %q", got, want)
+	}
+	titles := p.f.pushTitles()
+	if len(titles) != 1 || !strings.HasPrefix(titles[0], downTitle(srv2, srv1)) {
+		t.Errorf("pushes: got %q, want one starting %q", titles, downTitle(srv2, srv1))
+	}
+	if b.exited() {
+		t.Errorf("srv2 exited after its peer crashed")
+	}
+}
+
+// TestHangFailoverNoFight: SIGSTOP of the active node. The survivor hears
+// nothing for peer_timeout and takes over. After SIGCONT the resumed node
+// must not take the broken link for its peer's failure (it was the one
+// frozen: Behaviour rule 3) and write the record back at once; it fails back
+// only once the link has been up for failback_delay (rule 4), and announces
+// no failure of its peer. fastTiming: peer_timeout 1.5 s, failback_delay 3 s.
+//
+// Most cases resume the node as soon as the record is repointed: frozen for
+// about peer_timeout, less the time since its last keepalive, which depends
+// on the phase of its keepalive timer against its peer's; several pairs in
+// parallel cover several phases. The last case stays frozen for
+// peer_timeout + 1 s, clearly longer than peer_timeout.
+func TestHangFailoverNoFight(t *testing.T) {
+	e2eTest(t)
+	tm := fastTiming
+	cases := []struct {
+		name   string
+		frozen time.Duration // at least, from SIGSTOP to SIGCONT
+	}{
+		{"resumed on repoint 1", 0},
+		{"resumed on repoint 2", 0},
+		{"resumed on repoint 3", 0},
+		{"resumed on repoint 4", 0},
+		{"resumed on repoint 5", 0},
+		{"frozen peer_timeout+1s", tm.peerTimeout + time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e2eTest(t)
+			p := newPair(t, tm)
+			a, b := p.start(t)
+
+			stopped := a.signal(t, syscall.SIGSTOP)
+			waitFor(t, tm.peerTimeout+5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
+			took := p.f.cf.Writes()[0].At.Sub(stopped)
+			t.Logf("SIGSTOP of srv1 → record repointed to srv2 in %.2f s (peer_timeout %v)", took.Seconds(), tm.peerTimeout)
+			if took > tm.peerTimeout+time.Second {
+				t.Errorf("SIGSTOP → record repointed in %v, want within peer_timeout + 1s = %v", took.Round(time.Millisecond), tm.peerTimeout+time.Second)
+			}
+
+			time.Sleep(time.Until(stopped.Add(c.frozen)))
+			resumed := a.signal(t, syscall.SIGCONT)
+			frozen := resumed.Sub(stopped).Round(time.Millisecond)
+			relink := waitLinked(t, 10*time.Second, a, b)
+			t.Logf("SIGCONT of srv1 after %v frozen → linked again in %d ms", frozen, relink.Milliseconds())
+
+			waitFor(t, tm.failbackDelay+10*time.Second, "failback to srv1", func() bool { return p.f.content() == srv1 })
+			back := p.f.cf.Writes()[1].At.Sub(resumed)
+			t.Logf("SIGCONT of srv1 → record back to srv1 in %.2f s (failback_delay %v)", back.Seconds(), tm.failbackDelay)
+			if back < tm.failbackDelay {
+				t.Errorf("srv1, frozen %v, wrote the record %v after SIGCONT, before failback_delay (%v): it took its own freeze for its peer's failure",
+					frozen, back.Round(time.Millisecond), tm.failbackDelay)
+			}
+			if limit := relink + tm.failbackDelay + time.Second; back > limit {
+				t.Errorf("SIGCONT → failback in %v, want within relink + failback_delay + 1s = %v", back.Round(time.Millisecond), limit.Round(time.Millisecond))
+			}
+
+			time.Sleep(tm.peerTimeout) // room for a fight
+			if got, want := p.f.writeContents(), []string{srv2, srv1}; !slices.Equal(got, want) {
+				t.Errorf("record writes: got %q, want %q", got, want)
+			}
+			if n := p.f.pushesWith(downTitle(srv1, srv2)); n != 0 {
+				t.Errorf("srv1, frozen %v, announced its peer down: pushes %q, want none starting %q", frozen, p.f.pushTitles(), downTitle(srv1, srv2))
+			}
+			if !linked(a, b) {
+				t.Errorf("srv1 and srv2 are not linked %v after the failback", tm.peerTimeout)
+			}
+		})
+	}
+}
+
+// TestRestartFailback: the crashed preferred node comes back; the record
+// returns to it once the link has been up for failback_delay (3 s here).
+func TestRestartFailback(t *testing.T) {
+	e2eTest(t)
+	tm := fastTiming
+	p := newPair(t, tm)
+	a, b := p.start(t)
+
+	a.kill(t)
+	waitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
+
+	restarted := time.Now()
+	again := p.srv1
+	again.label = "srv1 (restarted)"
+	a2 := startNode(t, again)
+	waitFor(t, tm.failbackDelay+10*time.Second, "failback to srv1", func() bool { return p.f.content() == srv1 })
+	back := p.f.cf.Writes()[1].At.Sub(restarted)
+	t.Logf("restart of srv1 → failback to srv1 in %.2f s (failback_delay %v)", back.Seconds(), tm.failbackDelay)
+	if back > tm.failbackDelay+time.Second {
+		t.Errorf("restart → failback in %v, want within failback_delay + 1s = %v", back.Round(time.Millisecond), tm.failbackDelay+time.Second)
+	}
+	if back < tm.failbackDelay {
+		t.Errorf("restart → failback in %v, before the link can have been up for failback_delay (%v)", back.Round(time.Millisecond), tm.failbackDelay)
+	}
+
+	time.Sleep(tm.peerTimeout) // room for a stray write
+	if got, want := p.f.writeContents(), []string{srv2, srv1}; !slices.Equal(got, want) {
+		t.Errorf("record writes: got %q, want %q", got, want)
+	}
+	if !linked(a2, b) {
+		t.Errorf("restarted srv1 and srv2 are not linked")
+	}
+}
+
+// TestAPIFaultsDuringFailover: the API answers the survivor's first
+// requests with 500 three times, then 429 with Retry-After: 1. The takeover
+// is delayed, honours Retry-After, completes, and is announced as delayed
+// (Behaviour rules 5 and 6). failback_delay is the default 30 s so that no
+// failback read takes one of the injected faults.
+func TestAPIFaultsDuringFailover(t *testing.T) {
+	e2eTest(t)
+	p := newPair(t, noFailback)
+	a, b := p.start(t)
+
+	before := len(p.f.cf.Requests())
+	p.f.cf.FailNext(3, http.StatusInternalServerError)
+	p.f.cf.RateLimitNext(1, time.Second)
+	killed := a.kill(t)
+
+	waitFor(t, 20*time.Second, "record repointed to srv2 despite the faults", func() bool { return p.f.content() == srv2 })
+	took := p.f.cf.Writes()[0].At.Sub(killed)
+	t.Logf("kill -9 of srv1 → record repointed through 3 × 500 and a 429 in %.2f s", took.Seconds())
+	if took < time.Second {
+		t.Errorf("repointed %v after the kill, want >= 1s (a 429 with Retry-After: 1 came first)", took.Round(time.Millisecond))
+	}
+
+	reqs := p.f.cf.Requests()[before:]
+	var statuses []int
+	for _, r := range reqs {
+		statuses = append(statuses, r.Status)
+	}
+	if len(statuses) < 4 || !slices.Equal(statuses[:4], []int{500, 500, 500, 429}) {
+		t.Fatalf("API answers after the kill: got %v, want 500, 500, 500, 429 first", statuses)
+	}
+	if len(reqs) > 4 {
+		if gap := reqs[4].At.Sub(reqs[3].At); gap < time.Second {
+			t.Errorf("request after the 429 came %v later, want >= 1s (Retry-After: 1)", gap.Round(time.Millisecond))
+		}
+	}
+
+	const wentWrong, delayed = "something went wrong", "record update delayed"
+	waitFor(t, 10*time.Second, "pushes about the failed and the delayed update", func() bool {
+		return p.f.pushesWith(wentWrong) > 0 && p.f.pushesWith(delayed) > 0
+	})
+	time.Sleep(500 * time.Millisecond) // room for a duplicate
+	titles := p.f.pushTitles()
+	if p.f.pushesWith(wentWrong) != 1 || p.f.pushesWith(delayed) != 1 {
+		t.Errorf("pushes: got %q, want one with %q and one with %q", titles, wentWrong, delayed)
+	}
+	for _, title := range titles {
+		if !strings.HasPrefix(title, downTitle(srv2, srv1)) {
+			t.Errorf("push %q: want it from the survivor, starting %q", title, downTitle(srv2, srv1))
+		}
+	}
+	if got, want := p.f.writeContents(), []string{srv2}; !slices.Equal(got, want) {
+		t.Errorf("record writes: got %q, want %q", got, want)
+	}
+
+	if b.exited() {
+		t.Fatalf("srv2 exited during the API faults")
+	}
+	if body, err := b.get("/healthz"); err != nil || strings.TrimSpace(body) != "ok" {
+		t.Errorf("srv2 GET /healthz: got %q (%v), want 200 ok", body, err)
+	}
+	for _, push := range p.f.pb.Pushes() {
+		checkNoSecrets(t, "push "+strconv.Quote(push.Title), push.Title+"\n"+push.Body, p.srv2.secrets())
+	}
+}
+
+// TestIntruderRejected: a third process with the peer's names but a wrong
+// key keeps dialling srv1. It is rejected and logged, and never disturbs
+// the pair's link or record (Behaviour rule 2). It has stand-ins of its own,
+// where its lone takeover goes unnoticed.
+func TestIntruderRejected(t *testing.T) {
+	e2eTest(t)
+	p := newPair(t, noFailback)
+	a, b := p.start(t)
+	since := map[*proc]time.Time{}
+	for _, n := range []*proc{a, b} {
+		st, err := n.getStatus()
+		if err != nil {
+			t.Fatal(err)
+		}
+		since[n] = st.Peer.Since
+	}
+
+	intruder := nodeSpec{label: "intruder", this: srv2, other: srv1, role: "client", port: p.srv1.port,
+		key: newSecret("wrong-key-"), status: loopback(freePort(t)), fakes: newFakes(t), timing: noFailback}
+	x := startNode(t, intruder)
+	start := time.Now()
+	const rejected = "rejected peer 127.0.0.1: "
+	// Watch the pair for 3 s, and until srv1 has rejected the intruder twice.
+	for time.Since(start) < 3*time.Second || strings.Count(a.log(), rejected) < 2 {
+		if time.Since(start) > 15*time.Second {
+			break
+		}
+		for _, n := range []*proc{a, b} {
+			st, err := n.getStatus()
+			if err != nil {
+				t.Fatalf("%s: %v", n.label, err)
+			}
+			if st.Peer.State != "up" || !st.Peer.Since.Equal(since[n]) {
+				t.Fatalf("%s, %v after the intruder started: peer %s since %v, want up since %v",
+					n.label, time.Since(start).Round(time.Millisecond), st.Peer.State, st.Peer.Since, since[n])
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	n := strings.Count(a.log(), rejected)
+	t.Logf("srv1 logged %d %q lines in %.1f s; the pair's link stayed up", n, rejected, time.Since(start).Seconds())
+	if n == 0 {
+		t.Errorf("srv1's log has no %q line", rejected)
+	}
+	if got := p.f.writeContents(); len(got) != 0 {
+		t.Errorf("pair's record writes: got %q, want none", got)
+	}
+	if got := p.f.pushTitles(); len(got) != 0 {
+		t.Errorf("pair's pushes: got %q, want none", got)
+	}
+	if st, err := x.getStatus(); err != nil || st.Peer.State == "up" {
+		t.Errorf("intruder: peer state %q (%v), want never up", st.Peer.State, err)
+	}
+}
+
+// TestSIGTERMExitsCleanly: SIGTERM of either node, linked or alone, ends it
+// within 2 s with status 0 (Behaviour rule 7). Where the active srv1 is
+// stopped while linked, handover_on_stop is off: the handover it enables may
+// take up to 5 s, and is not this test's subject.
+func TestSIGTERMExitsCleanly(t *testing.T) {
+	e2eTest(t)
+	for _, order := range [][]string{{"srv1", "srv2"}, {"srv2", "srv1"}} {
+		t.Run(strings.Join(order, " then "), func(t *testing.T) {
+			e2eTest(t)
+			p := newPair(t, fastTiming)
+			if order[0] == "srv1" {
+				p.srv1.extra = obj{{"handover_on_stop", false}}
+			}
+			a, b := p.start(t)
+			procs := map[string]*proc{"srv1": a, "srv2": b}
+			for i, name := range order {
+				n := procs[name]
+				state := "linked"
+				if i > 0 {
+					state = "alone"
+				}
+				sent := n.signal(t, syscall.SIGTERM)
+				took, code, ok := n.waitExit(10*time.Second, sent)
+				if !ok {
+					t.Fatalf("%s (%s): still running %v after SIGTERM, want exit within 2s", name, state, took.Round(time.Millisecond))
+				}
+				t.Logf("SIGTERM of %s (%s) → exit status %d in %d ms", name, state, code, took.Milliseconds())
+				if took > 2*time.Second {
+					t.Errorf("%s (%s): exited %v after SIGTERM, want within 2s", name, state, took.Round(time.Millisecond))
+				}
+				if code != 0 {
+					t.Errorf("%s (%s): exit status after SIGTERM: got %d, want 0", name, state, code)
+				}
+			}
+		})
+	}
+}
+
+// TestOriginalConfig: the original tool's example configuration, unchanged,
+// passes check; a server and a client configuration made from it as its
+// users made them (names swapped, the client block uncommented and the
+// server block commented out, as the file's own comment says) run a pair
+// that fails over. The file keeps the original shape: where to listen and
+// which APIs to use come from CLOOSTER_* variables. The original's defaults
+// apply: keepalive 1 s, peer_timeout 5 s, failback_delay 30 s.
+func TestOriginalConfig(t *testing.T) {
+	e2eTest(t)
+	example, err := os.ReadFile(filepath.Join("testdata", "clooster.json.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		key     = "fancy_key"
+		cfKey   = "abcdef"
+		cfMail  = "webmaster@example.com"
+		pbKey   = "abcdef"
+		record  = "cluster.example.com"
+		origPre = "srv1.example.com"
+	)
+	secrets := []secret{{"key", key}, {"cloudflare.key", cfKey}, {"pushbullet.key", pbKey}}
+
+	cf := fakecf.New()
+	cf.SetLegacyAuth(cfKey, cfMail)
+	rid := cf.AddRecord(cf.AddZone("example.com"), fakecf.Record{Name: record, Type: "CNAME", Content: origPre, TTL: 1})
+	cfURL := serve(t, cf) + "/client/v4"
+	pb := fakepb.New(pbKey)
+	pbURL := serve(t, pb) + "/v2"
+
+	// The example as it is passes check, with no environment at all.
+	abs, err := filepath.Abs(filepath.Join("testdata", "clooster.json.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runCLI(t, t.TempDir(), nil, "check", abs); code != 0 {
+		t.Fatalf("clooster check on the unchanged example: exit status %d, want 0\n%s", code, stderr)
+	}
+
+	server := string(example)
+	client := server
+	client = replaceOnce(t, client, `"this_server": "srv1.example.com"`, `"this_server": "srv2.example.com"`)
+	client = replaceOnce(t, client, `"other_server": "srv2.example.com"`, `"other_server": "srv1.example.com"`)
+	client = replaceOnce(t, client,
+		"    \"server\": {\n        \"port\": 4096,\n        \"backlog\": 2\n    },",
+		"    #\"server\": {\n    #    \"port\": 4096,\n    #    \"backlog\": 2\n    #},")
+	client = replaceOnce(t, client,
+		"    #\"client\": {\n    #    \"address\": \"srv2.example.com\",\n    #    \"port\": 4096\n    #},",
+		"    \"client\": {\n        \"address\": \"srv2.example.com\",\n        \"port\": 4096\n    },")
+
+	port := strconv.Itoa(freePort(t))
+	common := []string{
+		"CLOOSTER_CLOUDFLARE_API_URL=" + cfURL,
+		"CLOOSTER_PUSHBULLET_API_URL=" + pbURL,
+		"CLOOSTER_LOG_LEVEL=debug",
+	}
+	status1, status2 := loopback(freePort(t)), loopback(freePort(t))
+	env1 := append([]string{"CLOOSTER_SERVER_ADDRESS=127.0.0.1", "CLOOSTER_SERVER_PORT=" + port, "CLOOSTER_STATUS_ADDRESS=" + status1}, common...)
+	env2 := append([]string{"CLOOSTER_CLIENT_ADDRESS=127.0.0.1", "CLOOSTER_CLIENT_PORT=" + port, "CLOOSTER_STATUS_ADDRESS=" + status2}, common...)
+
+	dir := t.TempDir()
+	file1, file2 := filepath.Join(dir, "srv1.json"), filepath.Join(dir, "srv2.json")
+	for file, text := range map[string]string{file1: server, file2: client} {
+		if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		file string
+		env  []string
+		role string
+	}{{file1, env1, "server"}, {file2, env2, "client"}} {
+		stdout, stderr, code := runCLI(t, dir, c.env, "check", c.file)
+		if code != 0 {
+			t.Fatalf("clooster check %s: exit status %d, want 0\n%s", filepath.Base(c.file), code, stderr)
+		}
+		checkNoSecrets(t, "clooster check "+filepath.Base(c.file), stdout+stderr, secrets)
+		var eff struct {
+			Role string `json:"role"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &eff); err != nil || eff.Role != c.role {
+			t.Errorf("clooster check %s: role %q (%v), want %q", filepath.Base(c.file), eff.Role, err, c.role)
+		}
+	}
+
+	a := startProc(t, "srv1 (original format)", status1, secrets, dir, env1, file1)
+	b := startProc(t, "srv2 (original format)", status2, secrets, dir, env2, file2)
+	waitLinked(t, 10*time.Second, a, b)
+	killed := a.kill(t)
+	waitFor(t, 10*time.Second, "record repointed to srv2", func() bool { return cf.Record(rid).Content == srv2 })
+	t.Logf("original format: kill -9 of srv1 → record repointed in %d ms", cf.Writes()[0].At.Sub(killed).Milliseconds())
+	if n := len(cf.Writes()); n != 1 {
+		t.Errorf("record writes: got %d, want 1", n)
+	}
+	for _, r := range cf.Requests() {
+		if r.Auth != "key" {
+			t.Errorf("%s %s: credentials %q, want the legacy key and mail", r.Method, r.Path, r.Auth)
+		}
+	}
+	waitFor(t, 5*time.Second, "push from srv2", func() bool { return len(pb.Pushes()) > 0 })
+	if title := pb.Pushes()[0].Title; !strings.HasPrefix(title, downTitle(srv2, srv1)) {
+		t.Errorf("push: got %q, want it to start %q", title, downTitle(srv2, srv1))
+	}
+}
+
+// replaceOnce replaces old, which must occur exactly once in s.
+func replaceOnce(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if n := strings.Count(s, old); n != 1 {
+		t.Fatalf("%q occurs %d times in the example, want once", old, n)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+// TestLogsHoldNoSecret: debug logging, a takeover that meets an auth error
+// from Cloudflare (the token has been revoked) and a push that Pushbullet
+// refuses: neither the shared key, nor the Cloudflare token, nor the
+// Pushbullet key reaches any output (Behaviour rule 9), nor the status
+// listener's answers. Every other test checks its processes' output in the
+// same way when it ends.
+func TestLogsHoldNoSecret(t *testing.T) {
+	e2eTest(t)
+	p := newPair(t, noFailback)
+	for _, n := range []nodeSpec{p.srv1, p.srv2} {
+		stdout, stderr, code := runCLI(t, t.TempDir(), nil, "check", n.writeConfig(t))
+		if code != 0 {
+			t.Fatalf("clooster check (%s): exit status %d, want 0\n%s", n.label, code, stderr)
+		}
+		checkNoSecrets(t, "clooster check ("+n.label+")", stdout+stderr, n.secrets())
+	}
+	a, b := p.start(t)
+	for _, n := range []*proc{a, b} {
+		for _, path := range []string{"/status", "/metrics"} {
+			body, err := n.get(path)
+			if err != nil {
+				t.Fatalf("%s: %v", n.label, err)
+			}
+			checkNoSecrets(t, n.label+" GET "+path, body, p.srv1.secrets())
+		}
+	}
+
+	p.f.cf.SetToken(newSecret("cf-rotated-"))
+	p.f.pb.FailNext(1000, http.StatusUnauthorized)
+	a.kill(t)
+	waitFor(t, 10*time.Second, "the takeover's auth error and the refused push", func() bool {
+		return p.f.cf.Stats().Failures[http.StatusForbidden] > 0 && p.f.pb.Stats().Rejected[http.StatusUnauthorized] > 0
+	})
+	time.Sleep(300 * time.Millisecond) // let the failures reach the log
+	sent := b.signal(t, syscall.SIGTERM)
+	if _, _, ok := b.waitExit(5*time.Second, sent); !ok {
+		t.Errorf("srv2 still running 5 s after SIGTERM")
+	}
+
+	// The scenario ran as meant: debug lines, and both refusals reported.
+	for _, want := range []string{"level=DEBUG", "403", "401"} {
+		if !strings.Contains(b.log(), want) {
+			t.Errorf("srv2's log has no %q", want)
+		}
+	}
+	checkNoSecrets(t, "srv1's log", a.log(), p.srv1.secrets())
+	checkNoSecrets(t, "srv2's log", b.log(), p.srv2.secrets())
+}
+
+// TestEnvironmentOnly: a node configured by CLOOSTER_* variables alone (no
+// file, an empty working directory, the key read from CLOOSTER_KEY_FILE)
+// links with a peer configured by a file.
+func TestEnvironmentOnly(t *testing.T) {
+	e2eTest(t)
+	p := newPair(t, fastTiming)
+	n, f := p.srv2, p.f
+	keyFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte(n.key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"CLOOSTER_THIS_SERVER=" + srv2,
+		"CLOOSTER_OTHER_SERVER=" + srv1,
+		"CLOOSTER_KEY_FILE=" + keyFile,
+		"CLOOSTER_CLIENT_ADDRESS=127.0.0.1",
+		"CLOOSTER_CLIENT_PORT=" + strconv.Itoa(n.port),
+		"CLOOSTER_KEEPALIVE_INTERVAL=" + n.timing.keepalive.String(),
+		"CLOOSTER_PEER_TIMEOUT=" + n.timing.peerTimeout.String(),
+		"CLOOSTER_FAILBACK_DELAY=" + n.timing.failbackDelay.String(),
+		"CLOOSTER_STATUS_ADDRESS=" + n.status,
+		"CLOOSTER_CLOUDFLARE_TOKEN=" + f.cfToken,
+		"CLOOSTER_CLOUDFLARE_ZONE=" + zoneName,
+		"CLOOSTER_CLOUDFLARE_RECORD=" + recordName,
+		"CLOOSTER_CLOUDFLARE_PREFERRED_VALUE=" + srv1,
+		"CLOOSTER_CLOUDFLARE_API_URL=" + f.cfURL,
+		"CLOOSTER_PUSHBULLET_KEY=" + f.pbKey,
+		"CLOOSTER_PUSHBULLET_API_URL=" + f.pbURL,
+		"CLOOSTER_LOG_LEVEL=debug",
+	}
+	empty := t.TempDir()
+
+	stdout, stderr, code := runCLI(t, empty, env, "check")
+	if code != 0 {
+		t.Fatalf("clooster check from the environment: exit status %d, want 0\n%s", code, stderr)
+	}
+	checkNoSecrets(t, "clooster check from the environment", stdout+stderr, n.secrets())
+	var eff struct {
+		ThisServer string `json:"this_server"`
+		Role       string `json:"role"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &eff); err != nil || eff.ThisServer != srv2 || eff.Role != "client" {
+		t.Errorf("clooster check from the environment: this_server %q, role %q (%v), want %q, client", eff.ThisServer, eff.Role, err, srv2)
+	}
+
+	a := startNode(t, p.srv1)
+	b := startProc(t, "srv2 (environment only)", n.status, n.secrets(), empty, env)
+	took := waitLinked(t, 10*time.Second, a, b)
+	t.Logf("file-configured srv1 and environment-configured srv2 linked in %d ms", took.Milliseconds())
+	st, err := b.getStatus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Node != srv2 || st.Role != "client" || st.Peer.Name != srv1 || st.Record.Name != recordName || st.Record.Content != srv1 {
+		t.Errorf("srv2 status: node %q, role %q, peer %q, record %q → %q; want %q, client, %q, %q → %q",
+			st.Node, st.Role, st.Peer.Name, st.Record.Name, st.Record.Content, srv2, srv1, recordName, srv1)
+	}
+}
+
+// TestCloudflareLibraryVariablesIgnored: the Cloudflare library's own
+// variables, set to wrong credentials and to an API base that counts every
+// request it gets, change nothing: both nodes read, and the survivor
+// writes, through their configured api_url and token.
+func TestCloudflareLibraryVariablesIgnored(t *testing.T) {
+	e2eTest(t)
+	p := newPair(t, fastTiming)
+	var strayHits atomic.Int64
+	strayURL := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		strayHits.Add(1)
+		http.Error(w, "not the configured API", http.StatusInternalServerError)
+	}))
+	stray := []string{
+		"CLOUDFLARE_API_TOKEN=wrong",
+		"CLOUDFLARE_API_KEY=wrong",
+		"CLOUDFLARE_EMAIL=wrong@example.org",
+		"CLOUDFLARE_API_EMAIL=wrong@example.org",
+		"CLOUDFLARE_API_USER_SERVICE_KEY=wrong",
+		"CLOUDFLARE_ACCOUNT_ID=wrong",
+		"CLOUDFLARE_ZONE_ID=wrong",
+		"CLOUDFLARE_BASE_URL=" + strayURL,
+		"CLOUDFLARE_API_BASE_URL=" + strayURL,
+		"CLOUDFLARE_API_URL=" + strayURL,
+		"CF_API_TOKEN=wrong",
+		"CF_API_KEY=wrong",
+		"CF_API_EMAIL=wrong@example.org",
+		"CF_ZONE_ID=wrong",
+	}
+
+	stdout, stderr, code := runCLI(t, t.TempDir(), stray, "check", p.srv2.writeConfig(t))
+	if code != 0 {
+		t.Fatalf("clooster check with CLOUDFLARE_* set: exit status %d, want 0\n%s", code, stderr)
+	}
+	var eff struct {
+		Cloudflare struct {
+			APIURL string `json:"api_url"`
+		} `json:"cloudflare"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &eff); err != nil || eff.Cloudflare.APIURL != p.f.cfURL {
+		t.Errorf("clooster check with CLOUDFLARE_* set: cloudflare.api_url %q (%v), want %q", eff.Cloudflare.APIURL, err, p.f.cfURL)
+	}
+
+	a := startNode(t, p.srv1, stray...)
+	b := startNode(t, p.srv2, stray...)
+	waitLinked(t, 10*time.Second, a, b)
+	a.kill(t)
+	waitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
+
+	if n := strayHits.Load(); n != 0 {
+		t.Errorf("requests to CLOUDFLARE_BASE_URL: got %d, want 0", n)
+	}
+	reqs := p.f.cf.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("no request reached the configured API")
+	}
+	for _, r := range reqs {
+		if r.Auth != "token" || r.Status != http.StatusOK {
+			t.Errorf("%s %s: credentials %q, status %d; want the configured token, 200", r.Method, r.Path, r.Auth, r.Status)
+		}
+	}
+	if got, want := p.f.writeContents(), []string{srv2}; !slices.Equal(got, want) {
+		t.Errorf("record writes: got %q, want %q", got, want)
+	}
+	if b.exited() {
+		t.Errorf("srv2 exited")
+	}
+}
