@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -216,17 +217,21 @@ func freePort(t *testing.T) int {
 	if usedPorts.m == nil {
 		usedPorts.m = make(map[int]bool)
 	}
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Ports below the kernel's ephemeral range (32768 and up by default),
+	// so that no outgoing connection of a node or of the test can take a
+	// port between the moment it is picked and the moment it is bound.
+	for range 1000 {
+		port := 20000 + mrand.IntN(12000)
+		if usedPorts.m[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			t.Fatalf("free port: %v", err)
+			continue
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		if !usedPorts.m[port] {
-			usedPorts.m[port] = true
-			return port
-		}
+		usedPorts.m[port] = true
+		return port
 	}
 	t.Fatal("free port: none left")
 	return 0
