@@ -29,6 +29,7 @@ const (
 	frameProof     frameType = 2 // HMAC over the transcript
 	frameKeepalive frameType = 3 // seq, timestamps, flags
 	frameBye       frameType = 4 // reason code and text
+	frameInfo      frameType = 5 // the sender's own record value, once per link
 )
 
 // Roles as they appear on the wire and in the transcript.
@@ -70,8 +71,9 @@ type proof struct {
 // Keepalive flags.
 const (
 	flagHealthy   byte = 1 << 0 // the sender's own service passes its checks
-	flagHandover  byte = 1 << 1 // reserved: the sender asks the peer to take the record
-	knownKAFlags       = flagHealthy | flagHandover
+	flagHandover  byte = 1 << 1 // the sender is stopping and asks the peer to take the record
+	flagActive    byte = 1 << 2 // the record points to the sender, as it last read or wrote it
+	knownKAFlags       = flagHealthy | flagHandover | flagActive
 	keepaliveSize      = 2 + 8 + 8 + 8 + 8 + 1
 )
 
@@ -94,6 +96,26 @@ const (
 type bye struct {
 	Code   byte
 	Reason string
+}
+
+// info tells the peer what this node writes when it takes over, so that each
+// side knows the other's value even when cloudflare.this_value is set.
+type info struct {
+	Value string
+}
+
+func (i info) encode() []byte {
+	v := i.Value
+	b := header(frameInfo, 1+len(v))
+	b = append(b, byte(len(v)))
+	return append(b, v...)
+}
+
+func decodeInfo(p []byte) (info, error) {
+	if len(p) < 1 || int(p[0]) != len(p)-1 || len(p) == 1 {
+		return info{}, errFrameLayout
+	}
+	return info{Value: printable(string(p[1:]))}, nil
 }
 
 func header(t frameType, n int) []byte {

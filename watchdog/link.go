@@ -24,6 +24,8 @@ type link struct {
 	interval time.Duration // keepalive period
 	timeout  time.Duration // write deadline for one frame
 	flags    func() byte   // keepalive flags, read at every send
+	value    string        // this node's record value, sent once in an INFO frame
+	kickC    chan struct{} // a keepalive now, for a change of flags
 
 	lastSent atomic.Int64 // Sent of the last keepalive heard from the peer
 	lastAt   atomic.Int64 // our monotonic time when we heard it
@@ -46,6 +48,8 @@ type linkEvent struct {
 	bye    byte          // for closed: the code of the peer's BYE, 0 if none
 	rtt    time.Duration // for a keepalive that echoed ours; 0 if unknown
 	flags  byte
+	info   string // the peer's record value, from its INFO frame
+	isInfo bool
 }
 
 var linkIDs atomic.Uint64
@@ -55,7 +59,7 @@ var processStart = time.Now()
 
 func monoNow() int64 { return int64(time.Since(processStart)) }
 
-func newLink(ws *websocket.Conn, remote string, interval, timeout time.Duration, flags func() byte) *link {
+func newLink(ws *websocket.Conn, remote string, interval, timeout time.Duration, flags func() byte, value string) *link {
 	ws.SetReadLimit(maxFrameSize)
 	return &link{
 		id:       linkIDs.Add(1),
@@ -64,6 +68,8 @@ func newLink(ws *websocket.Conn, remote string, interval, timeout time.Duration,
 		interval: interval,
 		timeout:  timeout,
 		flags:    flags,
+		value:    value,
+		kickC:    make(chan struct{}, 1),
 		wdone:    make(chan struct{}),
 		rdone:    make(chan struct{}),
 	}
@@ -99,6 +105,15 @@ func (l *link) start(ctx context.Context, out chan<- linkEvent) {
 	}()
 }
 
+// kick makes the writer send a keepalive now (flags changed). It never
+// blocks.
+func (l *link) kick() {
+	select {
+	case l.kickC <- struct{}{}:
+	default:
+	}
+}
+
 // gone is closed once the link can no longer carry frames.
 func (l *link) gone() <-chan struct{} { return l.rdone }
 
@@ -131,8 +146,17 @@ func (l *link) writeLoop(ctx context.Context) {
 	var seq uint64
 	t := time.NewTimer(0) // the first keepalive goes out at once
 	defer t.Stop()
+	if l.value != "" {
+		l.ws.SetWriteDeadline(time.Now().Add(l.timeout))
+		if err := l.ws.WriteMessage(websocket.BinaryMessage, info{Value: l.value}.encode()); err != nil {
+			l.ws.NetConn().Close()
+		}
+	}
 	for {
 		select {
+		case <-l.kickC:
+		case <-t.C:
+			t.Reset(jitter(l.interval))
 		case <-ctx.Done():
 			l.byeMu.Lock()
 			y := l.bye
@@ -144,21 +168,18 @@ func (l *link) writeLoop(ctx context.Context) {
 			l.ws.WriteMessage(websocket.BinaryMessage, y.encode())
 			l.ws.Close()
 			return
-		case <-t.C:
-			seq++
-			k := keepalive{Seq: seq, Sent: monoNow(), Flags: l.flags()}
-			if s := l.lastSent.Load(); s != 0 {
-				k.Echo = s
-				k.Held = k.Sent - l.lastAt.Load()
-			}
-			l.ws.SetWriteDeadline(time.Now().Add(l.timeout))
-			if err := l.ws.WriteMessage(websocket.BinaryMessage, k.encode()); err != nil {
-				// The reader sees the broken connection and reports it.
-				l.ws.NetConn().Close()
-				<-ctx.Done()
-				continue
-			}
-			t.Reset(jitter(l.interval))
+		}
+		seq++
+		k := keepalive{Seq: seq, Sent: monoNow(), Flags: l.flags()}
+		if s := l.lastSent.Load(); s != 0 {
+			k.Echo = s
+			k.Held = k.Sent - l.lastAt.Load()
+		}
+		l.ws.SetWriteDeadline(time.Now().Add(l.timeout))
+		if err := l.ws.WriteMessage(websocket.BinaryMessage, k.encode()); err != nil {
+			// The reader sees the broken connection and reports it.
+			l.ws.NetConn().Close()
+			<-ctx.Done()
 		}
 	}
 }
@@ -200,6 +221,12 @@ func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) (string, byte
 				}
 			}
 			ev.flags = k.Flags
+		case frameInfo:
+			i, err := decodeInfo(p)
+			if err != nil {
+				return "protocol error: info: " + err.Error(), 0
+			}
+			ev.info, ev.isInfo = i.Value, true
 		case frameBye:
 			y, err := decodeBye(p)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -54,8 +55,26 @@ type Config struct {
 
 	Store    RecordStore
 	Notifier Notifier // nil: no pushes
+	Hooks    Hooks    // nil: no hooks
 	Logger   *slog.Logger
 	Version  string
+
+	// Health reports this node's own service health; nil: always healthy.
+	// It is called on every turn of the loop and must be cheap.
+	Health func() (healthy bool, reason string)
+	// PeerProbe checks the peer's service from outside (peer_check); nil:
+	// none. A nil error means the peer still serves.
+	PeerProbe func(ctx context.Context) error
+	// DriftInterval is how often the record is re-read; 0 disables.
+	DriftInterval time.Duration
+	// Handover: on stop, the active node first hands the record to a
+	// linked, healthy peer (handover_on_stop).
+	Handover bool
+}
+
+// Hooks runs the operator's commands on transitions. Fire must not block.
+type Hooks interface {
+	Fire(event string, env map[string]string)
 }
 
 // Node is one side of the pair: the link to the peer, the state machine and
@@ -66,9 +85,10 @@ type Node struct {
 	mc  machineConfig
 	log *slog.Logger
 
-	mu   sync.Mutex
-	snap Status
-	met  *Metrics
+	mu    sync.Mutex
+	snap  Status
+	met   *Metrics
+	flags atomic.Uint32 // keepalive flags, as the loop last set them
 }
 
 // New checks cfg and returns a node ready to Run.
@@ -100,38 +120,38 @@ func New(cfg Config) (*Node, error) {
 		log: cfg.Logger.With("component", "watchdog"),
 		met: newMetrics(),
 		mc: machineConfig{
-			This:        cfg.This,
-			Other:       cfg.Other,
-			Record:      cfg.RecordName,
-			ThisValue:   cfg.ThisValue,
-			Preferred:   cfg.Preferred,
-			PeerTimeout: cfg.PeerTimeout,
-			Keepalive:   cfg.KeepaliveInterval,
-			// Rule 4: the node whose value is the preferred one; if
-			// neither is, the server.
-			FailbackOwner: cfg.ThisValue == cfg.Preferred || cfg.Role == "server" && !cfg.otherPreferred(),
+			This:          cfg.This,
+			Other:         cfg.Other,
+			Record:        cfg.RecordName,
+			ThisValue:     cfg.ThisValue,
+			OtherValue:    cfg.Other, // until the peer's INFO says otherwise
+			Preferred:     cfg.Preferred,
+			Server:        cfg.Role == "server",
+			PeerTimeout:   cfg.PeerTimeout,
+			Keepalive:     cfg.KeepaliveInterval,
 			FailbackDelay: cfg.FailbackDelay,
+			PeerCheck:     cfg.PeerProbe != nil,
+			DriftInterval: cfg.DriftInterval,
+			Handover:      cfg.Handover,
 		},
 	}
-	n.snap = n.status(newState(time.Now()), nil)
+	n.snap = n.status(newState(time.Now(), &n.mc), nil)
 	return n, nil
 }
 
-// otherPreferred reports whether the peer is the preferred node. The peer's
-// takeover value is not configured here, so the peer's name is taken for it,
-// as the original did; with cloudflare.this_value set on both sides, only
-// the node whose own value is the preferred one writes on failback.
-func (c Config) otherPreferred() bool { return c.Other == c.Preferred }
-
-// Run keeps the link and acts on its changes until ctx ends. It returns an
-// error only if it cannot start (the listening address is taken, say).
+// Run keeps the link and acts on its changes until ctx ends; then it hands
+// the record over if it should (at most 5 s), closes the link and returns.
+// It returns an error only if it cannot start (the listening address is
+// taken, say).
 func (n *Node) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	// The parts run on their own context, so that they outlive ctx for
+	// the handover.
+	parts, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
 	auth := &authenticator{key: n.cfg.Key, this: n.cfg.This, other: n.cfg.Other}
 	newLink := func(ws *websocket.Conn, remote string) *link {
-		return newLink(ws, remote, n.cfg.KeepaliveInterval, n.cfg.PeerTimeout, n.flags)
+		return newLink(ws, remote, n.cfg.KeepaliveInterval, n.cfg.PeerTimeout, n.loadFlags, n.cfg.ThisValue)
 	}
 	links := make(chan *link)
 	var wg sync.WaitGroup
@@ -151,7 +171,7 @@ func (n *Node) Run(ctx context.Context) error {
 		s := &listener{ln: ln, tls: n.cfg.ServerTLS, auth: auth, log: n.log, limit: newLimiter(),
 			newLink: newLink, reject: n.met.rejected}
 		wg.Add(1)
-		go func() { defer wg.Done(); linkErr <- s.run(ctx, links) }()
+		go func() { defer wg.Done(); linkErr <- s.run(parts, links) }()
 	case "client":
 		dial := n.cfg.Dial
 		if dial == nil {
@@ -163,12 +183,12 @@ func (n *Node) Run(ctx context.Context) error {
 			newLink: newLink, reject: n.met.rejected}
 		n.log.Info("dialling peer", "addr", n.cfg.DialAddr)
 		wg.Add(1)
-		go func() { defer wg.Done(); linkErr <- d.run(ctx, links) }()
+		go func() { defer wg.Done(); linkErr <- d.run(parts, links) }()
 	}
 
 	events := make(chan linkEvent, 16)
 	results := make(chan event, 16)
-	w := &worker{store: n.cfg.Store, log: n.log, dryRun: n.cfg.DryRun, out: results, met: n.met}
+	w := &worker{store: n.cfg.Store, probe: n.cfg.PeerProbe, log: n.log, dryRun: n.cfg.DryRun, out: results, met: n.met}
 
 	var cur *link
 	// drop closes a link without stalling the loop on a dead peer.
@@ -185,10 +205,13 @@ func (n *Node) Run(ctx context.Context) error {
 		w.wg.Wait()
 	}()
 
-	s := newState(time.Now())
-	w.lookup(ctx)
+	s := newState(time.Now(), &n.mc)
+	w.lookup(parts)
 	timer := time.NewTimer(n.cfg.KeepaliveInterval / 2)
 	defer timer.Stop()
+	healthy := true
+	stop := ctx.Done()
+	exit := false
 
 	apply := func(ev event) {
 		var acts []action
@@ -201,18 +224,29 @@ func (n *Node) Run(ctx context.Context) error {
 					cur = nil
 				}
 			case actEnsure:
-				w.ensure(ctx, a.job, a.content)
+				w.ensure(parts, a)
 			case actCancel:
 				w.cancel()
+			case actRead:
+				w.read1(parts)
+			case actProbe:
+				w.probe1(parts)
 			case actNotify:
 				n.met.notified()
 				if n.cfg.Notifier != nil {
 					n.cfg.Notifier.Notify(a.title, a.body)
 				}
+			case actHook:
+				n.fire(a)
+			case actExit:
+				exit = true
 			case actLog:
 				n.log.Log(ctx, a.level, a.msg, append([]any{"event", a.event}, a.attrs...)...)
 				n.met.transition(a.event, ev.when())
 			}
+		}
+		if f := n.flagsOf(s); uint32(f) != n.flags.Swap(uint32(f)) && cur != nil {
+			cur.kick() // the peer learns a change of health or of the record at once
 		}
 		n.publish(s, cur)
 		// Wake at the state machine's next deadline, and at least every
@@ -225,10 +259,11 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	apply(evTick{at: time.Now()})
 
-	for {
+	for !exit {
 		select {
-		case <-ctx.Done():
-			return nil
+		case <-stop:
+			stop = nil
+			apply(evStop{at: time.Now()})
 		case err := <-linkErr:
 			return err
 		case l := <-links:
@@ -236,27 +271,69 @@ func (n *Node) Run(ctx context.Context) error {
 				drop(cur, byeReplaced, "replaced by a newer connection")
 			}
 			cur = l
-			l.start(ctx, events)
+			l.start(parts, events)
 			n.met.linked(l.remote)
 			apply(evLinkUp{at: time.Now()})
 		case e := <-events:
-			if e.link != cur {
-				continue // a link already dropped or replaced
-			}
-			if e.closed {
+			switch {
+			case e.link != cur:
+				// a link already dropped or replaced
+			case e.closed:
 				cur = nil
 				drop(e.link, byeProtocol, e.reason)
 				apply(evLinkDown{at: e.at, reason: e.reason, peerAlive: e.bye == byeTimeout || e.bye == byeProtocol})
-				continue
+			case e.isInfo:
+				apply(evInfo{at: e.at, value: e.info})
+			default:
+				n.met.heard(e.rtt, e.flags)
+				apply(evHeard{at: e.at, flags: e.flags})
 			}
-			n.met.heard(e.rtt, e.flags)
-			apply(evHeard{at: e.at})
 		case ev := <-results:
 			apply(ev)
 		case now := <-timer.C:
+			if n.cfg.Health != nil {
+				if h, why := n.cfg.Health(); h != healthy {
+					healthy = h
+					apply(evHealth{at: now, healthy: h, reason: why})
+					continue
+				}
+			}
 			apply(evTick{at: now})
 		}
 	}
+	return nil
+}
+
+func (n *Node) loadFlags() byte { return byte(n.flags.Load()) }
+
+// flagsOf are the keepalive flags that state s advertises.
+func (n *Node) flagsOf(s state) byte {
+	var f byte
+	if s.healthy {
+		f |= flagHealthy
+	}
+	if s.record != "" && s.record == n.cfg.ThisValue {
+		f |= flagActive
+	}
+	if s.handover {
+		f |= flagHandover
+	}
+	return f
+}
+
+// fire runs a hook with the documented environment.
+func (n *Node) fire(a actHook) {
+	n.log.Info("hook", "event", "hook_"+a.event, "content", a.content)
+	if n.cfg.Hooks == nil {
+		return
+	}
+	n.cfg.Hooks.Fire(a.event, map[string]string{
+		"CLOOSTER_EVENT":   a.event,
+		"CLOOSTER_NODE":    n.cfg.This,
+		"CLOOSTER_PEER":    n.cfg.Other,
+		"CLOOSTER_RECORD":  n.cfg.RecordName,
+		"CLOOSTER_CONTENT": a.content,
+	})
 }
 
 // tunedDial applies tuneConn to every connection dial makes.
@@ -272,15 +349,13 @@ func tunedDial(dial DialFunc, log *slog.Logger) DialFunc {
 	}
 }
 
-// flags are this node's keepalive flags.
-func (n *Node) flags() byte { return flagHealthy }
-
 // worker runs the record reads and writes the state machine asks for, one
 // job at a time, off the loop: an update never delays the link. Its
 // goroutines end with the context they were started with; the node waits
 // for them through wg.
 type worker struct {
 	store  RecordStore
+	probe  func(ctx context.Context) error
 	log    *slog.Logger
 	dryRun bool
 	out    chan<- event
@@ -323,9 +398,9 @@ func (w *worker) lookup(ctx context.Context) {
 	}()
 }
 
-// ensure starts job id: make the record hold content. A running job is
-// cancelled first.
-func (w *worker) ensure(ctx context.Context, id uint64, content string) {
+// ensure starts job a.job: make the record hold a.content, under the write
+// rule of a.base (see machine.go). A running job is cancelled first.
+func (w *worker) ensure(ctx context.Context, a actEnsure) {
 	w.cancel()
 	ctx, cancel := context.WithCancel(ctx)
 	w.mu.Lock()
@@ -335,15 +410,15 @@ func (w *worker) ensure(ctx context.Context, id uint64, content string) {
 	go func() {
 		defer w.wg.Done()
 		for attempt := 1; ; attempt++ {
-			changed, err := w.once(ctx, content)
+			content, v, err := w.once(ctx, a)
 			if err == nil {
-				w.send(ctx, evDone{at: time.Now(), job: id, content: content, changed: changed})
+				w.send(ctx, evDone{at: time.Now(), job: a.job, content: content, changed: v == verdictWrite, withheld: v == verdictWithhold})
 				return
 			}
 			if ctx.Err() != nil {
 				return
 			}
-			w.send(ctx, evAttempt{at: time.Now(), job: id, err: err.Error()})
+			w.send(ctx, evAttempt{at: time.Now(), job: a.job, err: err.Error()})
 			if !sleepCtx(ctx, retryDelay(attempt, err)) {
 				return
 			}
@@ -351,28 +426,99 @@ func (w *worker) ensure(ctx context.Context, id uint64, content string) {
 	}()
 }
 
-// once re-reads the record and writes content if it differs.
-func (w *worker) once(ctx context.Context, content string) (bool, error) {
+type verdict int
+
+const (
+	verdictNothing  verdict = iota // the record already holds what we want
+	verdictWrite                   // write it
+	verdictWithhold                // the peer acted since the link was lost: leave it
+	verdictYield                   // neither node's value: let the preferred node go first
+)
+
+// decide is the write rule for one read of the record (see machine.go):
+// current is what the record holds, a says what we want and what the record
+// held when the link was last up.
+func decide(current string, a actEnsure) verdict {
+	switch {
+	case current == a.content:
+		return verdictNothing
+	case a.base != "" && current != a.base && current == a.peer:
+		return verdictWithhold
+	case a.yield && current != a.peer && current != a.base:
+		return verdictYield
+	}
+	return verdictWrite
+}
+
+// tieDelay is how long the node that is not preferred lets the preferred
+// one go first when both want a record that points at neither.
+const tieDelay = time.Second
+
+// once re-reads the record and writes what a wants if the rule allows. It
+// returns the record's content afterwards.
+func (w *worker) once(ctx context.Context, a actEnsure) (string, verdict, error) {
 	cur, err := w.read(ctx)
 	if err != nil {
-		return false, err
+		return "", 0, err
 	}
-	if cur == content {
-		return false, nil
+	v := decide(cur, a)
+	if v == verdictYield {
+		if !sleepCtx(ctx, tieDelay) {
+			return "", 0, ctx.Err()
+		}
+		if cur, err = w.read(ctx); err != nil {
+			return "", 0, err
+		}
+		a.base, a.yield = cur, false // what it held after the pause
+		if v = decide(cur, a); v == verdictWrite && cur == a.peer {
+			v = verdictWithhold // the preferred node took it meanwhile
+		}
+	}
+	if v != verdictWrite {
+		return cur, v, nil
 	}
 	if w.dryRun {
-		w.log.Warn("dry run: not writing the record", "from", cur, "to", content)
-		return true, nil
+		w.log.Warn("dry run: not writing the record", "from", cur, "to", a.content)
+		return a.content, v, nil
 	}
 	start := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	err = w.store.Write(wctx, content)
+	err = w.store.Write(wctx, a.content)
 	w.met.api("write", err, time.Since(start))
 	if err != nil {
-		return false, fmt.Errorf("write record: %w", err)
+		return "", 0, fmt.Errorf("write record: %w", err)
 	}
-	return true, nil
+	return a.content, v, nil
+}
+
+// read1 reads the record once, for a drift check; a failure is logged and
+// the next check tries again.
+func (w *worker) read1(ctx context.Context) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		content, err := w.read(ctx)
+		if err != nil {
+			w.log.Warn("drift check: cannot read the record", "error", err)
+			return
+		}
+		w.send(ctx, evRead{at: time.Now(), content: content, drift: true})
+	}()
+}
+
+// probe1 probes the peer's service once.
+func (w *worker) probe1(ctx context.Context) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		err := w.probe(ctx)
+		ev := evProbe{at: time.Now(), serving: err == nil, detail: "answers"}
+		if err != nil {
+			ev.detail = err.Error()
+		}
+		w.send(ctx, ev)
+	}()
 }
 
 func (w *worker) read(ctx context.Context) (string, error) {
