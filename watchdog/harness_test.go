@@ -41,6 +41,7 @@ func (m *memNet) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	}
 	a, b := net.Pipe()
 	fa, fb := newFaultConn(a), newFaultConn(b)
+	fb.server = true
 	select {
 	case ln.ch <- fb:
 	case <-ln.done:
@@ -60,6 +61,18 @@ func (m *memNet) blackhole() {
 	defer m.mu.Unlock()
 	for _, c := range m.conns {
 		c.holed.Store(true)
+	}
+}
+
+// mute loses everything the server side (server true) or the client side
+// sends, on every current connection: a one-way blackhole.
+func (m *memNet) mute(server bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.conns {
+		if c.server == server {
+			c.muted.Store(true)
+		}
 	}
 }
 
@@ -100,21 +113,32 @@ func (pipeAddr) String() string  { return "192.0.2.1:4096" }
 // wait for close.
 type faultConn struct {
 	net.Conn
-	holed  atomic.Bool
+	holed  atomic.Bool // nothing arrives either way
+	muted  atomic.Bool // what this side sends is lost, its close too
 	once   sync.Once
 	closed chan struct{}
+	server bool // the accepting side
 }
 
 func newFaultConn(c net.Conn) *faultConn { return &faultConn{Conn: c, closed: make(chan struct{})} }
 
-// Close ends this side. A close of the far side is not seen through a hole.
+// Close ends this side. A close of the far side is not seen through a hole,
+// nor a close of a muted side.
 func (c *faultConn) Close() error {
 	c.once.Do(func() { close(c.closed) })
+	if c.muted.Load() {
+		return c.Conn.SetReadDeadline(time.Unix(1, 0)) // unblock our reader only
+	}
 	return c.Conn.Close()
 }
 
 func (c *faultConn) Write(b []byte) (int, error) {
-	if c.holed.Load() {
+	if c.holed.Load() || c.muted.Load() {
+		select {
+		case <-c.closed:
+			return 0, net.ErrClosed
+		default:
+		}
 		return len(b), nil
 	}
 	return c.Conn.Write(b)
@@ -123,6 +147,11 @@ func (c *faultConn) Write(b []byte) (int, error) {
 func (c *faultConn) Read(b []byte) (int, error) {
 	for {
 		n, err := c.Conn.Read(b)
+		select {
+		case <-c.closed:
+			return 0, net.ErrClosed
+		default:
+		}
 		if !c.holed.Load() {
 			return n, err
 		}

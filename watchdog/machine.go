@@ -644,7 +644,8 @@ func (s *state) drift(c *machineConfig, content string, now time.Time, acts []ac
 	case content == s.peerValue && !s.link:
 		// The peer holds it although the link is down: the peer (or an
 		// operator) acted during this episode, so the peer is alive.
-		s.setGuard("link down, but the peer took the record: it is alive", now)
+		s.driftReported = content
+		return s.withhold(c, content, now, acts)
 	}
 	if s.driftReported != content {
 		s.driftReported = content
@@ -705,6 +706,22 @@ func (s *state) start(c *machineConfig, p purpose, content string, announce bool
 		actLog{slog.LevelInfo, p.String() + "_started", "checking the record", []any{"want", content}})
 }
 
+// withhold is the guard's decision when the peer took the record during
+// this episode: it is alive, so this node leaves the record; one alert.
+func (s *state) withhold(c *machineConfig, content string, now time.Time, acts []action) []action {
+	s.setGuard("link down, but the peer took the record: it is alive", now)
+	if !s.once("peer_took") {
+		return acts
+	}
+	return append(acts,
+		actLog{slog.LevelWarn, "guard_withhold", "the peer took the record during this episode: it is alive; not writing",
+			[]any{"peer", c.Other, "content", content}},
+		actNotify{
+			title: fmt.Sprintf("[%s] Link to '%s' down, peer still serving", c.This, c.Other),
+			body:  fmt.Sprintf("The peer took '%s' (now '%s') since the link was lost, so it is alive: not writing.", c.Record, content),
+		})
+}
+
 func (s *state) attempt(c *machineConfig, ev evAttempt, acts []action) []action {
 	if s.job == nil || ev.job != s.job.id {
 		return acts
@@ -733,14 +750,7 @@ func (s *state) done(c *machineConfig, ev evDone, acts []action) []action {
 	s.job = nil
 	s.record, s.recordAt = ev.content, ev.at
 	if ev.withheld {
-		s.setGuard("link down, but the peer took the record: it is alive", ev.at)
-		return append(acts,
-			actLog{slog.LevelWarn, "guard_withhold", "the peer took the record during this episode: it is alive; not writing",
-				[]any{"peer", c.Other, "content", ev.content}},
-			actNotify{
-				title: fmt.Sprintf("[%s] Link to '%s' down, peer still serving", c.This, c.Other),
-				body:  fmt.Sprintf("The peer took '%s' (now '%s') since the link was lost, so it is alive: not writing.", c.Record, ev.content),
-			})
+		return s.withhold(c, ev.content, ev.at, acts)
 	}
 	if ev.changed {
 		acts = append(acts, actLog{slog.LevelWarn, "record_updated", "record updated",

@@ -121,6 +121,11 @@ func (m *Metrics) WritePrometheus(w io.Writer, st Status) {
 	}
 	gauge(w, "clooster_link_up", "1 if the link to the peer is up.", float64(up))
 	gauge(w, "clooster_active", "1 if the record points to this node.", float64(active))
+	gauge(w, "clooster_healthy", "1 if this node's own service passes its health check (always 1 without one).", b2f(st.Health.Healthy))
+	if st.Peer.Healthy != nil {
+		gauge(w, "clooster_peer_healthy", "1 if the peer says its service is healthy.", b2f(*st.Peer.Healthy))
+	}
+	gauge(w, "clooster_guard_withholding", "1 if the split-brain guard withholds a takeover.", b2f(st.Guard.Withholding))
 	gauge(w, "clooster_keepalive_rtt_seconds", "Round-trip time measured by the last keepalive.", m.rtt.Seconds())
 	counter(w, "clooster_links_total", "Authenticated links established.", m.linkUps)
 	counter(w, "clooster_keepalives_received_total", "Keepalives received from the peer.", m.nHeard)
@@ -128,6 +133,8 @@ func (m *Metrics) WritePrometheus(w io.Writer, st Status) {
 	counter(w, "clooster_pushes_total", "Notifications handed to the notifier.", m.nPushes)
 	counter(w, "clooster_failovers_total", "Times the peer was declared down.", m.events["peer_down"])
 	counter(w, "clooster_failbacks_total", "Times the peer was declared up after a stable link.", m.events["peer_up"])
+	counter(w, "clooster_guard_withholds_total", "Takeovers the split-brain guard withheld.", m.events["guard_withhold"])
+	counter(w, "clooster_handovers_total", "Handovers started on stop.", m.events["handover_started"])
 	if !m.lastTransition.IsZero() {
 		gauge(w, "clooster_last_transition_timestamp_seconds", "Unix time of the last link or record transition.",
 			float64(m.lastTransition.UnixNano())/1e9)
@@ -160,6 +167,13 @@ func (m *Metrics) WritePrometheus(w io.Writer, st Status) {
 		fmt.Fprintf(w, "clooster_record_request_duration_seconds_sum{op=%q} %g\n", op, h.sum)
 		fmt.Fprintf(w, "clooster_record_request_duration_seconds_count{op=%q} %d\n", op, h.n)
 	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func gauge(w io.Writer, name, help string, v float64) {

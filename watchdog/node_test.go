@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"sync/atomic"
 	"testing/synctest"
 	"time"
 )
@@ -272,6 +273,96 @@ func TestNodeDryRunWritesNothing(t *testing.T) {
 		}
 		if got := p.pushes.get(); len(got) != 1 {
 			t.Errorf("pushes: %q", got)
+		}
+		p.stopAll()
+	})
+}
+
+// In a partition both nodes live; whatever the direction of the cut, the
+// record is written at most once per episode, and never back and forth,
+// drift checks included.
+func TestNodePartitionsWriteAtMostOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cut  func(*memNet)
+	}{
+		{"both ways", (*memNet).blackhole},
+		{"server to client lost", func(m *memNet) { m.mute(true) }},
+		{"client to server lost", func(m *memNet) { m.mute(false) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := newPair(t, func(c *Config) { c.DriftInterval = 20 * time.Second; c.Handover = false })
+				s1, s2 := p.start("srv1"), p.start("srv2")
+				waitLinked(t, s1, s2)
+				time.Sleep(40 * time.Second) // failback done: both know the record is on srv1
+				synctest.Wait()
+				p.net.mu.Lock()
+				p.net.refused = true // new connections fail too
+				p.net.mu.Unlock()
+				tt.cut(p.net)
+				time.Sleep(5 * time.Minute)
+				synctest.Wait()
+				_, writes := p.store.get()
+				t.Logf("writes: %q; pushes: %q", writes, p.pushes.get())
+				if len(writes) > 1 {
+					t.Errorf("writes in one partition: %q, want at most one", writes)
+				}
+				for _, r := range []*running{s1, s2} {
+					if st := r.node.Status(); st.Peer.State == PeerUp {
+						t.Errorf("%s still sees the link up", st.Node)
+					}
+				}
+				p.stopAll()
+			})
+		})
+	}
+}
+
+func TestNodeHandoverOnStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, func(c *Config) { c.Handover = true })
+		s1, s2 := p.start("srv1"), p.start("srv2")
+		waitLinked(t, s1, s2)
+		time.Sleep(time.Second)
+		start := time.Now()
+		s1.cancel() // SIGTERM on the active node
+		<-s1.done
+		took := time.Since(start)
+		if c, _ := p.store.get(); c != "srv2" {
+			t.Fatalf("record when srv1 exited: %q, want srv2 (handed over first)", c)
+		}
+		if took > 5*time.Second {
+			t.Errorf("handover took %s, want within 5s", took)
+		}
+		synctest.Wait()
+		if _, writes := p.store.get(); len(writes) != 1 {
+			t.Errorf("writes: %q, want one", writes)
+		}
+		p.stopAll()
+	})
+}
+
+func TestNodeUnhealthyActiveMovesRecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var sick atomic.Bool
+		p := newPair(t, func(c *Config) {
+			if c.This == "srv1" {
+				c.Health = func() (bool, string) { return !sick.Load(), "GET /: 503" }
+			}
+		})
+		s1, s2 := p.start("srv1"), p.start("srv2")
+		waitLinked(t, s1, s2)
+		time.Sleep(2 * time.Second)
+		sick.Store(true)
+		took := waitFor(t, 5*time.Second, recordIs(p, "srv2"))
+		if took > time.Second+100*time.Millisecond {
+			t.Errorf("unhealthy to moved: %s, want within a keepalive", took)
+		}
+		sick.Store(false)
+		took = waitFor(t, 40*time.Second, recordIs(p, "srv1"))
+		if took < 30*time.Second {
+			t.Errorf("failback after recovery came after %s, want failback_delay", took)
 		}
 		p.stopAll()
 	})

@@ -16,7 +16,26 @@ type Status struct {
 	DryRun  bool         `json:"dry_run,omitempty"`
 	Peer    PeerStatus   `json:"peer"`
 	Record  RecordStatus `json:"record"`
+	Health  HealthStatus `json:"health"`
+	Guard   GuardStatus  `json:"guard"`
 	Update  *UpdateInfo  `json:"update,omitempty"`
+}
+
+// HealthStatus is this node's own service health (health.*).
+type HealthStatus struct {
+	Checked bool      `json:"checked"` // a health check is configured
+	Healthy bool      `json:"healthy"`
+	Since   time.Time `json:"since"`
+	Reason  string    `json:"reason,omitempty"` // the last failure
+}
+
+// GuardStatus is the split-brain guard's decision: whether this node
+// withholds a takeover, and why.
+type GuardStatus struct {
+	Withholding bool      `json:"withholding"`
+	Reason      string    `json:"reason,omitempty"`
+	Since       time.Time `json:"since,omitzero"`
+	PeerCheck   string    `json:"peer_check,omitempty"` // the last probe's result: "serving" or "down"
 }
 
 // PeerStatus is the peer as this node sees it.
@@ -104,9 +123,22 @@ func (n *Node) status(s state, cur *link) Status {
 		st.Peer.Addr = cur.remote
 		n.met.mu.Lock()
 		st.Peer.RTTMillis = float64(n.met.rtt.Microseconds()) / 1000
-		healthy := n.met.peerFlags&flagHealthy != 0
 		n.met.mu.Unlock()
+		healthy := s.peerHealthy
 		st.Peer.Healthy = &healthy
+	}
+	st.Health = HealthStatus{Checked: n.cfg.Health != nil, Healthy: s.healthy, Since: s.healthySince, Reason: s.healthReason}
+	if s.healthy {
+		st.Health.Reason = ""
+	}
+	if s.guard != "" {
+		st.Guard = GuardStatus{Withholding: true, Reason: s.guard, Since: s.guardAt}
+	}
+	switch s.probe {
+	case probeServing:
+		st.Guard.PeerCheck = "serving"
+	case probeFailed:
+		st.Guard.PeerCheck = "down"
 	}
 	if j := s.job; j != nil {
 		st.Update = &UpdateInfo{Purpose: j.purpose.String(), Want: j.content, Since: j.since, Failures: j.failures, LastErr: j.lastErr}
