@@ -3,8 +3,8 @@ package watchdog
 import (
 	"reflect"
 	"strings"
-	"testing"
 	"sync/atomic"
+	"testing"
 	"testing/synctest"
 	"time"
 )
