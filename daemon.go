@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/clooster/clooster/cfapi"
 	"github.com/clooster/clooster/config"
+	"github.com/clooster/clooster/internal/health"
+	"github.com/clooster/clooster/internal/hooks"
 	"github.com/clooster/clooster/notify"
 	"github.com/clooster/clooster/watchdog"
 )
@@ -57,6 +60,29 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		Store:             store,
 		Logger:            logger,
 		Version:           buildVersion(),
+		DriftInterval:     cfg.DriftCheckInterval.D(),
+		Handover:          cfg.Handover(),
+	}
+	var monitor *health.Monitor
+	if hc := (health.Check{URL: cfg.Health.URL, TCP: cfg.Health.TCP, Command: cfg.Health.Command, Timeout: cfg.Health.Timeout.D()}); !hc.Empty() {
+		monitor = &health.Monitor{Check: hc, Interval: cfg.Health.Interval.D(), Fall: cfg.Health.Fall, Rise: cfg.Health.Rise, Logger: logger}
+		nc.Health = func() (bool, string) {
+			st := monitor.State()
+			return st.Healthy, st.LastErr
+		}
+	}
+	if pc := (health.Check{URL: cfg.PeerCheck.URL, TCP: cfg.PeerCheck.TCP, Timeout: cfg.PeerCheck.Timeout.D()}); !pc.Empty() {
+		nc.PeerProbe = pc.Probe
+	}
+	var runner *hooks.Runner
+	if h := cfg.Hooks; h.OnActive != "" || h.OnStandby != "" || h.OnPeerDown != "" || h.OnPeerUp != "" {
+		runner = &hooks.Runner{
+			Commands: map[string]string{"on_active": h.OnActive, "on_standby": h.OnStandby, "on_peer_down": h.OnPeerDown, "on_peer_up": h.OnPeerUp},
+			Timeout:  h.Timeout.D(),
+			Logger:   logger,
+			Environ:  os.Environ(),
+		}
+		nc.Hooks = runner
 	}
 	if cfg.Pushbullet != nil {
 		queue = notify.NewQueue(pushbullet(cfg), logger)
@@ -117,6 +143,17 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		wg.Add(1)
 		go func() { defer wg.Done(); queue.Run(queueCtx) }()
 	}
+	if monitor != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); monitor.Run(queueCtx) }()
+	}
+	if runner != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); runner.Run(queueCtx) }()
+	}
+
+	wg.Add(1)
+	go func() { defer wg.Done(); systemdNotify(queueCtx, node, logger) }()
 
 	runErr := node.Run(ctx)
 	logger.Info("clooster stopping")

@@ -339,6 +339,15 @@ func (p *pair) startWith(c Config) *running {
 	return r
 }
 
+// crash ends the server node r as kill -9 would: it does nothing more,
+// sends nothing more, and then its connections reset and its listener goes.
+func (p *pair) crash(r *running) {
+	p.net.mute(true)
+	r.cancel()
+	<-r.done
+	p.net.reset()
+}
+
 // stop ends a node as SIGTERM would.
 func (r *running) stop(t *testing.T) {
 	t.Helper()

@@ -89,7 +89,16 @@ type Node struct {
 	snap  Status
 	met   *Metrics
 	flags atomic.Uint32 // keepalive flags, as the loop last set them
+	turn  atomic.Int64  // unix nanoseconds of the loop's last turn
+	ready chan struct{} // closed once the link side is up (listening or dialling)
 }
+
+// Ready is closed once the node listens (server) or dials (client).
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// LastTurn is when the node's loop last ran: a loop that stops turning is a
+// hung node (systemd's watchdog uses it).
+func (n *Node) LastTurn() time.Time { return time.Unix(0, n.turn.Load()) }
 
 // New checks cfg and returns a node ready to Run.
 func New(cfg Config) (*Node, error) {
@@ -116,9 +125,10 @@ func New(cfg Config) (*Node, error) {
 		cfg.ThisValue = cfg.This
 	}
 	n := &Node{
-		cfg: cfg,
-		log: cfg.Logger.With("component", "watchdog"),
-		met: newMetrics(),
+		ready: make(chan struct{}),
+		cfg:   cfg,
+		log:   cfg.Logger.With("component", "watchdog"),
+		met:   newMetrics(),
 		mc: machineConfig{
 			This:          cfg.This,
 			Other:         cfg.Other,
@@ -186,6 +196,7 @@ func (n *Node) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); linkErr <- d.run(parts, links) }()
 	}
 
+	close(n.ready)
 	events := make(chan linkEvent, 16)
 	results := make(chan event, 16)
 	w := &worker{store: n.cfg.Store, probe: n.cfg.PeerProbe, log: n.log, dryRun: n.cfg.DryRun, out: results, met: n.met}
@@ -216,6 +227,7 @@ func (n *Node) Run(ctx context.Context) error {
 	apply := func(ev event) {
 		var acts []action
 		s, acts = next(&n.mc, s, ev)
+		n.turn.Store(ev.when().UnixNano())
 		for _, a := range acts {
 			switch a := a.(type) {
 			case actClose:

@@ -84,10 +84,7 @@ func TestNodeCrashFailsOverAtOnce(t *testing.T) {
 		p := newPair(t, nil)
 		s1, s2 := p.start("srv1"), p.start("srv2")
 		waitLinked(t, s1, s2)
-		// kill -9 of srv1: its connections reset, its listener gone.
-		p.net.reset()
-		s1.cancel()
-		<-s1.done
+		p.crash(s1) // kill -9 of srv1
 		took := waitFor(t, 10*time.Second, recordIs(p, "srv2"))
 		if took > 100*time.Millisecond {
 			t.Errorf("crash to repointed: %s, want at once", took)
@@ -131,9 +128,7 @@ func TestNodeFailback(t *testing.T) {
 		p := newPair(t, nil)
 		s1, s2 := p.start("srv1"), p.start("srv2")
 		waitLinked(t, s1, s2)
-		p.net.reset()
-		s1.cancel()
-		<-s1.done
+		p.crash(s1)
 		waitFor(t, 10*time.Second, recordIs(p, "srv2"))
 		time.Sleep(20 * time.Second)
 
@@ -163,9 +158,7 @@ func TestNodeAPIFaultsDelayButDoNotStopFailover(t *testing.T) {
 		p.store.mu.Lock()
 		p.store.fail = []error{errAPI, retryAfterErr{3 * time.Second}, errAPI, errAPI}
 		p.store.mu.Unlock()
-		p.net.reset()
-		s1.cancel()
-		<-s1.done
+		p.crash(s1)
 		took := waitFor(t, time.Minute, recordIs(p, "srv2"))
 		if took < 3*time.Second {
 			t.Errorf("took %s: Retry-After of 3s not honoured", took)

@@ -1,0 +1,98 @@
+//go:build unix
+
+package e2e
+
+import (
+	"net"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestSystemdNotify: run as a Type=notify unit would (NOTIFY_SOCKET and
+// WATCHDOG_USEC set), the daemon says READY=1 once it runs, a STATUS= line
+// naming the peer and the record, WATCHDOG=1 at half the watchdog period, and
+// STOPPING=1 on SIGTERM.
+func TestSystemdNotify(t *testing.T) {
+	e2eTest(t)
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	p := newPair(t, fastTiming)
+	a := startNode(t, p.srv1, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
+	b := startNode(t, p.srv2)
+	waitLinked(t, 10*time.Second, a, b)
+
+	seen := map[string]string{}
+	deadline := time.After(5 * time.Second)
+	for seen["READY"] == "" || seen["WATCHDOG"] == "" || !strings.Contains(seen["STATUS"], "peer "+srv2+" up") {
+		select {
+		case m := <-msgs:
+			for _, line := range strings.Split(m, "\n") {
+				k, v, _ := strings.Cut(line, "=")
+				seen[k] = v
+			}
+		case <-deadline:
+			t.Fatalf("notifications so far: %q; want READY=1, WATCHDOG=1 and a STATUS naming the linked peer", seen)
+		}
+	}
+	if !strings.Contains(seen["STATUS"], "ACTIVE") || !strings.Contains(seen["STATUS"], recordName) {
+		t.Errorf("STATUS=%s: want the record and that it points here", seen["STATUS"])
+	}
+	sent := a.signal(t, syscall.SIGTERM)
+	for {
+		select {
+		case m := <-msgs:
+			if strings.Contains(m, "STOPPING=1") {
+				a.waitExit(5*time.Second, sent)
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no STOPPING=1 after SIGTERM")
+		}
+	}
+}
+
+// TestHandoverOnStop: SIGTERM on the node the record points to makes the
+// linked peer take the record before the process exits: there is no moment
+// with the record on a stopped node.
+func TestHandoverOnStop(t *testing.T) {
+	e2eTest(t)
+	p := newPair(t, fastTiming)
+	a, _ := p.start(t)
+	time.Sleep(500 * time.Millisecond) // both know the record is on srv1
+	sent := a.signal(t, syscall.SIGTERM)
+	took, code, ok := a.waitExit(10*time.Second, sent)
+	if !ok || code != 0 {
+		t.Fatalf("srv1 after SIGTERM: exited %v, status %d", ok, code)
+	}
+	writes := p.f.cf.Writes()
+	if len(writes) != 1 || writes[0].Content != srv2 {
+		t.Fatalf("writes: %q, want one to %s", p.f.writeContents(), srv2)
+	}
+	if !writes[0].At.Before(a.exitAt) {
+		t.Errorf("record written at %s, after srv1 exited at %s: the record pointed at a stopped node", writes[0].At, a.exitAt)
+	}
+	t.Logf("handover: record on %s %d ms after SIGTERM; srv1 exited after %d ms",
+		srv2, writes[0].At.Sub(sent).Milliseconds(), took.Milliseconds())
+	if took > 5*time.Second {
+		t.Errorf("srv1 took %s to exit, want within 5s", took)
+	}
+}
