@@ -73,7 +73,7 @@ func TestEnvOnly(t *testing.T) {
 		{"token", c.Cloudflare.Token, testToken},
 		{"record", c.Cloudflare.Record, "www.example.com"},
 		{"pushbullet", c.Pushbullet, (*Pushbullet)(nil)},
-		{"peer_timeout", c.PeerTimeout.D(), 5 * time.Second},
+		{"peer_timeout", c.PeerTimeout.D(), DefaultPeerTimeout.D()},
 		{"warnings", len(c.Warnings), 0},
 	}
 	for _, ck := range checks {
@@ -104,8 +104,8 @@ func TestEnvIgnoresOthers(t *testing.T) {
 	if c.Cloudflare.Token != testToken || c.Cloudflare.Key != "" || c.Cloudflare.Mail != "" || c.Cloudflare.ZoneID != "" {
 		t.Errorf("cloudflare: got %+v, want only the CLOOSTER_ values", c.Redacted().Cloudflare)
 	}
-	if got := c.PeerTimeout.D(); got != 5*time.Second {
-		t.Errorf("peer_timeout: got %v, want the default 5s", got)
+	if got := c.PeerTimeout.D(); got != DefaultPeerTimeout.D() {
+		t.Errorf("peer_timeout: got %v, want the default %v", got, DefaultPeerTimeout)
 	}
 	if len(c.Warnings) != 0 {
 		t.Errorf("got warnings %q, want none", c.Warnings)
@@ -154,7 +154,7 @@ func TestEnvProblems(t *testing.T) {
 			`CLOOSTER_HEALTH_RISE: want a number (got "x")`,
 			`CLOOSTER_HOOKS_TIMEOUT: want a duration like "5s" or a number of seconds (got "y")`,
 		}},
-		{"validation names the variable", []string{"CLOOSTER_PEER_TIMEOUT=500ms"}, []string{"CLOOSTER_PEER_TIMEOUT: must be > keepalive_interval (got 500ms)"}},
+		{"validation names the variable", []string{"CLOOSTER_PEER_TIMEOUT=200ms"}, []string{"CLOOSTER_PEER_TIMEOUT: must be > keepalive_interval (got 200ms)"}},
 		{"port range", []string{"CLOOSTER_SERVER_PORT=70000"}, []string{"CLOOSTER_SERVER_PORT: must be from 1 to 65535 (got 70000)"}},
 		{"secret and its file", []string{"CLOOSTER_KEY_FILE=" + empty}, []string{"CLOOSTER_KEY_FILE: set only one of CLOOSTER_KEY and CLOOSTER_KEY_FILE"}},
 		{"missing secret file", []string{"CLOOSTER_CLOUDFLARE_TOKEN=", "CLOOSTER_CLOUDFLARE_TOKEN_FILE=" + filepath.Join(dir, "nope")},

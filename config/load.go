@@ -188,8 +188,8 @@ func (l *loader) defaults() {
 			*p.v = filepath.Join(l.dir, *p.v)
 		}
 	}
-	setDefault(l, "keepalive_interval", &c.KeepaliveInterval, Duration(time.Second))
-	setDefault(l, "peer_timeout", &c.PeerTimeout, Duration(5*time.Second))
+	setDefault(l, "keepalive_interval", &c.KeepaliveInterval, DefaultKeepaliveInterval)
+	setDefault(l, "peer_timeout", &c.PeerTimeout, DefaultPeerTimeout)
 	setDefault(l, "failback_delay", &c.FailbackDelay, Duration(30*time.Second))
 	if c.Status.Address == nil {
 		addr := DefaultStatusAddress

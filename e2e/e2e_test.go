@@ -323,8 +323,8 @@ func TestSIGTERMExitsCleanly(t *testing.T) {
 // users made them (names swapped, the client block uncommented and the
 // server block commented out, as the file's own comment says) run a pair
 // that fails over. The file keeps the original shape: where to listen and
-// which APIs to use come from CLOOSTER_* variables. The original's defaults
-// apply: keepalive 1 s, peer_timeout 5 s, failback_delay 30 s.
+// which APIs to use come from CLOOSTER_* variables. clooster's defaults
+// apply: keepalive 250 ms, peer_timeout 2 s, failback_delay 30 s.
 func TestOriginalConfig(t *testing.T) {
 	e2eTest(t)
 	example, err := os.ReadFile(filepath.Join("testdata", "clooster.json.example"))

@@ -107,7 +107,7 @@ type timing struct {
 	keepalive, peerTimeout, failbackDelay time.Duration
 }
 
-// fastTiming is shorter than the defaults (1 s, 5 s, 30 s), for tests whose
+// fastTiming is shorter than the defaults (250 ms, 2 s, 30 s), for tests whose
 // subject is not the timings themselves: a pair links, fails over and
 // fails back in a few seconds.
 var fastTiming = timing{
