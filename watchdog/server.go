@@ -137,7 +137,9 @@ func (s *listener) admit(c net.Conn, conns *chanListener) {
 			s.log.Warn(fmt.Sprintf("rejected peer %s: %s", addr, reason), "peer", addr, "reason", reason)
 		}
 	}
+	g.mu.Lock()
 	g.timer = time.AfterFunc(handshakeTimeout, func() { g.fail("handshake timeout") })
+	g.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -200,9 +202,11 @@ func (s *listener) upgrade(up *websocket.Upgrader, w http.ResponseWriter, r *htt
 type guardConn struct {
 	net.Conn
 	addr  string
-	timer *time.Timer
 	onEnd func(reason string)
 	state atomic.Int32 // 0 pending, 1 ended
+
+	mu    sync.Mutex
+	timer *time.Timer
 }
 
 type guardKey struct{}
@@ -211,7 +215,11 @@ func (g *guardConn) end(reason string) bool {
 	if !g.state.CompareAndSwap(0, 1) {
 		return false
 	}
-	g.timer.Stop()
+	g.mu.Lock()
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	g.mu.Unlock()
 	g.onEnd(reason)
 	return true
 }
