@@ -164,7 +164,10 @@ func TestHandshakeDeadlineEveryStage(t *testing.T) {
 				stls, _ := ServerTLS("", "")
 				l := &listener{ln: m.listen(), tls: stls, auth: &authenticator{key: []byte(testKey), this: "srv1", other: "srv2"},
 					log: slog.New(slog.NewTextHandler(logs, nil)), limit: newLimiter(),
-					newLink: func(ws *websocket.Conn, remote string) *link { t.Error("a stalled connection became a link"); return nil }}
+					newLink: func(ws *websocket.Conn, remote string) *link {
+						t.Error("a stalled connection became a link")
+						return nil
+					}}
 				ctx, cancel := context.WithCancel(context.Background())
 				links := make(chan *link)
 				done := make(chan struct{})
