@@ -74,7 +74,7 @@ func flagSet(name string) bool {
 func build(out string) error {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return fmt.Errorf("the go command is not on PATH: %w", err)
 	}
 	cmd := exec.Command(goCmd, "build", "-o", out, "github.com/clooster/clooster")
 	var buf bytes.Buffer

@@ -117,16 +117,16 @@ func (b *logBuffer) levels(t *testing.T, title string) []string {
 
 // runQueue starts q.Run and returns a function that stops it and returns
 // Run's error and how long Run took to return after the stop.
-func runQueue(t *testing.T, q *Queue) (stop func() (error, time.Duration)) {
+func runQueue(t *testing.T, q *Queue) (stop func() (time.Duration, error)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- q.Run(ctx) }()
-	return func() (error, time.Duration) {
+	return func() (time.Duration, error) {
 		at := time.Now()
 		cancel()
 		err := <-done
-		return err, time.Since(at)
+		return time.Since(at), err
 	}
 }
 
@@ -150,7 +150,7 @@ func TestQueueSendsInOrder(t *testing.T) {
 		if got, want := s.got(), []string{"a@0s", "b@0s", "c@0s"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("calls = %v, want %v", got, want)
 		}
-		if err, _ := stop(); err != nil {
+		if _, err := stop(); err != nil {
 			t.Errorf("Run = %v, want nil", err)
 		}
 		if got, want := q.Stats(), (Stats{Sent: 3}); got != want {
@@ -234,7 +234,7 @@ func TestQueueRetry(t *testing.T) {
 				q.Notify("next", "")
 				stop := runQueue(t, q)
 				time.Sleep(time.Hour)
-				if err, _ := stop(); err != nil {
+				if _, err := stop(); err != nil {
 					t.Errorf("Run = %v, want nil", err)
 				}
 				if got := s.got(); !reflect.DeepEqual(got, tt.wantCalls) {
@@ -401,7 +401,7 @@ func TestQueueShutdownFlushes(t *testing.T) {
 		q.Notify("c", "")
 		stop := runQueue(t, q)
 		time.Sleep(500 * time.Millisecond) // in the middle of a's backoff
-		err, took := stop()
+		took, err := stop()
 		if err != nil {
 			t.Errorf("Run = %v, want nil", err)
 		}
@@ -428,7 +428,7 @@ func TestQueueShutdownDeadline(t *testing.T) {
 		q.Notify("c", "")
 		stop := runQueue(t, q)
 		time.Sleep(time.Second) // "a" is in flight
-		err, took := stop()
+		took, err := stop()
 		if err != nil {
 			t.Errorf("Run = %v, want nil", err)
 		}

@@ -132,7 +132,7 @@ func TestNodeFailback(t *testing.T) {
 		waitFor(t, 10*time.Second, recordIs(p, "srv2"))
 		time.Sleep(20 * time.Second)
 
-		s1 = p.start("srv1")
+		p.start("srv1")
 		took := waitFor(t, 40*time.Second, recordIs(p, "srv1"))
 		if took < 30*time.Second || took > 31*time.Second {
 			t.Errorf("restart to failback: %s, want within [30s, 31s]", took)
