@@ -68,11 +68,10 @@ const (
 	DefaultPushbulletAPIURL = "https://api.pushbullet.com/v2"
 )
 
-// The failure detector's defaults, set by measurement (README, "Telling a
-// dead peer from a bad network"): with keepalives every 250 ms and the
-// link's linear retransmission timeouts, 2 s of silence is a hung or cut
-// peer, not loss: a silent peer is repointed within 2.2 s, and 10 minutes at
-// 10 % loss cause no failover.
+// The failure detector's defaults, set by measurement (README, "Timings"):
+// with keepalives every 250 ms and the link's linear retransmission
+// timeouts, 2 s of silence is a hung or cut peer, not loss: a silent peer is
+// repointed within 2 s, and random loss up to 20 % causes no failover.
 const (
 	DefaultKeepaliveInterval = Duration(250 * time.Millisecond)
 	DefaultPeerTimeout       = Duration(2 * time.Second)

@@ -1,0 +1,159 @@
+//go:build faults && linux
+
+package faults
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+var (
+	flagLong     = flag.Bool("long", false, "long profile: 10-minute loss soaks and repeated trials (also CLOOSTER_FAULTS_LONG=1)")
+	flagTradeoff = flag.Bool("tradeoff", false, "run TestDetectorTradeoff (also selected by -run TestDetectorTradeoff)")
+	flagSettings = flag.String("settings", "1s/5s,500ms/3s,250ms/2s,200ms/1500ms", "TestDetectorTradeoff: keepalive_interval/peer_timeout pairs, comma-separated")
+	flagTrials   = flag.Int("trials", 0, "repeated trials per measurement (default 20 in the long profile, 10 in TestDetectorTradeoff)")
+	flagMinutes  = flag.Float64("minutes", 2, "TestDetectorTradeoff: minutes of each loss soak")
+	flagReport   = flag.String("report", "", "also write the tables, in markdown, to this file")
+	flagLogs     = flag.Bool("logs", false, "log the nodes' output, record writes and pushes of every pair, not only of failed ones")
+)
+
+// long reports whether the long profile was asked for.
+func long() bool { return *flagLong || os.Getenv("CLOOSTER_FAULTS_LONG") == "1" }
+
+// binary is the clooster executable, built once by requireEnv.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// Scenarios mostly wait on timers in other processes: run them all at
+	// once unless -parallel says otherwise.
+	if !flagSet("test.parallel") {
+		flag.Set("test.parallel", "64")
+	}
+	stop := cleanupOnSignal()
+	code := m.Run()
+	stop()
+	removeOwnLabs() // a safety net: every lab removes itself
+	removeBinary()
+	os.Exit(code)
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+var (
+	setupOnce sync.Once
+	setupErr  error
+)
+
+// requireEnv skips t if a prerequisite is missing, and otherwise builds the
+// binary and sweeps stale labs, once per run.
+func requireEnv(t *testing.T) {
+	t.Helper()
+	if msg := missingPrerequisite(); msg != "" {
+		t.Skip(msg)
+	}
+	setupOnce.Do(func() {
+		removeStaleLabs()
+		setupErr = build()
+	})
+	if setupErr != nil {
+		t.Fatal(setupErr)
+	}
+}
+
+func missingPrerequisite() string {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (network namespaces and nftables)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		missing = append(missing, "ip (package iproute2)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		missing = append(missing, "nft (package nftables)")
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return "fault suite needs " + strings.Join(missing, ", ") + "; in CI: apt-get install -y iproute2 nftables, and run as root"
+}
+
+// build compiles the module's main package with the go command that runs
+// the tests.
+func build() error {
+	binDir.Lock()
+	defer binDir.Unlock()
+	dir, err := os.MkdirTemp("", "clooster-faults-")
+	if err != nil {
+		return err
+	}
+	binDir.path = dir
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	out := filepath.Join(dir, "clooster")
+	cmd := exec.Command(goCmd, "build", "-o", out, "github.com/clooster/clooster")
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(dir)
+		binDir.path = ""
+		return fmt.Errorf("build clooster: %v\n%s", err, buf.Bytes())
+	}
+	binary = out
+	return nil
+}
+
+// binDir is the build's directory, for removeBinary, which may run on the
+// signal handler's goroutine.
+var binDir struct {
+	sync.Mutex
+	path string
+}
+
+func removeBinary() {
+	binDir.Lock()
+	defer binDir.Unlock()
+	if binDir.path != "" {
+		os.RemoveAll(binDir.path)
+		binDir.path = ""
+	}
+}
+
+// cleanupOnSignal removes every lab and kills every node of this run if the
+// test binary is interrupted, so that an interrupted run leaks nothing.
+func cleanupOnSignal() (stop func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-c:
+			fmt.Fprintf(os.Stderr, "faults: %v: removing the labs\n", sig)
+			killAllProcs()
+			removeOwnLabs()
+			removeBinary()
+			os.Exit(2)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(c)
+		close(done)
+	}
+}
