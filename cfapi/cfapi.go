@@ -64,6 +64,7 @@ type Record struct {
 	ID, ZoneID, Name, Type, Content string
 	TTL                             int // 1 means automatic
 	Proxied                         bool
+	Modified                        time.Time // when the record last changed, as the API says
 }
 
 // Client is a Cloudflare DNS client for one record. Create it with New.
@@ -80,6 +81,7 @@ type Client struct {
 	mu       sync.Mutex
 	zoneID   string
 	recordID string
+	modified time.Time // of the record, at the last Read
 }
 
 // New checks cfg and returns a client. It makes no request.

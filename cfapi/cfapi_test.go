@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clooster/clooster/internal/fakecf"
 )
@@ -137,6 +138,10 @@ func TestGet(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Get %d: %v", i+1, err)
 				}
+				if got.Modified.IsZero() {
+					t.Errorf("Get %d: no modified_on", i+1)
+				}
+				got.Modified = time.Time{}
 				if got != tt.want {
 					t.Errorf("Get %d: got %+v, want %+v", i+1, got, tt.want)
 				}
@@ -245,6 +250,10 @@ func TestSetContent(t *testing.T) {
 	}
 	want := rec
 	want.Content = "192.0.2.2"
+	if !got.Modified.After(rec.Modified) {
+		t.Errorf("modified_on after the write: %s, want after %s", got.Modified, rec.Modified)
+	}
+	want.Modified = got.Modified
 	if got != want {
 		t.Errorf("answered: got %+v, want %+v", got, want)
 	}

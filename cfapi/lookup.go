@@ -140,13 +140,14 @@ func (c *Client) forgetRecord(rid string) {
 
 func toRecord(r cloudflare.DNSRecord, zoneID string) Record {
 	return Record{
-		ID:      r.ID,
-		ZoneID:  zoneID,
-		Name:    r.Name,
-		Type:    r.Type,
-		Content: r.Content,
-		TTL:     r.TTL,
-		Proxied: r.Proxied != nil && *r.Proxied,
+		ID:       r.ID,
+		ZoneID:   zoneID,
+		Name:     r.Name,
+		Type:     r.Type,
+		Content:  r.Content,
+		TTL:      r.TTL,
+		Proxied:  r.Proxied != nil && *r.Proxied,
+		Modified: r.ModifiedOn,
 	}
 }
 

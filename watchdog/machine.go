@@ -293,6 +293,9 @@ type (
 		base    string
 		peer    string
 		yield   bool
+		since   time.Time // when the link was last known good (the base's time)
+
+		modified time.Time // set by the worker: when the record last changed
 	}
 	// actCancel stops the running job.
 	actCancel struct{}
@@ -700,7 +703,7 @@ func (s *state) start(c *machineConfig, p purpose, content string, announce bool
 	if p == takeover || p == correction && !s.link {
 		// The write rule: only over what the record held when the link
 		// was last up; the preferred node wins ties.
-		a.base, a.peer, a.yield = s.base, s.peerValue, !s.owner(c)
+		a.base, a.peer, a.yield, a.since = s.base, s.peerValue, !s.owner(c), s.lastHeard
 	}
 	return append(acts, a,
 		actLog{slog.LevelInfo, p.String() + "_started", "checking the record", []any{"want", content}})

@@ -339,6 +339,10 @@ func TestDecide(t *testing.T) {
 		{"neither value, other node: let the preferred go first", "elsewhere", actEnsure{content: "srv2", base: "srv1", peer: "srv1", yield: true}, verdictYield},
 		{"neither value since before the loss: a plain takeover", "elsewhere", actEnsure{content: "srv2", base: "elsewhere", peer: "srv1", yield: true}, verdictWrite},
 		{"no base: unconditional", "srv1", actEnsure{content: "srv2", peer: "srv1"}, verdictWrite},
+		{"the peer's value, edited before the link was lost: an outside edit, take it", "srv1",
+			actEnsure{content: "srv2", base: "srv2", peer: "srv1", since: t0, modified: t0.Add(-time.Minute)}, verdictWrite},
+		{"the peer's value, written after the link was last good: the peer is alive", "srv1",
+			actEnsure{content: "srv2", base: "srv2", peer: "srv1", since: t0, modified: t0.Add(time.Second)}, verdictWithhold},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

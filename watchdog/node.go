@@ -454,12 +454,22 @@ func decide(current string, a actEnsure) verdict {
 	switch {
 	case current == a.content:
 		return verdictNothing
-	case a.base != "" && current != a.base && current == a.peer:
+	case a.base != "" && current != a.base && current == a.peer && !a.editedBefore():
 		return verdictWithhold
 	case a.yield && current != a.peer && current != a.base:
 		return verdictYield
 	}
 	return verdictWrite
+}
+
+// clockSkew is how far the API's clock and ours may disagree.
+const clockSkew = time.Second
+
+// editedBefore reports whether the record, as read, last changed before the
+// link was last known good: then the peer's value in it is an outside edit
+// this node did not know of, not the peer's write after the loss.
+func (a actEnsure) editedBefore() bool {
+	return !a.modified.IsZero() && !a.since.IsZero() && a.modified.Before(a.since.Add(-clockSkew))
 }
 
 // tieDelay is how long the node that is not preferred lets the preferred
@@ -472,6 +482,9 @@ func (w *worker) once(ctx context.Context, a actEnsure) (string, verdict, error)
 	cur, err := w.read(ctx)
 	if err != nil {
 		return "", 0, err
+	}
+	if m, ok := w.store.(interface{ LastModified() time.Time }); ok {
+		a.modified = m.LastModified()
 	}
 	v := decide(cur, a)
 	if v == verdictYield {
