@@ -482,6 +482,20 @@ func (s *state) takeOver(c *machineConfig, now time.Time, acts []action) []actio
 		}
 		return acts
 	}
+	if s.peer == declaredDown && s.announced && s.base != "" && s.base == s.peerValue &&
+		now.Sub(s.lostAt) < c.FailbackDelay {
+		// A link that came back and was lost again within one down
+		// episode, with the record on the peer: the peer took it during
+		// this episode, so it was alive a moment ago. Taking the record
+		// back on every cut of a flapping link would bounce it between
+		// two live nodes; it moves again only after failback_delay of
+		// continuous loss.
+		if s.once("flapping") {
+			acts = append(acts, actLog{slog.LevelWarn, "flap_hold", "link flapping: leaving the record on the peer unless the link stays down",
+				[]any{"peer", c.Other, "for", c.FailbackDelay}})
+		}
+		return acts
+	}
 	if c.PeerCheck {
 		switch s.probe {
 		case probeNone:
@@ -806,6 +820,11 @@ func (s state) deadline(c *machineConfig) time.Time {
 		}
 		if s.probe == probeServing && s.probeNext.After(t) {
 			t = s.probeNext
+		}
+		if s.peer == declaredDown && s.announced && s.base != "" && s.base == s.peerValue {
+			if h := s.lostAt.Add(c.FailbackDelay); h.After(t) {
+				t = h
+			}
 		}
 		earliest(t)
 	}

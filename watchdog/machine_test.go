@@ -359,6 +359,7 @@ func hbf(d time.Duration, flags byte) event { return evHeard{at: at(d), flags: f
 func TestMachineExtensions(t *testing.T) {
 	owner := testMachine(true)
 	other := testMachine(false)
+	active1 := flagHealthy | flagActive
 	withCheck := testMachine(false)
 	withCheck.PeerCheck = true
 	withDrift := testMachine(true)
@@ -484,6 +485,18 @@ func TestMachineExtensions(t *testing.T) {
 			want: []string{"hook on_active", "hook on_peer_up", "ensure#1 srv1", "read",
 				"push: [srv1] Record edited outside | 'www.example.com' now points to 'srv2', one of the pair: leaving it.",
 				"hook on_standby"},
+		},
+		{
+			name: "flapping: the record, taken by the peer in this episode, is not taken back on the next cut",
+			c:    owner,
+			evs: seq(one(evLinkUp{at(sec)}, evRead{at: at(sec), content: "srv1"}, evLinkDown{at: at(2 * sec), reason: "EOF"},
+				evDone{at: at(2100 * time.Millisecond), job: 1, content: "srv1"}, evLinkUp{at(2500 * time.Millisecond)},
+				hbf(3*sec, active1), evLinkDown{at: at(3500 * time.Millisecond), reason: "EOF"}, evLinkUp{at(3600 * time.Millisecond)},
+				hbf(4*sec, active1), evLinkDown{at: at(4500 * time.Millisecond), reason: "EOF"}),
+				ticks(5*sec, 33*sec), one(evTick{at(34600 * time.Millisecond)})),
+			want: []string{"hook on_active", "hook on_peer_down", "ensure#1 srv1 base=srv1",
+				"push: [srv1] Server 'srv2' is now down (EOF) | No record change is necessary",
+				"hook on_standby", "ensure#2 srv1 base=srv2"}, // only after failback_delay of continuous loss
 		},
 		{
 			name: "hooks: peer down and up, active and standby",
