@@ -202,6 +202,23 @@ func printStatus(w io.Writer, st watchdog.Status, now time.Time) {
 	}
 	fmt.Fprintf(w, "record   %s -> %s, %s (checked %s)\n", st.Record.Name, content, active, ago(st.Record.Checked))
 	fmt.Fprintf(w, "         preferred %s, this node writes %s\n", st.Record.Preferred, st.Record.ThisValue)
+	if st.Health.Checked {
+		h := "healthy"
+		if !st.Health.Healthy {
+			h = "UNHEALTHY: " + st.Health.Reason
+		}
+		fmt.Fprintf(w, "health   own service %s (since %s)", h, ago(st.Health.Since))
+		if st.Peer.Healthy != nil && !*st.Peer.Healthy {
+			fmt.Fprint(w, "; the peer reports its service UNHEALTHY")
+		}
+		fmt.Fprintln(w)
+	}
+	if st.Guard.Withholding {
+		fmt.Fprintf(w, "guard    WITHHOLDING since %s: %s\n", ago(st.Guard.Since), st.Guard.Reason)
+	}
+	if st.Guard.PeerCheck != "" {
+		fmt.Fprintf(w, "         peer_check: the peer's service is %s\n", st.Guard.PeerCheck)
+	}
 	if u := st.Update; u != nil {
 		fmt.Fprintf(w, "update   %s to %s in progress since %s, %d failed attempts", u.Purpose, u.Want, ago(u.Since), u.Failures)
 		if u.LastErr != "" {

@@ -23,6 +23,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/clooster/clooster/internal/fakepb"
+	"github.com/clooster/clooster/watchdog"
 )
 
 // TestMain makes the test binary double as the clooster command: the
@@ -285,5 +286,22 @@ func TestRunStatusAddressTaken(t *testing.T) {
 	}
 	if n := apiCalls.Load(); n != 0 {
 		t.Errorf("%d calls to the DNS API, want none", n)
+	}
+}
+
+func TestPrintStatusShowsHealthAndGuard(t *testing.T) {
+	now := time.Now()
+	sick := false
+	st := watchdog.Status{Node: "srv2", Role: "client", Started: now.Add(-time.Hour),
+		Peer:   watchdog.PeerStatus{Name: "srv1", State: watchdog.PeerDown, Since: now.Add(-time.Minute), Healthy: &sick},
+		Record: watchdog.RecordStatus{Name: "www.example.com", Content: "srv1"},
+		Health: watchdog.HealthStatus{Checked: true, Healthy: false, Since: now, Reason: "GET /: 503"},
+		Guard:  watchdog.GuardStatus{Withholding: true, Reason: "link down, peer still serving", Since: now, PeerCheck: "serving"}}
+	var b strings.Builder
+	printStatus(&b, st, now)
+	for _, want := range []string{"UNHEALTHY: GET /: 503", "peer reports its service UNHEALTHY", "WITHHOLDING", "link down, peer still serving", "peer_check: the peer's service is serving"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
 	}
 }
