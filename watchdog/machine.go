@@ -195,7 +195,7 @@ func (s state) peerState() PeerState {
 }
 
 // holder is the record's content as this node best knows it.
-func (s state) holder(c *machineConfig) string {
+func (s state) holder() string {
 	if s.peerActive && s.link {
 		return s.peerValue
 	}
@@ -431,7 +431,7 @@ func (s *state) extendGrace(t time.Time) {
 }
 
 func (s *state) lost(c *machineConfig, reason string, now time.Time, acts []action) []action {
-	s.base = s.holder(c)
+	s.base = s.holder()
 	s.link, s.reason, s.pendingDown, s.lostAt = false, reason, true, now
 	s.peerActive, s.peerStops = false, false
 	return append(acts, actLog{slog.LevelWarn, "link_down", "link to peer lost", []any{"peer", c.Other, "reason", reason}})
@@ -575,7 +575,7 @@ func (s *state) health(c *machineConfig, ev evHealth, acts []action) []action {
 // moveForHealth moves the record off an unhealthy or stopping peer while
 // the link is up; both unhealthy: no write, one alert.
 func (s *state) moveForHealth(c *machineConfig, now time.Time, acts []action) []action {
-	if !s.link || s.holder(c) != s.peerValue || s.job != nil && s.job.content == c.ThisValue {
+	if !s.link || s.holder() != s.peerValue || s.job != nil && s.job.content == c.ThisValue {
 		return acts
 	}
 	switch {
@@ -587,10 +587,10 @@ func (s *state) moveForHealth(c *machineConfig, now time.Time, acts []action) []
 		return s.start(c, healthMove, c.ThisValue, true, title, now, acts)
 	case !s.peerHealthy && !s.healthy && s.once("both_unhealthy"):
 		return append(acts,
-			actLog{slog.LevelError, "both_unhealthy", "both services unhealthy; record left as it is", []any{"record", s.holder(c)}},
+			actLog{slog.LevelError, "both_unhealthy", "both services unhealthy; record left as it is", []any{"record", s.holder()}},
 			actNotify{
 				title: fmt.Sprintf("[%s] Both services unhealthy", c.This),
-				body:  fmt.Sprintf("Neither node passes its health check; '%s' stays on '%s'.", c.Record, s.holder(c)),
+				body:  fmt.Sprintf("Neither node passes its health check; '%s' stays on '%s'.", c.Record, s.holder()),
 			})
 	}
 	return acts
@@ -615,10 +615,10 @@ func (s *state) failBack(c *machineConfig, now time.Time, acts []action) []actio
 		wasDown := s.peer == declaredDown
 		s.peer, s.peerSince = declaredUp, now
 		acts = append(acts, actLog{slog.LevelInfo, "peer_up", "peer is up", []any{"peer", c.Other, "linked_for", now.Sub(s.linkSince).Round(time.Millisecond)}},
-			actHook{event: "on_peer_up", content: s.holder(c)})
+			actHook{event: "on_peer_up", content: s.holder()})
 		s.alerted["was_down"] = wasDown
 	}
-	if !s.owner(c) || !s.peerHealthy && s.holder(c) == c.ThisValue {
+	if !s.owner(c) || !s.peerHealthy && s.holder() == c.ThisValue {
 		return acts
 	}
 	if s.job != nil && s.job.content == c.Preferred {

@@ -43,6 +43,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/clooster/clooster/internal/procgroup"
 )
 
 // Defaults for the zero values of Check.Timeout and the Monitor's fields.
@@ -215,7 +217,7 @@ func (p *prober) probeTCP(ctx context.Context, what string) error {
 
 func (p *prober) probeCommand(ctx context.Context) error {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", p.check.Command)
-	setProcessGroup(cmd)
+	procgroup.Set(cmd)
 	cmd.WaitDelay = pipeWaitDelay
 	out := &capWriter{max: maxOutput}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -223,7 +225,7 @@ func (p *prober) probeCommand(ctx context.Context) error {
 		return fmt.Errorf("command: start: %w", err)
 	}
 	err := cmd.Wait()
-	killProcessGroup(cmd) // whatever it left behind
+	procgroup.Kill(cmd) // whatever it left behind
 	var ee *exec.ExitError
 	switch {
 	case err == nil, errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState.Success():

@@ -29,6 +29,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/clooster/clooster/internal/procgroup"
 )
 
 // The events a Runner knows of, as the hooks.* keys name them.
@@ -239,7 +241,7 @@ func (r *Runner) run(ctx context.Context, j job) {
 	defer cancel()
 
 	cmd := exec.CommandContext(hctx, "/bin/sh", "-c", j.command)
-	setProcessGroup(cmd)
+	procgroup.Set(cmd)
 	cmd.WaitDelay = pipeWaitDelay
 	if len(j.env) > 0 || r.Environ != nil {
 		base := r.Environ

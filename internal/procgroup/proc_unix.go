@@ -1,6 +1,6 @@
 //go:build unix
 
-package health
+package procgroup
 
 import (
 	"errors"
@@ -9,17 +9,17 @@ import (
 	"syscall"
 )
 
-// setProcessGroup makes cmd the leader of a new process group, and makes the
+// Set makes cmd the leader of a new process group, and makes the
 // cancellation of its context kill that whole group, so that nothing it
 // started outlives it.
-func setProcessGroup(cmd *exec.Cmd) {
+func Set(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return killProcessGroup(cmd) }
+	cmd.Cancel = func() error { return Kill(cmd) }
 }
 
-// killProcessGroup kills the process group led by cmd's process, if any of
+// Kill kills the process group led by cmd's process, if any of
 // it is left.
-func killProcessGroup(cmd *exec.Cmd) error {
+func Kill(cmd *exec.Cmd) error {
 	if cmd.Process == nil {
 		return nil
 	}
