@@ -56,11 +56,16 @@ func (s state) owner(c *machineConfig) bool {
 const handoverLimit = 5 * time.Second
 
 // freezeThreshold is the gap between two turns of the loop beyond which this
-// node counts as having been frozen. The loop turns at least every half
-// keepalive interval, so the threshold is at least twice a normal gap.
+// node counts as having been frozen. The loop turns at least every beat, so
+// the threshold is three normal gaps.
 func (c *machineConfig) freezeThreshold() time.Duration {
 	return max(c.PeerTimeout-c.Keepalive, c.Keepalive)
 }
+
+// beat is the longest the loop sleeps: a third of the freeze threshold
+// (583 ms at the defaults). While linked, the peer's keepalives turn it
+// more often, so the beat only fires on a silent link.
+func (c *machineConfig) beat() time.Duration { return c.freezeThreshold() / 3 }
 
 // PeerState is the peer as this node sees it.
 type PeerState string
@@ -145,6 +150,7 @@ type state struct {
 	healthy      bool
 	healthySince time.Time
 	healthReason string
+	failing      bool // healthy, but this node's last check failed
 
 	// The split-brain guard.
 	guard     string // why this node withholds; "" if it does not
@@ -252,7 +258,7 @@ type (
 	evHealth struct {
 		at      time.Time
 		healthy bool
-		reason  string
+		reason  string // the last check's error; "" if it passed
 	}
 	// evProbe is the result of a peer_check probe.
 	evProbe struct {
@@ -474,7 +480,9 @@ func (s *state) takeOver(c *machineConfig, now time.Time, acts []action) []actio
 	}
 	if !s.healthy {
 		s.setGuard("this node's service is unhealthy", now)
-		if s.once("unhealthy_survivor") {
+		// Once a probe has found the peer serving in this episode, the
+		// peer is not "down": that alert stands.
+		if !s.alerted["still_serving"] && s.once("unhealthy_survivor") {
 			acts = append(acts, actNotify{
 				title: fmt.Sprintf("[%s] Server '%s' is now down (%s), but this node is unhealthy", c.This, c.Other, s.reason),
 				body:  fmt.Sprintf("Not taking '%s': this node's service fails its health check (%s).", c.Record, s.healthReason),
@@ -558,6 +566,11 @@ func (s *state) probed(c *machineConfig, ev evProbe, acts []action) []action {
 
 // health applies a change of this node's own service health.
 func (s *state) health(c *machineConfig, ev evHealth, acts []action) []action {
+	// A healthy node whose last check failed (fewer than fall failures
+	// so far) does not take the record off an unhealthy peer: when both
+	// services die at once, the one whose monitor notices second must not
+	// move the record onto its own dead service.
+	s.failing = ev.healthy && ev.reason != ""
 	if ev.healthy == s.healthy {
 		return acts
 	}
@@ -582,9 +595,12 @@ func (s *state) moveForHealth(c *machineConfig, now time.Time, acts []action) []
 	case s.peerStops && s.healthy:
 		title := fmt.Sprintf("[%s] Server '%s' is stopping: record handed over", c.This, c.Other)
 		return s.start(c, handover, c.ThisValue, true, title, now, acts)
-	case !s.peerHealthy && s.healthy:
+	case !s.peerHealthy && s.healthy && !s.failing:
+		// Announced only if it writes: a keepalive the peer sent before it
+		// learned of this node's move can claim the record for a moment
+		// more, and the check it causes finds the record right.
 		title := fmt.Sprintf("[%s] Server '%s' reports its service unhealthy", c.This, c.Other)
-		return s.start(c, healthMove, c.ThisValue, true, title, now, acts)
+		return s.start(c, healthMove, c.ThisValue, false, title, now, acts)
 	case !s.peerHealthy && !s.healthy && s.once("both_unhealthy"):
 		return append(acts,
 			actLog{slog.LevelError, "both_unhealthy", "both services unhealthy; record left as it is", []any{"record", s.holder()}},
@@ -625,6 +641,10 @@ func (s *state) failBack(c *machineConfig, now time.Time, acts []action) []actio
 		return acts
 	}
 	title := fmt.Sprintf("[%s] Server '%s' is now up", c.This, c.Other)
+	if !s.alerted["was_down"] && s.healthySince.After(s.linkSince) {
+		// The record comes back after this node's service recovered.
+		title = fmt.Sprintf("[%s] Service healthy again: record back to '%s'", c.This, c.Preferred)
+	}
 	return s.start(c, failback, c.Preferred, s.alerted["was_down"], title, now, acts)
 }
 

@@ -396,6 +396,27 @@ func TestMachineExtensions(t *testing.T) {
 			want: []string{"hook on_standby", "push: [srv2] Both services unhealthy | Neither node passes its health check; 'www.example.com' stays on 'srv1'."},
 		},
 		{
+			name: "health: the peer unhealthy while this node's last check failed: no move",
+			c:    other,
+			evs: one(evLinkUp{at(sec)}, hbf(2*sec, active), evHealth{at: at(2500 * time.Millisecond), healthy: true, reason: "503"},
+				hbf(3*sec, flagActive), hbf(4*sec, flagActive), evTick{at(4500 * time.Millisecond)}),
+			want: []string{"hook on_standby"},
+		},
+		{
+			name: "health: the peer unhealthy; this node's failed check passes again: move",
+			c:    other,
+			evs: one(evLinkUp{at(sec)}, hbf(2*sec, active), evHealth{at: at(2500 * time.Millisecond), healthy: true, reason: "503"},
+				hbf(3*sec, flagActive), hbf(4*sec, flagActive), evHealth{at: at(4500 * time.Millisecond), healthy: true}),
+			want: []string{"hook on_standby", "ensure#1 srv2"},
+		},
+		{
+			name: "health: both die; this node's monitor notices second: no write, one alert",
+			c:    other,
+			evs: one(evLinkUp{at(sec)}, hbf(2*sec, active), evHealth{at: at(2500 * time.Millisecond), healthy: true, reason: "503"},
+				hbf(3*sec, flagActive), evHealth{at: at(3500 * time.Millisecond), reason: "503"}, hbf(4*sec, flagActive)),
+			want: []string{"hook on_standby", "push: [srv2] Both services unhealthy | Neither node passes its health check; 'www.example.com' stays on 'srv1'."},
+		},
+		{
 			name: "health: an unhealthy survivor does not take the record",
 			c:    other,
 			evs: one(evLinkUp{at(sec)}, hbf(2*sec, active), evHealth{at: at(2500 * time.Millisecond), reason: "503"},

@@ -59,8 +59,9 @@ type Config struct {
 	Logger   *slog.Logger
 	Version  string
 
-	// Health reports this node's own service health; nil: always healthy.
-	// It is called on every turn of the loop and must be cheap.
+	// Health reports this node's own service health, and the last check's
+	// error ("" if it passed); nil: always healthy. It is called on every
+	// turn of the loop and must be cheap.
 	Health func() (healthy bool, reason string)
 	// PeerProbe checks the peer's service from outside (peer_check); nil:
 	// none. A nil error means the peer still serves.
@@ -218,9 +219,9 @@ func (n *Node) Run(ctx context.Context) error {
 
 	s := newState(time.Now(), &n.mc)
 	w.lookup(parts)
-	timer := time.NewTimer(n.cfg.KeepaliveInterval / 2)
+	timer := time.NewTimer(n.mc.beat())
 	defer timer.Stop()
-	healthy := true
+	healthy, failing := true, false
 	stop := ctx.Done()
 	exit := false
 
@@ -262,9 +263,9 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		n.publish(s, cur)
 		// Wake at the state machine's next deadline, and at least every
-		// half keepalive interval so that a freeze of this node is noticed.
+		// beat so that a freeze of this node is noticed.
 		wake := time.Until(s.deadline(&n.mc))
-		if beat := n.cfg.KeepaliveInterval / 2; s.deadline(&n.mc).IsZero() || wake > beat {
+		if beat := n.mc.beat(); s.deadline(&n.mc).IsZero() || wake > beat {
 			wake = beat
 		}
 		timer.Reset(max(wake, time.Millisecond))
@@ -303,14 +304,15 @@ func (n *Node) Run(ctx context.Context) error {
 		case ev := <-results:
 			apply(ev)
 		case now := <-timer.C:
-			if n.cfg.Health != nil {
-				if h, why := n.cfg.Health(); h != healthy {
-					healthy = h
-					apply(evHealth{at: now, healthy: h, reason: why})
-					continue
-				}
-			}
 			apply(evTick{at: now})
+		}
+		// Every turn, whatever woke it: a keepalive at least every
+		// keepalive interval while linked, the beat otherwise.
+		if n.cfg.Health != nil && !exit {
+			if h, why := n.cfg.Health(); h != healthy || h && failing != (why != "") {
+				healthy, failing = h, why != ""
+				apply(evHealth{at: time.Now(), healthy: h, reason: why})
+			}
 		}
 	}
 	return nil

@@ -352,6 +352,11 @@ func TestNodeUnhealthyActiveMovesRecord(t *testing.T) {
 		if took > time.Second+100*time.Millisecond {
 			t.Errorf("unhealthy to moved: %s, want within a keepalive", took)
 		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if got := p.pushes.get(); len(got) != 1 || !strings.HasPrefix(got[0], "[srv2] Server 'srv1' reports its service unhealthy | The address") {
+			t.Errorf("pushes after the move: %q, want the one announcing it", got)
+		}
 		sick.Store(false)
 		took = waitFor(t, 40*time.Second, recordIs(p, "srv1"))
 		if took < 30*time.Second {
