@@ -152,8 +152,9 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		go func() { defer wg.Done(); runner.Run(queueCtx) }()
 	}
 
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); systemdNotify(queueCtx, node, logger) }()
+	go func() { defer wg.Done(); trimMemory(queueCtx) }()
 
 	runErr := node.Run(ctx)
 	logger.Info("clooster stopping")
