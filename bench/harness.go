@@ -256,7 +256,7 @@ type timing struct {
 }
 
 var (
-	defaults = timing{} // keepalive_interval 250ms, peer_timeout 2s, failback_delay 30s, drift_check_interval 5m
+	defaults = timing{} // keepalive_interval 500ms, peer_timeout 2.5s, failback_delay 30s, drift_check_interval 5m
 	fastest  = timing{keepalive: 100 * time.Millisecond, peerTimeout: 800 * time.Millisecond}
 )
 

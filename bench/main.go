@@ -44,6 +44,8 @@ type options struct {
 	quick      bool
 	out        string
 	goBench    bool
+	idleOnly   timing // with idle: only the idle figures, at these timings
+	idle       bool
 	command    string // as typed, for the report
 }
 
@@ -55,6 +57,9 @@ func parseOptions(args []string) (options, error) {
 	quick := fs.Bool("quick", false, "fewer trials and shorter windows: a smoke test, not figures to quote")
 	goBench := fs.Bool("gobench", true, "also run the Go micro-benchmarks of ./watchdog")
 	settle := fs.Duration("settle", 135*time.Second, "wait before each RSS figure of the reconnect test (-quick: 10s)")
+	idle := fs.Bool("idle", false, "measure only an idle linked pair's CPU and RSS (over 60s, -quick: 30s) and print them")
+	ka := fs.Duration("keepalive", 0, "with -idle: keepalive_interval (0: the default)")
+	pt := fs.Duration("peer-timeout", 0, "with -idle: peer_timeout (0: the default)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -62,7 +67,8 @@ func parseOptions(args []string) (options, error) {
 		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	o := options{trials: *trials, reconnects: *reconnects, out: *out, quick: *quick, goBench: *goBench,
-		cpuWindow: 60 * time.Second, apiWindow: 20 * time.Second, settle: *settle}
+		cpuWindow: 60 * time.Second, apiWindow: 20 * time.Second, settle: *settle,
+		idle: *idle, idleOnly: timing{keepalive: *ka, peerTimeout: *pt}}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.quick {
@@ -97,6 +103,9 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer b.cleanup()
+	if o.idle {
+		return b.idleOnly(o)
+	}
 	rep, err := b.all(o)
 	if err != nil {
 		return err

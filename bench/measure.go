@@ -85,12 +85,42 @@ func (b *bench) all(o options) (*report, error) {
 	return r, nil
 }
 
+// idleOnly measures an idle pair alone, at o.idleOnly's timings, and
+// prints its CPU and RSS: a quick look while tuning, not the report.
+func (b *bench) idleOnly(o options) error {
+	b.progress("building the binary")
+	if err := b.build(); err != nil {
+		return err
+	}
+	b.progress("starting the idle pair (%s)", o.idleOnly.describe())
+	p, err := b.newPair(o.idleOnly, nil)
+	if err != nil {
+		return err
+	}
+	a, c, _, err := b.start(p)
+	defer p.stop(a, c)
+	if err != nil {
+		return err
+	}
+	r := &report{}
+	if err := b.idleFigures(r, p, a, c, o.cpuWindow); err != nil {
+		return err
+	}
+	for i, label := range []string{"srv1", "srv2"} {
+		t, w := r.idle.tasks[i], r.idle.window.Seconds()
+		fmt.Printf("%s: CPU %.3f %% of a core over %v (sysmon %.3f %%); %.0f context switches/s; RSS %.1f MB; %d API requests, %d pushes\n",
+			label, r.idle.cpu[i], r.idle.window.Round(time.Second), 100*t.sysmon.Seconds()/w, float64(t.switches)/w,
+			float64(r.idle.snap.rss[i])/1e6, r.idle.api, r.idle.pushes)
+	}
+	return nil
+}
+
 // settle waits a moment after the link comes up, with a random part so
 // that faults fall at every phase of the keepalive cycle.
 func (b *bench) settle(t timing) error {
 	ka := t.keepalive
 	if ka == 0 {
-		ka = 250 * time.Millisecond
+		ka = 500 * time.Millisecond
 	}
 	return b.sleep(500*time.Millisecond + mrand.N(ka))
 }
