@@ -69,12 +69,13 @@ const (
 )
 
 // The failure detector's defaults, set by measurement (README, "Timings"):
-// with keepalives every 250 ms and the link's linear retransmission
-// timeouts, 2 s of silence is a hung or cut peer, not loss: a silent peer is
-// repointed within 2 s, and random loss up to 20 % causes no failover.
+// with keepalives every 500 ms and the link's linear retransmission
+// timeouts, 2.5 s of silence is a hung or cut peer, not loss: a silent peer
+// is repointed within 2.5 s, and 10 minutes of random loss at 10 or 20 %
+// cause no failover.
 const (
-	DefaultKeepaliveInterval = Duration(250 * time.Millisecond)
-	DefaultPeerTimeout       = Duration(2 * time.Second)
+	DefaultKeepaliveInterval = Duration(500 * time.Millisecond)
+	DefaultPeerTimeout       = Duration(2500 * time.Millisecond)
 )
 
 // Config is the effective configuration. After Load, Role is "server" or

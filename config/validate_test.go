@@ -41,7 +41,7 @@ func TestValidation(t *testing.T) {
 		{"client.port", func(m map[string]any) { client(m); set(m, "client.port", -1) }, "client.port: must be from 1 to 65535 (got -1)"},
 		{"keepalive_interval", func(m map[string]any) { m["keepalive_interval"] = 0 }, "keepalive_interval: must be > 0 (got 0s)"},
 		{"peer_timeout", func(m map[string]any) { m["peer_timeout"] = "200ms" }, "peer_timeout: must be > keepalive_interval (got 200ms)"},
-		{"peer_timeout against a set keepalive", func(m map[string]any) { m["keepalive_interval"] = "5s" }, "peer_timeout: must be > keepalive_interval (got 2s)"},
+		{"peer_timeout against a set keepalive", func(m map[string]any) { m["keepalive_interval"] = "5s" }, "peer_timeout: must be > keepalive_interval (got 2.5s)"},
 		{"failback_delay", func(m map[string]any) { m["failback_delay"] = "-1s" }, "failback_delay: must be >= 0 (got -1s)"},
 		{"status.address host:port", func(m map[string]any) { set(m, "status.address", "localhost") }, `status.address: want host:port (got "localhost")`},
 		{"status.address port", func(m map[string]any) { set(m, "status.address", "localhost:99999") }, `status.address: want a port from 1 to 65535 (got "localhost:99999")`},
@@ -159,7 +159,7 @@ func TestWarnings(t *testing.T) {
 		{"mail with token", func(m map[string]any) { set(m, "cloudflare.mail", "m@example.com") }, "cloudflare.mail: ignored with cloudflare.token"},
 		{"record outside the zone", func(m map[string]any) { set(m, "cloudflare.record", "www.example.org") },
 			`cloudflare.record: "www.example.org" is not inside cloudflare.zone "example.com"`},
-		{"tight peer_timeout", func(m map[string]any) { m["peer_timeout"] = "400ms" }, "peer_timeout: 400ms is less than two keepalive intervals"},
+		{"tight peer_timeout", func(m map[string]any) { m["peer_timeout"] = "900ms" }, "peer_timeout: 900ms is less than two keepalive intervals"},
 		{"client block on a server", func(m map[string]any) { m["role"] = "server"; set(m, "client.address", "b.example.com") }, "client: ignored, role is server"},
 		{"pins on a server", func(m map[string]any) { set(m, "tls.fingerprint", strings.Repeat("a", 64)) }, "tls: ca and fingerprint are ignored by a server"},
 	}

@@ -7,7 +7,7 @@
 //	go test -tags faults -count=1 -v ./e2e/faults/                            # short profile, < 5 min
 //	go test -tags faults -count=1 -timeout 3h -v ./e2e/faults/ -args -long    # long profile (also CLOOSTER_FAULTS_LONG=1)
 //	go test -tags faults -count=1 -timeout 3h -v -run TestDetectorTradeoff ./e2e/faults/ \
-//	    -args -settings 1s/5s,500ms/3s,250ms/2s,200ms/1500ms -trials 10 -minutes 2
+//	    -args -settings 1s/5s,500ms/3s,500ms/2.5s,250ms/2s -trials 10 -minutes 2
 //
 // (-count=1: the suite builds the binary itself, so go test's cache cannot
 // tell when a result is stale.) Without root, ip or nft every test skips and

@@ -20,7 +20,7 @@ import (
 var (
 	flagLong     = flag.Bool("long", false, "long profile: 10-minute loss soaks and repeated trials (also CLOOSTER_FAULTS_LONG=1)")
 	flagTradeoff = flag.Bool("tradeoff", false, "run TestDetectorTradeoff (also selected by -run TestDetectorTradeoff)")
-	flagSettings = flag.String("settings", "1s/5s,500ms/3s,250ms/2s,200ms/1500ms", "TestDetectorTradeoff: keepalive_interval/peer_timeout pairs, comma-separated")
+	flagSettings = flag.String("settings", "1s/5s,500ms/3s,500ms/2.5s,250ms/2s", "TestDetectorTradeoff: keepalive_interval/peer_timeout pairs, comma-separated")
 	flagTrials   = flag.Int("trials", 0, "repeated trials per measurement (default 20 in the long profile, 10 in TestDetectorTradeoff)")
 	flagMinutes  = flag.Float64("minutes", 2, "TestDetectorTradeoff: minutes of each loss soak")
 	flagReport   = flag.String("report", "", "also write the tables, in markdown, to this file")
