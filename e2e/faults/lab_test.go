@@ -284,6 +284,22 @@ func (l *lab) resets() error {
 		[]string{`oifname "link0" tcp flags & rst == rst accept`, `oifname "link0" meta l4proto tcp reject with tcp reset`})
 }
 
+// cut makes a partition of the given kind: "blackhole", "a-to-b",
+// "b-to-a" or "reset".
+func (l *lab) cut(kind string) error {
+	switch kind {
+	case "blackhole":
+		return l.blackhole()
+	case "a-to-b":
+		return l.dropAtoB()
+	case "b-to-a":
+		return l.dropBtoA()
+	case "reset":
+		return l.resets()
+	}
+	return fmt.Errorf("unknown cut %q", kind)
+}
+
 // heal removes the fault.
 func (l *lab) heal() error {
 	cmd := exec.Command("ip", "netns", "exec", l.nsA, "nft", "-f", "-")

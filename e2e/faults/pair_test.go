@@ -39,24 +39,32 @@ func short(name string) string { return strings.TrimSuffix(name, "."+zoneName) }
 // key out, so that the default applies.
 type pairOpts struct {
 	keepalive, peerTimeout, failback time.Duration
+	// health gives each node a service (pair.svcA, pair.svcB) and a
+	// health.url on it; peerCheck also a peer_check.url on the other's.
+	health, peerCheck bool
 }
 
 // timing is what the nodes run with, defaults included.
 type timing struct {
 	keepalive, peerTimeout, failback time.Duration
+	healthInterval                   time.Duration
+	fall, rise                       int
 }
 
 // pair is one lab with its two nodes and its own fake APIs.
 type pair struct {
-	t       testing.TB
-	lab     *lab
-	cf      *fakecf.Server
-	rid     string // the record's id
-	pb      *fakepb.Server
-	a, b    *node
-	tm      timing
-	secrets []string
-	linked  time.Time // when both nodes first said the link was up
+	t    testing.TB
+	lab  *lab
+	cf   *fakecf.Server
+	rid  string // the record's id
+	pb   *fakepb.Server
+	a, b *node
+	tm   timing
+	// The nodes' services, with opt.health: each node's health check
+	// and the other's peer_check ask them.
+	svcA, svcB *service
+	secrets    []string
+	linked     time.Time // when both nodes first said the link was up
 }
 
 func newSecret(prefix string) string {
@@ -127,6 +135,12 @@ func newPair(t testing.TB, opt pairOpts) *pair {
 			"log":        map[string]any{"level": "info", "format": "text"},
 		}
 	}
+	var svcURLA, svcURLB map[string]string
+	if opt.health || opt.peerCheck {
+		p.svcA, p.svcB = &service{}, &service{}
+		svcURLA = p.svcA.serve(t, p.lab.hostA, p.lab.hostB)
+		svcURLB = p.svcB.serve(t, p.lab.hostA, p.lab.hostB)
+	}
 	ca := common(srv1, srv2, urls[p.lab.hostA])
 	ca["role"] = "server"
 	ca["server"] = map[string]any{"address": linkA, "port": linkPort}
@@ -135,6 +149,17 @@ func newPair(t testing.TB, opt pairOpts) *pair {
 	cb["role"] = "client"
 	cb["client"] = map[string]any{"address": linkA, "port": linkPort}
 	cb["status"] = map[string]any{"address": net.JoinHostPort(p.lab.apiB, fmt.Sprint(statusPort))}
+	// Each node reaches both services through its own api0 address, as it
+	// would reach them over the internet: A's health check and B's
+	// peer_check ask the same service, A's.
+	if opt.health {
+		ca["health"] = map[string]any{"url": svcURLA[p.lab.hostA]}
+		cb["health"] = map[string]any{"url": svcURLB[p.lab.hostB]}
+	}
+	if opt.peerCheck {
+		ca["peer_check"] = map[string]any{"url": svcURLB[p.lab.hostA]}
+		cb["peer_check"] = map[string]any{"url": svcURLA[p.lab.hostB]}
+	}
 
 	p.a = &node{label: "A", name: srv1, ns: p.lab.nsA, config: write("a.json", ca), log: &nodeLog{},
 		status: "http://" + net.JoinHostPort(p.lab.apiA, fmt.Sprint(statusPort))}
@@ -146,7 +171,8 @@ func newPair(t testing.TB, opt pairOpts) *pair {
 	if err != nil {
 		t.Fatalf("configuration of A: %v", err)
 	}
-	p.tm = timing{cfg.KeepaliveInterval.D(), cfg.PeerTimeout.D(), cfg.FailbackDelay.D()}
+	p.tm = timing{cfg.KeepaliveInterval.D(), cfg.PeerTimeout.D(), cfg.FailbackDelay.D(),
+		cfg.Health.Interval.D(), cfg.Health.Fall, cfg.Health.Rise}
 
 	t.Cleanup(func() {
 		p.a.killAll()

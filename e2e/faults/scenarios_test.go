@@ -32,9 +32,10 @@ const shortFailback = 5 * time.Second
 // (worked out in each scenario's comment; where SPEC is silent, the comment
 // says which outcome was chosen and why).
 type scenario struct {
-	name     string
-	failback time.Duration // 0: the default
-	run      func(x *run)
+	name              string
+	failback          time.Duration // 0: the default
+	health, peerCheck bool          // see pairOpts
+	run               func(x *run)
 }
 
 // run is one scenario in progress: its pair, the time the fault was
@@ -192,7 +193,7 @@ func scenarios() []scenario {
 	for _, pct := range []int{10, 20, 30} {
 		s = append(s, scenario{name: fmt.Sprintf("loss-%d%%", pct), run: lossSoak(pct, lossFor)})
 	}
-	return append(s,
+	return append(append(s,
 		scenario{name: "api-500-burst", failback: shortFailback, run: api500},
 		scenario{name: "api-429", failback: shortFailback, run: api429},
 		scenario{name: "api-latency-5s", failback: shortFailback, run: apiLatency},
@@ -202,7 +203,7 @@ func scenarios() []scenario {
 		scenario{name: "restart-both", failback: shortFailback, run: restartBoth(false)},
 		scenario{name: "crash-both", failback: shortFailback, run: restartBoth(true)},
 		scenario{name: "flap-storm", run: flapStorm},
-	)
+	), serviceScenarios()...)
 }
 
 // TestFaults runs every scenario once, in parallel, and prints the table;
@@ -249,7 +250,13 @@ func runScenario(t *testing.T, rep *report, order int, sc scenario) {
 	if sc.failback > 0 {
 		r.notes = append(r.notes, "failback_delay "+secs(sc.failback))
 	}
-	p := newPair(t, pairOpts{failback: sc.failback})
+	if sc.health {
+		r.notes = append(r.notes, "health.url")
+	}
+	if sc.peerCheck {
+		r.notes = append(r.notes, "peer_check.url")
+	}
+	p := newPair(t, pairOpts{failback: sc.failback, health: sc.health, peerCheck: sc.peerCheck})
 	p.settle()
 	x := &run{t: t, p: p, r: r, rep: rep}
 	sc.run(x)
@@ -352,18 +359,10 @@ func sigstopB(x *run) {
 func partition(kind string) func(x *run) {
 	return func(x *run) {
 		hold := x.pt() + 6*time.Second
-		var err error
-		switch kind {
-		case "blackhole":
-			err = x.p.lab.blackhole()
-		case "a-to-b":
-			err = x.p.lab.dropAtoB()
-		case "b-to-a":
-			err = x.p.lab.dropBtoA()
-		case "reset":
-			err = x.p.lab.resets()
+		if kind == "reset" {
 			hold = 3 * time.Second
 		}
+		err := x.p.lab.cut(kind)
 		x.r.expected = fmt.Sprintf("srv2 by B ≤%s, none by A; healed: srv1 ≥failback_delay; 2w 3p", secs(x.limit()))
 		x.r.silent = kind == "blackhole"
 		x.t0 = x.fault(err)
@@ -396,10 +395,21 @@ func partition(kind string) func(x *run) {
 // 200 ms, linearly for the first tries on a thin stream; whether random
 // loss ever stalls the stream for peer_timeout, and what the detector then
 // does, is what this measures.) The figure is the soak's length; the link
-// drops are reported.
+// drops and false failovers are reported.
+//
+// The goal (issue: zero failovers at 10 %) is enforced at 10 %; 20 and
+// 30 % are reported, not judged, as the trade-off table does. At those
+// levels the scenario fails only on what no loss excuses: a crash, a
+// record that does not end on srv1 once failback_delay has passed, or a
+// record moved more than once per link drop (writes alternating between
+// live nodes).
 func lossSoak(pct int, d time.Duration) func(x *run) {
 	return func(x *run) {
+		judged := pct <= 10
 		x.r.expected = "srv1 kept, no failover; 0w 0p"
+		if !judged {
+			x.r.expected = "reported: false failovers, link drops; srv1 in the end"
+		}
 		x.t0 = x.fault(x.p.lab.loss(pct))
 		time.Sleep(d)
 		x.fault(x.p.lab.heal())
@@ -417,7 +427,27 @@ func lossSoak(pct int, d time.Duration) func(x *run) {
 		if _, ok := x.p.waitLinked(10 * time.Second); !ok {
 			x.errorf("the link is not up 10 s after the loss ended")
 		}
-		x.expect(want{srv1, nil, nil})
+		if judged {
+			x.expect(want{srv1, nil, nil})
+			return
+		}
+		x.note("report only")
+		if failovers > 0 {
+			x.note("%d false failovers", failovers)
+			for deadline := time.Now().Add(x.fb() + 15*time.Second); x.p.content() != srv1 && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		x.p.quiet(2*time.Second, 20*time.Second)
+		writes := x.p.writeContents()
+		x.r.writes, x.r.pushes, x.r.got = len(writes), len(x.p.pb.Pushes()), short(x.p.content())
+		if c := x.p.content(); c != srv1 {
+			x.errorf("record %s after the loss and failback_delay, want srv1", c)
+		}
+		if len(writes) > 2*max(drops, 1) {
+			x.errorf("%d record writes for %d link drops: the record moved more than once per drop", len(writes), drops)
+		}
+		x.checkHealth()
 	}
 }
 
