@@ -208,6 +208,9 @@ func printStatus(w io.Writer, st watchdog.Status, now time.Time) {
 			h = "UNHEALTHY: " + st.Health.Reason
 		}
 		fmt.Fprintf(w, "health   own service %s (since %s)", h, ago(st.Health.Since))
+		if st.Health.Healthy && strings.HasPrefix(st.Health.LastCheck, "failed") {
+			fmt.Fprintf(w, ", last check %s", st.Health.LastCheck)
+		}
 		if st.Peer.Healthy != nil && !*st.Peer.Healthy {
 			fmt.Fprint(w, "; the peer reports its service UNHEALTHY")
 		}

@@ -11,19 +11,23 @@ var sink [][]byte
 
 // TestFreeHeld checks that the metric trimMemory reads exists and moves:
 // memory freed by a collection shows as held, and FreeOSMemory returns it.
+// Other tests of the package run alongside, so it compares amounts well
+// apart rather than exact figures.
 func TestFreeHeld(t *testing.T) {
+	const freed = 8 << 20
 	sample := []metrics.Sample{{Name: heapFree}}
-	for i := range 64 {
+	for i := range freed / (64 << 10) {
 		sink = append(sink, make([]byte, 64<<10))
 		sink[i][0] = 1
 	}
 	sink = nil
 	runtime.GC()
-	if got := freeHeld(sample); got < trimAbove {
-		t.Fatalf("after freeing 4 MiB the runtime holds %d bytes free, want over %d", got, trimAbove)
+	before := freeHeld(sample)
+	if before < freed/2 {
+		t.Fatalf("after freeing %d MiB the runtime holds %d bytes free, want at least half of it", freed>>20, before)
 	}
 	debug.FreeOSMemory()
-	if got := freeHeld(sample); got >= trimAbove {
-		t.Errorf("after FreeOSMemory the runtime still holds %d bytes free", got)
+	if after := freeHeld(sample); after > before-freed/2 {
+		t.Errorf("FreeOSMemory returned too little: %d bytes free before, %d after", before, after)
 	}
 }

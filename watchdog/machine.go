@@ -150,7 +150,8 @@ type state struct {
 	healthy      bool
 	healthySince time.Time
 	healthReason string
-	failing      bool // healthy, but this node's last check failed
+	failing      bool   // healthy, but this node's last check failed
+	lastCheck    string // the last check's error; "" if it passed
 
 	// The split-brain guard.
 	guard     string // why this node withholds; "" if it does not
@@ -571,6 +572,7 @@ func (s *state) health(c *machineConfig, ev evHealth, acts []action) []action {
 	// services die at once, the one whose monitor notices second must not
 	// move the record onto its own dead service.
 	s.failing = ev.healthy && ev.reason != ""
+	s.lastCheck = ev.reason
 	if ev.healthy == s.healthy {
 		return acts
 	}

@@ -122,6 +122,9 @@ func (m *Metrics) WritePrometheus(w io.Writer, st Status) {
 	gauge(w, "clooster_link_up", "1 if the link to the peer is up.", float64(up))
 	gauge(w, "clooster_active", "1 if the record points to this node.", float64(active))
 	gauge(w, "clooster_healthy", "1 if this node's own service passes its health check (always 1 without one).", b2f(st.Health.Healthy))
+	if st.Health.Checked {
+		gauge(w, "clooster_health_last_check_passed", "1 if this node's last health check passed.", b2f(st.Health.LastCheck == "passed"))
+	}
 	if st.Peer.Healthy != nil {
 		gauge(w, "clooster_peer_healthy", "1 if the peer says its service is healthy.", b2f(*st.Peer.Healthy))
 	}

@@ -221,7 +221,7 @@ func (n *Node) Run(ctx context.Context) error {
 	w.lookup(parts)
 	timer := time.NewTimer(n.mc.beat())
 	defer timer.Stop()
-	healthy, failing := true, false
+	healthy, failing := true, false // failing: the last check failed
 	stop := ctx.Done()
 	exit := false
 
@@ -309,7 +309,7 @@ func (n *Node) Run(ctx context.Context) error {
 		// Every turn, whatever woke it: a keepalive at least every
 		// keepalive interval while linked, the beat otherwise.
 		if n.cfg.Health != nil && !exit {
-			if h, why := n.cfg.Health(); h != healthy || h && failing != (why != "") {
+			if h, why := n.cfg.Health(); h != healthy || failing != (why != "") {
 				healthy, failing = h, why != ""
 				apply(evHealth{at: time.Now(), healthy: h, reason: why})
 			}

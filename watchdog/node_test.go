@@ -341,7 +341,12 @@ func TestNodeUnhealthyActiveMovesRecord(t *testing.T) {
 		var sick atomic.Bool
 		p := newPair(t, func(c *Config) {
 			if c.This == "srv1" {
-				c.Health = func() (bool, string) { return !sick.Load(), "GET /: 503" }
+				c.Health = func() (bool, string) {
+					if sick.Load() {
+						return false, "GET /: 503"
+					}
+					return true, ""
+				}
 			}
 		})
 		s1, s2 := p.start("srv1"), p.start("srv2")
@@ -354,6 +359,9 @@ func TestNodeUnhealthyActiveMovesRecord(t *testing.T) {
 		}
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
+		if h := s1.node.Status().Health; h.Healthy || h.Reason != "GET /: 503" || h.LastCheck != "failed: GET /: 503" {
+			t.Errorf("srv1's health in /status: %+v", h)
+		}
 		if got := p.pushes.get(); len(got) != 1 || !strings.HasPrefix(got[0], "[srv2] Server 'srv1' reports its service unhealthy | The address") {
 			t.Errorf("pushes after the move: %q, want the one announcing it", got)
 		}
@@ -361,6 +369,12 @@ func TestNodeUnhealthyActiveMovesRecord(t *testing.T) {
 		took = waitFor(t, 40*time.Second, recordIs(p, "srv1"))
 		if took < 30*time.Second {
 			t.Errorf("failback after recovery came after %s, want failback_delay", took)
+		}
+		if h := s1.node.Status().Health; !h.Healthy || h.LastCheck != "passed" {
+			t.Errorf("srv1's health in /status after recovery: %+v", h)
+		}
+		if got := p.pushes.get(); len(got) != 2 || !strings.HasPrefix(got[1], "[srv1] Service healthy again: record back to 'srv1'") {
+			t.Errorf("pushes: %q", got)
 		}
 		p.stopAll()
 	})

@@ -26,7 +26,10 @@ type HealthStatus struct {
 	Checked bool      `json:"checked"` // a health check is configured
 	Healthy bool      `json:"healthy"`
 	Since   time.Time `json:"since"`
-	Reason  string    `json:"reason,omitempty"` // the last failure
+	Reason  string    `json:"reason,omitempty"` // why it is unhealthy
+	// LastCheck is the last check's result: "passed", or "failed: " and
+	// the error (a healthy node's check can fail fewer than fall times).
+	LastCheck string `json:"last_check,omitempty"`
 }
 
 // GuardStatus is the split-brain guard's decision: whether this node
@@ -130,6 +133,12 @@ func (n *Node) status(s state, cur *link) Status {
 	st.Health = HealthStatus{Checked: n.cfg.Health != nil, Healthy: s.healthy, Since: s.healthySince, Reason: s.healthReason}
 	if s.healthy {
 		st.Health.Reason = ""
+	}
+	if n.cfg.Health != nil {
+		st.Health.LastCheck = "passed"
+		if s.lastCheck != "" {
+			st.Health.LastCheck = "failed: " + s.lastCheck
+		}
 	}
 	if s.guard != "" {
 		st.Guard = GuardStatus{Withholding: true, Reason: s.guard, Since: s.guardAt}
