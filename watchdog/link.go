@@ -16,7 +16,10 @@ import (
 
 // A link is one authenticated connection to the peer. It owns two
 // goroutines: a reader that reports every frame to the node, and a writer
-// that sends keepalives on a jittered ticker. close stops both and waits.
+// that sends keepalives. The client's writer sends on a jittered ticker;
+// the server's answers each keepalive it receives at once, and sends on its
+// own only after two intervals without one, so that each node wakes once
+// per interval rather than twice. close stops both and waits.
 type link struct {
 	id       uint64
 	ws       *websocket.Conn
@@ -25,7 +28,8 @@ type link struct {
 	timeout  time.Duration // write deadline for one frame
 	flags    func() byte   // keepalive flags, read at every send
 	value    string        // this node's record value, sent once in an INFO frame
-	kickC    chan struct{} // a keepalive now, for a change of flags
+	kickC    chan struct{} // a keepalive now, for a change of flags or an answer
+	answer   bool          // the server's side: answer each keepalive
 
 	lastSent atomic.Int64 // Sent of the last keepalive heard from the peer
 	lastAt   atomic.Int64 // our monotonic time when we heard it
@@ -59,9 +63,10 @@ var processStart = time.Now()
 
 func monoNow() int64 { return int64(time.Since(processStart)) }
 
-func newLink(ws *websocket.Conn, remote string, interval, timeout time.Duration, flags func() byte, value string) *link {
+func newLink(ws *websocket.Conn, remote string, interval, timeout time.Duration, flags func() byte, value string, answer bool) *link {
 	ws.SetReadLimit(maxFrameSize)
 	return &link{
+		answer:   answer,
 		id:       linkIDs.Add(1),
 		ws:       ws,
 		remote:   remote,
@@ -156,7 +161,6 @@ func (l *link) writeLoop(ctx context.Context) {
 		select {
 		case <-l.kickC:
 		case <-t.C:
-			t.Reset(jitter(l.interval))
 		case <-ctx.Done():
 			l.byeMu.Lock()
 			y := l.bye
@@ -168,6 +172,11 @@ func (l *link) writeLoop(ctx context.Context) {
 			l.ws.WriteMessage(websocket.BinaryMessage, y.encode())
 			l.ws.Close()
 			return
+		}
+		if l.answer {
+			t.Reset(2 * l.interval) // on our own only if the peer falls silent
+		} else {
+			t.Reset(jitter(l.interval))
 		}
 		seq++
 		k := keepalive{Seq: seq, Sent: monoNow(), Flags: l.flags()}
@@ -221,6 +230,9 @@ func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) (string, byte
 				}
 			}
 			ev.flags = k.Flags
+			if l.answer {
+				l.kick()
+			}
 		case frameInfo:
 			i, err := decodeInfo(p)
 			if err != nil {

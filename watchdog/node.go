@@ -162,7 +162,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 	auth := &authenticator{key: n.cfg.Key, this: n.cfg.This, other: n.cfg.Other}
 	newLink := func(ws *websocket.Conn, remote string) *link {
-		return newLink(ws, remote, n.cfg.KeepaliveInterval, n.cfg.PeerTimeout, n.loadFlags, n.cfg.ThisValue)
+		return newLink(ws, remote, n.cfg.KeepaliveInterval, n.cfg.PeerTimeout, n.loadFlags, n.cfg.ThisValue, n.cfg.Role == "server")
 	}
 	links := make(chan *link)
 	var wg sync.WaitGroup
