@@ -31,3 +31,21 @@ func TestFreeHeld(t *testing.T) {
 		t.Errorf("FreeOSMemory returned too little: %d bytes free before, %d after", before, after)
 	}
 }
+
+func TestOneProcessor(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+
+	runtime.GOMAXPROCS(4)
+	t.Setenv("GOMAXPROCS", "3")
+	oneProcessor()
+	if got := runtime.GOMAXPROCS(0); got != 4 {
+		t.Errorf("with GOMAXPROCS=3 set: GOMAXPROCS(0) = %d, want it left at 4 (the runtime read the variable at start)", got)
+	}
+
+	t.Setenv("GOMAXPROCS", "")
+	oneProcessor()
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("without GOMAXPROCS: GOMAXPROCS(0) = %d, want 1", got)
+	}
+}
