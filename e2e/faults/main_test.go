@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -97,15 +96,15 @@ func missingPrerequisite() string {
 func build() error {
 	binDir.Lock()
 	defer binDir.Unlock()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		return fmt.Errorf("build clooster: the go command is not in PATH: %w", err)
+	}
 	dir, err := os.MkdirTemp("", "clooster-faults-")
 	if err != nil {
 		return err
 	}
 	binDir.path = dir
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	out := filepath.Join(dir, "clooster")
 	cmd := exec.Command(goCmd, "build", "-o", out, "github.com/clooster/clooster")
 	var buf bytes.Buffer
