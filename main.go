@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/debug"
 	"syscall"
 )
@@ -49,16 +48,6 @@ func main() {
 	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
-}
-
-// oneProcessor runs Go code on one processor unless GOMAXPROCS is set. A
-// node's work is a few small events a second, and an idle node then wakes
-// fewer threads for each one: idle CPU 0.15 to 0.11 % of a core on the
-// server, 0.20 to 0.17 % on the client (go run ./bench -idle, two runs each).
-func oneProcessor() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
 }
 
 // run dispatches a command line and chooses the exit status, in one place.
