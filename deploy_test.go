@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/clooster/clooster/internal/failover"
 	"net"
 	"os"
 	"regexp"
@@ -216,5 +217,7 @@ func TestFail2banFilterRealRejection(t *testing.T) {
 // f2bStore is a record that always points to the server.
 type f2bStore struct{}
 
-func (f2bStore) Read(context.Context) (string, error) { return "srv1.example.com", nil }
-func (f2bStore) Write(context.Context, string) error  { return nil }
+func (f2bStore) Read(context.Context) (failover.Record, error) {
+	return failover.Record{Content: "srv1.example.com"}, nil
+}
+func (f2bStore) Write(context.Context, string) error { return nil }

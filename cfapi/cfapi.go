@@ -64,7 +64,10 @@ type Record struct {
 	ID, ZoneID, Name, Type, Content string
 	TTL                             int // 1 means automatic
 	Proxied                         bool
-	Modified                        time.Time // when the record last changed, as the API says
+	Modified                        time.Time // when the record last changed, on the API's clock
+	// APIClock is the API's clock when it answered (its Date header), and
+	// Received ours then; zero if the answer had no Date.
+	APIClock, Received time.Time
 }
 
 // Client is a Cloudflare DNS client for one record. Create it with New.
@@ -78,10 +81,10 @@ type Client struct {
 	log      *slog.Logger
 	stats    counters
 
-	mu       sync.Mutex
-	zoneID   string
-	recordID string
-	modified time.Time // of the record, at the last Read
+	mu        sync.Mutex
+	zoneID    string
+	recordID  string
+	firstType string // without a configured type: the record's when first found
 }
 
 // New checks cfg and returns a client. It makes no request.
@@ -230,7 +233,7 @@ func (c *Client) SetContent(ctx context.Context, rec Record, content string) (Re
 		return Record{}, fmt.Errorf("%s: decode answer: %w", op, err)
 	}
 	c.stats.writes.Add(1)
-	return toRecord(r, zoneID), nil
+	return toRecord(r, zoneID, x), nil
 }
 
 func baseURL(s string) (string, error) {

@@ -54,7 +54,7 @@ func (c *Client) getByID(ctx context.Context, zoneID, rid string) (Record, error
 	if err != nil {
 		return Record{}, c.convert("get record", x, err)
 	}
-	return toRecord(r, zoneID), nil
+	return toRecord(r, zoneID, x), nil
 }
 
 // find lists the records of the configured name (and type) and caches the
@@ -69,13 +69,20 @@ func (c *Client) find(ctx context.Context, zoneID string) (Record, error) {
 		return Record{}, c.convert(op, x, err)
 	}
 	var found []cloudflare.DNSRecord
+	var others []string
 	for _, r := range list {
-		if c.wanted(r.Name, r.Type) {
+		switch {
+		case c.wanted(r.Name, r.Type):
 			found = append(found, r)
+		case normName(r.Name) == c.name:
+			others = append(others, r.Type)
 		}
 	}
 	switch len(found) {
 	case 0:
+		if seen := c.seenType(); seen != "" && len(others) > 0 {
+			return Record{}, fmt.Errorf("%s %s: %w (its type changed from %s to %s)", op, c.name, ErrNotFound, seen, strings.Join(others, ", "))
+		}
 		return Record{}, fmt.Errorf("%s %s%s: %w", op, c.name, c.typeSuffix(), ErrNotFound)
 	case 1:
 	default:
@@ -89,16 +96,21 @@ func (c *Client) find(ctx context.Context, zoneID string) (Record, error) {
 		}
 		return Record{}, fmt.Errorf("%s %s%s: %w (%s; %s)", op, c.name, c.typeSuffix(), ErrAmbiguous, strings.Join(types, ", "), hint)
 	}
-	rec := toRecord(found[0], zoneID)
+	rec := toRecord(found[0], zoneID, x)
 	c.mu.Lock()
 	c.recordID = rec.ID
+	if c.typ == "" && c.firstType == "" {
+		c.firstType = rec.Type
+	}
 	c.mu.Unlock()
 	c.log.Debug("record found", "record", c.name, "type", rec.Type, "record_id", rec.ID)
 	return rec, nil
 }
 
 // wanted reports whether a record of that name and type is the one kept:
-// the configured type, or without one any A, AAAA or CNAME record.
+// the configured type; without one, the type the record had when it was
+// first found (a record whose type changes is not the one kept any more),
+// or before that any A, AAAA or CNAME record.
 func (c *Client) wanted(name, typ string) bool {
 	if normName(name) != c.name {
 		return false
@@ -106,7 +118,18 @@ func (c *Client) wanted(name, typ string) bool {
 	if c.typ != "" {
 		return typ == c.typ
 	}
+	if seen := c.seenType(); seen != "" {
+		return typ == seen
+	}
 	return typ == "A" || typ == "AAAA" || typ == "CNAME"
+}
+
+// seenType is the type of the record when it was first found, if no type
+// is configured.
+func (c *Client) seenType() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.firstType
 }
 
 func (c *Client) typeSuffix() string {
@@ -138,8 +161,8 @@ func (c *Client) forgetRecord(rid string) {
 	}
 }
 
-func toRecord(r cloudflare.DNSRecord, zoneID string) Record {
-	return Record{
+func toRecord(r cloudflare.DNSRecord, zoneID string, x *exchange) Record {
+	rec := Record{
 		ID:       r.ID,
 		ZoneID:   zoneID,
 		Name:     r.Name,
@@ -149,6 +172,10 @@ func toRecord(r cloudflare.DNSRecord, zoneID string) Record {
 		Proxied:  r.Proxied != nil && *r.Proxied,
 		Modified: r.ModifiedOn,
 	}
+	if x != nil {
+		rec.APIClock, rec.Received = x.clock()
+	}
+	return rec
 }
 
 func recordPath(zoneID, rid string) string {

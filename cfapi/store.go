@@ -2,29 +2,27 @@ package cfapi
 
 import (
 	"context"
-	"time"
+	"errors"
+	"fmt"
+
+	"github.com/clooster/clooster/internal/failover"
 )
 
-// Read returns the record's current content. With Write, it makes the client
-// a watchdog.RecordStore: the watchdog re-reads before every write.
-func (c *Client) Read(ctx context.Context) (string, error) {
+var _ failover.RecordStore = (*Client)(nil)
+
+// Read returns the record's content and when it last changed, on our
+// clock (the API's modified_on, shifted by the API's clock offset measured
+// at this answer). With Write, it makes the client the failover.RecordStore
+// of a node: the node re-reads before every write.
+func (c *Client) Read(ctx context.Context) (failover.Record, error) {
 	rec, err := c.Get(ctx)
 	if err != nil {
-		return "", err
+		return failover.Record{}, storeError(err)
 	}
-	c.mu.Lock()
-	c.modified = rec.Modified
-	c.mu.Unlock()
-	return rec.Content, nil
-}
-
-// LastModified is when the record last changed, as the last Read found it;
-// zero if unknown. The watchdog uses it to tell an edit made before a link
-// loss from the peer's write after it.
-func (c *Client) LastModified() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.modified
+	return failover.Record{
+		Content:  rec.Content,
+		Modified: failover.OnOurClock(rec.Modified, rec.APIClock, rec.Received),
+	}, nil
 }
 
 // Write sets the record's content and nothing else of it. It uses the ids
@@ -34,5 +32,21 @@ func (c *Client) Write(ctx context.Context, content string) error {
 	rec := Record{ZoneID: c.zoneID, ID: c.recordID}
 	c.mu.Unlock()
 	_, err := c.SetContent(ctx, rec, content)
+	return storeError(err)
+}
+
+// storeError states err in the store's contract: a record (or zone) that
+// does not exist is failover.ErrMissing, and an answer that says when to
+// retry is a *failover.RetryLater.
+func storeError(err error) error {
+	var e *Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound):
+		return fmt.Errorf("%w (%w)", err, failover.ErrMissing)
+	case errors.As(err, &e) && e.Retry > 0:
+		return &failover.RetryLater{After: e.Retry, Err: err}
+	}
 	return err
 }

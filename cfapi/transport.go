@@ -23,6 +23,16 @@ type exchange struct {
 	status     int        // 0: no answer
 	retryAfter string     // the Retry-After header
 	body       []byte     // error answers only
+	date       time.Time  // the Date header: the API's clock at the answer; zero if absent
+	at         time.Time  // our clock when the answer came
+}
+
+// clock returns the API's clock at the answer and ours then; zero if the
+// answer had no Date.
+func (x *exchange) clock() (api, ours time.Time) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.date, x.at
 }
 
 // answer returns what was recorded.
@@ -81,6 +91,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	x.mu.Lock()
 	x.status, x.retryAfter, x.body = resp.StatusCode, resp.Header.Get("Retry-After"), body
+	x.date, _ = http.ParseTime(resp.Header.Get("Date"))
+	x.at = time.Now()
 	x.mu.Unlock()
 	return resp, nil
 }

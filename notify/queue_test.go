@@ -261,7 +261,7 @@ func TestQueueBackoffCapped(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.attempt), func(t *testing.T) {
-			if got := backoff(tt.attempt); got != tt.want {
+			if got := retries.Delay(tt.attempt); got != tt.want {
 				t.Errorf("backoff(%d) = %v, want %v", tt.attempt, got, tt.want)
 			}
 		})

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"time"
+
+	"github.com/clooster/clooster/internal/backoff"
 )
 
 // retryWait decides what follows a failed attempt: how long to wait before
@@ -23,18 +25,11 @@ func (q *Queue) retryWait(attempt int, err error) (wait time.Duration, why strin
 	case isAPI && apiErr.Retry > 0:
 		return apiErr.Retry, ""
 	}
-	return q.jitter(backoff(attempt)), ""
+	return q.jitter(retries.Delay(attempt)), ""
 }
 
-// backoff is the wait after the given failed attempt before jitter:
-// baseDelay doubled for each attempt after the first, capped at maxDelay.
-func backoff(attempt int) time.Duration {
-	d := baseDelay
-	for i := 1; i < attempt && d < maxDelay; i++ {
-		d *= 2
-	}
-	return min(d, maxDelay)
-}
+// retries is the backoff between attempts, before jitter.
+var retries = backoff.Policy{Min: baseDelay, Max: maxDelay}
 
 // jitter spreads d over [0.75 d, 1.25 d).
 func jitter(d time.Duration) time.Duration {

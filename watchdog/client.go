@@ -11,15 +11,14 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/clooster/clooster/internal/backoff"
 )
 
 // Reconnect backoff of the dialling side: short, because the link's return
 // is what starts the failback clock, and capped, because a dead peer costs
 // one refused connection per attempt.
-const (
-	redialMin = 50 * time.Millisecond
-	redialMax = 500 * time.Millisecond
-)
+var redial = backoff.Policy{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond}
 
 // DialFunc opens the TCP connection to the peer; tests inject in-memory ones.
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -54,13 +53,12 @@ func (d *dialer) run(ctx context.Context, out chan<- *link) error {
 			}
 			failures++
 			// One line when the peer becomes unreachable, then one a minute.
-			if failures == 1 || failures%int(time.Minute/redialMax) == 0 {
+			if failures == 1 || failures%int(time.Minute/redial.Max) == 0 {
 				d.log.Info("cannot reach peer; retrying", "addr", d.addr, "error", err, "attempts", failures)
 			} else {
 				d.log.Debug("cannot reach peer", "addr", d.addr, "error", err)
 			}
-			delay = min(max(2*delay, redialMin), redialMax)
-			delay = delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
+			delay = redial.Jittered(failures, rand.Int64N)
 			continue
 		}
 		failures, delay = 0, 0
@@ -76,7 +74,7 @@ func (d *dialer) run(ctx context.Context, out chan<- *link) error {
 			return nil
 		}
 		// A link that ended at once is probably refused again: pause.
-		delay = redialMin
+		delay = redial.Min
 	}
 }
 

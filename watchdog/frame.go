@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/clooster/clooster/internal/failover"
 )
 
 // Wire format. Every websocket message is one binary frame:
@@ -68,14 +70,8 @@ type proof struct {
 	MAC [macSize]byte
 }
 
-// Keepalive flags.
-const (
-	flagHealthy   byte = 1 << 0 // the sender's own service passes its checks
-	flagHandover  byte = 1 << 1 // the sender is stopping and asks the peer to take the record
-	flagActive    byte = 1 << 2 // the record points to the sender, as it last read or wrote it
-	knownKAFlags       = flagHealthy | flagHandover | flagActive
-	keepaliveSize      = 2 + 8 + 8 + 8 + 8 + 1
-)
+// keepaliveSize is a keepalive's length; its flags are failover's Flag*.
+const keepaliveSize = 2 + 8 + 8 + 8 + 8 + 1
 
 type keepalive struct {
 	Seq   uint64 // per connection, from 1
@@ -216,7 +212,7 @@ func decodeKeepalive(p []byte) (keepalive, error) {
 	if k.Seq == 0 {
 		return k, errFrameLayout
 	}
-	k.Flags &= knownKAFlags // flags of later versions are ignored
+	k.Flags &= failover.KnownFlags // flags of later versions are ignored
 	return k, nil
 }
 

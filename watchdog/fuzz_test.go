@@ -2,6 +2,7 @@ package watchdog
 
 import (
 	"bytes"
+	"github.com/clooster/clooster/internal/failover"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ import (
 func FuzzDecodeFrame(f *testing.F) {
 	f.Add(hello{Role: roleClient, Name: "srv2.example.com"}.encode())
 	f.Add(proof{}.encode())
-	f.Add(keepalive{Seq: 1, Sent: 5, Echo: 3, Held: 1, Flags: flagHealthy}.encode())
+	f.Add(keepalive{Seq: 1, Sent: 5, Echo: 3, Held: 1, Flags: failover.FlagHealthy}.encode())
 	f.Add(bye{Code: byeShutdown, Reason: "shutting down"}.encode())
 	f.Add([]byte{})
 	f.Add([]byte{protoVersion, 99})

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/clooster/clooster/internal/failover"
 	"io"
 	"log/slog"
 	"net"
@@ -173,14 +174,14 @@ type memStore struct {
 	fail    []error // returned by the next calls, in order
 }
 
-func (s *memStore) Read(ctx context.Context) (string, error) {
+func (s *memStore) Read(ctx context.Context) (failover.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reads++
 	if err := s.nextErr(); err != nil {
-		return "", err
+		return failover.Record{}, err
 	}
-	return s.content, nil
+	return failover.Record{Content: s.content}, nil
 }
 
 func (s *memStore) Write(ctx context.Context, content string) error {
@@ -210,10 +211,9 @@ func (s *memStore) get() (string, []string) {
 }
 
 // retryAfterErr is an API error that says when to retry.
-type retryAfterErr struct{ d time.Duration }
-
-func (e retryAfterErr) Error() string             { return fmt.Sprintf("429 (retry after %s)", e.d) }
-func (e retryAfterErr) RetryAfter() time.Duration { return e.d }
+func retryAfterErr(d time.Duration) error {
+	return &failover.RetryLater{After: d, Err: errors.New("429 too many requests")}
+}
 
 var errAPI = errors.New("500 internal server error")
 

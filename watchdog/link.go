@@ -21,7 +21,6 @@ import (
 // own only after two intervals without one, so that each node wakes once
 // per interval rather than twice. close stops both and waits.
 type link struct {
-	id       uint64
 	ws       *websocket.Conn
 	remote   string
 	interval time.Duration // keepalive period
@@ -56,8 +55,6 @@ type linkEvent struct {
 	isInfo bool
 }
 
-var linkIDs atomic.Uint64
-
 // processStart anchors monotonic timestamps on the wire.
 var processStart = time.Now()
 
@@ -67,7 +64,6 @@ func newLink(ws *websocket.Conn, remote string, interval, timeout time.Duration,
 	ws.SetReadLimit(maxFrameSize)
 	return &link{
 		answer:   answer,
-		id:       linkIDs.Add(1),
 		ws:       ws,
 		remote:   remote,
 		interval: interval,

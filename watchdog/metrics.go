@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/clooster/clooster/internal/failover"
 )
 
 // Metrics counts what the node does, for /metrics and /status. It is written
@@ -15,9 +17,7 @@ type Metrics struct {
 	mu             sync.Mutex
 	linkUps        uint64
 	nRejected      uint64
-	lastRemote     string
 	rtt            time.Duration
-	peerFlags      byte
 	nHeard         uint64
 	nPushes        uint64
 	events         map[string]uint64
@@ -38,21 +38,25 @@ func (m *Metrics) rejected(addr, reason string) {
 	m.mu.Unlock()
 }
 
-func (m *Metrics) linked(remote string) {
+func (m *Metrics) linked() {
 	m.mu.Lock()
 	m.linkUps++
-	m.lastRemote = remote
 	m.mu.Unlock()
 }
 
-func (m *Metrics) heard(rtt time.Duration, flags byte) {
+func (m *Metrics) heard(rtt time.Duration) {
 	m.mu.Lock()
 	m.nHeard++
 	if rtt > 0 {
 		m.rtt = rtt
 	}
-	m.peerFlags = flags
 	m.mu.Unlock()
+}
+
+func (m *Metrics) lastRTT() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rtt
 }
 
 func (m *Metrics) notified() {
@@ -65,7 +69,7 @@ func (m *Metrics) transition(event string, at time.Time) {
 	m.mu.Lock()
 	m.events[event]++
 	switch event {
-	case "link_up", "link_down", "peer_up", "peer_down", "record_updated":
+	case failover.LogLinkUp, failover.LogLinkDown, failover.LogPeerUp, failover.LogPeerDown, failover.LogRecordUpdated:
 		m.lastTransition = at
 	}
 	m.mu.Unlock()
@@ -134,10 +138,10 @@ func (m *Metrics) WritePrometheus(w io.Writer, st Status) {
 	counter(w, "clooster_keepalives_received_total", "Keepalives received from the peer.", m.nHeard)
 	counter(w, "clooster_handshakes_rejected_total", "Connections rejected before or during authentication.", m.nRejected)
 	counter(w, "clooster_pushes_total", "Notifications handed to the notifier.", m.nPushes)
-	counter(w, "clooster_failovers_total", "Times the peer was declared down.", m.events["peer_down"])
-	counter(w, "clooster_failbacks_total", "Times the peer was declared up after a stable link.", m.events["peer_up"])
-	counter(w, "clooster_guard_withholds_total", "Takeovers the split-brain guard withheld.", m.events["guard_withhold"])
-	counter(w, "clooster_handovers_total", "Handovers started on stop.", m.events["handover_started"])
+	counter(w, "clooster_failovers_total", "Times the peer was declared down.", m.events[failover.LogPeerDown])
+	counter(w, "clooster_failbacks_total", "Times the peer was declared up after a stable link.", m.events[failover.LogPeerUp])
+	counter(w, "clooster_guard_withholds_total", "Takeovers the split-brain guard withheld.", m.events[failover.LogGuardWithhold])
+	counter(w, "clooster_handovers_total", "Handovers started on stop.", m.events[failover.LogHandoverStarted])
 	if !m.lastTransition.IsZero() {
 		gauge(w, "clooster_last_transition_timestamp_seconds", "Unix time of the last link or record transition.",
 			float64(m.lastTransition.UnixNano())/1e9)

@@ -13,17 +13,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-)
 
-// RecordStore is the DNS record the pair fails over. Each call is one
-// attempt; the node retries. Errors may carry a hint of when to retry with
-// a method RetryAfter() time.Duration.
-type RecordStore interface {
-	// Read returns the record's current content.
-	Read(ctx context.Context) (string, error)
-	// Write sets the record's content and nothing else of it.
-	Write(ctx context.Context, content string) error
-}
+	"github.com/clooster/clooster/internal/failover"
+)
 
 // Notifier announces transitions. Notify must not block.
 type Notifier interface {
@@ -53,7 +45,7 @@ type Config struct {
 	Preferred  string // written on failback by the failback owner
 	DryRun     bool   // log writes instead of making them
 
-	Store    RecordStore
+	Store    failover.RecordStore
 	Notifier Notifier // nil: no pushes
 	Hooks    Hooks    // nil: no hooks
 	Logger   *slog.Logger
@@ -83,7 +75,7 @@ type Hooks interface {
 // waits for them before it returns; Status may be called from any goroutine.
 type Node struct {
 	cfg Config
-	mc  machineConfig
+	mc  failover.Config
 	log *slog.Logger
 
 	mu    sync.Mutex
@@ -130,7 +122,7 @@ func New(cfg Config) (*Node, error) {
 		cfg:   cfg,
 		log:   cfg.Logger.With("component", "watchdog"),
 		met:   newMetrics(),
-		mc: machineConfig{
+		mc: failover.Config{
 			This:          cfg.This,
 			Other:         cfg.Other,
 			Record:        cfg.RecordName,
@@ -146,7 +138,7 @@ func New(cfg Config) (*Node, error) {
 			Handover:      cfg.Handover,
 		},
 	}
-	n.snap = n.status(newState(time.Now(), &n.mc), nil)
+	n.snap = n.status(failover.NewState(time.Now(), &n.mc).View(&n.mc), nil)
 	return n, nil
 }
 
@@ -199,7 +191,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 	close(n.ready)
 	events := make(chan linkEvent, 16)
-	results := make(chan event, 16)
+	results := make(chan failover.Event, 16)
 	w := &worker{store: n.cfg.Store, probe: n.cfg.PeerProbe, log: n.log, dryRun: n.cfg.DryRun, out: results, met: n.met}
 
 	var cur *link
@@ -217,66 +209,64 @@ func (n *Node) Run(ctx context.Context) error {
 		w.wg.Wait()
 	}()
 
-	s := newState(time.Now(), &n.mc)
-	w.lookup(parts)
-	timer := time.NewTimer(n.mc.beat())
+	loop := failover.NewLoop(&n.mc, time.Now())
+	n.flags.Store(uint32(loop.Flags()))
+	w.read(parts, failover.ActRead{Retry: true}) // the start-up lookup
+	timer := time.NewTimer(n.mc.Beat())
 	defer timer.Stop()
-	healthy, failing := true, false // failing: the last check failed
 	stop := ctx.Done()
 	exit := false
 
-	apply := func(ev event) {
-		var acts []action
-		s, acts = next(&n.mc, s, ev)
-		n.turn.Store(ev.when().UnixNano())
+	// carry carries out what the machine decided for the event at at.
+	carry := func(acts []failover.Action, kick bool, at time.Time) {
 		for _, a := range acts {
 			switch a := a.(type) {
-			case actClose:
+			case failover.ActClose:
 				if cur != nil {
-					drop(cur, byeTimeout, a.reason)
+					drop(cur, byeTimeout, a.Reason)
 					cur = nil
 				}
-			case actEnsure:
+			case failover.ActEnsure:
 				w.ensure(parts, a)
-			case actCancel:
+			case failover.ActCancel:
 				w.cancel()
-			case actRead:
-				w.read1(parts)
-			case actProbe:
-				w.probe1(parts)
-			case actNotify:
+			case failover.ActRead:
+				w.read(parts, a)
+			case failover.ActProbe:
+				w.probeOnce(parts)
+			case failover.ActNotify:
 				n.met.notified()
 				if n.cfg.Notifier != nil {
-					n.cfg.Notifier.Notify(a.title, a.body)
+					n.cfg.Notifier.Notify(a.Title, a.Body)
 				}
-			case actHook:
+			case failover.ActHook:
 				n.fire(a)
-			case actExit:
+			case failover.ActExit:
 				exit = true
-			case actLog:
-				n.log.Log(ctx, a.level, a.msg, append([]any{"event", a.event}, a.attrs...)...)
-				n.met.transition(a.event, ev.when())
+			case failover.ActLog:
+				n.log.Log(ctx, a.Level, a.Msg, append([]any{"event", a.Event}, a.Attrs...)...)
+				n.met.transition(a.Event, at)
 			}
 		}
-		if f := n.flagsOf(s); uint32(f) != n.flags.Swap(uint32(f)) && cur != nil {
+		n.flags.Store(uint32(loop.Flags()))
+		if kick && cur != nil {
 			cur.kick() // the peer learns a change of health or of the record at once
 		}
-		n.publish(s, cur)
-		// Wake at the state machine's next deadline, and at least every
-		// beat so that a freeze of this node is noticed.
-		wake := time.Until(s.deadline(&n.mc))
-		if beat := n.mc.beat(); s.deadline(&n.mc).IsZero() || wake > beat {
-			wake = beat
-		}
-		timer.Reset(max(wake, time.Millisecond))
 	}
-	apply(evTick{at: time.Now()})
+	apply := func(ev failover.Event) {
+		acts, kick := loop.Apply(ev)
+		n.turn.Store(ev.When().UnixNano())
+		carry(acts, kick, ev.When())
+	}
+	apply(failover.EvTick{At: time.Now()})
 
 	for !exit {
+		n.publish(loop.S.View(&n.mc), cur)
+		timer.Reset(max(time.Until(loop.Wake()), time.Millisecond))
 		select {
 		case <-stop:
 			stop = nil
-			apply(evStop{at: time.Now()})
+			apply(failover.EvStop{At: time.Now()})
 		case err := <-linkErr:
 			return err
 		case l := <-links:
@@ -285,8 +275,8 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 			cur = l
 			l.start(parts, events)
-			n.met.linked(l.remote)
-			apply(evLinkUp{at: time.Now()})
+			n.met.linked()
+			apply(failover.EvLinkUp{At: time.Now()})
 		case e := <-events:
 			switch {
 			case e.link != cur:
@@ -294,59 +284,45 @@ func (n *Node) Run(ctx context.Context) error {
 			case e.closed:
 				cur = nil
 				drop(e.link, byeProtocol, e.reason)
-				apply(evLinkDown{at: e.at, reason: e.reason, peerAlive: e.bye == byeTimeout || e.bye == byeProtocol})
+				apply(failover.EvLinkDown{At: e.at, Reason: e.reason, PeerAlive: e.bye == byeTimeout || e.bye == byeProtocol})
 			case e.isInfo:
-				apply(evInfo{at: e.at, value: e.info})
+				apply(failover.EvInfo{At: e.at, Value: e.info})
 			default:
-				n.met.heard(e.rtt, e.flags)
-				apply(evHeard{at: e.at, flags: e.flags})
+				n.met.heard(e.rtt)
+				apply(failover.EvHeard{At: e.at, Flags: e.flags})
 			}
 		case ev := <-results:
 			apply(ev)
 		case now := <-timer.C:
-			apply(evTick{at: now})
+			apply(failover.EvTick{At: now})
 		}
 		// Every turn, whatever woke it: a keepalive at least every
 		// keepalive interval while linked, the beat otherwise.
 		if n.cfg.Health != nil && !exit {
-			if h, why := n.cfg.Health(); h != healthy || failing != (why != "") {
-				healthy, failing = h, why != ""
-				apply(evHealth{at: time.Now(), healthy: h, reason: why})
-			}
+			now := time.Now()
+			h, why := n.cfg.Health()
+			acts, kick := loop.Health(now, h, why)
+			carry(acts, kick, now)
 		}
 	}
+	n.publish(loop.S.View(&n.mc), cur)
 	return nil
 }
 
 func (n *Node) loadFlags() byte { return byte(n.flags.Load()) }
 
-// flagsOf are the keepalive flags that state s advertises.
-func (n *Node) flagsOf(s state) byte {
-	var f byte
-	if s.healthy {
-		f |= flagHealthy
-	}
-	if s.record != "" && s.record == n.cfg.ThisValue {
-		f |= flagActive
-	}
-	if s.handover {
-		f |= flagHandover
-	}
-	return f
-}
-
 // fire runs a hook with the documented environment.
-func (n *Node) fire(a actHook) {
-	n.log.Info("hook", "event", "hook_"+a.event, "content", a.content)
+func (n *Node) fire(a failover.ActHook) {
+	n.log.Info("hook", "event", "hook_"+a.Event, "content", a.Content)
 	if n.cfg.Hooks == nil {
 		return
 	}
-	n.cfg.Hooks.Fire(a.event, map[string]string{
-		"CLOOSTER_EVENT":   a.event,
+	n.cfg.Hooks.Fire(a.Event, map[string]string{
+		"CLOOSTER_EVENT":   a.Event,
 		"CLOOSTER_NODE":    n.cfg.This,
 		"CLOOSTER_PEER":    n.cfg.Other,
 		"CLOOSTER_RECORD":  n.cfg.RecordName,
-		"CLOOSTER_CONTENT": a.content,
+		"CLOOSTER_CONTENT": a.Content,
 	})
 }
 
@@ -363,16 +339,18 @@ func tunedDial(dial DialFunc, log *slog.Logger) DialFunc {
 	}
 }
 
-// worker runs the record reads and writes the state machine asks for, one
-// job at a time, off the loop: an update never delays the link. Its
-// goroutines end with the context they were started with; the node waits
-// for them through wg.
+// worker carries out the record reads and writes the machine asks for,
+// off the loop, so that an update never delays the link. It runs each as a
+// failover.Job: the procedure (the write rule, retries, backoff) is the
+// Job's; the worker only does the I/O. One ensure job runs at a time;
+// reads and probes run beside it. Its goroutines end with the context they
+// were started with; the node waits for them through wg.
 type worker struct {
-	store  RecordStore
+	store  failover.RecordStore
 	probe  func(ctx context.Context) error
 	log    *slog.Logger
 	dryRun bool
-	out    chan<- event
+	out    chan<- failover.Event
 	met    *Metrics
 	wg     sync.WaitGroup
 
@@ -380,194 +358,106 @@ type worker struct {
 	jobC context.CancelFunc
 }
 
-const (
-	retryMin   = 250 * time.Millisecond
-	retryMax   = 8 * time.Second
-	apiTimeout = 10 * time.Second
-)
-
-// lookup reads the record once at start, retrying until it succeeds, so that
-// configuration mistakes (a wrong zone, a missing record) show at once.
-func (w *worker) lookup(ctx context.Context) {
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		for attempt := 1; ; attempt++ {
-			content, err := w.read(ctx)
-			if err == nil {
-				w.log.Info("record found", "content", content)
-				w.send(ctx, evRead{at: time.Now(), content: content})
-				return
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			if logAttempt(attempt) {
-				w.log.Error("cannot read the record; retrying", "error", err, "attempt", attempt)
-			}
-			if !sleepCtx(ctx, retryDelay(attempt, err)) {
-				return
-			}
-		}
-	}()
-}
-
-// ensure starts job a.job: make the record hold a.content, under the write
-// rule of a.base (see machine.go). A running job is cancelled first.
-func (w *worker) ensure(ctx context.Context, a actEnsure) {
+// ensure starts a, cancelling the running ensure job first.
+func (w *worker) ensure(ctx context.Context, a failover.ActEnsure) {
 	w.cancel()
 	ctx, cancel := context.WithCancel(ctx)
 	w.mu.Lock()
 	w.jobC = cancel
 	w.mu.Unlock()
+	w.start(ctx, failover.NewEnsure(a, rand.Int64N))
+}
+
+// read starts a plain read.
+func (w *worker) read(ctx context.Context, a failover.ActRead) {
+	w.start(ctx, failover.NewRead(a, rand.Int64N))
+}
+
+func (w *worker) start(ctx context.Context, j *failover.Job) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		for attempt := 1; ; attempt++ {
-			content, v, err := w.once(ctx, a)
-			if err == nil {
-				w.send(ctx, evDone{at: time.Now(), job: a.job, content: content, changed: v == verdictWrite, withheld: v == verdictWithhold})
-				return
-			}
+		w.run(ctx, j)
+	}()
+}
+
+// run carries out j's steps until it is done or ctx ends.
+func (w *worker) run(ctx context.Context, j *failover.Job) {
+	st := j.Start()
+	for {
+		if st.Report != nil && !w.send(ctx, st.Report) {
+			return
+		}
+		switch st.Op {
+		case failover.OpRead:
+			rec, err := w.readRecord(ctx)
 			if ctx.Err() != nil {
 				return
 			}
-			w.send(ctx, evAttempt{at: time.Now(), job: a.job, err: err.Error()})
-			if !sleepCtx(ctx, retryDelay(attempt, err)) {
+			st = j.Read(time.Now(), rec, err)
+		case failover.OpWrite:
+			err := w.write(ctx, st.Content)
+			if ctx.Err() != nil {
 				return
 			}
-		}
-	}()
-}
-
-type verdict int
-
-const (
-	verdictNothing  verdict = iota // the record already holds what we want
-	verdictWrite                   // write it
-	verdictWithhold                // the peer acted since the link was lost: leave it
-	verdictYield                   // neither node's value: let the preferred node go first
-)
-
-// decide is the write rule for one read of the record (see machine.go):
-// current is what the record holds, a says what we want and what the record
-// held when the link was last up.
-func decide(current string, a actEnsure) verdict {
-	switch {
-	case current == a.content:
-		return verdictNothing
-	case a.base != "" && current != a.base && current == a.peer && !a.editedBefore():
-		return verdictWithhold
-	case a.yield && current != a.peer && current != a.base:
-		return verdictYield
-	}
-	return verdictWrite
-}
-
-// clockSkew is how far the API's clock and ours may disagree.
-const clockSkew = time.Second
-
-// editedBefore reports whether the record, as read, last changed before the
-// link was last known good: then the peer's value in it is an outside edit
-// this node did not know of, not the peer's write after the loss.
-func (a actEnsure) editedBefore() bool {
-	return !a.modified.IsZero() && !a.since.IsZero() && a.modified.Before(a.since.Add(-clockSkew))
-}
-
-// tieDelay is how long the node that is not preferred lets the preferred
-// one go first when both want a record that points at neither.
-const tieDelay = time.Second
-
-// once re-reads the record and writes what a wants if the rule allows. It
-// returns the record's content afterwards.
-func (w *worker) once(ctx context.Context, a actEnsure) (string, verdict, error) {
-	cur, err := w.read(ctx)
-	if err != nil {
-		return "", 0, err
-	}
-	if m, ok := w.store.(interface{ LastModified() time.Time }); ok {
-		a.modified = m.LastModified()
-	}
-	v := decide(cur, a)
-	if v == verdictYield {
-		if !sleepCtx(ctx, tieDelay) {
-			return "", 0, ctx.Err()
-		}
-		if cur, err = w.read(ctx); err != nil {
-			return "", 0, err
-		}
-		a.base, a.yield = cur, false // what it held after the pause
-		if v = decide(cur, a); v == verdictWrite && cur == a.peer {
-			v = verdictWithhold // the preferred node took it meanwhile
-		}
-	}
-	if v != verdictWrite {
-		return cur, v, nil
-	}
-	if w.dryRun {
-		w.log.Warn("dry run: not writing the record", "from", cur, "to", a.content)
-		return a.content, v, nil
-	}
-	start := time.Now()
-	wctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	err = w.store.Write(wctx, a.content)
-	w.met.api("write", err, time.Since(start))
-	if err != nil {
-		return "", 0, fmt.Errorf("write record: %w", err)
-	}
-	return a.content, v, nil
-}
-
-// read1 reads the record once, for a drift check; a failure is logged and
-// the next check tries again.
-func (w *worker) read1(ctx context.Context) {
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		content, err := w.read(ctx)
-		if err != nil {
-			w.log.Warn("drift check: cannot read the record", "error", err)
+			st = j.Wrote(time.Now(), err)
+		case failover.OpWait:
+			if !sleepCtx(ctx, st.Wait) {
+				return
+			}
+			st = j.Waited()
+		default:
 			return
 		}
-		w.send(ctx, evRead{at: time.Now(), content: content, drift: true})
-	}()
+	}
 }
 
-// probe1 probes the peer's service once.
-func (w *worker) probe1(ctx context.Context) {
+func (w *worker) readRecord(ctx context.Context) (failover.Record, error) {
+	start := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, failover.APITimeout)
+	defer cancel()
+	rec, err := w.store.Read(rctx)
+	w.met.api("read", err, time.Since(start))
+	return rec, err
+}
+
+func (w *worker) write(ctx context.Context, content string) error {
+	if w.dryRun {
+		w.log.Warn("dry run: not writing the record", "to", content)
+		return nil
+	}
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, failover.APITimeout)
+	defer cancel()
+	err := w.store.Write(wctx, content)
+	w.met.api("write", err, time.Since(start))
+	return err
+}
+
+// probeOnce probes the peer's service once.
+func (w *worker) probeOnce(ctx context.Context) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		err := w.probe(ctx)
-		ev := evProbe{at: time.Now(), serving: err == nil, detail: "answers"}
+		ev := failover.EvProbe{At: time.Now(), Serving: err == nil, Detail: "answers"}
 		if err != nil {
-			ev.detail = err.Error()
+			ev.Detail = err.Error()
 		}
 		w.send(ctx, ev)
 	}()
 }
 
-func (w *worker) read(ctx context.Context) (string, error) {
-	start := time.Now()
-	rctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	content, err := w.store.Read(rctx)
-	w.met.api("read", err, time.Since(start))
-	if err != nil {
-		return "", fmt.Errorf("read record: %w", err)
-	}
-	return content, nil
-}
-
-func (w *worker) send(ctx context.Context, ev event) {
+func (w *worker) send(ctx context.Context, ev failover.Event) bool {
 	select {
 	case w.out <- ev:
+		return true
 	case <-ctx.Done():
+		return false
 	}
 }
 
-// cancel stops the running job, if any, without waiting.
+// cancel stops the running ensure job, if any, without waiting.
 func (w *worker) cancel() {
 	w.mu.Lock()
 	if w.jobC != nil {
@@ -576,21 +466,3 @@ func (w *worker) cancel() {
 	}
 	w.mu.Unlock()
 }
-
-// retryDelay is capped exponential backoff with full jitter over the upper
-// half, unless the error says when to retry (429 Retry-After, auth errors).
-func retryDelay(attempt int, err error) time.Duration {
-	d := retryMin << min(attempt-1, 10)
-	d = min(d, retryMax)
-	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-	var h interface{ RetryAfter() time.Duration }
-	if errors.As(err, &h) {
-		if ra := h.RetryAfter(); ra > d {
-			d = ra
-		}
-	}
-	return d
-}
-
-// logAttempt thins repeated failure logs: the first three, then powers of two.
-func logAttempt(n int) bool { return n <= 3 || n&(n-1) == 0 }

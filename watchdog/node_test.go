@@ -156,7 +156,7 @@ func TestNodeAPIFaultsDelayButDoNotStopFailover(t *testing.T) {
 		s1, s2 := p.start("srv1"), p.start("srv2")
 		waitLinked(t, s1, s2)
 		p.store.mu.Lock()
-		p.store.fail = []error{errAPI, retryAfterErr{3 * time.Second}, errAPI, errAPI}
+		p.store.fail = []error{errAPI, retryAfterErr(3 * time.Second), errAPI, errAPI}
 		p.store.mu.Unlock()
 		p.crash(s1)
 		took := waitFor(t, time.Minute, recordIs(p, "srv2"))

@@ -17,11 +17,16 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/clooster/clooster/internal/backoff"
 )
 
 // handshakeTimeout bounds everything between the TCP accept (or dial) and an
 // authenticated link: TLS, the websocket upgrade and our handshake.
 const handshakeTimeout = 5 * time.Second
+
+// acceptRetry paces accepts that fail for want of resources.
+var acceptRetry = backoff.Policy{Min: 5 * time.Millisecond, Max: time.Second}
 
 // listener accepts the peer's connections. Each accepted connection gets
 // handshakeTimeout to authenticate, whatever stage it stalls in; failures are
@@ -80,7 +85,7 @@ func (s *listener) run(ctx context.Context, out chan<- *link) error {
 		s.ln.Close()
 	}()
 
-	var delay time.Duration
+	failures := 0
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
@@ -90,7 +95,8 @@ func (s *listener) run(ctx context.Context, out chan<- *link) error {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				// Out of file descriptors and the like: wait and retry.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				failures++
+				delay := acceptRetry.Delay(failures)
 				s.log.Warn("accept failed; retrying", "error", err, "delay", delay)
 				sleepCtx(ctx, delay)
 				continue
@@ -100,7 +106,7 @@ func (s *listener) run(ctx context.Context, out chan<- *link) error {
 			s.wg.Wait()
 			return fmt.Errorf("accept: %w", err)
 		}
-		delay = 0
+		failures = 0
 		s.admit(c, conns)
 	}
 	conns.close()

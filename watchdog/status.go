@@ -5,6 +5,18 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/clooster/clooster/internal/failover"
+)
+
+// PeerState is the peer as a node sees it.
+type PeerState = failover.PeerState
+
+// Peer states.
+const (
+	PeerConnecting = failover.PeerConnecting // starting, or the link is being re-established
+	PeerUp         = failover.PeerUp         // linked
+	PeerDown       = failover.PeerDown       // declared down, not linked
 )
 
 // Status is a node's state as /status and `clooster status` show it.
@@ -79,78 +91,55 @@ func (n *Node) Status() Status {
 	return n.snap
 }
 
-// Metrics returns the node's counters.
-func (n *Node) Metrics() *Metrics { return n.met }
-
-func (n *Node) publish(s state, cur *link) {
-	st := n.status(s, cur)
+func (n *Node) publish(v failover.View, cur *link) {
+	st := n.status(v, cur)
 	n.mu.Lock()
 	n.snap = st
 	n.mu.Unlock()
 }
 
-func (n *Node) status(s state, cur *link) Status {
+func (n *Node) status(v failover.View, cur *link) Status {
 	st := Status{
 		Node:    n.cfg.This,
 		Role:    n.cfg.Role,
 		Version: n.cfg.Version,
-		Started: s.started,
+		Started: v.Started,
 		DryRun:  n.cfg.DryRun,
 		Peer: PeerStatus{
 			Name:      n.cfg.Other,
-			State:     s.peerState(),
-			Since:     s.peerSince,
-			LastHeard: s.lastHeard,
+			State:     v.Peer,
+			Since:     v.PeerSince,
+			Reason:    v.Reason,
+			LastHeard: v.LastHeard,
 		},
 		Record: RecordStatus{
 			Name:      n.cfg.RecordName,
-			Content:   s.record,
-			Checked:   s.recordAt,
+			Content:   v.Record,
+			Checked:   v.RecordAt,
 			Preferred: n.cfg.Preferred,
 			ThisValue: n.cfg.ThisValue,
-			Active:    s.record != "" && s.record == n.cfg.ThisValue,
+			Active:    v.Active,
 		},
-	}
-	if s.link {
-		st.Peer.Since = s.linkSince
-	} else {
-		st.Peer.Reason = s.reason
-		if s.peer != declaredDown {
-			st.Peer.Since = s.started
-			if s.everLinked {
-				st.Peer.Since = s.lostAt
-			}
-		}
+		Health: HealthStatus{Checked: n.cfg.Health != nil, Healthy: v.Healthy, Since: v.HealthySince, Reason: v.HealthReason},
 	}
 	if cur != nil {
 		st.Peer.Addr = cur.remote
-		n.met.mu.Lock()
-		st.Peer.RTTMillis = float64(n.met.rtt.Microseconds()) / 1000
-		n.met.mu.Unlock()
-		healthy := s.peerHealthy
+		st.Peer.RTTMillis = float64(n.met.lastRTT().Microseconds()) / 1000
+		healthy := v.PeerHealthy
 		st.Peer.Healthy = &healthy
-	}
-	st.Health = HealthStatus{Checked: n.cfg.Health != nil, Healthy: s.healthy, Since: s.healthySince, Reason: s.healthReason}
-	if s.healthy {
-		st.Health.Reason = ""
 	}
 	if n.cfg.Health != nil {
 		st.Health.LastCheck = "passed"
-		if s.lastCheck != "" {
-			st.Health.LastCheck = "failed: " + s.lastCheck
+		if v.LastCheck != "" {
+			st.Health.LastCheck = "failed: " + v.LastCheck
 		}
 	}
-	if s.guard != "" {
-		st.Guard = GuardStatus{Withholding: true, Reason: s.guard, Since: s.guardAt}
+	if v.Guard != "" {
+		st.Guard = GuardStatus{Withholding: true, Reason: v.Guard, Since: v.GuardAt}
 	}
-	switch s.probe {
-	case probeServing:
-		st.Guard.PeerCheck = "serving"
-	case probeFailed:
-		st.Guard.PeerCheck = "down"
-	}
-	if j := s.job; j != nil {
-		st.Update = &UpdateInfo{Purpose: j.purpose.String(), Want: j.content, Since: j.since, Failures: j.failures, LastErr: j.lastErr}
+	st.Guard.PeerCheck = v.PeerCheck
+	if j := v.Job; j != nil {
+		st.Update = &UpdateInfo{Purpose: j.Purpose.String(), Want: j.Want, Since: j.Since, Failures: j.Failures, LastErr: j.LastErr}
 	}
 	return st
 }

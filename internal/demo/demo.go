@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clooster/clooster/cfapi"
+	"github.com/clooster/clooster/internal/failover"
 	"github.com/clooster/clooster/internal/fakecf"
 	"github.com/clooster/clooster/internal/fakepb"
 	"github.com/clooster/clooster/notify"
@@ -237,7 +238,7 @@ func (n *node) kill() {
 // killable is a record store and notifier that refuse everything once
 // their node is dead.
 type killable struct {
-	watchdog.RecordStore
+	failover.RecordStore
 	queue *notify.Queue
 	dead  atomic.Bool
 }
@@ -250,9 +251,9 @@ func (k *killable) Notify(title, body string) {
 
 var errDead = errors.New("node is dead")
 
-func (k *killable) Read(ctx context.Context) (string, error) {
+func (k *killable) Read(ctx context.Context) (failover.Record, error) {
 	if k.dead.Load() {
-		return "", errDead
+		return failover.Record{}, errDead
 	}
 	return k.RecordStore.Read(ctx)
 }

@@ -85,6 +85,7 @@ type Server struct {
 	faults   []fault
 	latency  time.Duration
 	down     bool
+	skew     time.Duration // of the API's clock: modified_on and Date
 	stats    Stats
 }
 
@@ -110,6 +111,17 @@ func New() *Server {
 		stats:   Stats{Failures: make(map[int]int)},
 	}
 }
+
+// SetClockSkew sets how far the API's clock is ahead of ours (behind, if
+// negative): its modified_on stamps and its Date header follow it.
+func (s *Server) SetClockSkew(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skew = d
+}
+
+// now is the API's clock; s.mu must be held.
+func (s *Server) now() time.Time { return time.Now().Add(s.skew).UTC() }
 
 // SetToken makes the server accept "Authorization: Bearer token".
 // An empty token withdraws it.
@@ -178,6 +190,15 @@ func (s *Server) Record(id string) Record {
 	return r
 }
 
+// DeleteRecord removes a record out of band, as an operator deleting it in
+// the dashboard would.
+func (s *Server) DeleteRecord(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.records, id)
+	s.recIDs = slices.DeleteFunc(s.recIDs, func(r string) bool { return r == id })
+}
+
 // SetContent changes a record's content out of band, as an operator editing
 // it in the dashboard would. It is not counted as a write.
 func (s *Server) SetContent(id, content string) {
@@ -185,7 +206,7 @@ func (s *Server) SetContent(id, content string) {
 	defer s.mu.Unlock()
 	if rec, ok := s.records[id]; ok {
 		rec.Content = content
-		rec.modified = time.Now().UTC()
+		rec.modified = s.now()
 	}
 }
 

@@ -57,6 +57,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	a := newAnswer()
 	s.mu.Lock()
+	a.Header().Set("Date", s.now().Format(http.TimeFormat))
 	s.handle(a, r, body)
 	s.requests[idx].Status = a.status
 	switch {

@@ -1,0 +1,64 @@
+package failover
+
+import (
+	"fmt"
+	"time"
+)
+
+// The texts of the alerts the machine sends. Each title starts with this
+// node's name in brackets; each body names the record and what was done.
+
+func alertUnhealthyTakeover(c *Config, reason, healthReason string) ActNotify {
+	return ActNotify{
+		Title: fmt.Sprintf("[%s] Server '%s' is now down (%s), but this node is unhealthy", c.This, c.Other, reason),
+		Body:  fmt.Sprintf("Not taking '%s': this node's service fails its health check (%s).", c.Record, healthReason),
+	}
+}
+
+func alertPeerServing(c *Config, detail string) ActNotify {
+	return ActNotify{
+		Title: fmt.Sprintf("[%s] Link to '%s' down, peer still serving", c.This, c.Other),
+		Body:  fmt.Sprintf("Not taking '%s': the peer's service answers (%s). Probing it every %s; this node takes over when it stops answering.", c.Record, detail, c.Keepalive),
+	}
+}
+
+func alertPeerTookIt(c *Config, content string) ActNotify {
+	return ActNotify{
+		Title: fmt.Sprintf("[%s] Link to '%s' down, peer still serving", c.This, c.Other),
+		Body:  fmt.Sprintf("The peer took '%s' (now '%s') since the link was lost, so it is alive: not writing.", c.Record, content),
+	}
+}
+
+func alertBothDown(c *Config, holder string) ActNotify {
+	return ActNotify{
+		Title: fmt.Sprintf("[%s] Both services unhealthy", c.This),
+		Body:  fmt.Sprintf("Neither node passes its health check; '%s' stays on '%s'.", c.Record, holder),
+	}
+}
+
+func alertEditedValid(c *Config, content string) ActNotify {
+	return ActNotify{
+		Title: fmt.Sprintf("[%s] Record edited outside", c.This),
+		Body:  fmt.Sprintf("'%s' now points to '%s', one of the pair: leaving it.", c.Record, content),
+	}
+}
+
+func titleCorrected(c *Config) string {
+	return fmt.Sprintf("[%s] Record edited outside: corrected", c.This)
+}
+
+func alertUpdateFailing(c *Config, title, err, want string) ActNotify {
+	return ActNotify{
+		Title: title + ", but something went wrong while updating the record",
+		Body:  fmt.Sprintf("Here's what went wrong: %s. Retrying until '%s' points to '%s'.", err, c.Record, want),
+	}
+}
+
+func alertDelayed(c *Config, title string, ev EvDone, failures int, took time.Duration, lastErr string) ActNotify {
+	body := fmt.Sprintf("The address for '%s' has been changed to '%s' after %d failed attempts over %s (last error: %s)",
+		c.Record, ev.Content, failures, took.Round(time.Second), lastErr)
+	if !ev.Changed {
+		body = fmt.Sprintf("No record change was necessary in the end: '%s' points to '%s'", c.Record, ev.Content)
+	}
+	return ActNotify{Title: title + ": record update delayed", Body: body}
+}

@@ -1,0 +1,71 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Record is what one read of the record returns.
+type Record struct {
+	Content string
+	// Modified is when the record last changed, on this node's clock: a
+	// store whose provider stamps changes converts the stamp with the
+	// provider's clock offset as measured at this read, so that a skewed
+	// provider clock does not shift it. Zero if the store cannot say.
+	Modified time.Time
+}
+
+// RecordStore is the DNS record the pair fails over, as a node's worker
+// uses it. Each call is one attempt: the worker owns retries and backoff.
+//
+// Errors: a record that does not exist (deleted, or no longer of the
+// configured type) wraps ErrMissing; a provider that says when to try again
+// (a 429's Retry-After, refused credentials) wraps a *RetryLater. Anything
+// else is retried with backoff.
+type RecordStore interface {
+	// Read returns the record as it is now.
+	Read(ctx context.Context) (Record, error)
+	// Write sets the record's content and nothing else of it.
+	Write(ctx context.Context, content string) error
+}
+
+// ErrMissing: the record does not exist, or not with the configured type.
+var ErrMissing = errors.New("record missing")
+
+// RetryLater is a store's error that says how long to wait before the next
+// attempt.
+type RetryLater struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryLater) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
+}
+
+func (e *RetryLater) Unwrap() error { return e.Err }
+
+// retryAfter is what err asks to wait, 0 if it does not say.
+func retryAfter(err error) time.Duration {
+	var r *RetryLater
+	if errors.As(err, &r) {
+		return r.After
+	}
+	return 0
+}
+
+// OnOurClock converts a provider's change stamp to this node's clock: the
+// provider said, in the answer we received at local, that its time was
+// then providerNow; so the change was providerNow-stamp before local,
+// whatever the offset between the two clocks. A zero stamp or providerNow
+// gives a zero time (unknown). HTTP's Date header has a resolution of one
+// second, so the result can be up to a second late; the rule allows for it
+// (clockSkew).
+func OnOurClock(stamp, providerNow, local time.Time) time.Time {
+	if stamp.IsZero() || providerNow.IsZero() {
+		return time.Time{}
+	}
+	return local.Add(-providerNow.Sub(stamp))
+}

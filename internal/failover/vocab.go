@@ -1,0 +1,90 @@
+package failover
+
+// The vocabularies of the machine: names that logs, metrics, hooks and the
+// status page show, and that operators match on. They are stable.
+
+// Log events: the "event" attribute of every log line the machine writes,
+// and the label of clooster_events_total.
+const (
+	LogFrozen            = "frozen"
+	LogLinkUp            = "link_up"
+	LogLinkReplaced      = "link_replaced"
+	LogLinkDown          = "link_down"
+	LogPeerAlive         = "peer_alive"
+	LogPeerUp            = "peer_up"
+	LogPeerDown          = "peer_down"
+	LogPeerHealthUp      = "peer_health_up"
+	LogPeerHealthDown    = "peer_health_down"
+	LogPeerStopping      = "peer_stopping"
+	LogHealthUp          = "health_up"
+	LogHealthDown        = "health_down"
+	LogBothUnhealthy     = "both_unhealthy"
+	LogTakeoverAbandoned = "takeover_abandoned"
+	LogFlapHold          = "flap_hold"
+	LogGuardWithhold     = "guard_withhold"
+	LogGuardRelease      = "guard_release"
+	LogDriftCorrected    = "drift_corrected"
+	LogDriftValid        = "drift_valid"
+	LogHandoverStarted   = "handover_started"
+	LogUpdateFailed      = "record_update_failed"
+	LogRecordUpdated     = "record_updated"
+	LogRecordUnchanged   = "record_unchanged"
+	LogRecordFound       = "record_found"
+	LogReadFailed        = "record_read_failed"
+	// A job's start is logged as its purpose and "_started":
+	// takeover_started, failback_started, health_started,
+	// handover_started... (see Purpose).
+	logStartedSuffix = "_started"
+)
+
+// Hook events: the operator's hooks.* and CLOOSTER_EVENT.
+const (
+	HookActive   = "on_active"
+	HookStandby  = "on_standby"
+	HookPeerDown = "on_peer_down"
+	HookPeerUp   = "on_peer_up"
+)
+
+// Guard reasons: why a node withholds a takeover, as /status shows it.
+const (
+	GuardUnhealthy    = "this node's service is unhealthy"
+	GuardPeerServing  = "link down, peer still serving"
+	GuardPeerTookIt   = "link down, but the peer took the record: it is alive"
+	guardNone         = ""
+	alertStillServing = "still_serving"
+)
+
+// One-shot alerts: each is sent at most once per link episode.
+const (
+	alertUnhealthySurvivor = "unhealthy_survivor"
+	alertFlapping          = "flapping"
+	alertPeerTook          = "peer_took"
+	alertBothUnhealthy     = "both_unhealthy"
+	alertWasDown           = "was_down"
+)
+
+// Purpose is why a job writes the record.
+type Purpose int
+
+// Purposes of a job.
+const (
+	Takeover   Purpose = iota + 1
+	Failback           // the link has held for failback_delay
+	HealthMove         // the active peer is unhealthy
+	Handover           // the active peer is stopping
+	Correction         // an outside edit pointed the record at neither node
+)
+
+func (p Purpose) String() string {
+	switch p {
+	case Failback:
+		return "failback"
+	case HealthMove:
+		return "health"
+	case Handover:
+		return "handover"
+	case Correction:
+		return "correction"
+	}
+	return "takeover"
+}
