@@ -42,7 +42,10 @@ func TestSystemdNotify(t *testing.T) {
 
 	seen := map[string]string{}
 	deadline := time.After(5 * time.Second)
-	for seen["READY"] == "" || seen["WATCHDOG"] == "" || !strings.Contains(seen["STATUS"], "peer "+srv2+" up") {
+	// The record shows once the start-up lookup has answered, which may
+	// be after the link is up.
+	for seen["READY"] == "" || seen["WATCHDOG"] == "" || !strings.Contains(seen["STATUS"], "peer "+srv2+" up") ||
+		!strings.Contains(seen["STATUS"], recordName+" -> "+srv1) {
 		select {
 		case m := <-msgs:
 			for _, line := range strings.Split(m, "\n") {

@@ -192,7 +192,8 @@ func (n *Node) Run(ctx context.Context) error {
 	close(n.ready)
 	events := make(chan linkEvent, 16)
 	results := make(chan failover.Event, 16)
-	w := &worker{store: n.cfg.Store, probe: n.cfg.PeerProbe, log: n.log, dryRun: n.cfg.DryRun, out: results, met: n.met}
+	w := &worker{store: n.cfg.Store, probe: n.cfg.PeerProbe, log: n.log, dryRun: n.cfg.DryRun, out: results, met: n.met,
+		own: n.mc.ThisValue, health: n.cfg.Health}
 
 	var cur *link
 	// drop closes a link without stalling the loop on a dead peer.
@@ -211,7 +212,6 @@ func (n *Node) Run(ctx context.Context) error {
 
 	loop := failover.NewLoop(&n.mc, time.Now())
 	n.flags.Store(uint32(loop.Flags()))
-	w.read(parts, failover.ActRead{Retry: true}) // the start-up lookup
 	timer := time.NewTimer(n.mc.Beat())
 	defer timer.Stop()
 	stop := ctx.Done()
@@ -249,6 +249,7 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}
 		n.flags.Store(uint32(loop.Flags()))
+		w.permit(loop.MayWrite(n.mc.ThisValue), loop.MayWrite(n.mc.Preferred))
 		if kick && cur != nil {
 			cur.kick() // the peer learns a change of health or of the record at once
 		}
@@ -352,57 +353,100 @@ type worker struct {
 	dryRun bool
 	out    chan<- failover.Event
 	met    *Metrics
+	own    string // this node's value
+	health func() (bool, string)
 	wg     sync.WaitGroup
+
+	// What the loop last said this node may write (State.MayWrite): its
+	// own value, and anything else.
+	mayOwn, mayOther atomic.Bool
 
 	mu   sync.Mutex
 	jobC context.CancelFunc
 }
 
+// permit publishes the loop's latest MayWrite answers.
+func (w *worker) permit(own, other bool) {
+	w.mayOwn.Store(own)
+	w.mayOther.Store(other)
+}
+
+// mayWrite is the permission to write content: the loop's latest word,
+// and for this node's own value the health monitor's verdict right now (a
+// check can fail between two turns of the loop).
+func (w *worker) mayWrite(content string) bool {
+	if content != w.own {
+		return w.mayOther.Load()
+	}
+	if !w.mayOwn.Load() {
+		return false
+	}
+	if w.health != nil {
+		if healthy, reason := w.health(); !healthy || reason != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // ensure starts a, cancelling the running ensure job first.
 func (w *worker) ensure(ctx context.Context, a failover.ActEnsure) {
 	w.cancel()
-	ctx, cancel := context.WithCancel(ctx)
+	jctx, cancel := context.WithCancel(ctx)
 	w.mu.Lock()
 	w.jobC = cancel
 	w.mu.Unlock()
-	w.start(ctx, failover.NewEnsure(a, rand.Int64N))
+	w.start(ctx, jctx, failover.NewEnsure(a, rand.Int64N))
 }
 
 // read starts a plain read.
 func (w *worker) read(ctx context.Context, a failover.ActRead) {
-	w.start(ctx, failover.NewRead(a, rand.Int64N))
+	w.start(ctx, ctx, failover.NewRead(a, rand.Int64N))
 }
 
-func (w *worker) start(ctx context.Context, j *failover.Job) {
+func (w *worker) start(ctx, jctx context.Context, j *failover.Job) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		w.run(ctx, j)
+		w.run(ctx, jctx, j)
 	}()
 }
 
-// run carries out j's steps until it is done or ctx ends.
-func (w *worker) run(ctx context.Context, j *failover.Job) {
+// run carries out j's steps until it is done or jctx, the job's context,
+// ends. A write under way when jctx ends is carried through on ctx, the
+// worker's, and its outcome reported: the node must learn of a write that
+// landed.
+func (w *worker) run(ctx, jctx context.Context, j *failover.Job) {
 	st := j.Start()
 	for {
 		if st.Report != nil && !w.send(ctx, st.Report) {
 			return
 		}
+		if jctx.Err() != nil {
+			return
+		}
 		switch st.Op {
 		case failover.OpRead:
-			rec, err := w.readRecord(ctx)
-			if ctx.Err() != nil {
+			asked := time.Now()
+			rec, err := w.readRecord(jctx)
+			if jctx.Err() != nil {
 				return
 			}
-			st = j.Read(time.Now(), rec, err)
+			st = j.Read(asked, time.Now(), rec, err)
 		case failover.OpWrite:
+			if st = j.Go(time.Now(), w.mayWrite(st.Content)); st.Op != failover.OpWrite {
+				continue
+			}
+			if st.Report != nil && !w.send(ctx, st.Report) {
+				return
+			}
 			err := w.write(ctx, st.Content)
 			if ctx.Err() != nil {
 				return
 			}
 			st = j.Wrote(time.Now(), err)
 		case failover.OpWait:
-			if !sleepCtx(ctx, st.Wait) {
+			if !sleepCtx(jctx, st.Wait) {
 				return
 			}
 			st = j.Waited()
@@ -411,7 +455,6 @@ func (w *worker) run(ctx context.Context, j *failover.Job) {
 		}
 	}
 }
-
 func (w *worker) readRecord(ctx context.Context) (failover.Record, error) {
 	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, failover.APITimeout)

@@ -62,3 +62,19 @@ func alertDelayed(c *Config, title string, ev EvDone, failures int, took time.Du
 	}
 	return ActNotify{Title: title + ": record update delayed", Body: body}
 }
+
+func alertContested(c *Config, content string) ActNotify {
+	return ActNotify{
+		Title: fmt.Sprintf("[%s] Link to '%s' down; the peer keeps taking the record", c.This, c.Other),
+		Body: fmt.Sprintf("'%s' points to '%s' again although the peer's service does not answer from here, so the peer's clooster runs and sees this node's service gone too: not writing again until the link is back. Check the network between the two nodes.",
+			c.Record, content),
+	}
+}
+
+func alertMissing(c *Config) ActNotify {
+	return ActNotify{
+		Title: fmt.Sprintf("[%s] Record '%s' not found", c.This, c.Record),
+		Body: fmt.Sprintf("'%s' does not exist, or no longer has its configured type: clooster does not create it. It looks for it every %s and goes on once it is back.",
+			c.Record, missingEvery),
+	}
+}

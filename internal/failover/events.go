@@ -11,7 +11,11 @@ const (
 	FlagHealthy  byte = 1 << 0 // the sender's own service passes its checks
 	FlagHandover byte = 1 << 1 // the sender is stopping and asks the peer to take the record
 	FlagActive   byte = 1 << 2 // the record points to the sender, as it last read or wrote it
-	KnownFlags        = FlagHealthy | FlagHandover | FlagActive
+	// FlagPreferred: the record holds the preferred value, which is
+	// neither node's (a load balancer, say), as the sender last read or
+	// wrote it. Older peers ignore it, as they ignore every unknown flag.
+	FlagPreferred byte = 1 << 3
+	KnownFlags         = FlagHealthy | FlagHandover | FlagActive | FlagPreferred
 )
 
 // Event is something that happened to a node: its input. At is when, on the
@@ -43,12 +47,15 @@ type (
 		// silence was ours or the network's.
 		PeerAlive bool
 	}
-	// EvRead is the result of a plain read of the record: the start-up
-	// lookup, or a drift check.
+	// EvRead is the result of a plain read of the record, asked at
+	// Asked: the start-up lookup, a drift check, a look for a missing
+	// record, or a verification. Missing: there is no such record.
 	EvRead struct {
-		At     time.Time
-		Record Record
-		Drift  bool
+		At, Asked time.Time
+		Record    Record
+		Drift     bool
+		Verify    bool
+		Missing   bool
 	}
 	// EvReadFailed is a plain read that failed; Attempt counts the
 	// failures in a row of a read that retries.
@@ -58,20 +65,36 @@ type (
 		Attempt int
 		Drift   bool
 	}
-	// EvAttempt is a failed attempt of job Job.
-	EvAttempt struct {
-		At  time.Time
-		Job uint64
-		Err string
+	// EvWriting: job Job is about to write Content. Until its outcome is
+	// known, the node counts on it (its keepalives say so).
+	EvWriting struct {
+		At      time.Time
+		Job     uint64
+		Content string
 	}
-	// EvDone is the end of job Job: the record holds Content; Changed if
-	// this job wrote it; Withheld if the job found that the peer had acted.
+	// EvAttempt is a failed attempt of job Job. Uncertain: a write that
+	// failed without a definite answer (a timeout, a broken connection):
+	// it may have landed.
+	EvAttempt struct {
+		At        time.Time
+		Job       uint64
+		Err       string
+		Uncertain bool
+	}
+	// EvDone is the end of job Job: the record holds Content, as of Asked
+	// (the read it judged) or At if Changed (this job wrote it). Withheld:
+	// the job found that the peer had acted. Missing: there is no record
+	// to write. Refused: the node may not write now (MayWrite).
 	EvDone struct {
-		At       time.Time
-		Job      uint64
-		Content  string
-		Changed  bool
-		Withheld bool
+		At, Asked time.Time
+		Job       uint64
+		Purpose   Purpose
+		Content   string
+		Replaced  string // Changed: what the write replaced
+		Changed   bool
+		Withheld  bool
+		Missing   bool
+		Refused   bool
 	}
 	// EvHealth is a change of this node's own service health: Healthy as
 	// its monitor judges, Reason the last check's error ("" if it passed).
@@ -98,6 +121,7 @@ func (e EvLinkDown) When() time.Time   { return e.At }
 func (e EvRead) When() time.Time       { return e.At }
 func (e EvReadFailed) When() time.Time { return e.At }
 func (e EvAttempt) When() time.Time    { return e.At }
+func (e EvWriting) When() time.Time    { return e.At }
 func (e EvDone) When() time.Time       { return e.At }
 func (e EvHealth) When() time.Time     { return e.At }
 func (e EvProbe) When() time.Time      { return e.At }
@@ -110,25 +134,49 @@ type Action interface{ isAction() }
 type (
 	// ActClose closes the current link.
 	ActClose struct{ Reason string }
-	// ActEnsure starts job Job: make the record hold Content (see Job).
-	// Any job still running is cancelled first. With Base set, the job
-	// writes only if the record holds Base, or neither Base nor Peer (the
-	// write rule); Yield makes it pause and read again before taking a
-	// record that points at neither node.
+	// ActEnsure starts job Job: make the record hold Content (see Job and
+	// decide). Any job still running is cancelled first.
 	ActEnsure struct {
 		Job     uint64
 		Purpose Purpose
 		Content string
-		Base    string
-		Peer    string
-		Yield   bool
-		Since   time.Time // when the link was last known good (the base's time)
+
+		// What the write rule needs to judge a read.
+		Own, Peer, Preferred string
+		PeerKnown            bool
+		// Conditional: a takeover after a link loss, which withholds if
+		// the peer wrote the record since Since (when the link was last
+		// known good) over Base (what it held then; "" unknown).
+		Conditional bool
+		Base        string
+		Since       time.Time
+		// AlsoBase: a second value that counts as unchanged if it is
+		// stamped between AlsoFrom and AlsoUntil: the owner's failback,
+		// due on the link at AlsoFrom, landing just after it broke.
+		AlsoBase            string
+		AlsoFrom, AlsoUntil time.Time
+		// AlsoAnnounced: the peer announced that failback; an undated read
+		// within the window counts too.
+		AlsoAnnounced bool
+		// Evidence: a takeover because peer_check finds the peer's
+		// service gone; Wrote: this node already wrote its value in this
+		// episode.
+		Evidence, Wrote bool
+		// Yield: this node is not preferred, and pauses for Pause before
+		// taking a record that points at neither node.
+		Yield bool
+		Pause time.Duration
+		// OnlyOverNeither: a correction, which replaces a value that
+		// points at neither node and nothing else.
+		OnlyOverNeither bool
+		Disable         Disable
 	}
 	// ActCancel stops the running job.
 	ActCancel struct{}
 	// ActRead reads the record once; Retry: until it succeeds (the
-	// start-up lookup); Drift: a drift check.
-	ActRead struct{ Retry, Drift bool }
+	// start-up lookup); Drift: a drift check (else the read only learns);
+	// Verify: to settle a disagreement with the peer's word.
+	ActRead struct{ Retry, Drift, Verify bool }
 	// ActProbe probes the peer's service once (peer_check).
 	ActProbe struct{}
 	// ActNotify sends one alert.

@@ -10,17 +10,39 @@ import (
 func (s *State) start(c *Config, p Purpose, content string, announce bool, title string, now time.Time, acts []Action) []Action {
 	s.jobSeq++
 	s.job = &job{id: s.jobSeq, content: content, purpose: p, announce: announce, title: title, since: now}
-	a := ActEnsure{Job: s.jobSeq, Purpose: p, Content: content}
-	if p == Takeover || p == Correction && !s.link {
-		// The write rule: only over what the record held when the link
-		// was last up; the preferred node wins ties.
-		a.Base, a.Peer, a.Yield, a.Since = s.base, s.peerValue, !s.owner(c), s.lastHeard
+	a := ActEnsure{Job: s.jobSeq, Purpose: p, Content: content,
+		Own: c.ThisValue, Peer: s.peerValue, PeerKnown: s.peerKnown, Preferred: c.Preferred, Disable: c.Disable,
+		Pause: c.TiePause()}
+	switch p {
+	case Takeover:
+		s.ep.took = true
+		a.Yield = !s.owner(c)
+		if s.ep.evidence {
+			a.Evidence, a.Wrote = true, s.ep.wrote
+		} else {
+			a.Conditional, a.Base, a.Since = true, s.base(), s.ep.since
+			if !s.ep.failbackDue.IsZero() {
+				a.AlsoBase, a.AlsoFrom, a.AlsoUntil = c.Preferred, s.ep.failbackDue, s.ep.failbackDue.Add(FreshRead+APITimeout)
+				a.AlsoAnnounced = s.ep.announced
+			}
+		}
+	case Correction:
+		a.OnlyOverNeither = true
+		a.Yield = !s.link && !s.owner(c)
 	}
 	return append(acts, a,
 		ActLog{slog.LevelInfo, p.String() + logStartedSuffix, "checking the record", []any{"want", content}})
 }
 
 func (s *State) attempt(c *Config, ev EvAttempt, acts []Action) []Action {
+	if ev.Job == s.writingJob {
+		s.writing = ""
+	}
+	if ev.Uncertain && !ev.At.Before(s.rec.at) {
+		// The write may have landed: what the record holds is not known
+		// until read again (the job's retry reads; else verify does).
+		s.rec = knowledge{at: ev.At}
+	}
 	if s.job == nil || ev.Job != s.job.id {
 		return acts
 	}
@@ -38,13 +60,45 @@ func (s *State) attempt(c *Config, ev EvAttempt, acts []Action) []Action {
 }
 
 func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
+	if ev.Job == s.writingJob {
+		s.writing = ""
+	}
+	if ev.Changed {
+		// A write that landed is known, whichever job made it: one
+		// cancelled while its write was under way too.
+		acts, _ = s.learn(c, Record{Content: ev.Content}, ev.At, acts)
+		s.wrote, s.replaced, s.wroteAt = ev.Content, ev.Replaced, ev.At
+		if s.ep.on && !s.link && ev.Content == c.ThisValue {
+			s.ep.wrote = true
+		}
+	}
+	if ev.Purpose == Takeover && ev.Content == c.ThisValue && s.ep.on && !s.link {
+		s.ep.held = true // the peer's value seen after this is the peer's write
+	}
 	if s.job == nil || ev.Job != s.job.id {
 		return acts
 	}
 	j := s.job
 	s.job = nil
-	s.record, s.recordAt = ev.Content, ev.At
+	switch {
+	case ev.Missing:
+		s.reopen(j.purpose)
+		return s.recordMissing(c, ev.At, acts)
+	case ev.Refused:
+		// This node's service failed a check while the job was under
+		// way: the rules decide again when it passes.
+		s.reopen(j.purpose)
+		return acts
+	}
+	if !ev.Changed {
+		acts, _ = s.learn(c, Record{Content: ev.Content}, ev.Asked, acts)
+	}
 	if ev.Withheld {
+		if j.purpose == Takeover && s.ep.evidence {
+			s.ep.contest = true
+			return append(acts, ActLog{slog.LevelWarn, LogContested, "the peer took the record back although its service does not answer from here; not writing again",
+				[]any{"peer", c.Other, "content", ev.Content}}, alertContested(c, ev.Content))
+		}
 		return s.withhold(c, ev.Content, ev.At, acts)
 	}
 	if ev.Changed {
@@ -64,4 +118,17 @@ func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
 		acts = append(acts, ActNotify{Title: j.title, Body: "No record change is necessary"})
 	}
 	return acts
+}
+
+// reopen puts back the decision a job of purpose p was for, so that the
+// rules make it again.
+func (s *State) reopen(p Purpose) {
+	switch p {
+	case Takeover:
+		if !s.link {
+			s.pendingDown = true
+		}
+	case Failback:
+		s.failbackDone = false
+	}
 }

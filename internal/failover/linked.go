@@ -9,9 +9,9 @@ import (
 // health applies a change of this node's own service health.
 func (s *State) health(ev EvHealth, acts []Action) []Action {
 	// A healthy node whose last check failed (fewer than fall failures
-	// so far) does not take the record off an unhealthy peer: when both
-	// services die at once, the one whose monitor notices second must not
-	// move the record onto its own dead service.
+	// so far) writes nothing of its own: when both services die at once,
+	// the one whose monitor notices second must not move the record onto
+	// its own dead service.
 	s.failing = ev.Healthy && ev.Reason != ""
 	s.lastCheck = ev.Reason
 	if ev.Healthy == s.healthy {
@@ -28,51 +28,77 @@ func (s *State) health(ev EvHealth, acts []Action) []Action {
 	return append(acts, ActLog{slog.LevelWarn, LogHealthDown, "this node's service is unhealthy", []any{"reason", ev.Reason}})
 }
 
+// sound reports whether this node may take the record onto itself: its
+// service is healthy and its last check passed.
+func (s State) sound() bool { return s.healthy && !s.failing }
+
+// peerJobDue reports whether the peer's keepalives ask this node to move
+// the record (the peer is unhealthy or stopping, and holds it).
+func (s State) peerJobDue() bool {
+	return s.link && s.holder() == s.peerValue && s.job == nil && (s.peerStops || !s.peerHealthy) && s.sound()
+}
+
 // moveForHealth moves the record off an unhealthy or stopping peer while
 // the link is up; both unhealthy: no write, one alert.
 func (s *State) moveForHealth(c *Config, now time.Time, acts []Action) []Action {
-	if !s.link || s.holder() != s.peerValue || s.job != nil && s.job.content == c.ThisValue {
+	if !s.link || s.holder() != s.peerValue || s.job != nil {
 		return acts
 	}
-	switch {
-	case s.peerStops && s.healthy:
-		title := fmt.Sprintf("[%s] Server '%s' is stopping: record handed over", c.This, c.Other)
-		return s.start(c, Handover, c.ThisValue, true, title, now, acts)
-	case !s.peerHealthy && s.healthy && !s.failing:
-		// Announced only if it writes: a keepalive the peer sent before it
-		// learned of this node's move can claim the record for a moment
-		// more, and the check it causes finds the record right.
-		title := fmt.Sprintf("[%s] Server '%s' reports its service unhealthy", c.This, c.Other)
-		return s.start(c, HealthMove, c.ThisValue, false, title, now, acts)
-	case !s.peerHealthy && !s.healthy && s.once(alertBothUnhealthy):
+	if !s.peerHealthy && !s.healthy && s.once(alertBothUnhealthy) {
 		return append(acts,
 			ActLog{slog.LevelError, LogBothUnhealthy, "both services unhealthy; record left as it is", []any{"record", s.holder()}},
 			alertBothDown(c, s.holder()))
 	}
-	return acts
-}
-
-// failBack is rule 4: after failback_delay of unbroken link (and of this
-// node's health), the preferred node returns the record to its preferred
-// value.
-func (s *State) failBack(c *Config, now time.Time, acts []Action) []Action {
-	if !s.link || s.failbackDone {
+	if !s.peerJobDue() || now.Before(s.peerJobNext) {
 		return acts
 	}
-	if now.Sub(s.failbackFrom()) < c.FailbackDelay || !s.healthy {
+	s.peerJobNext = now.Add(PeerJobGap)
+	if s.peerStops {
+		title := fmt.Sprintf("[%s] Server '%s' is stopping: record handed over", c.This, c.Other)
+		return s.start(c, Handover, c.ThisValue, true, title, now, acts)
+	}
+	// Announced only if it writes: a keepalive the peer sent before it
+	// learned of this node's move can claim the record for a moment
+	// more, and the check it causes finds the record right.
+	title := fmt.Sprintf("[%s] Server '%s' reports its service unhealthy", c.This, c.Other)
+	return s.start(c, HealthMove, c.ThisValue, false, title, now, acts)
+}
+
+// declareUp ends a down episode: once the link has held for
+// failback_delay, the peer is up, whatever either node's health.
+func (s *State) declareUp(c *Config, now time.Time, acts []Action) []Action {
+	if !s.link || !s.ep.on && s.peer == declaredUp || now.Sub(s.upFrom()) < c.FailbackDelay {
+		return acts
+	}
+	s.ep = episode{}
+	if s.peer == declaredUp {
+		return acts
+	}
+	wasDown := s.peer == declaredDown
+	s.peer, s.peerSince = declaredUp, now
+	s.alerted[alertWasDown] = wasDown
+	return append(acts, ActLog{slog.LevelInfo, LogPeerUp, "peer is up", []any{"peer", c.Other, "linked_for", now.Sub(s.linkSince).Round(time.Millisecond)}},
+		ActHook{Event: HookPeerUp, Content: s.holder()})
+}
+
+// failBack is rule 4: after failback_delay of unbroken link and of both
+// nodes' health, the preferred node returns the record to its preferred
+// value.
+func (s *State) failBack(c *Config, now time.Time, acts []Action) []Action {
+	if !s.link || s.failbackDone || now.Sub(s.failbackFrom()) < c.FailbackDelay || !s.sound() || s.rec.missing ||
+		!s.owner(c) || !s.peerHealthy {
+		// Not ours to write; or not yet; or a missing record (once a
+		// look finds it back); or the peer is unhealthy (its return to
+		// health starts the clock again).
+		return acts
+	}
+	if now.Sub(s.lastHeard) > 2*c.Keepalive || s.disputed(c) {
+		// Not on a link that falls silent (the peer may be taking over),
+		// nor while a disagreement with the peer's word waits for its
+		// verification read.
 		return acts
 	}
 	s.failbackDone = true
-	if s.peer != declaredUp {
-		wasDown := s.peer == declaredDown
-		s.peer, s.peerSince = declaredUp, now
-		acts = append(acts, ActLog{slog.LevelInfo, LogPeerUp, "peer is up", []any{"peer", c.Other, "linked_for", now.Sub(s.linkSince).Round(time.Millisecond)}},
-			ActHook{Event: HookPeerUp, Content: s.holder()})
-		s.alerted[alertWasDown] = wasDown
-	}
-	if !s.owner(c) || !s.peerHealthy && s.holder() == c.ThisValue {
-		return acts
-	}
 	if s.job != nil && s.job.content == c.Preferred {
 		return acts
 	}
@@ -84,15 +110,52 @@ func (s *State) failBack(c *Config, now time.Time, acts []Action) []Action {
 	return s.start(c, Failback, c.Preferred, s.alerted[alertWasDown], title, now, acts)
 }
 
+// disputed reports whether the peer's word disagrees with this node's
+// knowledge and it is time to read. (The peer's word carries no age: it
+// may rest on a read older than what this node knows. A read settles it;
+// if the same disagreement stays, it is read again after 5 s, then twice
+// as long each time, up to verifyMax: a peer whose belief is stale costs
+// few reads, and a write that raced the first read is still found.)
+func (s State) disputed(c *Config) bool {
+	if !s.claimSeen {
+		return false
+	}
+	conflict := s.claimOf(c, s.rec.content) != s.claim
+	if s.rec.missing {
+		conflict = s.claim != "" // the peer says it holds a record this node last found missing
+	}
+	return conflict && (s.claim != s.verifiedClaim || s.rec.content != s.verifiedRec || !s.lastTurn.Before(s.verifyAgain))
+}
+
+// verify reads the record when the peer's word and this node's knowledge
+// disagree, or when the record is unknown. At most one such read per
+// PeerJobGap.
+func (s *State) verify(c *Config, now time.Time, acts []Action) []Action {
+	if !s.link || s.reading || s.job != nil || now.Before(s.verifyNext) || !s.lookedUp() {
+		return acts
+	}
+	if !s.disputed(c) && (s.rec.content != "" || s.rec.missing) {
+		return acts
+	}
+	if s.claim == s.verifiedClaim && s.rec.content == s.verifiedRec {
+		s.verifyGap = min(2*s.verifyGap, verifyMax) // the same disagreement again
+	} else {
+		s.verifyGap = PeerJobGap
+	}
+	s.verifiedClaim, s.verifiedRec, s.verifyAgain = s.claim, s.rec.content, now.Add(s.verifyGap)
+	s.verifyNext = now.Add(PeerJobGap)
+	s.reading = true
+	return append(acts, ActRead{Verify: true})
+}
+
 // stop begins rule 7: with handover_on_stop, a node the record points to
 // first hands it to a linked, healthy peer.
 func (s *State) stop(c *Config, now time.Time, acts []Action) []Action {
 	s.stopping = true
-	s.stopBy = now
-	if c.Handover && s.link && s.peerHealthy && !s.peerStops && s.record == c.ThisValue {
+	s.stopAt, s.stopBy = now, now
+	if c.Handover && s.link && s.peerHealthy && !s.peerStops && s.rec.content == c.ThisValue {
 		s.stopBy = now.Add(HandoverLimit)
 		s.handover = true
-		s.peerActive = false
 		acts = append(acts, ActLog{slog.LevelInfo, LogHandoverStarted, "stopping: handing the record to the peer first", []any{"peer", c.Other}})
 	}
 	if s.job != nil {

@@ -58,3 +58,6 @@ func (l *Loop) Wake() time.Time {
 	}
 	return beat
 }
+
+// MayWrite is State.MayWrite of the current state.
+func (l *Loop) MayWrite(content string) bool { return l.S.MayWrite(l.C, content) }

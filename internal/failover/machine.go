@@ -9,20 +9,20 @@ import (
 // Next applies one event and returns the new state and what to do. It is
 // pure: it reads the event's time and nothing else of the world, so every
 // rule is a table test and the simulator (package sim) can replay any
-// schedule of events.
-//
-// Who may write the record (docs/WRITE-RULE.md has the reasoning):
+// schedule of events. docs/WRITE-RULE.md states the rule and its
+// invariants; in short:
 //
 //   - While the link is up, only the failback owner writes, and only the
-//     preferred value (rule 4); the other node writes only when the owner
-//     says it is unhealthy or hands the record over.
+//     preferred value; the other node writes only when the owner says it
+//     is unhealthy or hands the record over.
 //   - After a link loss, the survivor writes its own value only if the
-//     record still holds what it held when the link was last up. If it has
-//     changed since to the peer's value, the peer acted during this episode
-//     and is alive: the survivor withholds and alerts once. A record that
-//     points at neither node is taken by the preferred node at once, and by
-//     the other only after a short pause and a second read, so the
-//     preferred node wins a tie.
+//     record still holds what it held when the link was last good. If it
+//     has changed since to the peer's value, the peer acted during this
+//     episode and is alive: the survivor withholds for the rest of the
+//     episode, unless its peer_check finds the peer's service gone. A
+//     record that points at neither node is taken by the preferred node at
+//     once, and by the other only after a pause and a second read.
+//   - No node writes its own value while its own service fails its checks.
 func Next(c *Config, s State, ev Event) (State, []Action) {
 	var acts []Action
 	now := ev.When()
@@ -31,10 +31,15 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 	}
 
 	// Rule 3: if this node itself was frozen, silence is not the peer's
-	// fault: give the link a full timeout to come back before acting.
+	// fault: give the link a full timeout to come back before acting. The
+	// frames that waited meanwhile still count; the write rule's "last
+	// known good" does not move (agreedAt).
 	if gap := now.Sub(s.lastTurn); gap > c.FreezeThreshold() {
 		s.extendGrace(now.Add(c.PeerTimeout))
-		s.lastHeard = now
+		s.lastHeard, s.frozeAt = now, now
+		if s.probe != probeNone {
+			s.probe = probeNone // a verdict from before the freeze: probe again
+		}
 		acts = append(acts, ActLog{slog.LevelWarn, LogFrozen, "this node was frozen; waiting before acting on the link",
 			[]any{"gap", gap.Round(time.Millisecond), "grace", c.PeerTimeout}})
 	}
@@ -45,9 +50,7 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 		s.lastHeard = now
 		acts = s.heard(c, ev.Flags, now, acts)
 	case EvInfo:
-		if ev.Value != "" && ev.Value != s.peerValue {
-			s.peerValue = ev.Value
-		}
+		acts = s.info(c, ev, acts)
 	case EvLinkUp:
 		acts = s.linkUp(c, now, acts)
 	case EvLinkDown:
@@ -64,16 +67,14 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 			acts = append(acts, ActLog{slog.LevelWarn, LogPeerAlive, "the peer closed the link alive; waiting for it to come back", []any{"grace", c.PeerTimeout}})
 		}
 	case EvRead:
-		s.record, s.recordAt = ev.Record.Content, now
-		if ev.Drift {
-			acts = s.drift(c, ev.Record.Content, now, acts)
-		} else {
-			acts = append(acts, ActLog{slog.LevelInfo, LogRecordFound, "record found", []any{"content", ev.Record.Content}})
-		}
+		acts = s.read(c, ev, acts)
 	case EvReadFailed:
+		s.reading = false
 		if logAttempt(ev.Attempt) {
 			acts = append(acts, ActLog{slog.LevelWarn, LogReadFailed, "cannot read the record", []any{"error", ev.Err, "attempt", ev.Attempt, "drift", ev.Drift}})
 		}
+	case EvWriting:
+		s.writing, s.writingJob = ev.Content, ev.Job
 	case EvAttempt:
 		acts = s.attempt(c, ev, acts)
 	case EvDone:
@@ -86,6 +87,12 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 		acts = s.stop(c, now, acts)
 	}
 
+	if s.link && (!s.healthy || s.handover) {
+		// The peer may move the record at this node's request, until its
+		// job's last possible write has landed.
+		s.sanctioned = now.Add(c.PeerTimeout + c.Keepalive + FreshRead + APITimeout)
+	}
+
 	// Rule 3: silence for peer_timeout is a lost link.
 	if s.link && now.Sub(s.lastHeard) >= c.PeerTimeout {
 		reason := fmt.Sprintf("ping timeout (nothing heard for %s)", now.Sub(s.lastHeard).Round(time.Millisecond))
@@ -96,16 +103,20 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 	if s.stopping {
 		// Rule 7 with handover: leave once the peer holds the record, or
 		// the link is gone, or the handover took too long.
-		if !s.link || s.peerActive || !now.Before(s.stopBy) {
+		if !s.link || s.claim == s.peerValue && !s.claimChanged.Before(s.stopAt) || !now.Before(s.stopBy) {
 			acts = append(acts, ActExit{})
 		}
 		return s, s.hooks(c, acts)
 	}
 
+	acts = s.dropStaleJob(acts)
 	acts = s.takeOver(c, now, acts)
+	acts = s.watch(c, now, acts)
 	acts = s.moveForHealth(c, now, acts)
+	acts = s.declareUp(c, now, acts)
 	acts = s.failBack(c, now, acts)
-	acts = s.scheduleDrift(c, now, acts)
+	acts = s.verify(c, now, acts)
+	acts = s.scheduleReads(c, now, acts)
 	return s, s.hooks(c, acts)
 }
 
@@ -124,22 +135,95 @@ func (s *State) linkUp(c *Config, now time.Time, acts []Action) []Action {
 	s.link, s.everLinked, s.pendingDown = true, true, false
 	s.linkSince, s.lastHeard = now, now
 	s.failbackDone = false
-	s.peerActive, s.peerStops, s.peerHealthy = false, false, true
-	s.probe, s.guard = probeNone, guardNone
-	clear(s.alerted)
-	if s.job != nil && s.job.purpose == Takeover {
-		acts = append(acts, ActCancel{}, ActLog{slog.LevelInfo, LogTakeoverAbandoned, "peer is back; takeover abandoned",
-			[]any{"attempts", s.job.failures}})
-		s.job = nil
+	s.claimSeen, s.claim, s.infoSeen, s.peerActed = false, "", false, false
+	s.verifiedClaim, s.verifiedRec = "-", "-" // nothing verified on this link
+	s.lookGap = lookFirst                     // a new link: a decision waits on a missing record again
+	s.peerStops, s.peerHealthy = false, true
+	s.probe, s.probing, s.guard = probeNone, false, guardNone
+	// Whatever the running job was for, it was decided without the peer:
+	// the rules decide again now (a write under way still lands, and is
+	// learned).
+	return s.cancelJob(acts, LogTakeoverAbandoned, "peer is back; update abandoned")
+}
+
+// dropStaleJob cancels the running job once what it was started for no
+// longer holds: a health move once the peer is healthy again, a handover
+// once the peer no longer hands the record over. A job that waits out an
+// API outage must not write on a premise that is gone. (A change of the
+// link cancels every job: linkUp, lost.)
+func (s *State) dropStaleJob(acts []Action) []Action {
+	if s.job == nil {
+		return acts
+	}
+	switch s.job.purpose {
+	case HealthMove:
+		if s.peerHealthy {
+			return s.cancelJob(acts, LogUpdateDropped, "the peer is healthy again; update dropped")
+		}
+	case Handover:
+		if !s.peerStops {
+			return s.cancelJob(acts, LogUpdateDropped, "the peer no longer hands the record over; update dropped")
+		}
+	case Takeover:
+		if s.ep.evidence && s.probe == probeServing {
+			return s.cancelJob(acts, LogUpdateDropped, "the peer's service answers again; update dropped")
+		}
 	}
 	return acts
 }
 
+// cancelJob stops the running job, if any.
+func (s *State) cancelJob(acts []Action, event, msg string) []Action {
+	if s.job == nil {
+		return acts
+	}
+	acts = append(acts, ActCancel{}, ActLog{slog.LevelInfo, event, msg,
+		[]any{"purpose", s.job.purpose.String(), "attempts", s.job.failures}})
+	s.job = nil
+	return acts
+}
+
 func (s *State) lost(c *Config, reason string, now time.Time, acts []Action) []Action {
-	s.base = s.holder()
+	// The peer's unasked takeover just before this loss (the peer lost
+	// this node first: a one-way cut) counts as its write of the episode.
+	acted := s.peerActed && now.Sub(s.peerActedAt) <= c.PeerTimeout+2*c.Keepalive
 	s.link, s.reason, s.pendingDown, s.lostAt = false, reason, true, now
-	s.peerActive, s.peerStops = false, false
-	return append(acts, ActLog{slog.LevelWarn, LogLinkDown, "link to peer lost", []any{"peer", c.Other, "reason", reason}})
+	s.peerStops, s.sanctioned = false, time.Time{}
+	if !s.ep.on {
+		s.ep = episode{on: true, since: s.agreedAt, first: s.holder(), began: now}
+		due := s.failbackFrom().Add(c.FailbackDelay)
+		announced := s.claim != "" && s.claim == c.Preferred && !s.claimChanged.Before(due.Add(-c.Keepalive))
+		if !s.owner(c) && !due.After(now) && (announced || now.Sub(due) <= 2*c.Keepalive) {
+			// The peer's failback was due on the link that broke, and it
+			// announced it, or the link broke before it could: it may land
+			// in this episode.
+			s.ep.failbackDue, s.ep.announced = due, announced
+		}
+	} else {
+		// A link that came back briefly and broke again: the same
+		// episode.
+		s.ep.since = s.agreedAt
+	}
+	if acted {
+		acts = s.notePeerTook(c, "the peer took the record unasked just before the link broke", acts)
+	}
+	acts = append(acts, ActLog{slog.LevelWarn, LogLinkDown, "link to peer lost", []any{"peer", c.Other, "reason", reason}})
+	// A failback, health move or handover was decided on the link.
+	return s.cancelJob(acts, LogTakeoverAbandoned, "link lost; update abandoned")
+}
+
+// info is the peer's value, said once per link after the handshake.
+func (s *State) info(c *Config, ev EvInfo, acts []Action) []Action {
+	if s.infoSeen || ev.Value == "" {
+		return acts // once per link: a peer cannot make this node flip its view of it
+	}
+	s.infoSeen = true
+	if s.peerKnown && ev.Value != s.peerValue {
+		return append(acts, ActLog{slog.LevelWarn, LogPeerValue, "the peer writes a value other than the configured one; the configuration wins",
+			[]any{"peer", c.Other, "configured", s.peerValue, "peer_says", ev.Value}})
+	}
+	s.peerValue, s.peerKnown = ev.Value, true
+	return acts
 }
 
 // heard applies the flags of a keepalive.
@@ -150,12 +234,32 @@ func (s *State) heard(c *Config, flags byte, now time.Time, acts []Action) []Act
 		ev, msg := LogPeerHealthUp, "peer reports its service healthy"
 		if !healthy {
 			ev, msg = LogPeerHealthDown, "peer reports its service unhealthy"
+		} else {
+			s.peerHealthySince = now
+			s.failbackDone = false // failback waits failback_delay of the peer's health too
 		}
 		acts = append(acts, ActLog{slog.LevelWarn, ev, msg, []any{"peer", c.Other}})
 	}
-	s.peerActive = flags&FlagActive != 0
-	if s.peerActive && s.record != s.peerValue && (s.job == nil || s.job.purpose == Failback) {
-		s.record, s.recordAt = s.peerValue, now // the peer's word is the newest
+	claim := ""
+	switch {
+	case flags&FlagActive != 0:
+		claim = s.peerValue
+	case flags&FlagPreferred != 0:
+		claim = s.thirdPreferred(c)
+	}
+	if !s.claimSeen {
+		s.firstClaimAt = now
+	}
+	if !s.claimSeen || claim != s.claim {
+		s.claimChanged = now
+	}
+	s.claim, s.claimSeen = claim, true
+	if s.rec.content != "" && s.claimOf(c, s.rec.content) == s.claim && !now.Before(s.grace) {
+		// The peer knows what this node knows: a write of the peer's
+		// before now would be known here. (Agreeing on knowing nothing is
+		// no agreement; frames read during a freeze's grace may have
+		// waited in the socket all along: they do not count.)
+		s.agreedAt = now
 	}
 	stops := flags&FlagHandover != 0
 	if stops && !s.peerStops {
@@ -163,6 +267,63 @@ func (s *State) heard(c *Config, flags byte, now time.Time, acts []Action) []Act
 	}
 	s.peerStops = stops
 	return acts
+}
+
+// learn takes rec as what the record holds, as of at, unless this node
+// knows something newer. It reports whether it took it. Within a down
+// episode it also notes whether the peer wrote the record: then the peer
+// was alive during the episode.
+func (s *State) learn(c *Config, rec Record, at time.Time, acts []Action) ([]Action, bool) {
+	now := s.lastTurn
+	if at.Before(s.rec.at) {
+		return acts, false
+	}
+	if s.rec.missing {
+		acts = append(acts, ActLog{slog.LevelWarn, LogRecordBack, "the record exists again", []any{"content", rec.Content}})
+	}
+	s.rec = knowledge{content: rec.Content, at: at}
+	if !s.ep.on {
+		return acts, true
+	}
+	if s.link && now.Before(s.sanctioned) && (changedAfter(rec, s.linkSince) || rec.Modified.IsZero() && s.claimMoved()) {
+		return acts, true // the peer moved the record on this link, at this node's request
+	}
+	if s.ep.first == "" {
+		// Nothing was known when the episode began (a start without a
+		// link, a record that was missing): the first thing learned is
+		// its base, unless the peer has written since the episode began.
+		s.ep.first = rec.Content
+		// At start, only a write surely after the start is the peer's: a
+		// record created just before both nodes start must not look like
+		// the peer's takeover (the survivor would never take it).
+		if s.peersValue(c, rec.Content) && (changedAfter(rec, s.ep.since) || s.ep.sawMissing && rec.Modified.IsZero()) {
+			acts = s.notePeerTook(c, "the record, first known in this episode, holds the peer's value written since it began", acts)
+		}
+		return acts, true
+	}
+	// The peer's value, where the episode began with something else or
+	// after this node's own write of the episode: the peer wrote it.
+	if s.peersValue(c, rec.Content) && (s.ep.first != "" && rec.Content != s.ep.first || s.ep.held) && !s.editedBeforeEpisode(rec) {
+		acts = s.notePeerTook(c, "the record holds the peer's value, which it did not when this episode began", acts)
+	}
+	return acts, true
+}
+
+// notePeerTook records that the peer wrote the record during this down
+// episode, so it was alive then: the flap hold keeps the record with it.
+func (s *State) notePeerTook(c *Config, why string, acts []Action) []Action {
+	if s.ep.peerTook {
+		return acts
+	}
+	s.ep.peerTook = true
+	return append(acts, ActLog{slog.LevelInfo, LogPeerTook, why, []any{"peer", c.Other, "content", s.rec.content}})
+}
+
+// editedBeforeEpisode reports whether rec, as read, last changed before the
+// episode began: an outside edit this node did not know of, not the peer's
+// write during the episode.
+func (s State) editedBeforeEpisode(rec Record) bool {
+	return !rec.Modified.IsZero() && rec.Modified.Before(s.ep.since.Add(-clockSkew))
 }
 
 func (s *State) once(key string) bool {
@@ -181,18 +342,18 @@ func (s *State) setGuard(why string, now time.Time) {
 
 // hooks reports changes of where the record points, relative to this node.
 func (s *State) hooks(c *Config, acts []Action) []Action {
-	if s.record == "" {
+	if s.rec.content == "" {
 		return acts
 	}
-	active := s.record == c.ThisValue
+	active := s.rec.content == c.ThisValue
 	if active == s.active && s.activeKnown {
 		return acts
 	}
 	s.active, s.activeKnown = active, true
 	if active {
-		return append(acts, ActHook{Event: HookActive, Content: s.record})
+		return append(acts, ActHook{Event: HookActive, Content: s.rec.content})
 	}
-	return append(acts, ActHook{Event: HookStandby, Content: s.record})
+	return append(acts, ActHook{Event: HookStandby, Content: s.rec.content})
 }
 
 // logAttempt thins repeated failure logs: the first three, then powers of two.

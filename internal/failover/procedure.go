@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"errors"
 	"time"
 
 	"github.com/clooster/clooster/internal/backoff"
@@ -48,6 +49,13 @@ const (
 // runner carries out its steps (the daemon's worker against the DNS
 // provider, the simulator against its model) and feeds back the results,
 // so both run the same procedure. A Job is used by one goroutine.
+//
+// The runner's duties: right before an OpWrite it calls Go with the time
+// and the node's latest State.MayWrite, and carries out the step Go
+// returns instead (the write, a read again if the decision has gone
+// stale, or the end); a cancelled job stops at its next step, except that
+// a write under way is carried through and its outcome reported (the node
+// must learn of a write that landed).
 type Job struct {
 	ensure   ActEnsure
 	read     ActRead
@@ -55,6 +63,9 @@ type Job struct {
 	n        func(int64) int64
 	phase    phase
 	failures int
+	asked    time.Time // when the read being judged was asked
+	answered time.Time // and answered
+	judged   string    // what it held
 }
 
 // NewEnsure is the procedure of a, with n as the source of jitter (as
@@ -67,10 +78,14 @@ func NewRead(a ActRead, n func(int64) int64) *Job { return &Job{read: a, isRead:
 // Start is the first step: a read.
 func (j *Job) Start() Step { return Step{Op: OpRead} }
 
-// Read takes the result of an OpRead made at at.
-func (j *Job) Read(at time.Time, rec Record, err error) Step {
+// Read takes the result of an OpRead asked at asked and answered at at.
+func (j *Job) Read(asked, at time.Time, rec Record, err error) Step {
+	j.asked = asked
 	if j.isRead {
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrMissing):
+			return Step{Op: OpDone, Report: EvRead{At: at, Asked: asked, Drift: j.read.Drift, Verify: j.read.Verify, Missing: true}}
+		case err != nil:
 			j.failures++
 			rep := EvReadFailed{At: at, Err: "read record: " + err.Error(), Attempt: j.failures, Drift: j.read.Drift}
 			if !j.read.Retry {
@@ -79,37 +94,66 @@ func (j *Job) Read(at time.Time, rec Record, err error) Step {
 			j.phase = phaseRetryWait
 			return Step{Op: OpWait, Wait: j.retryWait(err), Report: rep}
 		}
-		return Step{Op: OpDone, Report: EvRead{At: at, Record: rec, Drift: j.read.Drift}}
+		return Step{Op: OpDone, Report: EvRead{At: at, Asked: asked, Record: rec, Drift: j.read.Drift, Verify: j.read.Verify}}
 	}
 	if err != nil {
-		return j.failed(at, "read record: "+err.Error(), err)
+		return j.failed(at, "read record: ", err)
 	}
 	a := j.ensure
-	v := decide(rec, a)
+	j.judged, j.answered = rec.Content, at
+	v := decide(rec, asked, a)
 	if j.phase == phaseTieRead {
-		// What it held after the pause is the base now.
-		a.Base, a.Yield = rec.Content, false
-		if v = decide(rec, a); v == VerdictWrite && rec.Content == a.Peer {
-			v = VerdictWithhold // the preferred node took it meanwhile
+		// After the pause: if the preferred node took it meanwhile, it is
+		// alive and has it.
+		switch {
+		case rec.Content == a.Content:
+			v = VerdictNothing
+		case a.peers(rec.Content) && a.Conditional:
+			v = VerdictWithhold
+		case a.peers(rec.Content):
+			v = VerdictNothing
+		default:
+			v = VerdictWrite
 		}
 	}
 	switch v {
 	case VerdictYield:
 		j.phase = phaseTie
-		return Step{Op: OpWait, Wait: TieDelay}
+		return Step{Op: OpWait, Wait: a.Pause}
 	case VerdictWrite:
 		j.phase = phaseWrite
 		return Step{Op: OpWrite, Content: a.Content}
 	}
-	return Step{Op: OpDone, Report: EvDone{At: at, Job: a.Job, Content: rec.Content, Withheld: v == VerdictWithhold}}
+	return j.done(EvDone{At: at, Content: rec.Content, Withheld: v == VerdictWithhold})
 }
 
 // Wrote takes the result of an OpWrite that ended at at.
 func (j *Job) Wrote(at time.Time, err error) Step {
 	if err != nil {
-		return j.failed(at, "write record: "+err.Error(), err)
+		st := j.failed(at, "write record: ", err)
+		if a, ok := st.Report.(EvAttempt); ok {
+			// Only a refusal the store names is known not to have landed.
+			a.Uncertain = retryAfter(err) == 0
+			st.Report = a
+		}
+		return st
 	}
-	return Step{Op: OpDone, Report: EvDone{At: at, Job: j.ensure.Job, Content: j.ensure.Content, Changed: true}}
+	return j.done(EvDone{At: at, Content: j.ensure.Content, Changed: true, Replaced: j.judged})
+}
+
+// Go is called right before an OpWrite is carried out, at now, with
+// permitted, the node's latest State.MayWrite for the content: the write
+// goes ahead only on a read answered less than FreshRead ago (a job that
+// waited, its process frozen say, reads again), and only if permitted.
+func (j *Job) Go(now time.Time, permitted bool) Step {
+	switch {
+	case !permitted:
+		return j.done(EvDone{At: now, Refused: true})
+	case now.Sub(j.answered) > FreshRead:
+		j.phase = phaseRead
+		return Step{Op: OpRead}
+	}
+	return Step{Op: OpWrite, Content: j.ensure.Content, Report: EvWriting{At: now, Job: j.ensure.Job, Content: j.ensure.Content}}
 }
 
 // Waited follows an OpWait.
@@ -122,10 +166,18 @@ func (j *Job) Waited() Step {
 	return Step{Op: OpRead}
 }
 
-func (j *Job) failed(at time.Time, msg string, err error) Step {
+func (j *Job) done(ev EvDone) Step {
+	ev.Job, ev.Purpose, ev.Asked = j.ensure.Job, j.ensure.Purpose, j.asked
+	return Step{Op: OpDone, Report: ev}
+}
+
+func (j *Job) failed(at time.Time, what string, err error) Step {
+	if errors.Is(err, ErrMissing) {
+		return j.done(EvDone{At: at, Missing: true})
+	}
 	j.failures++
 	j.phase = phaseRetryWait
-	return Step{Op: OpWait, Wait: j.retryWait(err), Report: EvAttempt{At: at, Job: j.ensure.Job, Err: msg}}
+	return Step{Op: OpWait, Wait: j.retryWait(err), Report: EvAttempt{At: at, Job: j.ensure.Job, Err: what + err.Error()}}
 }
 
 // retryWait is the backoff after the job's failures so far, or what the

@@ -36,10 +36,44 @@ type probeState int
 
 const (
 	probeNone    probeState = iota
-	probeRunning            // a peer_check probe is under way
 	probeServing            // the last probe passed: the peer still serves
-	probeFailed             // the last probe failed: the peer is down
+	probeFailed             // the last probe failed: the peer's service is gone
 )
+
+// knowledge is what this node knows of the record's content, and as of
+// when: a read counts from when it was asked, a write from its answer, a
+// claim of the peer from when it was made. Newer knowledge replaces older,
+// never the other way round, whatever order the answers arrive in.
+type knowledge struct {
+	content string    // "" unknown
+	at      time.Time // as of when
+	missing bool      // the last read found no record of the configured type
+}
+
+// episode is a down episode: from a link loss until the link has held
+// again for failback_delay (the peer is declared up). Brief returns of the
+// link within it do not end it.
+type episode struct {
+	on       bool
+	began    time.Time // the loss that began it (zero for the one a start begins)
+	since    time.Time // when the link was last known good (the peer agreed on the record), or the start of this node
+	first    string    // what the record held when the episode began (or what start first found); "" unknown
+	peerTook bool      // the peer wrote the record during the episode: it was alive then
+	took     bool      // this node's takeover of the episode was announced
+	held     bool      // this node's takeover of the episode wrote its value, or found it there
+	wrote    bool      // this node wrote its value during the episode
+	evidence bool      // this node took the record on evidence that the peer's service is gone
+	contest  bool      // the peer took it back after that: this node does not write again
+	// failbackDue: when the peer's failback to the preferred value was
+	// due on the link that broke, if that was recent enough for it to
+	// land in the episode: then the preferred value, stamped since,
+	// counts as unchanged too. Zero if not.
+	failbackDue time.Time
+	announced   bool // the peer announced that failback (its keepalives claimed the preferred value)
+	// sawMissing: the record was missing during the episode; the first
+	// value seen after it, undated, may be the peer's write.
+	sawMissing bool
+}
 
 // State is one node's state. Only Next changes it; the zero value is not
 // valid: start from NewState.
@@ -50,25 +84,61 @@ type State struct {
 	link       bool
 	everLinked bool
 	linkSince  time.Time
-	lastHeard  time.Time
-	reason     string // why the link was last lost
-	lostAt     time.Time
+	lastHeard  time.Time // the last frame, or the end of a freeze (for the ping timeout)
+	// agreedAt is when the peer last said it knows of the record what this
+	// node knows: the write rule's "when the link was last known good".
+	agreedAt time.Time
+	reason   string // why the link was last lost
+	lostAt   time.Time
+	frozeAt  time.Time // the end of this node's last freeze
+	infoSeen bool      // the peer's INFO of this link
 
 	peer        declared
 	peerSince   time.Time
-	pendingDown bool      // the link is lost and this node has not acted on it yet
+	pendingDown bool      // the link is lost and this node has not settled the takeover yet
 	grace       time.Time // after a freeze of this node: no action before this
+	ep          episode
+	// This node's last write: a read that shows what it replaced, within
+	// StaleReads of it, is a read the API answered from before the write.
+	wrote, replaced string
+	wroteAt         time.Time
 
 	failbackDone bool // for the current link and health
 
 	// What is known of the record and of the peer.
-	record      string // the record's content as last read or written; "" unknown
-	recordAt    time.Time
-	base        string // the record's content when the link was last up
-	peerValue   string
-	peerActive  bool // the peer says the record points to it
-	peerHealthy bool
-	peerStops   bool // the peer is handing the record over
+	rec knowledge
+	// A write of this node's under way, and its job: counted on until its
+	// outcome is known.
+	writing    string
+	writingJob uint64
+	peerValue  string
+	peerKnown  bool // peerValue is configured or said by the peer, not a guess
+
+	// The peer's claims, from its keepalives on this link.
+	claim        string    // what the peer says the record holds: its value, the preferred one, or "" (neither)
+	claimSeen    bool      // a keepalive has come on this link
+	claimChanged time.Time // when the peer last changed its claim
+	firstClaimAt time.Time // when the link's first keepalive came
+	// peerActed: on this link, the peer took the record unasked (its claim
+	// changed to holding it, confirmed by a read): it has lost this node
+	// (a one-way cut), so the episode that follows begins with the peer
+	// having taken it.
+	peerActed   bool
+	peerActedAt time.Time // the claim change that showed it
+	// sanctioned: until then, the peer may move the record at this node's
+	// request (it was unhealthy, or handed the record over); such a move
+	// is not a takeover of the peer's during a loss.
+	sanctioned time.Time
+	verifyNext time.Time // no verification read before this
+	// The claim and the knowledge of the last verification read.
+	verifiedClaim, verifiedRec string
+	verifyAgain                time.Time
+	verifyGap                  time.Duration
+
+	peerHealthy      bool
+	peerHealthySince time.Time
+	peerStops        bool // the peer is handing the record over
+	peerJobNext      time.Time
 
 	healthy      bool
 	healthySince time.Time
@@ -79,16 +149,23 @@ type State struct {
 	// The split-brain guard.
 	guard     string // why this node withholds; "" if it does not
 	guardAt   time.Time
-	probe     probeState
+	probe     probeState // the last probe's verdict in this loss of the link
+	probing   bool       // a probe is under way
 	probeNext time.Time
+	watchNext time.Time       // with peer_check and the peer's service gone: the next check of the record
 	alerted   map[string]bool // one-shot alerts of the current link episode
-	announced bool            // the current down episode's takeover was announced
 
 	driftNext     time.Time
 	driftReported string
+	lastLook      time.Time     // the last look for a missing record
+	lookGap       time.Duration // while a decision waits on it: from 5 s, doubled, up to a minute
+	reading       bool          // a plain read is under way
+	lookupAsked   bool          // the start-up lookup has been asked for
+	looked        bool          // a plain read has answered since start
 
 	stopping bool
 	handover bool // stopping, and asking the peer to take the record
+	stopAt   time.Time
 	stopBy   time.Time
 
 	active      bool // as last announced to hooks: the record points here
@@ -101,7 +178,9 @@ type State struct {
 // NewState is a node's state at start.
 func NewState(now time.Time, c *Config) State {
 	return State{started: now, lastTurn: now, pendingDown: true, reason: "no link since start",
-		healthy: true, healthySince: now, peerHealthy: true, peerValue: c.OtherValue,
+		ep:      episode{on: true, since: now},
+		healthy: true, healthySince: now, peerHealthy: true, peerHealthySince: now,
+		peerValue: c.OtherValue, peerKnown: c.OtherKnown,
 		driftNext: now.Add(c.DriftInterval), alerted: map[string]bool{}}
 }
 
@@ -122,12 +201,45 @@ func (s State) PeerState() PeerState {
 	return PeerConnecting
 }
 
-// holder is the record's content as this node best knows it.
-func (s State) holder() string {
-	if s.peerActive && s.link {
-		return s.peerValue
+// thirdPreferred is the preferred value if it is neither node's, else "".
+func (s State) thirdPreferred(c *Config) string {
+	if c.Preferred == c.ThisValue || c.Preferred == s.peerValue || !s.peerKnown {
+		return ""
 	}
-	return s.record
+	return c.Preferred
+}
+
+// claimOf is what the peer would say of the record if it held content:
+// its own value, the preferred value that is neither node's, or "".
+func (s State) claimOf(c *Config, content string) string {
+	if content != "" && (content == s.peerValue || content == s.thirdPreferred(c)) {
+		return content
+	}
+	return ""
+}
+
+// base is what the write rule compares a read with: what this node last
+// knew the record to hold (what the link said when it was last good, or a
+// read since that showed no write of the peer's), else what the episode
+// first knew.
+func (s State) base() string {
+	if s.rec.content != "" {
+		return s.rec.content
+	}
+	return s.ep.first
+}
+
+// holder is the record's content as this node best knows it.
+func (s State) holder() string { return s.rec.content }
+
+// peersValue reports whether content may be the peer's value: it is, or
+// the peer's value is not known and content is not this node's (the
+// preferred value too: most likely the peer's).
+func (s State) peersValue(c *Config, content string) bool {
+	if content == "" || content == c.ThisValue {
+		return false
+	}
+	return content == s.peerValue || !s.peerKnown
 }
 
 // Flags are the keepalive flags this state advertises.
@@ -136,13 +248,32 @@ func (s State) Flags(c *Config) byte {
 	if s.healthy {
 		f |= FlagHealthy
 	}
-	if s.record != "" && s.record == c.ThisValue {
+	content := s.rec.content
+	if s.writing != "" {
+		content = s.writing
+	}
+	switch {
+	case content == "":
+	case content == c.ThisValue:
 		f |= FlagActive
+	case content == s.thirdPreferred(c):
+		f |= FlagPreferred
 	}
 	if s.handover {
 		f |= FlagHandover
 	}
 	return f
+}
+
+// MayWrite reports whether this node may write content now: never its own
+// value while its own service fails its checks, never while stopping.
+// The worker asks it right before each write, so that a health verdict
+// that arrives while a job is under way still stops the write.
+func (s State) MayWrite(c *Config, content string) bool {
+	if s.stopping {
+		return false
+	}
+	return content != c.ThisValue || s.healthy && !s.failing
 }
 
 // Deadline is when Next must see an event at the latest; zero if never.
@@ -155,38 +286,86 @@ func (s State) Deadline(c *Config) time.Time {
 	}
 	if s.stopping {
 		earliest(s.stopBy)
+		return d
 	}
 	if s.link {
 		earliest(s.lastHeard.Add(c.PeerTimeout))
-		if !s.failbackDone {
-			earliest(s.failbackFrom().Add(c.FailbackDelay))
+		if s.ep.on || s.peer != declaredUp {
+			earliest(s.upFrom().Add(c.FailbackDelay))
 		}
-	} else if s.pendingDown {
-		t := s.grace
-		if !s.everLinked && s.started.Add(c.PeerTimeout).After(t) {
-			t = s.started.Add(c.PeerTimeout)
-		}
-		if s.probe == probeServing && s.probeNext.After(t) {
-			t = s.probeNext
-		}
-		if s.peer == declaredDown && s.announced && s.base != "" && s.base == s.peerValue {
-			if h := s.lostAt.Add(c.FailbackDelay); h.After(t) {
-				t = h
+		if !s.failbackDone && s.sound() && !s.rec.missing && s.owner(c) && s.peerHealthy {
+			if d := s.failbackFrom().Add(c.FailbackDelay); d.After(s.lastTurn) {
+				earliest(d) // once due, the keepalives turn the loop
 			}
 		}
-		earliest(t)
+		if s.peerJobDue() {
+			earliest(s.peerJobNext)
+		}
+	} else {
+		if s.pendingDown {
+			t := s.grace
+			if !s.everLinked && s.started.Add(c.PeerTimeout).After(t) {
+				t = s.started.Add(c.PeerTimeout)
+			}
+			earliest(t)
+		}
+		if s.probe != probeNone && !s.probing {
+			earliest(s.probeNext)
+		}
+		if s.ep.evidence && s.probe == probeFailed {
+			earliest(s.watchNext)
+		}
 	}
 	if c.DriftInterval > 0 {
 		earliest(s.driftNext)
 	}
+	if s.rec.missing {
+		earliest(s.nextLook(c))
+	}
 	return d
 }
 
-// failbackFrom is when the failback clock started: the link's return or
-// this node's return to health, whichever is later.
-func (s State) failbackFrom() time.Time {
-	if s.healthySince.After(s.linkSince) {
-		return s.healthySince
+// waitsOnRecord reports whether a decision waits on a missing record: a
+// takeover, a failback, or the peer's request for the record.
+func (s State) waitsOnRecord() bool {
+	return !s.link && s.pendingDown || s.link && (!s.failbackDone || s.peerStops || !s.peerHealthy)
+}
+
+// nextLook is when to look for a missing record next: soon while a
+// decision waits on it (backing off to a minute), else once a minute.
+func (s State) nextLook(c *Config) time.Time {
+	if s.waitsOnRecord() {
+		return s.lastLook.Add(s.lookGap)
+	}
+	every := missingEvery
+	if c.DriftInterval > 0 {
+		every = min(every, c.DriftInterval)
+	}
+	return s.lastLook.Add(every)
+}
+
+// claimMoved reports whether the peer's claim changed on this link after
+// its first keepalive (which tells what the peer knew before the link).
+func (s State) claimMoved() bool { return s.claimChanged.After(s.firstClaimAt) }
+
+// upFrom is when the link's time towards failback_delay started: its
+// return, or the end of this node's freeze.
+func (s State) upFrom() time.Time {
+	if s.frozeAt.After(s.linkSince) {
+		return s.frozeAt
 	}
 	return s.linkSince
+}
+
+// failbackFrom is when the failback clock started: the link's return, this
+// node's return to health, the peer's, or the end of a freeze of this
+// node, whichever is latest.
+func (s State) failbackFrom() time.Time {
+	t := s.linkSince
+	for _, u := range []time.Time{s.healthySince, s.peerHealthySince, s.frozeAt} {
+		if u.After(t) {
+			t = u
+		}
+	}
+	return t
 }

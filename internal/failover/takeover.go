@@ -15,61 +15,105 @@ func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
 	if s.peer != declaredDown {
 		s.peer, s.peerSince = declaredDown, now
 		acts = append(acts, ActLog{slog.LevelWarn, LogPeerDown, "peer is down", []any{"peer", c.Other, "reason", s.reason}},
-			ActHook{Event: HookPeerDown, Content: s.record})
-		s.announced = false
+			ActHook{Event: HookPeerDown, Content: s.holder()})
 	}
-	if !s.healthy {
-		s.setGuard(GuardUnhealthy, now)
-		// Once a probe has found the peer serving in this episode, the
-		// peer is not "down": that alert stands.
-		if !s.alerted[alertStillServing] && s.once(alertUnhealthySurvivor) {
-			acts = append(acts, alertUnhealthyTakeover(c, s.reason, s.healthReason))
+	if s.job != nil && s.job.purpose == Takeover {
+		return acts // under way
+	}
+	if s.rec.missing {
+		return acts // nothing to take until a look finds it back
+	}
+	if !s.healthy || s.failing {
+		// Never onto a dead service; a check that failed once waits for
+		// the next one.
+		if !s.healthy {
+			s.setGuard(GuardUnhealthy, now)
+			// Once a probe has found the peer serving in this episode, the
+			// peer is not "down": that alert stands.
+			if !s.alerted[alertStillServing] && s.once(alertUnhealthySurvivor) {
+				acts = append(acts, alertUnhealthyTakeover(c, s.reason, s.healthReason))
+			}
 		}
 		return acts
 	}
-	if s.peer == declaredDown && s.announced && s.base != "" && s.base == s.peerValue &&
-		now.Sub(s.lostAt) < c.FailbackDelay {
-		// A link that came back and was lost again within one down
-		// episode, with the record on the peer: the peer took it during
-		// this episode, so it was alive a moment ago. Taking the record
-		// back on every cut of a flapping link would bounce it between
-		// two live nodes; it moves again only after failback_delay of
-		// continuous loss.
+	if s.ep.peerTook && c.Disable&DisableFlapHold == 0 {
+		// The peer took the record during this episode, so it was alive a
+		// moment ago: the record stays with it for the rest of the
+		// episode, unless peer_check finds its service gone.
+		s.setGuard(GuardPeerTookIt, now)
 		if s.once(alertFlapping) {
-			acts = append(acts, ActLog{slog.LevelWarn, LogFlapHold, "link flapping: leaving the record on the peer unless the link stays down",
-				[]any{"peer", c.Other, "for", c.FailbackDelay}})
+			acts = append(acts, ActLog{slog.LevelWarn, LogFlapHold, "the peer took the record during this down episode: leaving it there",
+				[]any{"peer", c.Other, "content", s.holder()}})
 		}
-		return acts
+		if !c.PeerCheck {
+			s.pendingDown = false
+			return acts
+		}
 	}
 	if c.PeerCheck {
-		switch s.probe {
-		case probeNone:
-			s.probe = probeRunning
+		switch {
+		case s.probe == probeNone && !s.probing:
+			s.probing = true
 			return append(acts, ActProbe{})
-		case probeRunning:
-			return acts
-		case probeServing:
-			if now.Before(s.probeNext) {
-				return acts
-			}
-			s.probe = probeRunning
-			return append(acts, ActProbe{})
+		case s.probe == probeFailed:
+			return s.takeOnEvidence(c, now, acts)
 		}
+		return acts // a probe under way, or the peer serves: withhold
 	}
 	s.pendingDown = false
-	title := fmt.Sprintf("[%s] Server '%s' is now down (%s)", c.This, c.Other, s.reason)
-	// The first takeover of a down episode is announced whatever it finds.
-	announce := !s.announced
-	s.announced = true
-	return s.start(c, Takeover, c.ThisValue, announce, title, now, acts)
+	return s.start(c, Takeover, c.ThisValue, !s.ep.took, s.titleDown(c), now, acts)
+}
+
+func (s *State) titleDown(c *Config) string {
+	return fmt.Sprintf("[%s] Server '%s' is now down (%s)", c.This, c.Other, s.reason)
+}
+
+// takeOnEvidence takes the record because peer_check finds the peer's
+// service gone: whatever the record holds, unless the peer took it back
+// after this node's own write of this episode (then both nodes see the
+// other's service gone, and writing again would bounce the record).
+func (s *State) takeOnEvidence(c *Config, now time.Time, acts []Action) []Action {
+	if s.ep.contest || s.job != nil && s.job.purpose == Takeover {
+		return acts
+	}
+	s.pendingDown = false
+	s.ep.evidence = true
+	s.watchNext = now.Add(WatchEvery)
+	s.guard = guardNone
+	return s.start(c, Takeover, c.ThisValue, !s.ep.took, s.titleDown(c), now, acts)
+}
+
+// watch keeps an eye on the record while the link is down and the peer's
+// service does not answer: a peer whose own service died can still take
+// the record (it cannot know its service is dead without a health check).
+func (s *State) watch(c *Config, now time.Time, acts []Action) []Action {
+	if s.link || !c.PeerCheck || !s.ep.on {
+		return acts
+	}
+	if s.probe != probeNone && !s.probing && !now.Before(s.probeNext) {
+		// Probing goes on for as long as the link is down.
+		s.probing = true
+		acts = append(acts, ActProbe{})
+	}
+	if s.pendingDown || !s.ep.evidence || s.ep.contest || s.probe != probeFailed || now.Before(s.watchNext) || s.job != nil ||
+		!s.healthy || s.failing || s.rec.missing || now.Before(s.grace) {
+		return acts
+	}
+	s.watchNext = now.Add(WatchEvery)
+	return s.start(c, Takeover, c.ThisValue, false, s.titleDown(c), now, acts)
 }
 
 func (s *State) probed(c *Config, ev EvProbe, acts []Action) []Action {
-	if s.probe != probeRunning || s.link {
+	if !s.probing || s.link {
 		return acts
 	}
+	s.probing = false
+	s.probeNext = ev.At.Add(c.Keepalive)
 	if ev.Serving {
-		s.probe, s.probeNext = probeServing, ev.At.Add(c.Keepalive)
+		s.probe = probeServing
+		if s.holder() == c.ThisValue && !s.pendingDown {
+			return acts // the record is here; the peer's service answers too
+		}
 		s.setGuard(GuardPeerServing, ev.At)
 		if s.once(alertStillServing) {
 			acts = append(acts,
@@ -78,16 +122,27 @@ func (s *State) probed(c *Config, ev EvProbe, acts []Action) []Action {
 		}
 		return acts
 	}
+	if s.probe != probeFailed {
+		s.reason = fmt.Sprintf("%s; its service does not answer: %s", s.reason, ev.Detail)
+		acts = append(acts, ActLog{slog.LevelWarn, LogGuardRelease, "peer's service does not answer: taking over", []any{"peer", c.Other, "check", ev.Detail}})
+	}
 	s.probe = probeFailed
 	s.guard = guardNone
-	s.reason = fmt.Sprintf("%s; its service does not answer: %s", s.reason, ev.Detail)
-	return append(acts, ActLog{slog.LevelWarn, LogGuardRelease, "peer's service does not answer: taking over", []any{"peer", c.Other, "check", ev.Detail}})
+	if !s.pendingDown && !s.ep.evidence && s.holder() != c.ThisValue {
+		// A withheld survivor, re-armed by the evidence.
+		s.pendingDown = true
+	}
+	return acts
 }
 
 // withhold is the guard's decision when the peer took the record during
 // this episode: it is alive, so this node leaves the record; one alert.
 func (s *State) withhold(c *Config, content string, now time.Time, acts []Action) []Action {
+	s.ep.peerTook = true
 	s.setGuard(GuardPeerTookIt, now)
+	if c.PeerCheck && !s.ep.evidence {
+		s.pendingDown = true // keep probing: re-armed if the peer's service goes
+	}
 	if !s.once(alertPeerTook) {
 		return acts
 	}

@@ -17,7 +17,8 @@ type View struct {
 	PeerValue   string
 
 	Record   string    // the record's content as last known; "" unknown
-	RecordAt time.Time // when it was last read or written
+	RecordAt time.Time // as of when
+	Missing  bool      // the last read found no record
 	Active   bool      // the record points to this node
 
 	Healthy      bool
@@ -54,9 +55,10 @@ func (s State) View(c *Config) View {
 		Linked:       s.link,
 		PeerHealthy:  s.peerHealthy,
 		PeerValue:    s.peerValue,
-		Record:       s.record,
-		RecordAt:     s.recordAt,
-		Active:       s.record != "" && s.record == c.ThisValue,
+		Record:       s.rec.content,
+		RecordAt:     s.rec.at,
+		Missing:      s.rec.missing,
+		Active:       s.rec.content != "" && s.rec.content == c.ThisValue,
 		Healthy:      s.healthy,
 		HealthySince: s.healthySince,
 		LastCheck:    s.lastCheck,

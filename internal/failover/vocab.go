@@ -20,7 +20,9 @@ const (
 	LogHealthDown        = "health_down"
 	LogBothUnhealthy     = "both_unhealthy"
 	LogTakeoverAbandoned = "takeover_abandoned"
+	LogUpdateDropped     = "update_dropped"
 	LogFlapHold          = "flap_hold"
+	LogPeerTook          = "peer_took_record"
 	LogGuardWithhold     = "guard_withhold"
 	LogGuardRelease      = "guard_release"
 	LogDriftCorrected    = "drift_corrected"
@@ -31,6 +33,10 @@ const (
 	LogRecordUnchanged   = "record_unchanged"
 	LogRecordFound       = "record_found"
 	LogReadFailed        = "record_read_failed"
+	LogRecordMissing     = "record_missing"
+	LogRecordBack        = "record_back"
+	LogContested         = "guard_contested"
+	LogPeerValue         = "peer_value_differs"
 	// A job's start is logged as its purpose and "_started":
 	// takeover_started, failback_started, health_started,
 	// handover_started... (see Purpose).

@@ -158,7 +158,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 func (m *Monitor) record(log *slog.Logger, err error, now time.Time, fall, rise int) {
 	m.mu.Lock()
 	prev := m.state
-	m.state = step(prev, err, now, fall, rise)
+	m.state = Step(prev, err, now, fall, rise)
 	st := m.state
 	m.mu.Unlock()
 
@@ -199,9 +199,9 @@ func (m *Monitor) announce(healthy bool) {
 	}
 }
 
-// step is s after a probe that ended at now with err (nil: passed), with
+// Step is s after a probe that ended at now with err (nil: passed), with
 // the thresholds fall and rise.
-func step(s State, err error, now time.Time, fall, rise int) State {
+func Step(s State, err error, now time.Time, fall, rise int) State {
 	s.Checks++
 	s.LastAt = now
 	if err != nil {

@@ -125,7 +125,7 @@ func TestStep(t *testing.T) {
 				}
 				prev := s
 				now := start.Add(time.Duration(i) * time.Second)
-				s = step(s, err, now, tt.fall, tt.rise)
+				s = Step(s, err, now, tt.fall, tt.rise)
 				if s.Healthy {
 					got.WriteByte('+')
 				} else {

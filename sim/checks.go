@@ -1,0 +1,444 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/clooster/clooster/internal/failover"
+)
+
+// The invariants of docs/WRITE-RULE.md, judged on the ground truth. Each
+// names the property it checks; a violation stops the run.
+
+// clockMargin is how far a node's reading of a change stamp may be off:
+// the rule's margin and the conversion's second.
+const clockMargin = 3 * time.Second
+
+// slack is what the bounds allow for the simulated network and API on
+// top of the rule's own timings.
+func (t *truth) slack() time.Duration {
+	sc := t.w.sc
+	return 4*(sc.APILatency+sc.APILatency/2) + 2*(sc.NetDelay+sc.NetJitter) + 500*time.Millisecond
+}
+
+// checkNoPingPong: a node never overwrites the peer's write of the same
+// down episode while the peer stayed alive. It may when the peer went
+// down since its write (crashed, frozen, stopped, its machine or service
+// down), when the writer restarted since (it cannot know), or when the
+// link has held for failback_delay since (a new episode: failback). A
+// write the peer decided on a link that had held for failback_delay, in
+// the last peer_timeout before a cut it had not noticed yet, belongs to
+// that link: it is not the episode's. An operator's edit earlier in the
+// episode puts it aside: both nodes may then write once (undated, an edit
+// that ends where it began looks like no change). And a write the peer
+// made on a live
+// link (a health move, a handover, a failback) is not a takeover of a
+// loss: the first write of the partition that follows may replace it.
+func (t *truth) checkNoPingPong(wr apiWrite) {
+	ws := t.w.dns.writes
+	if len(ws) < 2 {
+		return
+	}
+	prev := ws[len(ws)-2]
+	if prev.by == outsider || prev.by == wr.by || wr.before != prev.content || wr.content == prev.content {
+		return
+	}
+	if wr.job != nil && wr.job.served.Before(prev.at) {
+		// The writer read before the peer's write landed: the two raced,
+		// each on a fresh read (checkFresh). Only a provider that
+		// compares and swaps can rule that out; see WRITE-RULE.md.
+		t.races++
+		return
+	}
+	switch {
+	case t.lastDown[prev.by].After(prev.at),
+		t.lastRestart[wr.by].After(prev.at),
+		prev.at.Sub(t.lastRestart[wr.by]).Abs() < clockMargin, // at its start, the writer cannot date the peer's write
+		t.stopAt[prev.by].After(prev.at),                      // the peer is stopping and hands the record over
+		t.w.sc.PeerCheck[wr.by] && t.unreachedSince(wr),       // the writer's peer_check found the peer's service gone
+		t.lastSettled.After(prev.at),
+		t.lastEdit.After(t.lastSettled) && !t.lastEdit.After(prev.at), // outside edits aside
+		prev.linked && prev.purpose != failover.Takeover && prev.purpose != failover.Correction,
+		prev.job != nil && t.lastSettled.After(prev.job.readAt.Add(-t.w.sc.PeerTimeout)):
+		return
+	}
+	t.w.fail("no ping-pong", "%s wrote %q (%s) over %s's %q of %.3fs, and %s stayed alive",
+		nodeName(wr.by), wr.content, wr.purpose, nodeName(prev.by), prev.content, t.w.since(prev.at), nodeName(prev.by))
+}
+
+// quiet is a partition between two live, healthy nodes with nothing else
+// going on: the API answers and nobody edits the record.
+func (t *truth) quiet() bool {
+	w := t.w
+	if t.linkGood() || t.apiFaults > 0 || !t.lastEdit.IsZero() && w.now.Sub(t.lastEdit) < w.sc.PeerTimeout {
+		return false
+	}
+	for i := range 2 {
+		if !t.up(i) || !t.checkOK[i] || !t.monHealthy[i] || !t.stopAt[i].IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// settle is how long after a quiet partition starts the nodes' own view
+// of it has caught up: the silence detected, health verdicts stable.
+func (t *truth) settle() time.Duration {
+	sc := t.w.sc
+	d := sc.PeerTimeout + sc.Keepalive + sc.FailbackDelay
+	for _, h := range sc.Health {
+		if h != nil {
+			d = max(d, sc.PeerTimeout+time.Duration(h.Fall+h.Rise+1)*h.Interval)
+		}
+	}
+	return d + time.Second
+}
+
+// checkPartitionWrite: a quiet partition costs at most one write. Writes
+// are counted by when their job read the record: a decision made before
+// the partition began is not the partition's.
+func (t *truth) checkPartitionWrite(wr apiWrite) {
+	if t.quietSince.IsZero() || wr.job == nil || wr.job.readAt.Before(t.quietSince.Add(t.settle())) {
+		return
+	}
+	t.quietWrites++
+	if t.quietWrites > 1 {
+		t.w.fail("partition: at most one write", "%s wrote %q, the %d. write of a partition between live, healthy nodes since %.3fs",
+			nodeName(wr.by), wr.content, t.quietWrites, t.w.since(t.quietSince))
+	}
+}
+
+func (t *truth) observeQuiet() {
+	if !t.quiet() {
+		t.quietSince, t.quietWrites = time.Time{}, 0
+		return
+	}
+	if t.quietSince.IsZero() {
+		t.quietSince = t.w.now
+	}
+}
+
+// checkQuietLink: while the link holds and both nodes are healthy, with
+// the record at its preferred value and nothing edited, nobody writes.
+func (t *truth) checkQuietLink(wr apiWrite) {
+	sc := t.w.sc
+	calm := sc.FailbackDelay + sc.PeerTimeout + t.slack()
+	if wr.before != sc.Preferred || wr.content == wr.before || !t.settledFor(calm) || !t.apiQuietFor(calm) {
+		return
+	}
+	if !t.lastEdit.IsZero() && t.w.now.Sub(t.lastEdit) < sc.Drift+calm {
+		return
+	}
+	for i := range 2 {
+		if !t.healthyFor(i, calm) || !t.stopAt[i].IsZero() {
+			return
+		}
+	}
+	t.w.fail("quiet link", "%s wrote %q (%s) over the preferred value while linked and healthy for %s",
+		nodeName(wr.by), wr.content, wr.purpose, t.w.now.Sub(t.linkGoodSince).Round(time.Millisecond))
+}
+
+// jobDone checks a job's API budget: without API faults, a job costs at
+// most a read and a write (and a second read after a tie pause).
+func (t *truth) jobDone(sj *simJob, began time.Time) {
+	if sj.id == 0 || t.apiFaults > 0 || t.apiFaultEnd.After(began) {
+		return
+	}
+	if sj.calls > 3 {
+		t.w.fail("API budget", "%s's %s job made %d calls without an API fault", nodeName(sj.n.i), sj.purpose, sj.calls)
+	}
+}
+
+// expectation is a liveness property: by deadline, want must hold, as
+// long as holds held at every step until then.
+type expectation struct {
+	name     string
+	what     string
+	deadline time.Time
+	holds    func() bool
+	want     func() bool
+}
+
+func (t *truth) expectBy(name, what string, within time.Duration, holds, want func() bool) {
+	t.expect = append(t.expect, &expectation{name: name, what: what, deadline: t.w.now.Add(within), holds: holds, want: want})
+}
+
+func (t *truth) checkExpectations() {
+	live := t.expect[:0]
+	for _, e := range t.expect {
+		switch {
+		case !e.holds():
+			continue // its premise broke: no verdict
+		case t.w.now.Before(e.deadline):
+			live = append(live, e)
+		case !e.want():
+			t.w.fail(e.name, "%s", e.what)
+		}
+	}
+	t.expect = live
+}
+
+func (t *truth) recordIs(v string) bool {
+	d := t.w.dns
+	return d.exists && d.typ == t.w.sc.Type && d.content == v
+}
+
+// steady: the API answers, and the record exists and has not been edited
+// from outside for long enough that both nodes know what it holds (a
+// drift check, a look for a missing record): the premises of every
+// liveness bound.
+func (t *truth) steady(since time.Time) bool {
+	d, sc := t.w.dns, t.w.sc
+	known := max(sc.Drift, time.Minute) + sc.FailbackDelay + 10*time.Second
+	return t.apiSteady(since) && !t.lastEdit.After(since.Add(-known)) && d.exists && d.typ == sc.Type
+}
+
+// apiSteady: the API has answered since 20 s before since (a job's
+// backoff after a fault is 8 s at most, a Retry-After 10 s).
+func (t *truth) apiSteady(since time.Time) bool {
+	return t.apiFaults == 0 && !t.apiFaultEnd.After(since.Add(-20*time.Second))
+}
+
+// crashed is a crash (or power-off) of node i: with the link settled, the
+// survivor has the record within peer_timeout and a bound (liveness),
+// unless its peer_check still finds i's service serving.
+func (t *truth) crashed(i int, powerOff bool) {
+	w, sc := t.w, t.w.sc
+	x := 1 - i
+	if !t.settledFor(sc.FailbackDelay) || !t.healthyFor(x, 0) || w.now.Sub(t.lastFrozen[x]) < 2*sc.PeerTimeout {
+		return
+	}
+	if sc.PeerCheck[x] && !powerOff {
+		return // its service still answers: the survivor withholds, as it should
+	}
+	since := w.now
+	bound := sc.PeerTimeout + sc.Keepalive + sc.tiePause() + t.slack()
+	if sc.PeerCheck[x] {
+		bound += sc.ProbeTimeout
+	}
+	value := w.nodes[x].value
+	t.expectBy("liveness", nodeName(i)+" crashed: the record on "+nodeName(x)+" within "+bound.String(), bound,
+		func() bool {
+			return t.steady(since) && t.healthyFor(x, 0) && w.nodes[i].proc == procOff &&
+				(!sc.PeerCheck[x] || !w.nodes[i].machineUp) && t.stopAt[x].IsZero()
+		},
+		func() bool { return t.recordIs(value) })
+}
+
+func (w *World) since(at time.Time) float64 { return at.Sub(epoch).Seconds() }
+
+// checkCorrection: a drift correction replaces a value that points at
+// neither node; it never flips the record from one node to the other.
+func (t *truth) checkCorrection(wr apiWrite) {
+	sc := t.w.sc
+	if wr.content != wr.before && wr.purpose == failover.Correction && (wr.before == sc.Values[0] || wr.before == sc.Values[1]) {
+		t.w.fail("drift: never a flip", "%s's correction wrote %q over %q, a node's value", nodeName(wr.by), wr.content, wr.before)
+	}
+}
+
+// edited is an outside edit to content: one that points at neither node
+// is corrected within drift_check_interval and a bound.
+func (t *truth) edited(content string) {
+	w, sc := t.w, t.w.sc
+	if sc.Drift <= 0 || content == sc.Values[0] || content == sc.Values[1] || content == sc.Preferred {
+		return
+	}
+	since := w.now
+	bound := sc.Drift + sc.FailbackDelay + sc.PeerTimeout + sc.tiePause() + t.slack()
+	t.expectBy("drift", "the record, edited to "+content+", is corrected within "+bound.String(), bound,
+		func() bool {
+			d := w.dns
+			return t.apiSteady(since) && !t.lastEdit.After(since) && d.exists && d.typ == sc.Type &&
+				t.up(0) && t.up(1) && t.healthyFor(0, 0) && t.healthyFor(1, 0) &&
+				t.stopAt[0].IsZero() && t.stopAt[1].IsZero() && t.lastFrozen[0].Before(since) && t.lastFrozen[1].Before(since)
+		},
+		func() bool { return !t.recordIs(content) })
+}
+
+// observeFailback: both nodes healthy and linked for failback_delay, the
+// API answering and the record untouched from outside in this link's
+// time: the record holds the preferred value within a bound.
+func (t *truth) observeFailback() {
+	w, sc := t.w, t.w.sc
+	ok := t.linkGood() && t.apiFaults == 0 && t.healthyFor(0, 0) && t.healthyFor(1, 0) &&
+		t.stopAt[0].IsZero() && t.stopAt[1].IsZero() && w.dns.exists && w.dns.typ == sc.Type &&
+		t.lastEdit.Before(t.connSince)
+	if !ok {
+		return
+	}
+	since := t.linkGoodSince
+	for i := range 2 {
+		since = latest(since, t.healthySince[i], t.lastRestart[i], t.lastFrozen[i])
+	}
+	since = latest(since, t.apiFaultEnd.Add(20*time.Second))
+	bound := sc.FailbackDelay + 2*sc.Keepalive + sc.tiePause() + t.slack()
+	if w.now.Sub(since) >= bound && !t.recordIs(sc.Preferred) {
+		w.fail("failback", "linked and healthy since %.3fs, the record holds %q, not the preferred %q", w.since(since), w.dns.content, sc.Preferred)
+	}
+}
+
+func latest(ts ...time.Time) time.Time {
+	var l time.Time
+	for _, t := range ts {
+		if t.After(l) {
+			l = t
+		}
+	}
+	return l
+}
+
+// stopped is a SIGTERM of node i: it exits within the handover limit and
+// a second, and, if it held the record while linked to a healthy peer
+// with handover_on_stop, the peer holds the record by then.
+func (t *truth) stopped(i int) {
+	w, sc := t.w, t.w.sc
+	n := w.nodes[i]
+	if n.proc != procRunning {
+		return
+	}
+	t.stopAt[i] = w.now
+	since := w.now
+	t.expectBy("stop within 5 s", nodeName(i)+" exits within "+(failover.HandoverLimit+time.Second).String()+" of SIGTERM",
+		failover.HandoverLimit+time.Second,
+		func() bool { return n.proc != procFrozen && t.stopAt[i].Equal(since) },
+		func() bool { return n.proc == procOff })
+	y := 1 - i
+	if !sc.Handover || !t.recordIs(n.value) || !t.settledFor(sc.FailbackDelay) || !t.healthyFor(y, sc.Keepalive) || !t.steady(since) {
+		return
+	}
+	value := w.nodes[y].value
+	t.expectBy("handover", nodeName(i)+" stops holding the record: "+nodeName(y)+" has it within "+failover.HandoverLimit.String(),
+		failover.HandoverLimit,
+		func() bool { return t.linkGood() && t.healthyFor(y, 0) && t.steady(since) && n.proc != procFrozen },
+		func() bool { return t.recordIs(value) })
+}
+
+// serviceDown is node i's service failing while the link holds: with a
+// health check on i, the peer takes the record within fall checks and a
+// bound (a health move).
+func (t *truth) serviceDown(i int) {
+	w, sc := t.w, t.w.sc
+	h := sc.Health[i]
+	x := 1 - i
+	if h == nil || !t.recordIs(w.nodes[i].value) || !t.settledFor(sc.FailbackDelay) || !t.healthyFor(x, sc.Keepalive) || !t.steady(w.now) {
+		return
+	}
+	since := w.now
+	bound := time.Duration(h.Fall+1)*h.Interval + sc.Keepalive + sc.tiePause() + t.slack()
+	value := w.nodes[x].value
+	t.expectBy("health move", nodeName(i)+"'s service failed: the record on "+nodeName(x)+" within "+bound.String(), bound,
+		func() bool {
+			return t.linkGood() && !w.nodes[i].serviceUp && t.healthyFor(x, 0) && t.steady(since) &&
+				t.stopAt[0].IsZero() && t.stopAt[1].IsZero()
+		},
+		func() bool { return t.recordIs(value) })
+}
+
+// observeRearm: node x has peer_check, hears nothing from its peer, and
+// cannot reach the peer's service: it takes the record within a bound,
+// whatever it withheld before (re-armed).
+func (t *truth) observeRearm() {
+	w, sc := t.w, t.w.sc
+	for x := range 2 {
+		y := 1 - x
+		cond := sc.PeerCheck[x] && t.rearmPremise(x)
+		if !cond {
+			t.rearmSince[x] = time.Time{}
+			continue
+		}
+		if t.rearmSince[x].IsZero() {
+			t.rearmSince[x] = w.now
+			since := w.now
+			// A peer that writes the record after this node's takeover
+			// (onto its own dead service) is caught by the next watch.
+			bound := sc.PeerTimeout + sc.Keepalive + sc.ProbeTimeout + failover.WatchEvery + sc.tiePause() + t.slack()
+			value := w.nodes[x].value
+			t.expectBy("re-armed", nodeName(x)+" cannot hear "+nodeName(y)+" nor reach its service: the record on "+nodeName(x)+" within "+bound.String(), bound,
+				func() bool { return t.rearmSince[x].Equal(since) && t.steady(since) },
+				func() bool { return t.recordIs(value) })
+		}
+	}
+}
+
+func (t *truth) rearmPremise(x int) bool {
+	w, sc := t.w, t.w.sc
+	y := 1 - x
+	py := w.nodes[y]
+	silent := py.proc != procRunning || w.net.cutWay(y)
+	unreachable := !py.machineUp || !py.serviceUp || w.net.probeCut[x] > 0
+	return silent && unreachable && t.healthyFor(x, 0) && t.stopAt[x].IsZero() &&
+		w.now.Sub(t.lastFrozen[x]) > 2*sc.PeerTimeout && w.now.Sub(t.lastRestart[x]) > sc.PeerTimeout
+}
+
+// observeBeliefs: linked for a while after the last write, with no job
+// under way, each node knows whether the record points to it (its
+// on_active and on_standby hooks tell the truth).
+func (t *truth) observeBeliefs() {
+	w, sc := t.w, t.w.sc
+	ws := w.dns.writes
+	settle := 2*sc.PeerTimeout + failover.PeerJobGap + t.slack() // a disagreement is verified within PeerJobGap
+	if len(ws) == 0 || !t.settledFor(settle) {
+		return
+	}
+	last := ws[len(ws)-1]
+	if last.by == outsider || w.now.Sub(last.at) < settle || t.lastEdit.After(last.at) || !w.dns.exists ||
+		!t.apiSteady(w.now.Add(-2*sc.PeerTimeout)) {
+		return // a claim that conflicts is settled by a read: the API must answer
+	}
+	for i := range 2 {
+		n := w.nodes[i]
+		if n.proc != procRunning || n.ensure != nil || !n.activeKnown {
+			return
+		}
+	}
+	for i := range 2 {
+		n := w.nodes[i]
+		if truth := t.recordIs(n.value); n.active != truth {
+			w.fail("beliefs", "%s believes the record points to it: %v, but it holds %q (last written by %s at %.3fs)",
+				nodeName(i), n.active, w.dns.content, nodeName(last.by), w.since(last.at))
+		}
+	}
+}
+
+// maxCallsPerMinute bounds one node's API calls in any minute without API
+// faults: drift checks, a takeover, verification and peer-started jobs
+// (one per 5 s), a watch read every 10 s, looks for a missing record.
+const maxCallsPerMinute = 40
+
+// called counts a call of node i: the API budget.
+func (t *truth) called(i int) {
+	w := t.w
+	r := append(w.dns.recent[i], w.now)
+	for len(r) > 0 && w.now.Sub(r[0]) > time.Minute {
+		r = r[1:]
+	}
+	w.dns.recent[i] = r
+	if len(r) > maxCallsPerMinute && t.apiQuietFor(time.Minute) {
+		w.fail("API budget", "%s made %d API calls in a minute without an API fault", nodeName(i), len(r))
+	}
+}
+
+// checkFresh: a write acts on a read answered less than FreshRead (and the
+// API's way back) before it is issued.
+func (t *truth) checkFresh(n *node, sj *simJob) {
+	if d := t.w.now.Sub(sj.readAt); d > failover.FreshRead {
+		t.w.fail("fresh decisions", "%s writes on a read answered %s ago", nodeName(n.i), d.Round(time.Millisecond))
+	}
+}
+
+// reachable reports whether node x's peer_check reaches the other's
+// service.
+func (t *truth) reachable(x int) bool {
+	p := t.w.nodes[1-x]
+	return t.w.net.probeCut[x] == 0 && p.machineUp && p.serviceUp
+}
+
+// unreachedSince reports whether the writer of wr could not reach the
+// peer's service at some time since a probe period before its decision.
+func (t *truth) unreachedSince(wr apiWrite) bool {
+	sc := t.w.sc
+	from := wr.at
+	if wr.job != nil {
+		from = wr.job.readAt
+	}
+	return !t.lastUnreached[wr.by].Before(from.Add(-(sc.Keepalive + sc.ProbeTimeout + t.slack())))
+}

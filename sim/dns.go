@@ -1,0 +1,153 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clooster/clooster/internal/failover"
+)
+
+// outsider marks a write made by neither node: an operator's edit.
+const outsider = -1
+
+// dnsAPI is the DNS provider's API as both nodes see it: one record, its
+// history, and the faults of the moment. Its clock runs sc.APISkew ahead
+// of true time; its answers carry that clock (a Date header) and, unless
+// sc.NoModified, the record's change stamp.
+type dnsAPI struct {
+	w        *World
+	exists   bool
+	typ      string
+	content  string
+	modified time.Time // on the API's clock
+
+	// What a stale read shows: the record before the last write.
+	before         string
+	beforeModified time.Time
+	lastWrite      time.Time // true time
+
+	down, lost int             // fault counters
+	throttle   []time.Duration // active 429 faults: their Retry-After
+	slow       []time.Duration
+	stale      []time.Duration
+
+	writes     []apiWrite
+	calls      int
+	lastServed time.Time      // of the last read, for the answer's callback
+	recent     [2][]time.Time // each node's calls of the last minute
+}
+
+// apiWrite is one write that the API applied.
+type apiWrite struct {
+	at      time.Time
+	by      int // node index, or outsider
+	inc     int
+	content string
+	before  string // what it replaced
+	purpose failover.Purpose
+	job     *simJob // nil for an outside edit
+	linked  bool    // both nodes used one link when it landed
+}
+
+func (d *dnsAPI) clock() time.Time { return d.w.now.Add(d.w.sc.APISkew) }
+
+var (
+	errServer  = errors.New("cloudflare: 503 Service Unavailable")
+	errTimeout = errors.New("context deadline exceeded")
+	errMissing = fmt.Errorf("find record www.example.com: not found (%w)", failover.ErrMissing)
+)
+
+// request is one API call from node n's job j: a read, or a write of
+// content. The answer comes back to the node through done, unless the
+// call times out first (failover.APITimeout) or the node is gone.
+func (d *dnsAPI) request(n *node, j *simJob, write bool, content string, done func(failover.Record, error)) {
+	w := d.w
+	d.calls++
+	if j != nil {
+		j.calls++
+	}
+	w.truth.called(n.i)
+	inc := n.inc
+	sent := w.now
+	latency := func() time.Duration {
+		l := w.sc.APILatency + w.uniform(0, w.sc.APILatency/2)
+		for _, s := range d.slow {
+			l += w.uniform(0, s)
+		}
+		return l
+	}
+	there, back := latency(), latency()
+	answered := false
+	var served time.Time
+	answer := func(rec failover.Record, err error) {
+		if answered {
+			return
+		}
+		answered = true
+		n.input(inc, func() { d.lastServed = served; done(rec, err) })
+	}
+	w.at(sent.Add(failover.APITimeout), func() { answer(failover.Record{}, errTimeout) })
+	w.at(sent.Add(there), func() {
+		served = w.now
+		rec, err, lost := d.serve(n, j, write, content)
+		if lost || there+back >= failover.APITimeout {
+			return // the client times out
+		}
+		w.after(back, func() {
+			if !n.machineUp || n.inc != inc {
+				return
+			}
+			if rec.Content != "" && !w.sc.NoModified {
+				// What a store does with the API's stamp and Date header.
+				date := d.clockAt(w.now.Add(-back)).Truncate(time.Second)
+				rec.Modified = failover.OnOurClock(rec.Modified, date, n.clock())
+			} else {
+				rec.Modified = time.Time{}
+			}
+			answer(rec, err)
+		})
+	})
+}
+
+func (d *dnsAPI) clockAt(t time.Time) time.Time { return t.Add(d.w.sc.APISkew) }
+
+// serve carries out a call at the API; lost: its answer never arrives.
+func (d *dnsAPI) serve(n *node, j *simJob, write bool, content string) (rec failover.Record, err error, lost bool) {
+	w := d.w
+	switch {
+	case d.down > 0:
+		return rec, errServer, false
+	case len(d.throttle) > 0:
+		return rec, &failover.RetryLater{After: d.throttle[0], Err: errors.New("cloudflare: 429 Too Many Requests")}, false
+	case !d.exists || d.typ != w.sc.Type:
+		return rec, errMissing, false
+	}
+	if !write {
+		rec = failover.Record{Content: d.content, Modified: d.modified}
+		if len(d.stale) > 0 && w.now.Sub(d.lastWrite) < d.stale[0] {
+			rec = failover.Record{Content: d.before, Modified: d.beforeModified}
+		}
+		return rec, nil, false
+	}
+	d.apply(n.i, n.inc, content, j)
+	return failover.Record{Content: content}, nil, d.lost > 0
+}
+
+// apply writes content, by node by (or outsider).
+func (d *dnsAPI) apply(by, inc int, content string, j *simJob) {
+	w := d.w
+	d.before, d.beforeModified = d.content, d.modified
+	wr := apiWrite{at: w.now, by: by, inc: inc, content: content, before: d.content, job: j, linked: w.truth.conn != nil}
+	if j != nil {
+		wr.purpose = j.purpose
+	}
+	d.content, d.modified, d.lastWrite = content, d.clock(), w.now
+	d.writes = append(d.writes, wr)
+	if by == outsider {
+		w.logf("API: an operator writes %q over %q", content, wr.before)
+	} else {
+		w.logf("API: %s writes %q over %q (%s)", nodeName(by), content, wr.before, wr.purpose)
+	}
+	w.truth.wrote(wr)
+}

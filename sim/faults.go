@@ -1,0 +1,238 @@
+package sim
+
+import (
+	"time"
+)
+
+// inject schedules f's start and end.
+func (w *World) inject(f Fault) {
+	w.at(epoch.Add(f.At), func() {
+		w.logf("FAULT %s", f)
+		w.begin(f)
+	})
+}
+
+// begin starts fault f; the faults that last end themselves.
+func (w *World) begin(f Fault) {
+	nw, d, t := w.net, w.dns, w.truth
+	n := w.nodes[f.Node]
+	later := func(fn func()) {
+		if f.For > 0 {
+			w.after(f.For, func() {
+				if !w.tail {
+					w.logf("FAULT %s ends", f.Kind)
+					fn()
+				}
+			})
+		}
+	}
+	switch f.Kind {
+	case FaultCut:
+		nw.cut[0]++
+		nw.cut[1]++
+		later(func() { nw.cut[0]--; nw.cut[1]--; nw.heal(0); nw.heal(1) })
+	case FaultCutOneWay:
+		nw.cut[f.Node]++
+		later(func() { nw.cut[f.Node]--; nw.heal(f.Node) })
+	case FaultLoss:
+		nw.loss = append(nw.loss, f.P)
+		later(func() { nw.loss = nw.loss[1:] })
+	case FaultSlowNet:
+		nw.slow = append(nw.slow, f.Extra)
+		later(func() { nw.slow = nw.slow[1:] })
+	case FaultReset:
+		nw.resetAll()
+	case FaultFlap:
+		end := w.now.Add(f.For)
+		var flip func(cut bool)
+		flip = func(cut bool) {
+			if w.tail {
+				return
+			}
+			if cut {
+				nw.cut[0]++
+				nw.cut[1]++
+			} else {
+				nw.cut[0]--
+				nw.cut[1]--
+				nw.heal(0)
+				nw.heal(1)
+			}
+			if !cut && !w.now.Before(end) {
+				return
+			}
+			w.after(w.uniform(f.Period/2, f.Period*3/2), func() { flip(!cut) })
+		}
+		flip(true)
+	case FaultCrash:
+		if n.proc == procOff {
+			return
+		}
+		w.logf("%s: killed", nodeName(n.i))
+		t.crashed(n.i, false)
+		n.kill(false)
+		w.restartAfter(n, f.For)
+	case FaultPowerOff:
+		if !n.machineUp {
+			return
+		}
+		t.crashed(n.i, true)
+		n.kill(true)
+		n.machineUp, n.serviceUp = false, false
+		for _, c := range nw.conns {
+			c.end[n.i].held = nil
+		}
+		if f.For > 0 {
+			w.after(f.For, func() {
+				if w.tail || n.machineUp {
+					return
+				}
+				n.machineUp = true
+				n.serviceUp = w.serviceDown[n.i] == 0
+				w.after(w.uniform(time.Second, 5*time.Second), n.start) // boot, then systemd starts clooster
+			})
+		}
+	case FaultFreeze:
+		n.freeze()
+		later(n.thaw)
+	case FaultStop:
+		if n.proc == procOff {
+			return
+		}
+		t.stopped(n.i)
+		inc := n.inc
+		n.inputFrom("signal", inc, func() { n.stop() })
+		w.restartAfter(n, f.For)
+	case FaultService:
+		w.serviceDown[n.i]++
+		w.setService(n)
+		later(func() { w.serviceDown[n.i]--; w.setService(n) })
+	case FaultServFlap:
+		end := w.now.Add(f.For)
+		var flip func(down bool)
+		flip = func(down bool) {
+			if w.tail {
+				return
+			}
+			if down {
+				w.serviceDown[n.i]++
+			} else {
+				w.serviceDown[n.i]--
+			}
+			w.setService(n)
+			if !down && !w.now.Before(end) {
+				return
+			}
+			w.after(w.uniform(f.Period/2, f.Period*3/2), func() { flip(!down) })
+		}
+		flip(true)
+	case FaultProbePath:
+		nw.probeCut[f.Node]++
+		later(func() { nw.probeCut[f.Node]-- })
+	case FaultAPIDown, FaultAPI429, FaultAPISlow, FaultAPILost, FaultAPIStale:
+		t.apiFaults++
+		t.apiFaultEnd = epoch.Add(1000 * time.Hour)
+		switch f.Kind {
+		case FaultAPIDown:
+			d.down++
+		case FaultAPI429:
+			d.throttle = append(d.throttle, f.Extra)
+		case FaultAPISlow:
+			d.slow = append(d.slow, f.Extra)
+		case FaultAPILost:
+			d.lost++
+		case FaultAPIStale:
+			d.stale = append(d.stale, f.Extra)
+		}
+		later(func() {
+			switch f.Kind {
+			case FaultAPIDown:
+				d.down--
+			case FaultAPI429:
+				d.throttle = d.throttle[1:]
+			case FaultAPISlow:
+				d.slow = d.slow[1:]
+			case FaultAPILost:
+				d.lost--
+			case FaultAPIStale:
+				d.stale = d.stale[1:]
+			}
+			t.apiFaults--
+			if t.apiFaults == 0 {
+				t.apiFaultEnd = w.now
+			}
+		})
+	case FaultEditThird:
+		w.edit(thirdValue(w.sc))
+	case FaultEditNode:
+		w.edit(w.sc.Values[f.Node])
+	case FaultDelete:
+		if !d.exists {
+			return
+		}
+		d.exists = false
+		t.lastEdit = w.now
+		w.logf("API: the record is deleted")
+		later(func() { w.recreate(w.sc.Values[w.rng.IntN(2)]) })
+	case FaultTypeChange:
+		if !d.exists {
+			return
+		}
+		d.typ = "TXT"
+		t.lastEdit = w.now
+		w.logf("API: the record's type is changed")
+		later(func() { d.typ = w.sc.Type; t.lastEdit = w.now; w.logf("API: the record's type is changed back") })
+	}
+}
+
+func thirdValue(sc *Scenario) string {
+	if sc.Type == "A" {
+		return "198.51.100.7"
+	}
+	return "parked.example.net"
+}
+
+// edit is an operator changing the record's content.
+func (w *World) edit(content string) {
+	d := w.dns
+	if !d.exists || d.typ != w.sc.Type {
+		return
+	}
+	d.apply(outsider, 0, content, nil)
+	w.truth.edited(content)
+}
+
+func (w *World) recreate(content string) {
+	d := w.dns
+	if d.exists {
+		return
+	}
+	d.exists, d.typ = true, w.sc.Type
+	d.apply(outsider, 0, content, nil)
+	w.logf("API: the record is created again")
+}
+
+func (w *World) setService(n *node) {
+	n.serviceUp = n.machineUp && w.serviceDown[n.i] == 0
+	if !n.serviceUp {
+		w.truth.serviceDown(n.i)
+	}
+}
+
+// restartAfter has n's supervisor start it again after d (0: only at the
+// tail).
+func (w *World) restartAfter(n *node, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	w.after(d, func() {
+		if !w.tail {
+			n.start()
+		}
+	})
+}
+
+// stop is SIGTERM: the machine decides when the process exits.
+func (n *node) stop() {
+	n.turn(evStop(n))
+}

@@ -1,0 +1,263 @@
+package sim
+
+import "time"
+
+// Bye codes, as on the wire (watchdog/frame.go).
+const (
+	byeShutdown byte = 1
+	byeReplaced byte = 2
+	byeTimeout  byte = 3
+	byeProtocol byte = 4
+)
+
+// handshakeTimeout bounds a dial's TCP, TLS and authentication, as in
+// watchdog.
+const handshakeTimeout = 5 * time.Second
+
+// rto is the first retransmission timeout of a lost segment; the link's
+// sockets use thin-stream linear timeouts, so it stays this long for the
+// first retransmissions.
+const rto = 200 * time.Millisecond
+
+type frameKind int
+
+const (
+	frKeepalive frameKind = iota
+	frInfo
+	frBye
+	frEOF   // the far end's socket closed (its FIN)
+	frReset // the far end's kernel refused the stream (RST)
+)
+
+// frame is one websocket message, or the end of the TCP stream.
+type frame struct {
+	kind  frameKind
+	flags byte
+	sent  time.Time // keepalive: the sender's clock when sent
+	echo  time.Time // keepalive: the sent of the last keepalive the sender had from the receiver
+	value string    // info
+	code  byte      // bye
+}
+
+// network is the path between the two nodes (the link) and from each node
+// to the other's public service (peer_check). Counters let faults overlap.
+type network struct {
+	w        *World
+	cut      [2]int // cut[i]: frames from node i to the other are dropped
+	loss     []float64
+	slow     []time.Duration
+	probeCut [2]int // node i cannot reach the other's service
+	conns    []*conn
+	nextID   int
+}
+
+// conn is one TCP connection of the link; end[i] is node i's side.
+type conn struct {
+	id  int
+	end [2]*end
+}
+
+// end is one node's side of a connection: its socket, the link's reader
+// and writer on it.
+type end struct {
+	c    *conn
+	i    int // whose side: the node's index
+	inc  int // the node's incarnation that owns it
+	open bool
+	gone bool // the reader has stopped: the link is over for this side
+	// Before the node's loop takes the link, its frames wait in the
+	// socket, as they do before the daemon starts the link's reader.
+	started  bool
+	early    []frame
+	linkedAt time.Time // when the node's loop took it
+
+	// Sending to the other side: in order, held while the way is cut.
+	lastDeliver time.Time
+	held        []frame
+
+	// The link's writer.
+	seq          uint64
+	lastPeerSent time.Time // the sent of the last keepalive received, echoed back
+	timerGen     int
+}
+
+func (c *conn) other(e *end) *end { return c.end[1-e.i] }
+
+func (nw *network) cutWay(i int) bool { return nw.cut[i] > 0 }
+
+// oneWay is a one-way delay of a frame sent now, with the retransmissions
+// that loss costs.
+func (nw *network) oneWay() time.Duration {
+	w := nw.w
+	d := w.sc.NetDelay + w.uniform(0, w.sc.NetJitter)
+	for _, s := range nw.slow {
+		d += w.uniform(0, s)
+	}
+	p := 0.0
+	for _, l := range nw.loss {
+		p = max(p, l)
+	}
+	wait := rto
+	for i := 0; p > 0 && w.chance(p); i++ {
+		d += wait
+		if i >= 6 {
+			wait *= 2 // past the thin-stream retransmissions
+		}
+	}
+	return d
+}
+
+// send puts f on e's way to the other side.
+func (nw *network) send(e *end, f frame) {
+	if !nw.w.nodes[e.i].machineUp {
+		return
+	}
+	if nw.cutWay(e.i) {
+		e.held = append(e.held, f)
+		return
+	}
+	nw.transmit(e, f, nw.w.now.Add(nw.oneWay()))
+}
+
+func (nw *network) transmit(e *end, f frame, at time.Time) {
+	if !at.After(e.lastDeliver) {
+		at = e.lastDeliver.Add(time.Microsecond)
+	}
+	e.lastDeliver = at
+	to := e.c.other(e)
+	nw.w.at(at, func() { nw.arrive(to, e, f) })
+}
+
+// heal releases what was held on way i once it is open again.
+func (nw *network) heal(i int) {
+	if nw.cutWay(i) {
+		return
+	}
+	for _, c := range nw.conns {
+		e := c.end[i]
+		held := e.held
+		e.held = nil
+		for _, f := range held {
+			nw.transmit(e, f, nw.w.now.Add(nw.w.uniform(0, rto)+nw.oneWay()))
+		}
+	}
+}
+
+// arrive hands f to the receiving side, or refuses it as its kernel would.
+func (nw *network) arrive(to, from *end, f frame) {
+	n := nw.w.nodes[to.i]
+	if !n.machineUp {
+		return // nobody answers
+	}
+	if !to.open {
+		if f.kind != frReset && f.kind != frEOF && from.open {
+			// A closed socket answers data with a reset.
+			nw.send(to, frame{kind: frReset})
+		}
+		return
+	}
+	n.frame(to, f)
+}
+
+// close closes e's socket: with a FIN that ends the far side's stream
+// (after what was sent before), unless the machine is off.
+func (nw *network) close(e *end) {
+	if !e.open {
+		return
+	}
+	e.open = false
+	nw.send(e, frame{kind: frEOF})
+	nw.prune()
+}
+
+// prune forgets connections closed on both sides.
+func (nw *network) prune() {
+	live := nw.conns[:0]
+	for _, c := range nw.conns {
+		if c.end[0].open || c.end[1].open || len(c.end[0].held) > 0 || len(c.end[1].held) > 0 {
+			live = append(live, c)
+		}
+	}
+	for i := len(live); i < len(nw.conns); i++ {
+		nw.conns[i] = nil
+	}
+	nw.conns = live
+}
+
+// resetAll resets every connection, as a middlebox would.
+func (nw *network) resetAll() {
+	for _, c := range nw.conns {
+		for _, e := range c.end {
+			if e.open {
+				e.held = nil
+				nw.w.nodes[e.i].frame(e, frame{kind: frReset})
+			}
+		}
+	}
+}
+
+// dial is the client's attempt to reach the server: TCP, TLS and the
+// handshake, all within handshakeTimeout. ok is called with the new
+// connection once the client's side is linked, or fail with a reason.
+func (nw *network) dial(client *node, ok func(*conn), fail func(string)) {
+	w := nw.w
+	server := w.nodes[0]
+	settled := false
+	finish := func(fn func()) {
+		if !settled {
+			settled = true
+			fn()
+		}
+	}
+	w.after(handshakeTimeout, func() { finish(func() { fail("handshake: i/o timeout") }) })
+	rtt := func() time.Duration { return nw.oneWay() + nw.oneWay() }
+	switch {
+	case nw.cutWay(0) || nw.cutWay(1) || !server.machineUp:
+		return // nothing answers: the timeout above
+	case server.proc == procOff:
+		w.after(rtt(), func() { finish(func() { fail("dial: connection refused") }) })
+		return
+	}
+	// TLS and the handshake take three round trips; the server's loop
+	// takes the link when its side is done, the client's half a round trip
+	// later. A frozen server answers only once it runs again.
+	var step func()
+	step = func() {
+		switch {
+		case settled:
+		case nw.cutWay(0) || nw.cutWay(1) || !server.machineUp || server.proc == procOff:
+			// the handshake stalls: the timeout above
+		case server.proc == procFrozen:
+			server.whenRunning(func() { w.after(rtt(), step) })
+		default:
+			settled = true
+			nw.nextID++
+			c := &conn{id: nw.nextID}
+			c.end[0] = &end{c: c, i: 0, inc: server.inc, open: true}
+			c.end[1] = &end{c: c, i: 1, inc: client.inc, open: true}
+			nw.conns = append(nw.conns, c)
+			server.accepted(c.end[0])
+			w.after(nw.oneWay(), func() {
+				if c.end[1].open {
+					ok(c)
+				}
+			})
+		}
+	}
+	w.after(rtt()+rtt()+rtt(), step)
+}
+
+// probe is node i's peer_check: does the other node's service answer from
+// outside? It calls back after the probe's time.
+func (nw *network) probe(i int, timeout time.Duration, cb func(serving bool, detail string)) {
+	w := nw.w
+	peer := w.nodes[1-i]
+	switch {
+	case nw.probeCut[i] > 0 || !peer.machineUp:
+		w.after(timeout, func() { cb(false, "dial tcp: i/o timeout") })
+	case !peer.serviceUp:
+		w.after(nw.w.uniform(time.Millisecond, 30*time.Millisecond), func() { cb(false, "connect: connection refused") })
+	default:
+		w.after(nw.w.uniform(time.Millisecond, 50*time.Millisecond), func() { cb(true, "answers") })
+	}
+}

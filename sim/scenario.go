@@ -1,0 +1,248 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/clooster/clooster/internal/failover"
+)
+
+// Scenario is one run's configuration of the pair and its schedule of
+// faults, drawn from the seed (newScenario) or written by hand (tests).
+type Scenario struct {
+	// The record: CNAME (each node writes its own name) or A (each node an
+	// address, this_value on each).
+	Type   string
+	Values [2]string
+	// PeerKnown: node i's configuration names the peer's value (true for
+	// CNAME, whose default is right; for A records, the original format
+	// has no key for it, so an old configuration does not know it).
+	PeerKnown [2]bool
+	Preferred string
+
+	Keepalive, PeerTimeout, FailbackDelay, Drift time.Duration
+	Health                                       [2]*HealthCheck // nil: none
+	PeerCheck                                    [2]bool
+	ProbeTimeout                                 time.Duration
+	Handover                                     bool
+
+	// The outside.
+	APISkew      time.Duration    // the API's clock, ahead of true time
+	NodeSkew     [2]time.Duration // each node's clock, ahead of true time
+	NoModified   bool             // the provider gives no change stamps
+	NetDelay     time.Duration    // one-way delay on the link
+	NetJitter    time.Duration
+	APILatency   time.Duration // one-way, to the DNS API
+	StartB       time.Duration // B starts this long after A
+	Faults       []Fault
+	Length       time.Duration // the faults happen within this; then a quiet tail
+	Tail         time.Duration
+	CheckLiveEnd bool // at the end of the tail, the pair must be linked and the record preferred
+}
+
+// HealthCheck is a node's health.* settings.
+type HealthCheck struct {
+	Interval   time.Duration
+	Fall, Rise int
+}
+
+// FaultKind names what a fault does.
+type FaultKind string
+
+// Faults.
+const (
+	FaultCut        FaultKind = "cut"         // the link, both ways, for For
+	FaultCutOneWay  FaultKind = "cut-one-way" // Node's frames to the peer are dropped, for For
+	FaultLoss       FaultKind = "loss"        // packet loss P both ways, for For
+	FaultSlowNet    FaultKind = "slow-net"    // extra one-way delay up to Extra, for For
+	FaultReset      FaultKind = "reset"       // every connection of the link reset at once
+	FaultFlap       FaultKind = "flap"        // cut and healed every Period or so, for For
+	FaultCrash      FaultKind = "crash"       // kill -9 of Node's clooster; restarted after For (0: at the tail)
+	FaultPowerOff   FaultKind = "power-off"   // Node's machine, service and all; back after For
+	FaultFreeze     FaultKind = "freeze"      // SIGSTOP of Node for For, then SIGCONT
+	FaultStop       FaultKind = "stop"        // SIGTERM of Node; restarted after For (0: at the tail)
+	FaultService    FaultKind = "service"     // Node's own service down for For
+	FaultServFlap   FaultKind = "service-flap"
+	FaultProbePath  FaultKind = "probe-path"  // Node cannot reach the peer's service (peer_check), for For
+	FaultAPIDown    FaultKind = "api-down"    // 5xx for For
+	FaultAPI429     FaultKind = "api-429"     // 429 with Retry-After Extra, for For
+	FaultAPISlow    FaultKind = "api-slow"    // answers after up to Extra (timeouts past 10 s), for For
+	FaultAPILost    FaultKind = "api-lost"    // writes apply but their answers are lost, for For
+	FaultAPIStale   FaultKind = "api-stale"   // reads show the content before the last write for up to Extra, for For
+	FaultEditThird  FaultKind = "edit-third"  // an operator points the record elsewhere
+	FaultEditNode   FaultKind = "edit-node"   // an operator points the record at Node
+	FaultDelete     FaultKind = "delete"      // the record is deleted; re-created after For (0: at the tail) with Value
+	FaultTypeChange FaultKind = "type-change" // the record's type is changed; changed back after For
+)
+
+// Fault is one timed fault.
+type Fault struct {
+	At     time.Duration
+	Kind   FaultKind
+	Node   int
+	For    time.Duration
+	P      float64
+	Extra  time.Duration
+	Period time.Duration
+}
+
+func (f Fault) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s at %s", f.Kind, f.At.Round(time.Millisecond))
+	switch f.Kind {
+	case FaultCutOneWay, FaultCrash, FaultPowerOff, FaultFreeze, FaultStop, FaultService, FaultServFlap, FaultProbePath, FaultEditNode:
+		fmt.Fprintf(&b, " node %s", nodeName(f.Node))
+	}
+	if f.For > 0 {
+		fmt.Fprintf(&b, " for %s", f.For.Round(time.Millisecond))
+	}
+	if f.P > 0 {
+		fmt.Fprintf(&b, " p=%.2f", f.P)
+	}
+	if f.Extra > 0 {
+		fmt.Fprintf(&b, " extra=%s", f.Extra.Round(time.Millisecond))
+	}
+	return b.String()
+}
+
+func nodeName(i int) string { return string(rune('A' + i)) }
+
+// newScenario draws a configuration and a schedule from w's source.
+func newScenario(w *World) *Scenario {
+	sc := &Scenario{Type: "CNAME", Values: [2]string{"srv1.example.com", "srv2.example.com"}, PeerKnown: [2]bool{true, true}}
+	if w.chance(0.4) {
+		sc.Type = "A"
+		sc.Values = [2]string{"192.0.2.1", "192.0.2.2"}
+		// An original configuration does not know the peer's address.
+		sc.PeerKnown = [2]bool{w.chance(0.7), w.chance(0.7)}
+	}
+	switch r := w.rng.Float64(); {
+	case r < 0.75:
+		sc.Preferred = sc.Values[0]
+	case r < 0.9:
+		sc.Preferred = sc.Values[1]
+	default:
+		sc.Preferred = "lb.example.com" // neither: the server fails back to a third value
+		if sc.Type == "A" {
+			sc.Preferred = "192.0.2.100"
+		}
+	}
+	sc.Keepalive = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second}[w.rng.IntN(3)]
+	sc.PeerTimeout = sc.Keepalive * time.Duration(3+w.rng.IntN(4))
+	if sc.Keepalive == 500*time.Millisecond && w.chance(0.5) {
+		sc.PeerTimeout = 2500 * time.Millisecond // the defaults
+	}
+	sc.FailbackDelay = []time.Duration{5 * time.Second, 10 * time.Second, 30 * time.Second}[w.rng.IntN(3)]
+	sc.Drift = []time.Duration{0, 20 * time.Second, time.Minute, 5 * time.Minute}[w.rng.IntN(4)]
+	for i := range 2 {
+		if w.chance(0.5) {
+			sc.Health[i] = &HealthCheck{Interval: []time.Duration{time.Second, 2 * time.Second}[w.rng.IntN(2)], Fall: 1 + w.rng.IntN(3), Rise: 1 + w.rng.IntN(3)}
+		}
+		sc.PeerCheck[i] = w.chance(0.35)
+		sc.NodeSkew[i] = w.uniform(-2*time.Second, 2*time.Second)
+	}
+	sc.ProbeTimeout = 2 * time.Second
+	sc.Handover = w.chance(0.8)
+	sc.APISkew = w.uniform(-10*time.Second, 10*time.Second)
+	sc.NoModified = w.chance(0.2)
+	sc.NetDelay = w.uniform(100*time.Microsecond, 30*time.Millisecond)
+	sc.NetJitter = w.uniform(0, sc.NetDelay)
+	sc.APILatency = w.uniform(5*time.Millisecond, 80*time.Millisecond)
+	if w.chance(0.3) {
+		sc.StartB = w.uniform(0, 3*sc.PeerTimeout)
+	}
+	sc.Length = w.uniform(time.Minute, 4*time.Minute)
+	sc.Tail = 2*sc.FailbackDelay + 30*time.Second + sc.Drift
+	sc.CheckLiveEnd = true
+
+	n := 1 + w.rng.IntN(6)
+	for range n {
+		sc.Faults = append(sc.Faults, randomFault(w, sc))
+	}
+	return sc
+}
+
+func randomFault(w *World, sc *Scenario) Fault {
+	f := Fault{At: w.uniform(3*time.Second, sc.Length), Node: w.rng.IntN(2)}
+	short := func() time.Duration { return w.uniform(100*time.Millisecond, 2*sc.PeerTimeout) }
+	long := func() time.Duration { return w.uniform(sc.PeerTimeout, sc.FailbackDelay+40*time.Second) }
+	anyDur := func() time.Duration {
+		if w.chance(0.5) {
+			return short()
+		}
+		return long()
+	}
+	kinds := []FaultKind{
+		FaultCut, FaultCut, FaultCutOneWay, FaultLoss, FaultSlowNet, FaultReset, FaultFlap,
+		FaultCrash, FaultCrash, FaultPowerOff, FaultFreeze, FaultFreeze, FaultStop,
+		FaultService, FaultServFlap, FaultProbePath,
+		FaultAPIDown, FaultAPI429, FaultAPISlow, FaultAPILost, FaultAPIStale,
+		FaultEditThird, FaultEditNode, FaultDelete, FaultTypeChange,
+	}
+	f.Kind = kinds[w.rng.IntN(len(kinds))]
+	switch f.Kind {
+	case FaultCut, FaultCutOneWay, FaultProbePath, FaultAPIDown, FaultAPILost, FaultService:
+		f.For = anyDur()
+	case FaultLoss:
+		f.For = long()
+		f.P = []float64{0.05, 0.1, 0.2, 0.3}[w.rng.IntN(4)]
+	case FaultSlowNet:
+		f.For = long()
+		f.Extra = w.uniform(50*time.Millisecond, sc.PeerTimeout)
+	case FaultFlap:
+		f.For = long()
+		f.Period = w.uniform(200*time.Millisecond, 3*sc.PeerTimeout)
+	case FaultCrash, FaultStop, FaultPowerOff:
+		f.For = long()
+		if w.chance(0.2) {
+			f.For = 0 // back only at the tail
+		}
+	case FaultFreeze:
+		f.For = anyDur()
+	case FaultServFlap:
+		f.For = long()
+		f.Period = w.uniform(500*time.Millisecond, 6*time.Second)
+	case FaultAPI429:
+		f.For = anyDur()
+		f.Extra = w.uniform(time.Second, 10*time.Second)
+	case FaultAPISlow:
+		f.For = long()
+		f.Extra = w.uniform(time.Second, 15*time.Second)
+	case FaultAPIStale:
+		// The rule assumes reads lag writes by less than StaleReads.
+		f.For = long()
+		f.Extra = w.uniform(100*time.Millisecond, failover.StaleReads-time.Millisecond)
+	case FaultDelete, FaultTypeChange:
+		f.For = long()
+	}
+	return f
+}
+
+// String is the scenario in a few lines, for a failure's report.
+func (sc *Scenario) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "record %s, values A=%s B=%s, preferred %s, peer's value known A=%v B=%v\n",
+		sc.Type, sc.Values[0], sc.Values[1], sc.Preferred, sc.PeerKnown[0], sc.PeerKnown[1])
+	fmt.Fprintf(&b, "keepalive %s, peer_timeout %s, failback_delay %s, drift %s, handover %v, peer_check A=%v B=%v\n",
+		sc.Keepalive, sc.PeerTimeout, sc.FailbackDelay, sc.Drift, sc.Handover, sc.PeerCheck[0], sc.PeerCheck[1])
+	for i, h := range sc.Health {
+		if h != nil {
+			fmt.Fprintf(&b, "health %s: every %s, fall %d, rise %d\n", nodeName(i), h.Interval, h.Fall, h.Rise)
+		}
+	}
+	fmt.Fprintf(&b, "API skew %s, stamps %v, latency %s; node skew A=%s B=%s; link delay %s±%s; B starts at %s\n",
+		sc.APISkew.Round(time.Millisecond), !sc.NoModified, sc.APILatency.Round(time.Millisecond),
+		sc.NodeSkew[0].Round(time.Millisecond), sc.NodeSkew[1].Round(time.Millisecond),
+		sc.NetDelay.Round(time.Microsecond), sc.NetJitter.Round(time.Microsecond), sc.StartB.Round(time.Millisecond))
+	for _, f := range sc.Faults {
+		fmt.Fprintf(&b, "  %s\n", f)
+	}
+	return b.String()
+}
+
+// tiePause is the rule's pause of the node that is not preferred.
+func (sc *Scenario) tiePause() time.Duration {
+	c := failover.Config{PeerTimeout: sc.PeerTimeout, Keepalive: sc.Keepalive}
+	return c.TiePause()
+}

@@ -1,0 +1,170 @@
+// Package sim is a deterministic simulator of a clooster pair. It runs the
+// real decision code of two nodes (internal/failover: the state machine,
+// the job procedure and the loop's glue, as the daemon drives them)
+// against a simulated network, DNS API, processes, services and clock, all
+// drawn from one seed, and checks the write rule's invariants
+// (docs/WRITE-RULE.md) after every step. The same seed replays the same
+// run, step for step.
+//
+// Concurrency: a run is one goroutine; runs share nothing and may run in
+// parallel.
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/clooster/clooster/internal/failover"
+)
+
+// Options change how a run is made.
+type Options struct {
+	// Trace keeps every line of the run's trace, not only the last ones.
+	Trace bool
+	// Tweak, if set, changes each node's machine configuration (the
+	// planted-bug test turns guards off with it).
+	Tweak func(*failover.Config)
+}
+
+// Result is what a run found.
+type Result struct {
+	Seed     int64
+	Scenario *Scenario
+	Failures []string // broken invariants, empty if none
+	Trace    string   // the last lines of the run (every line with Options.Trace)
+	Steps    int
+	Writes   int // node writes the API applied
+	Calls    int // API calls
+}
+
+// OK reports whether no invariant broke.
+func (r Result) OK() bool { return len(r.Failures) == 0 }
+
+// Report is a failed run's report: the seed, the scenario, what broke and
+// the trace leading to it.
+func (r Result) Report() string {
+	return fmt.Sprintf("seed %d: %s\n%s\ntrace:\n%s\nreplay: go test ./sim -run TestSimulator -args -seed %d -trace",
+		r.Seed, r.Failures[0], r.Scenario, r.Trace, r.Seed)
+}
+
+// Run runs the schedule of seed.
+func Run(seed int64, opt Options) Result {
+	w := newWorld(seed, opt)
+	return w.run(newScenario(w), opt)
+}
+
+// RunScenario runs sc, written by hand, with seed for everything else.
+func RunScenario(seed int64, sc *Scenario, opt Options) Result {
+	return newWorld(seed, opt).run(sc, opt)
+}
+
+func newWorld(seed int64, opt Options) *World {
+	return &World{
+		seed:  seed,
+		rng:   rand.New(rand.NewPCG(uint64(seed), 0x636c6f6f73746572)),
+		now:   epoch,
+		trace: newTrace(150, opt.Trace),
+	}
+}
+
+func (w *World) run(sc *Scenario, opt Options) Result {
+	w.sc = sc
+	w.net = &network{w: w}
+	w.dns = &dnsAPI{w: w, exists: true, typ: sc.Type, content: sc.Preferred, modified: epoch.Add(sc.APISkew - time.Hour)}
+	w.truth = newTruth(w)
+	names := [2]string{"srv1.example.com", "srv2.example.com"}
+	for i := range 2 {
+		other := names[1-i]
+		if sc.PeerKnown[i] {
+			other = sc.Values[1-i]
+		}
+		cfg := &failover.Config{
+			This: names[i], Other: names[1-i], Record: "www.example.com",
+			ThisValue: sc.Values[i], OtherValue: other, OtherKnown: sc.PeerKnown[i], Preferred: sc.Preferred,
+			Server:      i == 0,
+			PeerTimeout: sc.PeerTimeout, FailbackDelay: sc.FailbackDelay, Keepalive: sc.Keepalive,
+			PeerCheck: sc.PeerCheck[i], DriftInterval: sc.Drift, Handover: sc.Handover,
+		}
+		if opt.Tweak != nil {
+			opt.Tweak(cfg)
+		}
+		w.nodes[i] = &node{w: w, i: i, name: names[i], value: sc.Values[i], cfg: cfg, machineUp: true, serviceUp: true}
+	}
+	w.at(epoch, w.nodes[0].start)
+	w.at(epoch.Add(sc.StartB), w.nodes[1].start)
+	for _, f := range sc.Faults {
+		w.inject(f)
+	}
+	w.at(epoch.Add(sc.Length), w.heal)
+	end := epoch.Add(sc.Length + sc.Tail)
+	if sc.CheckLiveEnd {
+		w.at(end, w.finalCheck)
+	}
+	for w.q.Len() > 0 && len(w.failures) == 0 {
+		it := popItem(&w.q)
+		if it.at.After(end) {
+			break
+		}
+		w.now = it.at
+		it.fn()
+		w.steps++
+		w.truth.step()
+	}
+	res := Result{Seed: w.seed, Scenario: sc, Failures: w.failures, Trace: w.trace.String(), Steps: w.steps, Calls: w.dns.calls}
+	for _, wr := range w.dns.writes {
+		if wr.by != outsider {
+			res.Writes++
+		}
+	}
+	return res
+}
+
+// heal ends every fault: the tail of the run, in which the pair must come
+// back to its preferred state.
+func (w *World) heal() {
+	w.tail = true
+	w.logf("TAIL: every fault healed")
+	nw, d, t := w.net, w.dns, w.truth
+	nw.cut = [2]int{}
+	nw.loss, nw.slow, nw.probeCut = nil, nil, [2]int{}
+	nw.heal(0)
+	nw.heal(1)
+	d.down, d.lost, d.throttle, d.slow, d.stale = 0, 0, nil, nil, nil
+	if t.apiFaults > 0 {
+		t.apiFaults, t.apiFaultEnd = 0, w.now
+	}
+	if !d.exists || d.typ != w.sc.Type {
+		d.typ = w.sc.Type
+		d.exists = false
+		w.recreate(w.sc.Preferred)
+	}
+	w.serviceDown = [2]int{}
+	for _, n := range w.nodes {
+		if !n.machineUp {
+			n.machineUp = true
+		}
+		n.serviceUp = true
+		n.thaw()
+		if n.proc == procOff {
+			n.start()
+		}
+	}
+}
+
+// finalCheck: after the tail, the pair is linked and the record preferred.
+func (w *World) finalCheck() {
+	if !w.truth.linkGood() {
+		w.fail("healed", "at the end of the tail the nodes are not linked")
+		return
+	}
+	// An operator's edit during this link is left as it is (reported, or
+	// corrected by a drift check if it points at neither node) until the
+	// link breaks.
+	t := w.truth
+	if !t.recordIs(w.sc.Preferred) && !t.lastEdit.After(t.connSince) {
+		w.fail("healed", "at the end of the tail the record holds %q, not the preferred %q", w.dns.content, w.sc.Preferred)
+	}
+}
+
+func evStop(n *node) failover.Event { return failover.EvStop{At: n.clock()} }

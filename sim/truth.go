@@ -1,0 +1,166 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/clooster/clooster/internal/failover"
+)
+
+// truth is what the simulator knows and the nodes do not: who is really
+// alive, whether the link really carries frames, every write the API
+// applied. The invariants (checks.go) are judged on it after every step.
+type truth struct {
+	w *World
+
+	lastDown      [2]time.Time // the last step at which node i was not alive and serving
+	lastRestart   [2]time.Time
+	lastFrozen    [2]time.Time
+	lastUnreached [2]time.Time // the last step at which node i's peer_check could not reach the peer's service
+	checkOK       [2]bool      // the monitor's last check passed (true without health checks)
+	monHealthy    [2]bool
+	healthySince  [2]time.Time // both the monitor's verdict and its last check
+
+	linkGoodSince time.Time // zero while the link does not carry frames both ways
+	conn          *conn     // the connection both nodes use as their link, if any
+	connSince     time.Time // since when they both use it
+	lastSettled   time.Time // the last step at which the nodes' link had held for failback_delay
+	lastEdit      time.Time // the last outside edit, deletion or type change
+	apiFaults     int
+	apiFaultEnd   time.Time // when the last API fault ended (far future while one is active)
+
+	quietSince  time.Time // see checkPartition
+	quietWrites int
+	races       int // writes that raced: both nodes read before either wrote
+
+	expect     []*expectation
+	stopAt     [2]time.Time // a SIGTERM not yet followed by the exit
+	rearmSince [2]time.Time
+}
+
+func newTruth(w *World) *truth {
+	t := &truth{w: w}
+	for i := range 2 {
+		t.checkOK[i], t.monHealthy[i] = true, true
+	}
+	return t
+}
+
+// up reports whether node i is alive and serving: its machine, its
+// service and its clooster process all running.
+func (t *truth) up(i int) bool {
+	n := t.w.nodes[i]
+	return n.machineUp && n.serviceUp && n.proc == procRunning
+}
+
+// linkGood reports whether the link carries frames both ways between two
+// running processes that both use it.
+func (t *truth) linkGood() bool {
+	a, b := t.w.nodes[0], t.w.nodes[1]
+	if a.proc != procRunning || b.proc != procRunning || a.cur == nil || b.cur == nil || a.cur.c != b.cur.c {
+		return false
+	}
+	nw := t.w.net
+	return a.cur.open && b.cur.open && !nw.cutWay(0) && !nw.cutWay(1)
+}
+
+// settledFor reports whether the link has been good for at least d.
+func (t *truth) settledFor(d time.Duration) bool {
+	return !t.linkGoodSince.IsZero() && t.w.now.Sub(t.linkGoodSince) >= d
+}
+
+func (t *truth) apiQuietFor(d time.Duration) bool {
+	return t.apiFaults == 0 && t.w.now.Sub(t.apiFaultEnd) >= d
+}
+
+// observe updates what is tracked over time; it runs after every step.
+func (t *truth) observe() {
+	w := t.w
+	for i := range 2 {
+		if !t.up(i) {
+			t.lastDown[i] = w.now
+		}
+		if w.nodes[i].proc == procFrozen {
+			t.lastFrozen[i] = w.now
+		}
+		if !t.reachable(i) {
+			t.lastUnreached[i] = w.now
+		}
+		if !t.monHealthy[i] || !t.checkOK[i] {
+			t.healthySince[i] = time.Time{}
+		} else if t.healthySince[i].IsZero() {
+			t.healthySince[i] = w.now
+		}
+	}
+	a, b := w.nodes[0], w.nodes[1]
+	if a.cur != nil && b.cur != nil && a.cur.c == b.cur.c {
+		if t.conn != a.cur.c {
+			t.conn, t.connSince = a.cur.c, a.cur.linkedAt
+			if b.cur.linkedAt.Before(t.connSince) {
+				t.connSince = b.cur.linkedAt
+			}
+		}
+	} else {
+		t.conn = nil
+	}
+	if t.conn != nil && w.now.Sub(t.connSince) >= w.sc.FailbackDelay {
+		t.lastSettled = w.now // the nodes' link has held for failback_delay: an episode ends
+	}
+	if t.linkGood() {
+		if t.linkGoodSince.IsZero() {
+			t.linkGoodSince = w.now
+		}
+	} else {
+		t.linkGoodSince = time.Time{}
+	}
+}
+
+// Hooks from the parts.
+
+func (t *truth) started(n *node) { t.lastRestart[n.i] = t.w.now }
+
+func (t *truth) exited(n *node) { t.stopAt[n.i] = time.Time{} }
+
+func (t *truth) turned(*node) {}
+
+func (t *truth) notified(*node, failover.ActNotify) {}
+
+func (t *truth) checked(n *node, passed bool) {
+	t.checkOK[n.i] = passed
+	t.monHealthy[n.i] = n.mon.Healthy
+}
+
+// healthyNode: its service up, its monitor healthy and its last check
+// passed, for at least d.
+func (t *truth) healthyFor(i int, d time.Duration) bool {
+	return t.up(i) && !t.healthySince[i].IsZero() && t.w.now.Sub(t.healthySince[i]) >= d
+}
+
+// writing is node n's job issuing a write of content.
+func (t *truth) writing(n *node, sj *simJob, content string) {
+	t.checkFresh(n, sj)
+	if content == n.value && !t.checkOK[n.i] {
+		t.w.fail("never onto a dead service", "%s writes its own value %q while its last health check failed", nodeName(n.i), content)
+	}
+}
+
+// wrote is a write the API applied.
+func (t *truth) wrote(wr apiWrite) {
+	if wr.by == outsider {
+		t.lastEdit = t.w.now
+		return
+	}
+	t.checkNoPingPong(wr)
+	t.checkPartitionWrite(wr)
+	t.checkQuietLink(wr)
+	t.checkCorrection(wr)
+}
+
+// step runs every check that watches over time; it follows each step.
+func (t *truth) step() {
+	t.observe()
+	t.observeQuiet()
+	t.observeFailback()
+	t.observeRearm()
+	t.observeBeliefs()
+	t.checkExpectations()
+}
