@@ -45,6 +45,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 	}
 
 	var queue *notify.Queue
+	otherValue, otherKnown := cfg.OtherValue()
 	nc := watchdog.Config{
 		This:              cfg.ThisServer,
 		Other:             cfg.OtherServer,
@@ -55,6 +56,8 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		FailbackDelay:     cfg.FailbackDelay.D(),
 		RecordName:        cfg.Cloudflare.Record,
 		ThisValue:         cfg.ThisValue(),
+		OtherValue:        otherValue,
+		OtherKnown:        otherKnown,
 		Preferred:         cfg.Cloudflare.PreferredValue,
 		DryRun:            cfg.DryRun,
 		Store:             store,

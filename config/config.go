@@ -150,6 +150,7 @@ type Cloudflare struct {
 	Type           string `json:"type"`
 	PreferredValue string `json:"preferred_value"`
 	ThisValue      string `json:"this_value"`
+	OtherValue     string `json:"other_value"`
 	APIURL         string `json:"api_url"`
 }
 
@@ -288,6 +289,21 @@ func (c *Config) StatusAddr() string {
 		return DefaultStatusAddress
 	}
 	return *c.Status.Address
+}
+
+// OtherValue is the record content the peer writes when it takes over,
+// and whether it is known: cloudflare.other_value if set; else, when this
+// node writes its own name (no this_value), the peer is taken to write its
+// name too (other_server); otherwise the peer's value is not known until
+// the peer says it over the link.
+func (c *Config) OtherValue() (value string, known bool) {
+	switch {
+	case c.Cloudflare.OtherValue != "":
+		return c.Cloudflare.OtherValue, true
+	case c.Cloudflare.ThisValue == "" || c.Cloudflare.ThisValue == c.ThisServer:
+		return c.OtherServer, true
+	}
+	return c.OtherServer, false
 }
 
 // ThisValue is the record content this node writes when it takes over.

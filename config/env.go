@@ -57,6 +57,7 @@ type envLayer struct {
 		Type           *string `env:"TYPE"`
 		PreferredValue *string `env:"PREFERRED_VALUE"`
 		ThisValue      *string `env:"THIS_VALUE"`
+		OtherValue     *string `env:"OTHER_VALUE"`
 		APIURL         *string `env:"API_URL"`
 	} `envPrefix:"CLOUDFLARE_"`
 	Pushbullet struct {

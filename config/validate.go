@@ -219,6 +219,14 @@ func (l *loader) checkCloudflare() {
 		}
 		l.checkIP("cloudflare.preferred_value", cf.PreferredValue, cf.Type, "")
 		l.checkIP("cloudflare.this_value", c.ThisValue(), cf.Type, thisHint)
+		l.checkIP("cloudflare.other_value", cf.OtherValue, cf.Type, "")
+		if cf.OtherValue == "" {
+			l.warn(l.name("cloudflare.other_value"), "not set: this node does not know the address the peer writes until the link is up,"+
+				" and leaves any address but its own alone; set it to the peer's this_value")
+		}
+	}
+	if cf.OtherValue != "" && cf.OtherValue == c.ThisValue() {
+		l.bad("cloudflare.other_value", quote(cf.OtherValue), "must differ from this node's value (cloudflare.this_value)")
 	}
 	if cf.Zone != "" && cf.Record != "" {
 		r := strings.ToLower(strings.TrimSuffix(cf.Record, "."))

@@ -64,6 +64,14 @@ func TestValidation(t *testing.T) {
 			set(m, "cloudflare.type", "A")
 			set(m, "cloudflare.this_value", "192.0.2.1")
 		}, `cloudflare.preferred_value: want an IPv4 address for type A (got "a.example.com")`},
+		{"cloudflare type A other_value", func(m map[string]any) {
+			set(m, "cloudflare.type", "A")
+			set(m, "cloudflare.this_value", "192.0.2.1")
+			set(m, "cloudflare.preferred_value", "192.0.2.1")
+			set(m, "cloudflare.other_value", "b.example.com")
+		}, `cloudflare.other_value: want an IPv4 address for type A (got "b.example.com")`},
+		{"cloudflare other_value is this node's", func(m map[string]any) { set(m, "cloudflare.other_value", "a.example.com") },
+			`cloudflare.other_value: must differ from this node's value (cloudflare.this_value) (got "a.example.com")`},
 		{"cloudflare type AAAA this_value", func(m map[string]any) {
 			set(m, "cloudflare.type", "aaaa")
 			set(m, "cloudflare.preferred_value", "2001:db8::1")
@@ -162,6 +170,11 @@ func TestWarnings(t *testing.T) {
 		{"tight peer_timeout", func(m map[string]any) { m["peer_timeout"] = "900ms" }, "peer_timeout: 900ms is less than two keepalive intervals"},
 		{"client block on a server", func(m map[string]any) { m["role"] = "server"; set(m, "client.address", "b.example.com") }, "client: ignored, role is server"},
 		{"pins on a server", func(m map[string]any) { set(m, "tls.fingerprint", strings.Repeat("a", 64)) }, "tls: ca and fingerprint are ignored by a server"},
+		{"A record without the peer's address", func(m map[string]any) {
+			set(m, "cloudflare.type", "A")
+			set(m, "cloudflare.this_value", "192.0.2.1")
+			set(m, "cloudflare.preferred_value", "192.0.2.1")
+		}, "cloudflare.other_value: not set: this node does not know the address the peer writes until the link is up, and leaves any address but its own alone; set it to the peer's this_value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,5 +185,41 @@ func TestWarnings(t *testing.T) {
 				t.Errorf("got warnings %q, want %q", c.Warnings, tt.want)
 			}
 		})
+	}
+}
+
+func TestOtherValue(t *testing.T) {
+	tests := []struct {
+		name      string
+		change    func(m map[string]any)
+		want      string
+		wantKnown bool
+	}{
+		{"names: the peer writes its own name", func(m map[string]any) {}, "b.example.com", true},
+		{"addresses, the peer's configured", func(m map[string]any) {
+			set(m, "cloudflare.type", "A")
+			set(m, "cloudflare.this_value", "192.0.2.1")
+			set(m, "cloudflare.preferred_value", "192.0.2.1")
+			set(m, "cloudflare.other_value", "192.0.2.2")
+		}, "192.0.2.2", true},
+		{"addresses, the peer's not configured: not known", func(m map[string]any) {
+			set(m, "cloudflare.type", "A")
+			set(m, "cloudflare.this_value", "192.0.2.1")
+			set(m, "cloudflare.preferred_value", "192.0.2.1")
+		}, "b.example.com", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := base()
+			tt.change(m)
+			c := mustLoad(t, writeConfig(t, m), nil)
+			if got, known := c.OtherValue(); got != tt.want || known != tt.wantKnown {
+				t.Errorf("got %q (known %v), want %q (known %v)", got, known, tt.want, tt.wantKnown)
+			}
+		})
+	}
+	c := mustLoad(t, writeConfig(t, base()), []string{"CLOOSTER_CLOUDFLARE_OTHER_VALUE=peer.example.com"})
+	if got, _ := c.OtherValue(); got != "peer.example.com" {
+		t.Errorf("from the environment: got %q", got)
 	}
 }

@@ -47,6 +47,7 @@ func (t *truth) checkNoPingPong(wr apiWrite) {
 		// each on a fresh read (checkFresh). Only a provider that
 		// compares and swaps can rule that out; see WRITE-RULE.md.
 		t.races++
+		t.checkTie(wr, prev)
 		return
 	}
 	switch {
@@ -441,4 +442,29 @@ func (t *truth) unreachedSince(wr apiWrite) bool {
 		from = wr.job.readAt
 	}
 	return !t.lastUnreached[wr.by].Before(from.Add(-(sc.Keepalive + sc.ProbeTimeout + t.slack())))
+}
+
+// owner is the node that fails back: the one whose value is preferred, or
+// the server if neither's is.
+func (t *truth) owner() int {
+	if t.w.sc.Preferred == t.w.sc.Values[1] {
+		return 1
+	}
+	return 0
+}
+
+// checkTie: when both nodes race to take a record that points at neither
+// node, the preferred node wins (the other pauses and reads again), unless
+// it acted later than the pause allows for.
+func (t *truth) checkTie(wr, prev apiWrite) {
+	sc := t.w.sc
+	neither := prev.before != sc.Values[0] && prev.before != sc.Values[1]
+	if !neither || wr.by == t.owner() || wr.job == nil || prev.job == nil {
+		return
+	}
+	late := prev.job.firstServed.Sub(wr.job.firstServed) > sc.tiePause()-t.slack()
+	if !late {
+		t.w.fail("tie: the preferred node wins", "%s, not preferred, wrote %q over the preferred %s's %q, which it read %s before",
+			nodeName(wr.by), wr.content, nodeName(prev.by), prev.content, prev.job.firstServed.Sub(wr.job.firstServed).Round(time.Millisecond))
+	}
 }

@@ -441,18 +441,19 @@ func (n *node) frame(e *end, f frame) {
 
 // simJob is a failover.Job carried out against the simulated API.
 type simJob struct {
-	n         *node
-	inc       int
-	j         *failover.Job
-	id        uint64
-	purpose   failover.Purpose
-	cancelled bool
-	calls     int
-	read      failover.Record // what the last read found
-	readAt    time.Time       // true time of the last read's answer
-	served    time.Time       // true time the API served it
-	issued    time.Time       // true time of the last write's issue
-	began     time.Time
+	n           *node
+	inc         int
+	j           *failover.Job
+	id          uint64
+	purpose     failover.Purpose
+	cancelled   bool
+	calls       int
+	read        failover.Record // what the last read found
+	readAt      time.Time       // true time of the last read's answer
+	served      time.Time       // true time the API served it
+	firstServed time.Time       // of the job's first read
+	issued      time.Time       // true time of the last write's issue
+	began       time.Time
 }
 
 func (n *node) cancelEnsure() {
@@ -502,6 +503,9 @@ func (sj *simJob) step(st failover.Step) {
 			}
 			if err == nil {
 				sj.read, sj.readAt, sj.served = rec, w.now, w.dns.lastServed
+				if sj.firstServed.IsZero() {
+					sj.firstServed = sj.served
+				}
 			}
 			if w.trace.keep {
 				w.logf("%s: job %d read %+v %v", nodeName(n.i), sj.id, rec, err)

@@ -1,6 +1,7 @@
 package watchdog
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -42,6 +43,10 @@ type Config struct {
 
 	RecordName string // for messages
 	ThisValue  string // written on takeover
+	// OtherValue is what the peer writes on takeover, if OtherKnown; else
+	// it is learned from the peer over the link (default: the peer's name).
+	OtherValue string
+	OtherKnown bool
 	Preferred  string // written on failback by the failback owner
 	DryRun     bool   // log writes instead of making them
 
@@ -127,7 +132,8 @@ func New(cfg Config) (*Node, error) {
 			Other:         cfg.Other,
 			Record:        cfg.RecordName,
 			ThisValue:     cfg.ThisValue,
-			OtherValue:    cfg.Other, // until the peer's INFO says otherwise
+			OtherValue:    cmp.Or(cfg.OtherValue, cfg.Other), // until the peer's INFO says otherwise, unless known
+			OtherKnown:    cfg.OtherKnown,
 			Preferred:     cfg.Preferred,
 			Server:        cfg.Role == "server",
 			PeerTimeout:   cfg.PeerTimeout,

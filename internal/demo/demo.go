@@ -95,7 +95,8 @@ func Run(ctx context.Context, out io.Writer, opt Options) error {
 		c := watchdog.Config{
 			This: this, Other: other, Key: key, Role: role,
 			KeepaliveInterval: keepalive, PeerTimeout: peerTimeout, FailbackDelay: failbackDelay,
-			RecordName: record, Preferred: srv1, Store: n.store, Notifier: n.store, Logger: logger, Version: opt.Version,
+			RecordName: record, Preferred: srv1, OtherValue: other, OtherKnown: true, // each node writes its own name
+			Store: n.store, Notifier: n.store, Logger: logger, Version: opt.Version,
 		}
 		if role == "server" {
 			l, err := net.Listen("tcp", addr)
