@@ -118,9 +118,14 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		if err != nil {
 			return fmt.Errorf("status listener: %w\n  hint: set status.address to a free port, or \"\" to disable it", err)
 		}
-		var extra func(io.Writer)
-		if queue != nil {
-			extra = func(w io.Writer) { writeQueueMetrics(w, queue.Stats()) }
+		extra := func(w io.Writer) {
+			writeAPIMetrics(w, store.Stats())
+			if queue != nil {
+				writeQueueMetrics(w, queue.Stats())
+			}
+			if runner != nil {
+				writeHookMetrics(w, runner.Stats())
+			}
 		}
 		statusSrv = &http.Server{Handler: watchdog.StatusHandler(node, extra), ReadHeaderTimeout: 5 * time.Second}
 	}
@@ -171,6 +176,26 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 	}
 	wg.Wait()
 	return runErr
+}
+
+// writeAPIMetrics writes the DNS API client's failures by kind.
+func writeAPIMetrics(w io.Writer, s cfapi.Stats) {
+	fmt.Fprintf(w, "# HELP clooster_dns_api_failures_total DNS API calls that failed, by kind.\n# TYPE clooster_dns_api_failures_total counter\n")
+	for _, k := range []struct {
+		kind string
+		n    uint64
+	}{{"rate_limited", s.RateLimited}, {"auth", s.AuthErrors}, {"server", s.ServerErrors}, {"request", s.RequestErrors}, {"network", s.NetworkErrors}} {
+		fmt.Fprintf(w, "clooster_dns_api_failures_total{kind=%q} %d\n", k.kind, k.n)
+	}
+}
+
+// writeHookMetrics writes the hooks' runs by outcome.
+func writeHookMetrics(w io.Writer, s hooks.Stats) {
+	fmt.Fprintf(w, "# HELP clooster_hook_runs_total Hook runs, by result.\n# TYPE clooster_hook_runs_total counter\n")
+	fmt.Fprintf(w, "clooster_hook_runs_total{result=\"ok\"} %d\n", s.Runs-s.Failures)
+	fmt.Fprintf(w, "clooster_hook_runs_total{result=\"failed\"} %d\n", s.Failures-s.Timeouts)
+	fmt.Fprintf(w, "clooster_hook_runs_total{result=\"timeout\"} %d\n", s.Timeouts)
+	fmt.Fprintf(w, "clooster_hook_runs_total{result=\"dropped\"} %d\n", s.Dropped)
 }
 
 func writeQueueMetrics(w io.Writer, s notify.Stats) {

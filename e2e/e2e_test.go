@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -466,6 +467,9 @@ func TestLogsHoldNoSecret(t *testing.T) {
 		return p.f.cf.Stats().Failures[http.StatusForbidden] > 0 && p.f.pb.Stats().Rejected[http.StatusUnauthorized] > 0
 	})
 	time.Sleep(300 * time.Millisecond) // let the failures reach the log
+	if body, err := b.get("/metrics"); err != nil || !regexp.MustCompile(`clooster_dns_api_failures_total\{kind="auth"\} [1-9]`).MatchString(body) {
+		t.Errorf("srv2's /metrics does not count the refused credentials (%v):\n%s", err, body)
+	}
 	sent := b.signal(t, syscall.SIGTERM)
 	if _, _, ok := b.waitExit(5*time.Second, sent); !ok {
 		t.Errorf("srv2 still running 5 s after SIGTERM")

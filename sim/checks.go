@@ -212,7 +212,12 @@ func (t *truth) crashed(i int, powerOff bool) {
 		return // its service still answers: the survivor withholds, as it should
 	}
 	since := w.now
-	bound := sc.PeerTimeout + sc.Keepalive + sc.tiePause() + t.slack()
+	// Detection, then a read and a write; the pause of the node that is
+	// not preferred only for a record that points at neither node.
+	bound := sc.PeerTimeout + sc.Keepalive + t.slack()
+	if d := w.dns.content; d != sc.Values[0] && d != sc.Values[1] {
+		bound += sc.tiePause()
+	}
 	if sc.PeerCheck[x] {
 		bound += sc.ProbeTimeout
 	}
@@ -271,7 +276,9 @@ func (t *truth) observeFailback() {
 		since = latest(since, t.healthySince[i], t.lastRestart[i], t.lastFrozen[i])
 	}
 	since = latest(since, t.apiFaultEnd.Add(20*time.Second))
-	bound := sc.FailbackDelay + 2*sc.Keepalive + sc.tiePause() + t.slack()
+	// A failback waits for a peer heard lately and for a disagreement's
+	// verification (PeerJobGap at most).
+	bound := sc.FailbackDelay + 2*sc.Keepalive + failover.PeerJobGap + t.slack()
 	if w.now.Sub(since) >= bound && !t.recordIs(sc.Preferred) {
 		w.fail("failback", "linked and healthy since %.3fs, the record holds %q, not the preferred %q", w.since(since), w.dns.content, sc.Preferred)
 	}
@@ -324,7 +331,10 @@ func (t *truth) serviceDown(i int) {
 		return
 	}
 	since := w.now
-	bound := time.Duration(h.Fall+1)*h.Interval + sc.Keepalive + sc.tiePause() + t.slack()
+	// Fall checks, the keepalive that says so, and (if the record moved
+	// lately and this node has yet to verify where) one paced
+	// verification read.
+	bound := time.Duration(h.Fall+1)*h.Interval + sc.Keepalive + failover.PeerJobGap + t.slack()
 	value := w.nodes[x].value
 	t.expectBy("health move", nodeName(i)+"'s service failed: the record on "+nodeName(x)+" within "+bound.String(), bound,
 		func() bool {

@@ -47,7 +47,7 @@ func TestSimulator(t *testing.T) {
 	last := *flagFirst + int64(n)
 	var mu sync.Mutex
 	var failed []sim.Result
-	var steps, writes atomic.Int64
+	var steps, writes, races atomic.Int64
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
@@ -61,6 +61,7 @@ func TestSimulator(t *testing.T) {
 				r := sim.Run(seed, sim.Options{})
 				steps.Add(int64(r.Steps))
 				writes.Add(int64(r.Writes))
+				races.Add(int64(r.Races))
 				if !r.OK() {
 					mu.Lock()
 					failed = append(failed, r)
@@ -70,7 +71,8 @@ func TestSimulator(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d schedules in %s: %d steps, %d writes, %d failed", n, time.Since(start).Round(time.Millisecond), steps.Load(), writes.Load(), len(failed))
+	t.Logf("%d schedules (seeds %d to %d) in %s: %d steps, %d node writes, %d raced, %d failed",
+		n, *flagFirst, last-1, time.Since(start).Round(time.Millisecond), steps.Load(), writes.Load(), races.Load(), len(failed))
 	if len(failed) > 0 {
 		first := failed[0]
 		for _, r := range failed {
