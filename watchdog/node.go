@@ -446,6 +446,15 @@ func (w *worker) run(ctx, jctx context.Context, j *failover.Job) {
 			if st.Report != nil && !w.send(ctx, st.Report) {
 				return
 			}
+			// The report is queued before the write, so the loop learns
+			// of the write in order. The send may have waited on a busy
+			// loop, which may have cancelled the job or withdrawn the
+			// permission meanwhile: ask again right before writing. A
+			// refusal is reported as the job's end, which clears the
+			// write the report announced.
+			if st = j.Go(time.Now(), jctx.Err() == nil && w.mayWrite(st.Content)); st.Op != failover.OpWrite {
+				continue
+			}
 			err := w.write(ctx, st.Content)
 			if ctx.Err() != nil {
 				return
