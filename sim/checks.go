@@ -25,14 +25,13 @@ func (t *truth) slack() time.Duration {
 // down since its write (crashed, frozen, stopped, its machine or service
 // down), when the writer restarted since (it cannot know), or when the
 // link has held for failback_delay since (a new episode: failback). A
-// write the peer decided on a link that had held for failback_delay, in
-// the last peer_timeout before a cut it had not noticed yet, belongs to
-// that link: it is not the episode's. An operator's edit earlier in the
-// episode puts it aside: both nodes may then write once (undated, an edit
-// that ends where it began looks like no change). And a write the peer
-// made on a live
-// link (a health move, a handover, a failback) is not a takeover of a
-// loss: the first write of the partition that follows may replace it.
+// write the peer decided on a settled link, before either node dropped
+// it, belongs to that link, and so does one made on a live link (a health
+// move, a handover, a failback): the first write of the partition that
+// follows may replace it. An operator's edit the writer had not read puts
+// it aside: both nodes may then write once (undated, an edit that ends
+// where it began looks like no change). The rest are the limits that
+// docs/WRITE-RULE.md states.
 func (t *truth) checkNoPingPong(wr apiWrite) {
 	ws := t.w.dns.writes
 	if len(ws) < 2 {
@@ -50,6 +49,16 @@ func (t *truth) checkNoPingPong(wr apiWrite) {
 		t.checkTie(wr, prev)
 		return
 	}
+	if t.excused(wr, prev) {
+		return
+	}
+	t.w.fail("no ping-pong", "%s wrote %q (%s) over %s's %q of %.3fs, and %s stayed alive",
+		nodeName(wr.by), wr.content, wr.purpose, nodeName(prev.by), prev.content, t.w.since(prev.at), nodeName(prev.by))
+}
+
+// excused reports whether wr, a write over prev of the other node, is
+// one of the cases checkNoPingPong allows.
+func (t *truth) excused(wr, prev apiWrite) bool {
 	switch {
 	case t.lastDown[prev.by].After(prev.at),
 		t.lastRestart[wr.by].After(prev.at),
@@ -57,13 +66,41 @@ func (t *truth) checkNoPingPong(wr apiWrite) {
 		t.stopAt[prev.by].After(prev.at),                      // the peer is stopping and hands the record over
 		t.w.sc.PeerCheck[wr.by] && t.unreachedSince(wr),       // the writer's peer_check found the peer's service gone
 		t.lastSettled.After(prev.at),
-		t.lastEdit.After(t.lastSettled) && !t.lastEdit.After(prev.at), // outside edits aside
+		t.lastEdit.After(t.lastSettled) && !t.lastEdit.After(prev.at),                   // outside edits aside
+		wr.job != nil && t.lastEdit.After(wr.job.knownAt) && !t.lastEdit.After(prev.at), // an edit the writer had not read
+		t.w.sc.NoModified && t.landedUnknown(wr, prev.at),                               // its own write landed unknown; undated, the peer's change back looks like none
+		t.w.sc.NoModified && t.firstRead[wr.by].After(prev.at),                          // started before the peer's write, first read after it: undated, it is what it started into
+		t.calm[wr.by].After(prev.at),                                                    // the writer saw the link hold failback_delay since: a new episode, as it saw it
 		prev.linked && prev.purpose != failover.Takeover && prev.purpose != failover.Correction,
-		prev.job != nil && t.lastSettled.After(prev.job.readAt.Add(-t.w.sc.PeerTimeout)):
-		return
+		prev.job != nil && !prev.job.readAt.After(t.lastSettled), // decided on a settled link, before either node dropped it
+		t.failbackLike(prev):
+		return true
 	}
-	t.w.fail("no ping-pong", "%s wrote %q (%s) over %s's %q of %.3fs, and %s stayed alive",
-		nodeName(wr.by), wr.content, wr.purpose, nodeName(prev.by), prev.content, t.w.since(prev.at), nodeName(prev.by))
+	return false
+}
+
+// failbackLike reports whether wr is the owner's write of the preferred
+// value decided within a peer_timeout of the link's holding for
+// failback_delay: the other node cannot tell it from the failback that was
+// due then, and may write once over it (WRITE-RULE.md, limits).
+func (t *truth) failbackLike(wr apiWrite) bool {
+	return wr.by == t.owner() && wr.content == t.w.sc.Preferred && wr.job != nil &&
+		t.lastSettled.After(wr.job.readAt.Add(-t.w.sc.PeerTimeout))
+}
+
+// landedUnknown reports whether the writer of wr wrote before at, after
+// what it knew when it decided wr, and its answer was lost: it does not
+// know its write landed.
+func (t *truth) landedUnknown(wr apiWrite, at time.Time) bool {
+	if wr.job == nil {
+		return false
+	}
+	for _, w := range t.w.dns.writes {
+		if w.by == wr.by && w.lost && w.at.Before(at) && !w.at.Before(wr.job.knownAt.Add(-time.Second)) {
+			return true
+		}
+	}
+	return false
 }
 
 // quiet is a partition between two live, healthy nodes with nothing else
@@ -81,25 +118,18 @@ func (t *truth) quiet() bool {
 	return true
 }
 
-// settle is how long after a quiet partition starts the nodes' own view
-// of it has caught up: the silence detected, health verdicts stable.
-func (t *truth) settle() time.Duration {
-	sc := t.w.sc
-	d := sc.PeerTimeout + sc.Keepalive + sc.FailbackDelay
-	for _, h := range sc.Health {
-		if h != nil {
-			d = max(d, sc.PeerTimeout+time.Duration(h.Fall+h.Rise+1)*h.Interval)
-		}
-	}
-	return d + time.Second
-}
-
-// checkPartitionWrite: a quiet partition costs at most one write. Writes
-// are counted by when their job read the record: a decision made before
-// the partition began is not the partition's.
+// checkPartitionWrite: a quiet partition costs at most one write. Counted
+// are the writes of jobs a node decided during the partition, off the
+// link: one decided on the link (a failback before the silence was
+// noticed) is the link's, and one on peer_check's evidence (the writer
+// could not reach the peer's service) is the evidence's.
 func (t *truth) checkPartitionWrite(wr apiWrite) {
-	if t.quietSince.IsZero() || wr.job == nil || wr.job.readAt.Before(t.quietSince.Add(t.settle())) {
+	if t.quietSince.IsZero() || wr.job == nil || wr.job.began.Before(t.quietSince) || wr.job.onLink ||
+		t.w.sc.PeerCheck[wr.by] && t.unreachedSince(wr) {
 		return
+	}
+	if ws := t.w.dns.writes; len(ws) >= 2 && ws[len(ws)-2].by == 1-wr.by && t.excused(wr, ws[len(ws)-2]) {
+		return // what checkNoPingPong allows
 	}
 	t.quietWrites++
 	if t.quietWrites > 1 {
@@ -140,8 +170,8 @@ func (t *truth) checkQuietLink(wr apiWrite) {
 
 // jobDone checks a job's API budget: without API faults, a job costs at
 // most a read and a write (and a second read after a tie pause).
-func (t *truth) jobDone(sj *simJob, began time.Time) {
-	if sj.id == 0 || t.apiFaults > 0 || t.apiFaultEnd.After(began) {
+func (t *truth) jobDone(sj *simJob) {
+	if sj.id == 0 || t.apiFaults > 0 || t.apiFaultEnd.After(sj.began) {
 		return
 	}
 	if sj.calls > 3 {
@@ -189,8 +219,16 @@ func (t *truth) recordIs(v string) bool {
 // liveness bound.
 func (t *truth) steady(since time.Time) bool {
 	d, sc := t.w.dns, t.w.sc
-	known := max(sc.Drift, time.Minute) + sc.FailbackDelay + 10*time.Second
-	return t.apiSteady(since) && !t.lastEdit.After(since.Add(-known)) && d.exists && d.typ == sc.Type
+	known := since.Add(-(max(sc.Drift, time.Minute) + sc.FailbackDelay + 10*time.Second))
+	if sc.Drift <= 0 {
+		// Without drift checks an edit is learned only by a node that
+		// starts after it (its lookup).
+		known = t.lastRestart[0]
+		if t.lastRestart[1].Before(known) {
+			known = t.lastRestart[1]
+		}
+	}
+	return t.apiSteady(since) && !t.lastEdit.After(known) && d.exists && d.typ == sc.Type
 }
 
 // apiSteady: the API has answered since 20 s before since (a job's
@@ -212,9 +250,14 @@ func (t *truth) crashed(i int, powerOff bool) {
 		return // its service still answers: the survivor withholds, as it should
 	}
 	since := w.now
-	// Detection, then a read and a write; the pause of the node that is
-	// not preferred only for a record that points at neither node.
+	// Detection (a keepalive more, and a slow network's extra delay:
+	// frames sent before the crash may arrive after it), then a read and
+	// a write; the pause of the node that is not preferred only for a
+	// record that points at neither node.
 	bound := sc.PeerTimeout + sc.Keepalive + t.slack()
+	for _, extra := range w.net.slow {
+		bound += extra
+	}
 	if d := w.dns.content; d != sc.Values[0] && d != sc.Values[1] {
 		bound += sc.tiePause()
 	}
@@ -236,6 +279,9 @@ func (w *World) since(at time.Time) float64 { return at.Sub(epoch).Seconds() }
 // neither node; it never flips the record from one node to the other.
 func (t *truth) checkCorrection(wr apiWrite) {
 	sc := t.w.sc
+	if ws := t.w.dns.writes; len(ws) >= 2 && ws[len(ws)-2].by == outsider && wr.job != nil && ws[len(ws)-2].at.After(wr.job.served) {
+		return // an operator's edit that raced the correction: written after its read
+	}
 	if wr.content != wr.before && wr.purpose == failover.Correction && (wr.before == sc.Values[0] || wr.before == sc.Values[1]) {
 		t.w.fail("drift: never a flip", "%s's correction wrote %q over %q, a node's value", nodeName(wr.by), wr.content, wr.before)
 	}
@@ -249,7 +295,7 @@ func (t *truth) edited(content string) {
 		return
 	}
 	since := w.now
-	bound := sc.Drift + sc.FailbackDelay + sc.PeerTimeout + sc.tiePause() + t.slack()
+	bound := 2*sc.Drift + sc.FailbackDelay + sc.PeerTimeout + sc.tiePause() + t.slack()
 	t.expectBy("drift", "the record, edited to "+content+", is corrected within "+bound.String(), bound,
 		func() bool {
 			d := w.dns
@@ -294,9 +340,10 @@ func latest(ts ...time.Time) time.Time {
 	return l
 }
 
-// stopped is a SIGTERM of node i: it exits within the handover limit and
-// a second, and, if it held the record while linked to a healthy peer
-// with handover_on_stop, the peer holds the record by then.
+// stopped is a SIGTERM of node i: it exits within 2 s, or within the
+// handover limit with handover_on_stop, and, if it held the record while
+// linked to a healthy peer with handover_on_stop, the peer holds the
+// record by then.
 func (t *truth) stopped(i int) {
 	w, sc := t.w, t.w.sc
 	n := w.nodes[i]
@@ -305,8 +352,11 @@ func (t *truth) stopped(i int) {
 	}
 	t.stopAt[i] = w.now
 	since := w.now
-	t.expectBy("stop within 5 s", nodeName(i)+" exits within "+(failover.HandoverLimit+time.Second).String()+" of SIGTERM",
-		failover.HandoverLimit+time.Second,
+	limit := 2 * time.Second
+	if sc.Handover {
+		limit = 5 * time.Second
+	}
+	t.expectBy("stop", nodeName(i)+" exits within "+limit.String()+" of SIGTERM", limit,
 		func() bool { return n.proc != procFrozen && t.stopAt[i].Equal(since) },
 		func() bool { return n.proc == procOff })
 	y := 1 - i
@@ -364,7 +414,10 @@ func (t *truth) observeRearm() {
 			bound := sc.PeerTimeout + sc.Keepalive + sc.ProbeTimeout + failover.WatchEvery + sc.tiePause() + t.slack()
 			value := w.nodes[x].value
 			t.expectBy("re-armed", nodeName(x)+" cannot hear "+nodeName(y)+" nor reach its service: the record on "+nodeName(x)+" within "+bound.String(), bound,
-				func() bool { return t.rearmSince[x].Equal(since) && t.steady(since) },
+				// A peer without health checks that writes its value onto
+				// its own dead service after this node took the record
+				// contests it: this node leaves it (WRITE-RULE.md, limits).
+				func() bool { return t.rearmSince[x].Equal(since) && t.steady(since) && !t.deadWrite[y].After(since) },
 				func() bool { return t.recordIs(value) })
 		}
 	}
@@ -407,6 +460,27 @@ func (t *truth) observeBeliefs() {
 			w.fail("beliefs", "%s believes the record points to it: %v, but it holds %q (last written by %s at %.3fs)",
 				nodeName(i), n.active, w.dns.content, nodeName(last.by), w.since(last.at))
 		}
+	}
+}
+
+// observeTold: a node that withholds a takeover (the peer serves, the
+// peer took the record, its own service fails) has said so by an alert
+// during the down episode: once per episode, every episode.
+func (t *truth) observeTold() {
+	for i, n := range t.w.nodes {
+		if n.proc != procRunning {
+			continue
+		}
+		v := n.loop.S.View(n.cfg)
+		if v.EpisodeBegan.IsZero() {
+			t.calm[i] = t.w.now
+		}
+		skew := t.w.sc.NodeSkew[i] // the view's times are on the node's clock
+		if v.Guard == "" || v.EpisodeBegan.IsZero() || !t.lastPush[i].Before(v.EpisodeBegan.Add(-skew)) {
+			continue
+		}
+		t.w.fail("told", "%s withholds (%s) since %.3fs and has sent no alert in the down episode that began at %.3fs",
+			nodeName(i), v.Guard, t.w.since(v.GuardAt.Add(-skew)), t.w.since(v.EpisodeBegan.Add(-skew)))
 	}
 }
 

@@ -28,6 +28,7 @@ type dnsAPI struct {
 	lastWrite      time.Time // true time
 
 	down, lost int             // fault counters
+	late       bool            // the call being served arrives after its sender gave up
 	throttle   []time.Duration // active 429 faults: their Retry-After
 	slow       []time.Duration
 	stale      []time.Duration
@@ -48,6 +49,8 @@ type apiWrite struct {
 	purpose failover.Purpose
 	job     *simJob // nil for an outside edit
 	linked  bool    // both nodes used one link when it landed
+	lost    bool    // its answer never reached the writer
+	late    bool    // applied after the writer gave up on it: nobody knows of it
 }
 
 func (d *dnsAPI) clock() time.Time { return d.w.now.Add(d.w.sc.APISkew) }
@@ -90,8 +93,14 @@ func (d *dnsAPI) request(n *node, j *simJob, write bool, content string, done fu
 	w.at(sent.Add(failover.APITimeout), func() { answer(failover.Record{}, errTimeout) })
 	w.at(sent.Add(there), func() {
 		served = w.now
+		applied := len(d.writes)
+		d.late = there >= failover.APITimeout // the writer has given up on it already
 		rec, err, lost := d.serve(n, j, write, content)
+		d.late = false
 		if lost || there+back >= failover.APITimeout {
+			if len(d.writes) > applied {
+				d.writes[applied].lost = true // the writer will not know it landed
+			}
 			return // the client times out
 		}
 		w.after(back, func() {
@@ -138,7 +147,7 @@ func (d *dnsAPI) serve(n *node, j *simJob, write bool, content string) (rec fail
 func (d *dnsAPI) apply(by, inc int, content string, j *simJob) {
 	w := d.w
 	d.before, d.beforeModified = d.content, d.modified
-	wr := apiWrite{at: w.now, by: by, inc: inc, content: content, before: d.content, job: j, linked: w.truth.conn != nil}
+	wr := apiWrite{at: w.now, by: by, inc: inc, content: content, before: d.content, job: j, linked: w.truth.conn != nil, late: d.late}
 	if j != nil {
 		wr.purpose = j.purpose
 	}

@@ -134,7 +134,6 @@ func (n *node) turn(ev failover.Event) {
 		}
 	}
 	n.rearm()
-	n.w.truth.turned(n)
 }
 
 func (n *node) rearm() {
@@ -448,12 +447,12 @@ type simJob struct {
 	purpose     failover.Purpose
 	cancelled   bool
 	calls       int
-	read        failover.Record // what the last read found
-	readAt      time.Time       // true time of the last read's answer
-	served      time.Time       // true time the API served it
-	firstServed time.Time       // of the job's first read
-	issued      time.Time       // true time of the last write's issue
+	readAt      time.Time // true time of the last read's answer
+	served      time.Time // true time the API served it
+	firstServed time.Time // of the job's first read
 	began       time.Time
+	onLink      bool      // decided while the node was linked
+	knownAt     time.Time // true time as of which the node knew the record when it decided
 }
 
 func (n *node) cancelEnsure() {
@@ -465,7 +464,8 @@ func (n *node) cancelEnsure() {
 
 // runJob carries out j (watchdog's worker.run).
 func (n *node) runJob(j *failover.Job, id uint64, p failover.Purpose) {
-	sj := &simJob{n: n, inc: n.inc, j: j, id: id, purpose: p, began: n.w.now}
+	v := n.loop.S.View(n.cfg)
+	sj := &simJob{n: n, inc: n.inc, j: j, id: id, purpose: p, began: n.w.now, onLink: v.Linked, knownAt: v.RecordAt.Add(-n.w.sc.NodeSkew[n.i])}
 	if id != 0 {
 		n.ensure = sj
 	}
@@ -502,7 +502,8 @@ func (sj *simJob) step(st failover.Step) {
 				return
 			}
 			if err == nil {
-				sj.read, sj.readAt, sj.served = rec, w.now, w.dns.lastServed
+				w.truth.read(n)
+				sj.readAt, sj.served = w.now, w.dns.lastServed
 				if sj.firstServed.IsZero() {
 					sj.firstServed = sj.served
 				}
@@ -517,15 +518,28 @@ func (sj *simJob) step(st failover.Step) {
 			sj.step(st)
 			return
 		}
-		rep := st.Report
-		w.after(0, func() { n.inputFrom("results", sj.inc, func() { n.turn(rep) }) })
-		w.truth.writing(n, sj, st.Content)
-		sj.issued = w.now
-		w.dns.request(n, sj, true, st.Content, func(_ failover.Record, err error) {
-			sj.step(sj.j.Wrote(n.clock(), err))
+		// The report goes to the loop first; once it has taken it, the
+		// worker asks again and writes (whatever reached the loop
+		// first, a cancel say, counts).
+		rep, content := st.Report, st.Content
+		w.after(0, func() {
+			n.inputFrom("results", sj.inc, func() {
+				n.turn(rep)
+				if n.proc != procRunning {
+					return
+				}
+				if st := sj.j.Go(n.clock(), !sj.cancelled && n.mayWrite(content)); st.Op != failover.OpWrite {
+					sj.step(st) // a refusal is reported, cancelled or not, as the worker does
+					return
+				}
+				w.truth.writing(n, sj, content)
+				w.dns.request(n, sj, true, content, func(_ failover.Record, err error) {
+					sj.step(sj.j.Wrote(n.clock(), err))
+				})
+			})
 		})
 	case failover.OpDone:
-		w.truth.jobDone(sj, sj.began)
+		w.truth.jobDone(sj)
 	case failover.OpWait:
 		w.after(st.Wait, func() {
 			n.inputFrom(src, sj.inc, func() {

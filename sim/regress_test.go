@@ -46,7 +46,7 @@ func TestPlantedBugs(t *testing.T) {
 	}
 }
 
-// The two situations that opened the issue, as written schedules.
+// Two plain situations that once went wrong, as written schedules.
 func TestScenarioRecordLeftOnADeadNode(t *testing.T) {
 	// The link is cut, both nodes alive. B (no peer_check) takes the
 	// record; A (with peer_check) finds B's service serving and

@@ -9,10 +9,11 @@ type Regression struct {
 }
 
 // Regressions are the schedules that once broke an invariant: each stays a
-// test (sim's TestRegressions, and failover's, for mutation testing). The
+// test (sim's TestRegressions, and failover's own tests replay them too). The
 // fingerprint pins the schedule: if the generator changes, a seed replays
 // another schedule, and the test says so rather than pass vacuously.
 var Regressions = []Regression{
+	{5, "4dae45e9", "the one-shot alerts went out once per process: a second loss withheld without a word"},
 	{7, "22742209", "a deleted record retried for ever, 10 calls per job"},
 	{26, "57dc02fc", "a takeover waited a minute for the look at a missing record"},
 	{30, "eedc8bcc", "preferred value neither node's: both took it on a reset"},
@@ -26,6 +27,7 @@ var Regressions = []Regression{
 	{185, "7c3d7ca6", "an A-record node that does not know its peer's address corrected it (flips for ever)"},
 	{212, "0b90cf77", "a cancelled write landed unknown: on_standby on the active node"},
 	{297, "fe54b4fb", "a verification that raced the peer's write suppressed further ones"},
+	{311, "0ea838c9", "a verification read that showed the peer's value made the owner fail back over it, though the peer did not claim it"},
 	{487, "5d63c061", "an episode begun with the record missing took the peer's value for its base"},
 	{523, "9461d64a", "a takeover over a peer's write learned during an unhealthy spell"},
 	{551, "c9e7cdf1", "a settled flag kept from the episode's first loss let a takeover through"},
@@ -35,6 +37,7 @@ var Regressions = []Regression{
 	{1153, "cc95ee00", "the owner's later takeover taken for its late failback"},
 	{1162, "65487932", "a relinked node ignored the peer saying a missing record was back"},
 	{1345, "29093df0", "preferred value neither node's: the peer kept believing it held the record"},
+	{1559, "d9d5d004", "a failback decided on a link already silent counted as the partition's write: the checker must accept it"},
 	{1718, "cdd608bf", "a stale read right after this node's write made it believe the write had not landed"},
 	{1854, "f33a7807", "a health move waited for the minutely look at a missing record"},
 	{1893, "f4c47489", "a stale claim skipped the handover on SIGTERM"},
@@ -44,6 +47,7 @@ var Regressions = []Regression{
 	{3062, "7db30193", "the preferred value taken for neither node's while the peer's value was unknown"},
 	{3180, "cc28b25d", "keepalives buffered during a freeze moved the time the link was last good"},
 	{3208, "81b84a66", "the tie pause too short for the preferred node's late detection"},
+	{3576, "a412ebc4", "a link that was never known good dated nothing: any write of the peer's counted as an edit from before"},
 	{4065, "e4f9a65a", "a node started without a link ignored what its lookup had found"},
 	{4186, "ac5f349f", "a write on peer_check's evidence, which the checker must accept"},
 	{4235, "43e4e5b2", "a relink without keepalives moved the time the link was last good"},
@@ -63,7 +67,22 @@ var Regressions = []Regression{
 	{16155, "6a050a75", "the peer's claim, from a lookup older than this node's write, was trusted"},
 	{19475, "5d6ff929", "a takeover during a loss, learned while unhealthy, counted as sanctioned"},
 	{21317, "f17e1242", "beliefs judged before a paced verification could settle them"},
+	{29265, "419a26f4", "both nodes corrected a third value during a loss: their drift checks are not in step"},
 	{30145, "0fadbe5f", "a peer_check verdict from before a 42 s freeze acted on at once"},
 	{33296, "4b73479b", "an undated failback, announced, never recognised"},
 	{36214, "e5407611", "a failback on a link silent for most of a peer_timeout"},
+	{49428, "5747c0be", "a failback on a link the peer had already lost wrote over the peer's takeover"},
+	{61208, "4350bb0c", "a change back to the episode's first value, over a move this node had asked for, was not the peer's write"},
+	{64295, "4119f91c", "a slow network delays frames sent before a crash: the liveness bound must allow for it"},
+	{68581, "6d498d0f", "a disagreement that came back after an agreement waited the old backoff: the record left on a crashed node"},
+	{112201, "a530f805", "the peer's write, read on a link whose keepalives had stopped coming, was not taken for its write of the episode"},
+	{124880, "c636a415", "an outside edit during a partition in which both nodes withheld was never corrected"},
+	{149950, "f5b47fda", "a link replaced by a newer one began no episode: the peer's takeover during its own loss went unnoticed"},
+	{157080, "d679c9a1", "a write applied after its writer gave up on it is known to nobody: the checker must count it as an outside edit"},
+	{164963, "81931926", "a drift check during a withheld loss corrected the preferred value of a load balancer"},
+	{177648, "720bd7d1", "a handover that landed after the link broke counted as this node's takeover: the evidence takeover was contested"},
+	{191940, "65b8e564", "agreeing with the peer while this node's own write was under way"},
+	{227024, "53e28ca5", "an episode ended on a link that had fallen silent: the next loss took the record back from a live peer"},
+	{263159, "43c9634a", "a record missing when the episode began: both nodes took the first value found after it for the base"},
+	{277421, "35b7dde8", "a job's read that paused for a tie was never learned, so the peer's later write looked like no change"},
 }

@@ -91,7 +91,7 @@ func TestSimulator(t *testing.T) {
 		for _, name := range slices.Sorted(maps.Keys(byInvariant)) {
 			seeds := byInvariant[name]
 			slices.Sort(seeds)
-			t.Errorf("%s: %d schedules, seeds %v", name, len(seeds), seeds[:min(len(seeds), 12)])
+			t.Errorf("%s: %d schedules, seeds %v", name, len(seeds), seeds[:min(len(seeds), 200)])
 		}
 		t.Fatal(first.Report())
 	}

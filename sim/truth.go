@@ -32,6 +32,10 @@ type truth struct {
 	quietWrites int
 	races       int // writes that raced: both nodes read before either wrote
 
+	lastPush   [2]time.Time // node i's last alert
+	firstRead  [2]time.Time // node i's first read answered since it started
+	calm       [2]time.Time // the last step at which node i saw no down episode
+	deadWrite  [2]time.Time // node i's last write of its own value while its service was down
 	expect     []*expectation
 	stopAt     [2]time.Time // a SIGTERM not yet followed by the exit
 	rearmSince [2]time.Time
@@ -116,13 +120,17 @@ func (t *truth) observe() {
 
 // Hooks from the parts.
 
-func (t *truth) started(n *node) { t.lastRestart[n.i] = t.w.now }
+func (t *truth) started(n *node) { t.lastRestart[n.i], t.firstRead[n.i] = t.w.now, time.Time{} }
+
+func (t *truth) read(n *node) {
+	if t.firstRead[n.i].IsZero() {
+		t.firstRead[n.i] = t.w.now
+	}
+}
 
 func (t *truth) exited(n *node) { t.stopAt[n.i] = time.Time{} }
 
-func (t *truth) turned(*node) {}
-
-func (t *truth) notified(*node, failover.ActNotify) {}
+func (t *truth) notified(n *node, _ failover.ActNotify) { t.lastPush[n.i] = t.w.now }
 
 func (t *truth) checked(n *node, passed bool) {
 	t.checkOK[n.i] = passed
@@ -138,16 +146,23 @@ func (t *truth) healthyFor(i int, d time.Duration) bool {
 // writing is node n's job issuing a write of content.
 func (t *truth) writing(n *node, sj *simJob, content string) {
 	t.checkFresh(n, sj)
-	if content == n.value && !t.checkOK[n.i] {
-		t.w.fail("never onto a dead service", "%s writes its own value %q while its last health check failed", nodeName(n.i), content)
+	if content == n.value && (!t.checkOK[n.i] || !t.monHealthy[n.i]) {
+		t.w.fail("never onto a dead service", "%s writes its own value %q while its monitor says unhealthy or its last check failed", nodeName(n.i), content)
 	}
 }
 
 // wrote is a write the API applied.
 func (t *truth) wrote(wr apiWrite) {
-	if wr.by == outsider {
+	if wr.by == outsider || wr.late {
+		// A write applied after its writer gave up on it is known to
+		// nobody, like an operator's edit.
 		t.lastEdit = t.w.now
+	}
+	if wr.by == outsider {
 		return
+	}
+	if n := t.w.nodes[wr.by]; wr.content == n.value && !n.serviceUp {
+		t.deadWrite[wr.by] = t.w.now
 	}
 	t.checkNoPingPong(wr)
 	t.checkPartitionWrite(wr)
@@ -162,5 +177,6 @@ func (t *truth) step() {
 	t.observeFailback()
 	t.observeRearm()
 	t.observeBeliefs()
+	t.observeTold()
 	t.checkExpectations()
 }

@@ -141,7 +141,7 @@ func (m *Metrics) WritePrometheus(w io.Writer, st Status) {
 	counter(w, "clooster_failovers_total", "Times the peer was declared down.", m.events[failover.LogPeerDown])
 	counter(w, "clooster_failbacks_total", "Times the peer was declared up after a stable link.", m.events[failover.LogPeerUp])
 	counter(w, "clooster_guard_withholds_total", "Takeovers the split-brain guard withheld.", m.events[failover.LogGuardWithhold])
-	counter(w, "clooster_handovers_total", "Handovers started on stop.", m.events[failover.LogHandoverStarted])
+	counter(w, "clooster_handovers_total", "Handovers started on stop.", m.events[failover.LogHandingOver])
 	if !m.lastTransition.IsZero() {
 		gauge(w, "clooster_last_transition_timestamp_seconds", "Unix time of the last link or record transition.",
 			float64(m.lastTransition.UnixNano())/1e9)

@@ -44,18 +44,19 @@ const (
 // Timings of the rule.
 const (
 	// HandoverLimit bounds how long a stopping node waits for its peer to
-	// take the record.
-	HandoverLimit = 5 * time.Second
+	// take the record: half a second less than the 5 s a stop with a
+	// handover may take, for the shutdown itself.
+	HandoverLimit = 4500 * time.Millisecond
 	// FreshRead: a write acts on a read answered less than this long ago,
 	// or the job reads again.
 	FreshRead = time.Second
 	// StaleReads bounds how long the DNS API's reads may lag its writes.
 	StaleReads = time.Second
-	// TieDelay is how long, beyond the time the preferred node may take
+	// tieDelay is how long, beyond the time the preferred node may take
 	// to notice the loss of the link (TiePause), the node that is not
 	// preferred lets it go first when both want a record that points at
 	// neither.
-	TieDelay = time.Second
+	tieDelay = time.Second
 	// clockSkew is how far a store's Modified and our clock may disagree:
 	// the Date header's second, and the answer's way back.
 	clockSkew = 2 * time.Second
@@ -79,17 +80,17 @@ const (
 // TiePause is how long the node that is not preferred waits before it
 // takes a record that points at neither node: the preferred node may
 // notice the loss up to a peer_timeout and a keepalive later (a peer that
-// closed the link alive gets a grace), then TieDelay.
-func (c *Config) TiePause() time.Duration { return c.PeerTimeout + c.Keepalive + TieDelay }
+// closed the link alive gets a grace), then tieDelay.
+func (c *Config) TiePause() time.Duration { return c.PeerTimeout + c.Keepalive + tieDelay }
 
-// FreezeThreshold is the gap between two turns of the loop beyond which
+// freezeThreshold is the gap between two turns of the loop beyond which
 // this node counts as having been frozen. The loop turns at least every
 // beat, so the threshold is three normal gaps.
-func (c *Config) FreezeThreshold() time.Duration {
+func (c *Config) freezeThreshold() time.Duration {
 	return max(c.PeerTimeout-c.Keepalive, c.Keepalive)
 }
 
 // Beat is the longest the loop sleeps: a third of the freeze threshold
-// (583 ms at the defaults). While linked, the peer's keepalives turn it
+// (667 ms at the defaults). While linked, the peer's keepalives turn it
 // more often, so the beat only fires on a silent link.
-func (c *Config) Beat() time.Duration { return c.FreezeThreshold() / 3 }
+func (c *Config) Beat() time.Duration { return c.freezeThreshold() / 3 }

@@ -5,10 +5,6 @@ import (
 	"time"
 )
 
-// lookedUp reports whether a read has answered since start (found the
-// record, or found it missing).
-func (s State) lookedUp() bool { return s.looked }
-
 // scheduleReads asks for the plain reads: the lookup at start, a drift
 // check every drift interval (while linked only the failback owner's, once
 // it has failed back: one node's reads are enough), and a look for a
@@ -62,13 +58,19 @@ func (s *State) read(c *Config, ev EvRead, acts []Action) []Action {
 		return s.withhold(c, ev.Record.Content, ev.At, acts)
 	}
 	wrote := before != "" && before != ev.Record.Content || changedAfter(ev.Record, s.linkSince)
-	if ev.Verify && s.link && wrote && s.peersValue(c, ev.Record.Content) && !s.lastTurn.Before(s.sanctioned) && s.claimMoved() &&
-		!(s.peer == declaredUp && !s.owner(c) && ev.Record.Content == c.Preferred) {
+	unasked := s.link && wrote && s.peersValue(c, ev.Record.Content) && !s.lastTurn.Before(s.sanctioned) &&
+		!(s.peer == declaredUp && !s.owner(c) && ev.Record.Content == c.Preferred)
+	switch {
+	case unasked && ev.Verify && s.claimMoved():
 		// Linked, the peer has taken the record unasked (not a failback
 		// of its own, not at this node's request): it has lost this node.
 		s.peerActed, s.peerActedAt = true, s.claimChanged
+	case unasked && s.claim != ev.Record.Content:
+		// The same, written after the peer's last keepalive that came
+		// here: the peer's keepalives no longer arrive.
+		s.peerActed, s.peerActedAt = true, s.lastTurn
 	}
-	if ev.Verify && s.link && s.peer == declaredUp && s.owner(c) && s.peersValue(c, ev.Record.Content) &&
+	if ev.Verify && s.link && s.peer == declaredUp && s.owner(c) && s.peersValue(c, ev.Record.Content) && s.claim == ev.Record.Content &&
 		!s.lastTurn.Before(s.sanctioned) && s.failbackDone {
 		// The peer says it holds the record, on a settled link, and this
 		// node learns it from the peer, not from its own drift check (an
@@ -95,7 +97,7 @@ func (s State) staleRead(content string, asked time.Time) bool {
 
 // peerWroteRec is the write rule's judgment of rec against this episode.
 func (s State) peerWroteRec(c *Config, rec Record) bool {
-	a := ActEnsure{Own: c.ThisValue, Peer: s.peerValue, PeerKnown: s.peerKnown, Preferred: c.Preferred,
+	a := ActEnsure{Own: c.ThisValue, Peer: s.peerValue, PeerKnown: s.peerKnown,
 		Base: s.base(), Since: s.ep.since}
 	return a.peerWrote(rec, s.lastTurn)
 }
@@ -113,8 +115,11 @@ func (s *State) drift(c *Config, content string, now time.Time, acts []Action) [
 		return acts
 	case s.link && !s.owner(c):
 		return acts // while linked, the failback owner's checks are enough
-	case !s.link && s.pendingDown:
-		return acts // the takeover decides
+	case !s.link && s.pendingDown && (s.probe != probeServing || content == c.Preferred):
+		// The takeover decides; withheld because the peer serves, it
+		// leaves an edit to a value of neither node (but the preferred
+		// one: a load balancer serves both) to this check.
+		return acts
 	case content != c.ThisValue && !s.peersValue(c, content) && (s.link || s.sound()):
 		// Pointing at neither node (while linked, not at the preferred
 		// value either): correct it.

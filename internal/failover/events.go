@@ -57,6 +57,13 @@ type (
 		Verify    bool
 		Missing   bool
 	}
+	// EvSeen is what a job's read found, when the job pauses before it
+	// acts on it (a tie): the node learns it now, even if the job is
+	// cancelled before it is done.
+	EvSeen struct {
+		At, Asked time.Time
+		Record    Record
+	}
 	// EvReadFailed is a plain read that failed; Attempt counts the
 	// failures in a row of a read that retries.
 	EvReadFailed struct {
@@ -120,6 +127,7 @@ func (e EvInfo) When() time.Time       { return e.At }
 func (e EvLinkDown) When() time.Time   { return e.At }
 func (e EvRead) When() time.Time       { return e.At }
 func (e EvReadFailed) When() time.Time { return e.At }
+func (e EvSeen) When() time.Time       { return e.At }
 func (e EvAttempt) When() time.Time    { return e.At }
 func (e EvWriting) When() time.Time    { return e.At }
 func (e EvDone) When() time.Time       { return e.At }
@@ -142,8 +150,8 @@ type (
 		Content string
 
 		// What the write rule needs to judge a read.
-		Own, Peer, Preferred string
-		PeerKnown            bool
+		Own, Peer string
+		PeerKnown bool
 		// Conditional: a takeover after a link loss, which withholds if
 		// the peer wrote the record since Since (when the link was last
 		// known good) over Base (what it held then; "" unknown).

@@ -11,7 +11,7 @@ func (s *State) start(c *Config, p Purpose, content string, announce bool, title
 	s.jobSeq++
 	s.job = &job{id: s.jobSeq, content: content, purpose: p, announce: announce, title: title, since: now}
 	a := ActEnsure{Job: s.jobSeq, Purpose: p, Content: content,
-		Own: c.ThisValue, Peer: s.peerValue, PeerKnown: s.peerKnown, Preferred: c.Preferred, Disable: c.Disable,
+		Own: c.ThisValue, Peer: s.peerValue, PeerKnown: s.peerKnown, Disable: c.Disable,
 		Pause: c.TiePause()}
 	switch p {
 	case Takeover:
@@ -26,9 +26,23 @@ func (s *State) start(c *Config, p Purpose, content string, announce bool, title
 				a.AlsoAnnounced = s.ep.announced
 			}
 		}
+	case Failback:
+		if !s.failbackHeld && s.claim != s.peerValue {
+			// Not over the peer's value written on this link while the
+			// peer says it does not hold the record: it wrote after its
+			// last keepalive here, so it has lost this node (a one-way
+			// loss this node has yet to notice). Once held, the next
+			// attempt writes.
+			a.Conditional, a.Since = true, s.linkSince
+		}
 	case Correction:
 		a.OnlyOverNeither = true
 		a.Yield = !s.link && !s.owner(c)
+		if a.Yield {
+			// During a loss the preferred node's drift check may come up
+			// to a drift interval later than this node's.
+			a.Pause += c.DriftInterval
+		}
 	}
 	return append(acts, a,
 		ActLog{slog.LevelInfo, p.String() + logStartedSuffix, "checking the record", []any{"want", content}})
@@ -68,8 +82,8 @@ func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
 		// cancelled while its write was under way too.
 		acts, _ = s.learn(c, Record{Content: ev.Content}, ev.At, acts)
 		s.wrote, s.replaced, s.wroteAt = ev.Content, ev.Replaced, ev.At
-		if s.ep.on && !s.link && ev.Content == c.ThisValue {
-			s.ep.wrote = true
+		if s.ep.on && !s.link && ev.Content == c.ThisValue && ev.Purpose == Takeover {
+			s.ep.wrote = true // a takeover of this episode (a handover that landed after the link broke is not)
 		}
 	}
 	if ev.Purpose == Takeover && ev.Content == c.ThisValue && s.ep.on && !s.link {
@@ -94,6 +108,14 @@ func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
 		acts, _ = s.learn(c, Record{Content: ev.Content}, ev.Asked, acts)
 	}
 	if ev.Withheld {
+		if j.purpose == Failback {
+			// Either this node notices the loss of the link meanwhile, or
+			// the peer's word catches up with its write.
+			s.failbackHeld, s.failbackDone = true, false
+			s.failbackNext = ev.At.Add(max(PeerJobGap, c.PeerTimeout+c.Keepalive))
+			return append(acts, ActLog{slog.LevelWarn, LogFailbackHeld, "the peer wrote the record on this link without saying so; failback held",
+				[]any{"peer", c.Other, "content", ev.Content, "retry_in", s.failbackNext.Sub(ev.At)}})
+		}
 		if j.purpose == Takeover && s.ep.evidence {
 			s.ep.contest = true
 			return append(acts, ActLog{slog.LevelWarn, LogContested, "the peer took the record back although its service does not answer from here; not writing again",

@@ -35,19 +35,22 @@ func (s State) sound() bool { return s.healthy && !s.failing }
 // peerJobDue reports whether the peer's keepalives ask this node to move
 // the record (the peer is unhealthy or stopping, and holds it).
 func (s State) peerJobDue() bool {
-	return s.link && s.holder() == s.peerValue && s.job == nil && (s.peerStops || !s.peerHealthy) && s.sound()
+	return s.link && s.rec.content == s.peerValue && s.job == nil && (s.peerStops || !s.peerHealthy) && s.sound()
 }
 
 // moveForHealth moves the record off an unhealthy or stopping peer while
 // the link is up; both unhealthy: no write, one alert.
 func (s *State) moveForHealth(c *Config, now time.Time, acts []Action) []Action {
-	if !s.link || s.holder() != s.peerValue || s.job != nil {
+	if s.healthy || s.peerHealthy {
+		delete(s.alerted, alertBothUnhealthy) // alerted again if both fail again
+	}
+	if !s.link || s.rec.content != s.peerValue || s.job != nil {
 		return acts
 	}
 	if !s.peerHealthy && !s.healthy && s.once(alertBothUnhealthy) {
 		return append(acts,
-			ActLog{slog.LevelError, LogBothUnhealthy, "both services unhealthy; record left as it is", []any{"record", s.holder()}},
-			alertBothDown(c, s.holder()))
+			ActLog{slog.LevelError, LogBothUnhealthy, "both services unhealthy; record left as it is", []any{"record", s.rec.content}},
+			alertBothDown(c, s.rec.content))
 	}
 	if !s.peerJobDue() || now.Before(s.peerJobNext) {
 		return acts
@@ -65,20 +68,22 @@ func (s *State) moveForHealth(c *Config, now time.Time, acts []Action) []Action 
 }
 
 // declareUp ends a down episode: once the link has held for
-// failback_delay, the peer is up, whatever either node's health.
+// failback_delay, the peer is up, whatever either node's health; not on a
+// link that falls silent (the peer may have lost it already, and its
+// episode goes on): the next keepalive ends it.
 func (s *State) declareUp(c *Config, now time.Time, acts []Action) []Action {
-	if !s.link || !s.ep.on && s.peer == declaredUp || now.Sub(s.upFrom()) < c.FailbackDelay {
+	if !s.link || !s.ep.on && s.peer == declaredUp || now.Sub(s.upFrom()) < c.FailbackDelay || now.Sub(s.lastHeard) > 2*c.Keepalive {
 		return acts
 	}
 	s.ep = episode{}
+	clear(s.alerted) // the episode's one-shot alerts may go out again in the next
 	if s.peer == declaredUp {
 		return acts
 	}
-	wasDown := s.peer == declaredDown
+	s.wasDown = s.peer == declaredDown
 	s.peer, s.peerSince = declaredUp, now
-	s.alerted[alertWasDown] = wasDown
 	return append(acts, ActLog{slog.LevelInfo, LogPeerUp, "peer is up", []any{"peer", c.Other, "linked_for", now.Sub(s.linkSince).Round(time.Millisecond)}},
-		ActHook{Event: HookPeerUp, Content: s.holder()})
+		ActHook{Event: HookPeerUp, Content: s.rec.content})
 }
 
 // failBack is rule 4: after failback_delay of unbroken link and of both
@@ -86,7 +91,7 @@ func (s *State) declareUp(c *Config, now time.Time, acts []Action) []Action {
 // value.
 func (s *State) failBack(c *Config, now time.Time, acts []Action) []Action {
 	if !s.link || s.failbackDone || now.Sub(s.failbackFrom()) < c.FailbackDelay || !s.sound() || s.rec.missing ||
-		!s.owner(c) || !s.peerHealthy {
+		!s.owner(c) || !s.peerHealthy || now.Before(s.failbackNext) {
 		// Not ours to write; or not yet; or a missing record (once a
 		// look finds it back); or the peer is unhealthy (its return to
 		// health starts the clock again).
@@ -103,11 +108,11 @@ func (s *State) failBack(c *Config, now time.Time, acts []Action) []Action {
 		return acts
 	}
 	title := fmt.Sprintf("[%s] Server '%s' is now up", c.This, c.Other)
-	if !s.alerted[alertWasDown] && s.healthySince.After(s.linkSince) {
+	if !s.wasDown && s.healthySince.After(s.linkSince) {
 		// The record comes back after this node's service recovered.
 		title = fmt.Sprintf("[%s] Service healthy again: record back to '%s'", c.This, c.Preferred)
 	}
-	return s.start(c, Failback, c.Preferred, s.alerted[alertWasDown], title, now, acts)
+	return s.start(c, Failback, c.Preferred, s.wasDown, title, now, acts)
 }
 
 // disputed reports whether the peer's word disagrees with this node's
@@ -117,21 +122,32 @@ func (s *State) failBack(c *Config, now time.Time, acts []Action) []Action {
 // as long each time, up to verifyMax: a peer whose belief is stale costs
 // few reads, and a write that raced the first read is still found.)
 func (s State) disputed(c *Config) bool {
+	return s.conflict(c) && (s.claim != s.verifiedClaim || s.rec.content != s.verifiedRec || !s.lastTurn.Before(s.verifyAgain))
+}
+
+// conflict reports whether the peer's word disagrees with this node's
+// knowledge.
+func (s State) conflict(c *Config) bool {
 	if !s.claimSeen {
 		return false
 	}
-	conflict := s.claimOf(c, s.rec.content) != s.claim
 	if s.rec.missing {
-		conflict = s.claim != "" // the peer says it holds a record this node last found missing
+		return s.claim != "" // the peer says it holds a record this node last found missing
 	}
-	return conflict && (s.claim != s.verifiedClaim || s.rec.content != s.verifiedRec || !s.lastTurn.Before(s.verifyAgain))
+	return s.claimOf(c, s.rec.content) != s.claim
 }
 
 // verify reads the record when the peer's word and this node's knowledge
 // disagree, or when the record is unknown. At most one such read per
 // PeerJobGap.
 func (s *State) verify(c *Config, now time.Time, acts []Action) []Action {
-	if !s.link || s.reading || s.job != nil || now.Before(s.verifyNext) || !s.lookedUp() {
+	if s.link && s.claimSeen && !s.conflict(c) {
+		// Agreed: a disagreement that comes back later is a new one
+		// (the record moved again), read again after PeerJobGap, not
+		// after the backoff of the last one.
+		s.verifiedClaim, s.verifiedRec = "-", "-"
+	}
+	if !s.link || s.reading || s.job != nil || now.Before(s.verifyNext) || !s.looked {
 		return acts
 	}
 	if !s.disputed(c) && (s.rec.content != "" || s.rec.missing) {
@@ -156,7 +172,7 @@ func (s *State) stop(c *Config, now time.Time, acts []Action) []Action {
 	if c.Handover && s.link && s.peerHealthy && !s.peerStops && s.rec.content == c.ThisValue {
 		s.stopBy = now.Add(HandoverLimit)
 		s.handover = true
-		acts = append(acts, ActLog{slog.LevelInfo, LogHandoverStarted, "stopping: handing the record to the peer first", []any{"peer", c.Other}})
+		acts = append(acts, ActLog{slog.LevelInfo, LogHandingOver, "stopping: handing the record to the peer first", []any{"peer", c.Other}})
 	}
 	if s.job != nil {
 		acts = append(acts, ActCancel{})

@@ -14,7 +14,7 @@ type Loop struct {
 
 	flags   byte
 	healthy bool
-	failing bool // the last check failed
+	reason  string // the last check's error
 }
 
 // NewLoop is a loop started at now.
@@ -36,12 +36,13 @@ func (l *Loop) Apply(ev Event) (acts []Action, kick bool) {
 
 // Health takes the health monitor's current verdict, polled after every
 // turn: healthy, and the last check's error ("" if it passed). It applies
-// an EvHealth only when something changed.
+// an EvHealth only when something changed (the error's text too: /status
+// shows the last one).
 func (l *Loop) Health(at time.Time, healthy bool, reason string) (acts []Action, kick bool) {
-	if healthy == l.healthy && (reason != "") == l.failing {
+	if healthy == l.healthy && reason == l.reason {
 		return nil, false
 	}
-	l.healthy, l.failing = healthy, reason != ""
+	l.healthy, l.reason = healthy, reason
 	return l.Apply(EvHealth{At: at, Healthy: healthy, Reason: reason})
 }
 

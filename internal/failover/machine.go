@@ -34,7 +34,7 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 	// fault: give the link a full timeout to come back before acting. The
 	// frames that waited meanwhile still count; the write rule's "last
 	// known good" does not move (agreedAt).
-	if gap := now.Sub(s.lastTurn); gap > c.FreezeThreshold() {
+	if gap := now.Sub(s.lastTurn); gap > c.freezeThreshold() {
 		s.extendGrace(now.Add(c.PeerTimeout))
 		s.lastHeard, s.frozeAt = now, now
 		if s.probe != probeNone {
@@ -68,6 +68,10 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 		}
 	case EvRead:
 		acts = s.read(c, ev, acts)
+	case EvSeen:
+		if !s.staleRead(ev.Record.Content, ev.Asked) {
+			acts, _ = s.learn(c, ev.Record, ev.Asked, acts)
+		}
 	case EvReadFailed:
 		s.reading = false
 		if logAttempt(ev.Attempt) {
@@ -128,13 +132,14 @@ func (s *State) extendGrace(t time.Time) {
 
 func (s *State) linkUp(c *Config, now time.Time, acts []Action) []Action {
 	if s.link {
+		acts = s.broken(c, now, acts)
 		acts = append(acts, ActLog{slog.LevelInfo, LogLinkReplaced, "newer link replaced the current one", nil})
 	} else {
 		acts = append(acts, ActLog{slog.LevelInfo, LogLinkUp, "link to peer up", []any{"peer", c.Other}})
 	}
 	s.link, s.everLinked, s.pendingDown = true, true, false
 	s.linkSince, s.lastHeard = now, now
-	s.failbackDone = false
+	s.failbackDone, s.failbackHeld, s.failbackNext = false, false, time.Time{}
 	s.claimSeen, s.claim, s.infoSeen, s.peerActed = false, "", false, false
 	s.verifiedClaim, s.verifiedRec = "-", "-" // nothing verified on this link
 	s.lookGap = lookFirst                     // a new link: a decision waits on a missing record again
@@ -184,13 +189,30 @@ func (s *State) cancelJob(acts []Action, event, msg string) []Action {
 }
 
 func (s *State) lost(c *Config, reason string, now time.Time, acts []Action) []Action {
+	acts = s.broken(c, now, acts)
+	s.link, s.reason, s.pendingDown, s.lostAt = false, reason, true, now
+	s.peerStops, s.sanctioned = false, time.Time{}
+	acts = append(acts, ActLog{slog.LevelWarn, LogLinkDown, "link to peer lost", []any{"peer", c.Other, "reason", reason}})
+	// A failback, health move or handover was decided on the link.
+	return s.cancelJob(acts, LogTakeoverAbandoned, "link lost; update abandoned")
+}
+
+// broken begins a down episode, or goes on with the one under way: the
+// link broke (lost, or replaced by a newer one: the peer dropped the old
+// one, so it lost this node for a moment, and may have acted).
+func (s *State) broken(c *Config, now time.Time, acts []Action) []Action {
 	// The peer's unasked takeover just before this loss (the peer lost
 	// this node first: a one-way cut) counts as its write of the episode.
 	acted := s.peerActed && now.Sub(s.peerActedAt) <= c.PeerTimeout+2*c.Keepalive
-	s.link, s.reason, s.pendingDown, s.lostAt = false, reason, true, now
-	s.peerStops, s.sanctioned = false, time.Time{}
 	if !s.ep.on {
-		s.ep = episode{on: true, since: s.agreedAt, first: s.holder(), began: now}
+		since := s.agreedAt
+		if since.IsZero() {
+			// Never known good on a link: only a write surely after the
+			// loss is the peer's (less a peer_timeout: the peer may have
+			// noticed the loss first).
+			since = now.Add(-c.PeerTimeout)
+		}
+		s.ep = episode{on: true, since: since, first: s.rec.content, began: now, sawMissing: s.rec.missing}
 		due := s.failbackFrom().Add(c.FailbackDelay)
 		announced := s.claim != "" && s.claim == c.Preferred && !s.claimChanged.Before(due.Add(-c.Keepalive))
 		if !s.owner(c) && !due.After(now) && (announced || now.Sub(due) <= 2*c.Keepalive) {
@@ -201,24 +223,26 @@ func (s *State) lost(c *Config, reason string, now time.Time, acts []Action) []A
 		}
 	} else {
 		// A link that came back briefly and broke again: the same
-		// episode.
-		s.ep.since = s.agreedAt
+		// episode, known good since the agreement on it, if any.
+		if s.agreedAt.After(s.ep.since) {
+			s.ep.since = s.agreedAt
+		}
 	}
 	if acted {
 		acts = s.notePeerTook(c, "the peer took the record unasked just before the link broke", acts)
 	}
-	acts = append(acts, ActLog{slog.LevelWarn, LogLinkDown, "link to peer lost", []any{"peer", c.Other, "reason", reason}})
-	// A failback, health move or handover was decided on the link.
-	return s.cancelJob(acts, LogTakeoverAbandoned, "link lost; update abandoned")
+	return acts
 }
 
-// info is the peer's value, said once per link after the handshake.
+// info is the peer's value, said once per link after the handshake. It
+// holds until the next link's (the peer may have been reconfigured), unless
+// this node's configuration names the peer's value: that wins.
 func (s *State) info(c *Config, ev EvInfo, acts []Action) []Action {
 	if s.infoSeen || ev.Value == "" {
 		return acts // once per link: a peer cannot make this node flip its view of it
 	}
 	s.infoSeen = true
-	if s.peerKnown && ev.Value != s.peerValue {
+	if c.OtherKnown && ev.Value != s.peerValue {
 		return append(acts, ActLog{slog.LevelWarn, LogPeerValue, "the peer writes a value other than the configured one; the configuration wins",
 			[]any{"peer", c.Other, "configured", s.peerValue, "peer_says", ev.Value}})
 	}
@@ -254,12 +278,22 @@ func (s *State) heard(c *Config, flags byte, now time.Time, acts []Action) []Act
 		s.claimChanged = now
 	}
 	s.claim, s.claimSeen = claim, true
-	if s.rec.content != "" && s.claimOf(c, s.rec.content) == s.claim && !now.Before(s.grace) {
+	if s.rec.content != "" && s.writing == "" && s.claimOf(c, s.rec.content) == s.claim && !now.Before(s.grace) {
 		// The peer knows what this node knows: a write of the peer's
 		// before now would be known here. (Agreeing on knowing nothing is
-		// no agreement; frames read during a freeze's grace may have
-		// waited in the socket all along: they do not count.)
-		s.agreedAt = now
+		// no agreement, and so is agreeing while this node's own write is
+		// under way; frames read during a freeze's grace may have waited
+		// in the socket all along: they do not count.) A peer that
+		// claims nothing may know nothing (its record missing, its
+		// process just started): then only this node's knowledge counts,
+		// as of when it was current.
+		at := now
+		if s.claim == "" && s.rec.at.Before(now) {
+			at = s.rec.at
+		}
+		if at.After(s.agreedAt) {
+			s.agreedAt = at
+		}
 	}
 	stops := flags&FlagHandover != 0
 	if stops && !s.peerStops {
@@ -281,6 +315,7 @@ func (s *State) learn(c *Config, rec Record, at time.Time, acts []Action) ([]Act
 	if s.rec.missing {
 		acts = append(acts, ActLog{slog.LevelWarn, LogRecordBack, "the record exists again", []any{"content", rec.Content}})
 	}
+	before := s.rec.content
 	s.rec = knowledge{content: rec.Content, at: at}
 	if !s.ep.on {
 		return acts, true
@@ -301,9 +336,12 @@ func (s *State) learn(c *Config, rec Record, at time.Time, acts []Action) ([]Act
 		}
 		return acts, true
 	}
-	// The peer's value, where the episode began with something else or
-	// after this node's own write of the episode: the peer wrote it.
-	if s.peersValue(c, rec.Content) && (s.ep.first != "" && rec.Content != s.ep.first || s.ep.held) && !s.editedBeforeEpisode(rec) {
+	// The peer's value, where the episode began with something else, or
+	// where this node knew something else since (a move it asked for, an
+	// edit), or after this node's own write of the episode: the peer
+	// wrote it.
+	changed := rec.Content != s.ep.first || before != "" && rec.Content != before
+	if s.peersValue(c, rec.Content) && (changed || s.ep.held) && !changedBefore(rec, s.ep.since) {
 		acts = s.notePeerTook(c, "the record holds the peer's value, which it did not when this episode began", acts)
 	}
 	return acts, true
@@ -317,13 +355,6 @@ func (s *State) notePeerTook(c *Config, why string, acts []Action) []Action {
 	}
 	s.ep.peerTook = true
 	return append(acts, ActLog{slog.LevelInfo, LogPeerTook, why, []any{"peer", c.Other, "content", s.rec.content}})
-}
-
-// editedBeforeEpisode reports whether rec, as read, last changed before the
-// episode began: an outside edit this node did not know of, not the peer's
-// write during the episode.
-func (s State) editedBeforeEpisode(rec Record) bool {
-	return !rec.Modified.IsZero() && rec.Modified.Before(s.ep.since.Add(-clockSkew))
 }
 
 func (s *State) once(key string) bool {

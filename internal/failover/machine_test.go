@@ -292,16 +292,16 @@ func TestMachineRules(t *testing.T) {
 			peer: PeerUp,
 		},
 		{
-			name: "rule 4: no failback on a link that falls silent (the peer may be taking over)",
+			name: "rule 4: no failback, and no end of the episode, on a link that falls silent (the peer may be taking over)",
 			c:    owner,
 			evs:  seq(linked(owner, "srv2"), actives(2*sec, 28*sec), tick(30500*ms), tick(31500*ms)),
-			want: []string{"hook on_standby", "hook on_peer_up"},
+			want: []string{"hook on_standby"},
 		},
 		{
 			name: "rule 5: a clean start that changes nothing pushes nothing",
 			c:    owner,
 			evs:  seq(linked(owner, "srv1"), beats(2*sec, 31*sec), done(31100*ms, 1, "srv1", false)),
-			want: []string{"hook on_active", "hook on_peer_up", "ensure#1 srv1"},
+			want: []string{"hook on_active", "hook on_peer_up", "ensure#1 srv1 base="},
 		},
 		{
 			name: "rule 5 and 6: one push for the first failure, one when the delayed update lands",
@@ -603,7 +603,8 @@ func TestMachineGuard(t *testing.T) {
 				up(2500*ms), active(3*sec), verified(3100*ms, "srv2"), down(4*sec), ticks(5*sec, 60*sec)),
 			want: []string{"hook on_active", "hook on_peer_down", "ensure#1 srv1 base=srv1",
 				"push: [srv1] Server 'srv2' is now down (EOF) | No record change is necessary",
-				"verify", "hook on_standby"},
+				"verify", "hook on_standby",
+				"push: [srv1] Link to 'srv2' down, peer still serving | The peer took 'www.example.com' (now 'srv2') since the link was lost, so it is alive: not writing."},
 		},
 		{
 			// Hole: an empty base at start never withheld: two nodes
@@ -656,7 +657,7 @@ func TestMachineGuard(t *testing.T) {
 	}
 }
 
-// The first case of the issue: the node without peer_check took the
+// The node without peer_check took the
 // record during a partition; the node with it found the peer's service
 // serving and withheld. Then the peer died with its service: the survivor
 // never took the record back. Now its probing goes on, and a failed probe
@@ -717,13 +718,13 @@ func TestMachineDrift(t *testing.T) {
 			name: "while linked, the owner corrects a value that points at neither node",
 			c:    owner,
 			evs:  seq(linked(owner, "srv1"), beats(2*sec, 31*sec), done(31100*ms, 1, "srv1", false), beats(32*sec, 40*sec), drift(40100*ms, "10.0.0.9")),
-			want: []string{"hook on_active", "hook on_peer_up", "ensure#1 srv1", "drift", "ensure#2 srv1", "hook on_standby"},
+			want: []string{"hook on_active", "hook on_peer_up", "ensure#1 srv1 base=", "drift", "ensure#2 srv1", "hook on_standby"},
 		},
 		{
 			name: "while linked, the other node's value is reported, not corrected",
 			c:    owner,
 			evs:  seq(linked(owner, "srv1"), beats(2*sec, 31*sec), done(31100*ms, 1, "srv1", false), beats(32*sec, 40*sec), drift(40100*ms, "srv2")),
-			want: []string{"hook on_active", "hook on_peer_up", "ensure#1 srv1", "drift",
+			want: []string{"hook on_active", "hook on_peer_up", "ensure#1 srv1 base=", "drift",
 				"push: [srv1] Record edited outside | 'www.example.com' now points to 'srv2', one of the pair: leaving it.",
 				"verify", "hook on_standby"}, // the peer's word (not active) disagrees now: read to settle
 		},
@@ -838,48 +839,48 @@ func TestMachineLogsHaveEventNames(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
-	cond := ActEnsure{Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true, Preferred: "srv1", Conditional: true, Base: "srv1", Since: t0}
+	cond := ActEnsure{Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true, Conditional: true, Base: "srv1", Since: t0}
 	mod := func(a ActEnsure, f func(*ActEnsure)) ActEnsure { f(&a); return a }
 	tests := []struct {
 		name    string
 		current string
 		stamp   time.Time
 		a       ActEnsure
-		want    Verdict
+		want    verdict
 	}{
-		{"already ours", "srv2", time.Time{}, cond, VerdictNothing},
-		{"unchanged since the link was last good: take it", "srv1", time.Time{}, cond, VerdictWrite},
-		{"the peer took it since: it is alive", "srv1", time.Time{}, mod(cond, func(a *ActEnsure) { a.Base = "other" }), VerdictWithhold},
-		{"the peer's value stamped since the link was last good, base and all: changed away and back", "srv1", t0.Add(5 * sec), cond, VerdictWithhold},
+		{"already ours", "srv2", time.Time{}, cond, verdictNothing},
+		{"unchanged since the link was last good: take it", "srv1", time.Time{}, cond, verdictWrite},
+		{"the peer took it since: it is alive", "srv1", time.Time{}, mod(cond, func(a *ActEnsure) { a.Base = "other" }), verdictWithhold},
+		{"the peer's value stamped since the link was last good, base and all: changed away and back", "srv1", t0.Add(5 * sec), cond, verdictWithhold},
 		{"the peer's value, edited before the link was last good: an outside edit, take it", "srv1", t0.Add(-time.Minute),
-			mod(cond, func(a *ActEnsure) { a.Base = "srv2" }), VerdictWrite},
+			mod(cond, func(a *ActEnsure) { a.Base = "srv2" }), verdictWrite},
 		{"within the clock margin: the careful side, the peer's write", "srv1", t0.Add(-sec),
-			mod(cond, func(a *ActEnsure) { a.Base = "srv2" }), VerdictWithhold},
-		{"no base known, an undated peer's value: take it (a lone start)", "srv1", time.Time{}, mod(cond, func(a *ActEnsure) { a.Base = "" }), VerdictWrite},
-		{"no base known, the peer's value stamped since: withhold", "srv1", t0.Add(5 * sec), mod(cond, func(a *ActEnsure) { a.Base = "" }), VerdictWithhold},
+			mod(cond, func(a *ActEnsure) { a.Base = "srv2" }), verdictWithhold},
+		{"no base known, an undated peer's value: take it (a lone start)", "srv1", time.Time{}, mod(cond, func(a *ActEnsure) { a.Base = "" }), verdictWrite},
+		{"no base known, the peer's value stamped since: withhold", "srv1", t0.Add(5 * sec), mod(cond, func(a *ActEnsure) { a.Base = "" }), verdictWithhold},
 		{"the owner's failback, due on the link and stamped since: unchanged", "srv1", t0.Add(30 * sec),
 			mod(cond, func(a *ActEnsure) {
 				a.Base, a.AlsoBase, a.AlsoFrom, a.AlsoUntil = "srv2", "srv1", t0.Add(29*sec), t0.Add(40*sec)
-			}), VerdictWrite},
+			}), verdictWrite},
 		{"the owner's value stamped after its failback's window: its write", "srv1", t0.Add(50 * sec),
 			mod(cond, func(a *ActEnsure) {
 				a.Base, a.AlsoBase, a.AlsoFrom, a.AlsoUntil = "srv2", "srv1", t0.Add(29*sec), t0.Add(40*sec)
-			}), VerdictWithhold},
-		{"neither value, preferred node: take it", "elsewhere", time.Time{}, cond, VerdictWrite},
-		{"neither value, the other node: let the preferred go first", "elsewhere", time.Time{}, mod(cond, func(a *ActEnsure) { a.Yield = true }), VerdictYield},
+			}), verdictWithhold},
+		{"neither value, preferred node: take it", "elsewhere", time.Time{}, cond, verdictWrite},
+		{"neither value, the other node: let the preferred go first", "elsewhere", time.Time{}, mod(cond, func(a *ActEnsure) { a.Yield = true }), verdictYield},
 		{"an unknown peer value: anything not ours may be the peer's, never a tie", "192.0.2.9", time.Time{},
-			mod(cond, func(a *ActEnsure) { a.Base, a.PeerKnown, a.Yield = "", false, true }), VerdictWrite},
+			mod(cond, func(a *ActEnsure) { a.Base, a.PeerKnown, a.Yield = "", false, true }), verdictWrite},
 		{"an unknown peer value changed since the base: the peer's write", "192.0.2.9", time.Time{},
-			mod(cond, func(a *ActEnsure) { a.Base, a.PeerKnown = "192.0.2.2", false }), VerdictWithhold},
-		{"evidence: take it whatever it holds", "srv1", t0.Add(5 * sec), ActEnsure{Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true, Evidence: true}, VerdictWrite},
+			mod(cond, func(a *ActEnsure) { a.Base, a.PeerKnown = "192.0.2.2", false }), verdictWithhold},
+		{"evidence: take it whatever it holds", "srv1", t0.Add(5 * sec), ActEnsure{Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true, Evidence: true}, verdictWrite},
 		{"evidence, but the peer took it back after this node's write: contested", "srv1", time.Time{},
-			ActEnsure{Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true, Evidence: true, Wrote: true}, VerdictWithhold},
+			ActEnsure{Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true, Evidence: true, Wrote: true}, verdictWithhold},
 		{"a correction meets a node's value: someone put it right", "srv1", time.Time{},
-			ActEnsure{Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true, Preferred: "srv1", OnlyOverNeither: true}, VerdictNothing},
+			ActEnsure{Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true, OnlyOverNeither: true}, verdictNothing},
 		{"a correction of a value that points at neither node", "elsewhere", time.Time{},
-			ActEnsure{Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true, Preferred: "srv1", OnlyOverNeither: true}, VerdictWrite},
-		{"planted bug: without the withhold guard", "srv1", time.Time{}, mod(cond, func(a *ActEnsure) { a.Base, a.Disable = "other", DisableWithhold }), VerdictWrite},
-		{"planted bug: without the tie pause", "elsewhere", time.Time{}, mod(cond, func(a *ActEnsure) { a.Yield, a.Disable = true, DisableTiePause }), VerdictWrite},
+			ActEnsure{Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true, OnlyOverNeither: true}, verdictWrite},
+		{"planted bug: without the withhold guard", "srv1", time.Time{}, mod(cond, func(a *ActEnsure) { a.Base, a.Disable = "other", DisableWithhold }), verdictWrite},
+		{"planted bug: without the tie pause", "elsewhere", time.Time{}, mod(cond, func(a *ActEnsure) { a.Yield, a.Disable = true, DisableTiePause }), verdictWrite},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -887,5 +888,314 @@ func TestDecide(t *testing.T) {
 				t.Errorf("got %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// feedTimed feeds evs to s and collects every action but logs, each as a
+// short string with the time of the event that caused it.
+func feedTimed(c *Config, s *State, got *[]string, evs ...Event) {
+	for _, ev := range evs {
+		var acts []Action
+		*s, acts = Next(c, *s, ev)
+		for _, a := range acts {
+			if str := show(a); str != "" {
+				*got = append(*got, fmt.Sprintf("%s@%s", str, ev.When().Sub(t0)))
+			}
+		}
+	}
+}
+
+// Hole: the one-shot alerts were sent once per process: after the first
+// down episode, a second loss withheld without a word.
+func TestMachineAlertsOncePerEpisode(t *testing.T) {
+	c := with(testMachine(false), func(c *Config) { c.PeerCheck = true })
+	s := NewState(t0, c)
+	var got []string
+	feedTimed(c, &s, &got, linked(c, "srv1")...)
+	// Withheld, the link back for failback_delay, then a second loss:
+	// withheld again, and said again. Within one episode (a brief
+	// return of the link), once.
+	feedTimed(c, &s, &got, seq(down(3*sec), probe(3100*ms, true), up(4*sec), actives(5*sec, 6*sec), down(7*sec), probe(7100*ms, true))...)
+	feedTimed(c, &s, &got, seq(up(8*sec), actives(9*sec, 40*sec), down(41*sec), probe(41100*ms, true))...)
+	want := []string{"hook on_standby@150ms", "hook on_peer_down@3s", "probe@3s", peerServing + "@3.1s", "probe@7s",
+		"hook on_peer_up@38s", "hook on_peer_down@41s", "probe@41s", peerServing + "@41.1s"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("actions:\ngot  %q\nwant %q", got, want)
+	}
+
+	// Both unhealthy: one alert, and one more once both fail again after
+	// either recovered.
+	s = NewState(t0, c)
+	got = nil
+	feedTimed(c, &s, &got, linked(c, "srv1")...)
+	feedTimed(c, &s, &got, seq(EvHealth{At: at(2 * sec), Healthy: false, Reason: "dead"}, hbf(2100*ms, FlagActive), hbf(3*sec, FlagActive),
+		active(4*sec), hbf(5*sec, FlagActive), hbf(6*sec, FlagActive))...)
+	if n := strings.Count(strings.Join(got, " "), "Both services unhealthy"); n != 2 {
+		t.Errorf("both unhealthy twice, with a recovery between: %d alerts, want 2:\n%q", n, got)
+	}
+}
+
+// Hole: a freeze cleared the probe's verdict, and a node that had taken
+// the record on evidence never probed again: no watch for the rest of the
+// loss.
+func TestMachineProbingGoesOnAfterAFreeze(t *testing.T) {
+	c := with(testMachine(false), func(c *Config) { c.PeerCheck = true })
+	s := NewState(t0, c)
+	var got []string
+	feedTimed(c, &s, &got, linked(c, "srv1")...)
+	feedTimed(c, &s, &got, down(3*sec), probe(3100*ms, false), done(3200*ms, 1, "srv2", true))
+	feedTimed(c, &s, &got, tick(20*sec)) // frozen from 3.2 s to 20 s
+	for d := 20 * sec; d <= 40*sec; d += sec {
+		feedTimed(c, &s, &got, probe(d+100*ms, false), tick(d+sec))
+	}
+	joined := strings.Join(got, " ")
+	if !strings.Contains(joined, "probe@20s") {
+		t.Errorf("no probe after the freeze:\n%s", joined)
+	}
+	if !strings.Contains(joined, "ensure#2 srv2 evidence") {
+		t.Errorf("no watch read of the record after the freeze:\n%s", joined)
+	}
+}
+
+// Hole: the peer's value learned from a link's INFO was kept for good, so
+// a peer reconfigured with another address had its new value corrected
+// as "neither node's". Only a value this node's configuration names wins.
+func TestMachinePeerValueFromEachLink(t *testing.T) {
+	unknown := with(testMachine(false), func(c *Config) { c.OtherValue, c.OtherKnown = "", false })
+	known := testMachine(false)
+	for _, tc := range []struct {
+		c    *Config
+		want string
+	}{{unknown, "srv3"}, {known, "srv1"}} {
+		s, _ := run(tc.c, up(100*ms), EvInfo{At: at(200 * ms), Value: "srv1"}, down(sec),
+			up(2*sec), EvInfo{At: at(2100 * ms), Value: "srv3"}, EvInfo{At: at(2200 * ms), Value: "srv4"})
+		if got := s.View(tc.c).PeerValue; got != tc.want {
+			t.Errorf("configured %v: the peer's value is %q, want %q", tc.c.OtherKnown, got, tc.want)
+		}
+	}
+	if names := logs(known, up(100*ms), EvInfo{At: at(200 * ms), Value: "srv3"}); !slicesContain(names, LogPeerValue) {
+		t.Errorf("a configured value that the peer contradicts is not logged: %q", names)
+	}
+}
+
+func slicesContain(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Hole: when the record was never known while linked (the API unreachable
+// for the whole link), the episode's "last known good" was zero, and any
+// dated record, even one edited an hour before, counted as the peer's
+// write of the episode: the flap hold then left the record on a dead peer.
+func TestMachineNoLastGoodLinkDatesNothing(t *testing.T) {
+	c := testMachine(false)
+	_, got := run(c, seq(up(100*ms), actives(sec, 2*sec),
+		EvHealth{At: at(2500 * ms), Healthy: false, Reason: "down"}, down(3*sec),
+		EvRead{At: at(4 * sec), Asked: at(3900 * ms), Record: Record{Content: "srv1", Modified: t0.Add(-time.Hour)}, Drift: true},
+		EvHealth{At: at(5 * sec), Healthy: true}, tick(5100*ms))...)
+	if !slicesContain(got, "ensure#1 srv2 base=srv1 yield") {
+		t.Errorf("the survivor, healthy again, does not take the record of a dead peer:\n%q", got)
+	}
+}
+
+// The health monitor's latest error reaches /status even when the node's
+// verdict does not change.
+func TestLoopHealthKeepsTheLastError(t *testing.T) {
+	c := testMachine(false)
+	l := NewLoop(c, t0)
+	l.Health(at(sec), true, "timeout")
+	l.Health(at(2*sec), true, "connection refused")
+	if got := l.S.View(c).LastCheck; got != "connection refused" {
+		t.Errorf("last check %q, want the latest error", got)
+	}
+	if acts, _ := l.Health(at(3*sec), true, "connection refused"); acts != nil {
+		t.Errorf("an unchanged verdict applied an event: %v", acts)
+	}
+}
+
+// Found by the simulator: a failback decided on a link that the peer had
+// already lost (a slow network) wrote over the peer's takeover. The
+// failback now holds over the peer's value written on this link while the
+// peer says it does not hold the record, and writes on the next attempt.
+func TestMachineFailbackHoldsOverAnUnannouncedWrite(t *testing.T) {
+	c := testMachine(true)
+	s := NewState(t0, c)
+	var got []string
+	feedTimed(c, &s, &got, linked(c, "srv1")...)
+	feedTimed(c, &s, &got, beats(2*sec, 31*sec)...) // the failback at 31 s finds the record right
+	feedTimed(c, &s, &got, EvDone{At: at(31200 * ms), Asked: at(31150 * ms), Job: 1, Content: "srv1", Purpose: Failback})
+	// The health of this node flaps: a failback is due again at 62 s.
+	feedTimed(c, &s, &got, EvHealth{At: at(31500 * ms), Healthy: false, Reason: "x"}, hb(31600*ms), healthy(32*sec))
+	feedTimed(c, &s, &got, beats(33*sec, 62*sec)...)
+	var job uint64
+	for _, g := range got {
+		if strings.HasPrefix(g, "ensure#2 srv1 base=@") {
+			job = 2
+		}
+	}
+	if job == 0 {
+		t.Fatalf("no conditional failback:\n%q", got)
+	}
+	// Its read finds the peer's value, stamped on this link: held.
+	feedTimed(c, &s, &got, EvDone{At: at(62100 * ms), Asked: at(62050 * ms), Job: 2, Content: "srv2", Purpose: Failback, Withheld: true})
+	// The link holds (the verification reads find the peer's value):
+	// after the pause the failback writes, unconditionally, even though
+	// the peer still does not say it holds the record (an operator's
+	// edit, say).
+	answered := 0
+	for d := 62 * sec; d <= 90*sec; d += sec {
+		if asked := strings.Count(strings.Join(got, " "), "verify@"); asked > answered {
+			answered = asked
+			feedTimed(c, &s, &got, verified(d+300*ms, "srv2"))
+		}
+		feedTimed(c, &s, &got, hb(d+500*ms))
+		if d < 67*sec && strings.Contains(strings.Join(got, " "), "ensure#3") {
+			t.Fatalf("failback again before the pause:\n%q", got)
+		}
+	}
+	joined := strings.Join(got, " ")
+	if !strings.Contains(joined, "ensure#3 srv1@") {
+		t.Errorf("no unconditional failback after the hold:\n%s", joined)
+	}
+}
+
+// Found by the simulator: during a partition in which both nodes withheld
+// (each found the other's service serving), an outside edit to a value of
+// neither node was never corrected: the drift check left it to the
+// takeover, which the guard held.
+func TestMachineDriftCorrectedWhileWithheld(t *testing.T) {
+	owner := with(testMachine(true), func(c *Config) { c.PeerCheck, c.DriftInterval = true, 20*sec })
+	other := with(testMachine(false), func(c *Config) { c.PeerCheck, c.DriftInterval = true, 20*sec })
+	peerServingOwner := "push: [srv1] Link to 'srv2' down, peer still serving | Not taking 'www.example.com': the peer's service answers (answers). Probing it every 1s; this node takes over when it stops answering."
+	check(t, []machineCase{
+		{
+			name: "the preferred node corrects it at once",
+			c:    owner,
+			evs:  seq(linked(owner, "srv2"), down(3*sec), probe(3100*ms, true), drift(4*sec, "parked")),
+			want: []string{"hook on_standby", "hook on_peer_down", "probe", peerServingOwner, "ensure#1 srv1"},
+		},
+		{
+			name: "the other corrects it after the tie pause",
+			c:    other,
+			evs:  seq(linked(other, "srv1"), down(3*sec), probe(3100*ms, true), drift(4*sec, "parked")),
+			want: []string{"hook on_standby", "hook on_peer_down", "probe", peerServing, "ensure#1 srv2 yield"},
+		},
+	})
+}
+
+// Found by the simulator: a disagreement with the peer's word that came
+// back after the two had agreed waited the backoff of the last one (up to
+// two minutes), so a node kept believing it held a record the peer had
+// taken back, and withheld when that peer crashed.
+func TestMachineVerifyAfterAgreementIsPrompt(t *testing.T) {
+	c := testMachine(false)
+	s := NewState(t0, c)
+	var got []string
+	feedTimed(c, &s, &got, linked(c, "srv1")...)
+	feedTimed(c, &s, &got, hb(2*sec), verified(2100*ms, "srv1"))
+	for d := 3 * sec; d <= 8*sec; d += sec {
+		feedTimed(c, &s, &got, hb(d))
+	}
+	feedTimed(c, &s, &got, verified(8100*ms, "srv1")) // the same disagreement: next in 10 s
+	feedTimed(c, &s, &got, active(9*sec), active(10*sec), active(13*sec), hb(14*sec), hb(15*sec))
+	verifies := []string{}
+	for _, g := range got {
+		if strings.HasPrefix(g, "verify@") {
+			verifies = append(verifies, g)
+		}
+	}
+	want := []string{"verify@2s", "verify@7s", "verify@14s"}
+	if !reflect.DeepEqual(verifies, want) {
+		t.Errorf("verification reads %q, want %q (all: %q)", verifies, want, got)
+	}
+}
+
+// Found by the simulator: a read during an episode that showed the
+// peer's value, where this node had known another value since the
+// episode began, did not count as the peer's write because the episode
+// had begun with that same value.
+func TestMachinePeerWriteAgainstWhatWasKnownSince(t *testing.T) {
+	c := testMachine(false)
+	_, got := run(c, seq(linked(c, "srv1"), EvHealth{At: at(2 * sec), Healthy: false, Reason: "down"}, down(3*sec),
+		// Unhealthy, this node learns of a third value, and then of the
+		// peer's value again: the peer changed it back.
+		drift(4*sec, "parked"), drift(5*sec, "srv1"), healthy(6*sec), ticks(7*sec, 9*sec))...)
+	for _, g := range got {
+		if strings.HasPrefix(g, "ensure#") {
+			t.Errorf("a takeover over the peer's write of this episode: %q", got)
+		}
+	}
+	if names := logs(c, seq(linked(c, "srv1"), EvHealth{At: at(2 * sec), Healthy: false, Reason: "down"}, down(3*sec),
+		drift(4*sec, "parked"), drift(5*sec, "srv1"))...); !slicesContain(names, LogPeerTook) {
+		t.Errorf("the peer's write is not noted: %q", names)
+	}
+}
+
+// Found by the simulator: a verification read that showed the peer's
+// value made the owner fail back over it, although the peer no longer
+// claimed it (it had lost the link and taken the record).
+func TestMachineLateLandingNeedsThePeersWord(t *testing.T) {
+	c := testMachine(true)
+	base := seq(linked(c, "srv1"), beats(2*sec, 31*sec),
+		EvDone{At: at(31200 * ms), Asked: at(31150 * ms), Job: 1, Content: "srv1", Purpose: Failback},
+		hbf(32*sec, FlagHealthy|FlagActive)) // the peer claims it: verify
+	for _, tc := range []struct {
+		name    string
+		claim   byte
+		refails bool
+	}{
+		{"the peer says it holds it: its write landed late, fail back again", FlagHealthy | FlagActive, true},
+		{"the peer no longer says so: leave it", FlagHealthy, false},
+	} {
+		s := NewState(t0, c)
+		var got []string
+		feedTimed(c, &s, &got, seq(base, hbf(32050*ms, tc.claim), verified(32100*ms, "srv2"))...)
+		answered := 1
+		for d := 33 * sec; d <= 50*sec; d += sec {
+			if asked := strings.Count(strings.Join(got, " "), "verify@"); asked > answered {
+				answered = asked
+				feedTimed(c, &s, &got, verified(d, "srv2"))
+			}
+			feedTimed(c, &s, &got, hbf(d+500*ms, tc.claim))
+		}
+		refailed := false
+		for _, g := range got {
+			refailed = refailed || strings.HasPrefix(g, "ensure#2 srv1")
+		}
+		if refailed != tc.refails {
+			t.Errorf("%s: failback again %v, want %v: %q", tc.name, refailed, tc.refails, got)
+		}
+	}
+}
+
+// Found by the simulator: a peer that claims nothing (its record missing,
+// say) "agreed" with this node's old knowledge, which moved the time the
+// link was last known good past the peer's takeover: the next takeover
+// took the record back from a live peer. Such an agreement counts only as
+// of when this node's knowledge was current.
+func TestMachineAgreementOnNothingDatesFromTheKnowledge(t *testing.T) {
+	c := testMachine(true)
+	s := NewState(t0, c)
+	var ensures []ActEnsure
+	for _, ev := range seq(linked(c, "srv1"), down(3*sec),
+		EvDone{At: at(3100 * ms), Asked: at(3050 * ms), Job: 1, Content: "srv1", Purpose: Takeover},
+		ticks(4*sec, 19*sec), up(20*sec), hb(20100*ms), down(21*sec), tick(22*sec)) {
+		var acts []Action
+		s, acts = Next(c, s, ev)
+		for _, a := range acts {
+			if e, ok := a.(ActEnsure); ok {
+				ensures = append(ensures, e)
+			}
+		}
+	}
+	if len(ensures) != 2 {
+		t.Fatalf("want two takeovers, got %d", len(ensures))
+	}
+	if since := ensures[1].Since; !since.Equal(at(3050 * ms)) {
+		t.Errorf("the second takeover judges against %v, want the knowledge of 3.05s", since.Sub(t0))
 	}
 }

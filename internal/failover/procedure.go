@@ -107,24 +107,24 @@ func (j *Job) Read(asked, at time.Time, rec Record, err error) Step {
 		// alive and has it.
 		switch {
 		case rec.Content == a.Content:
-			v = VerdictNothing
+			v = verdictNothing
 		case a.peers(rec.Content) && a.Conditional:
-			v = VerdictWithhold
+			v = verdictWithhold
 		case a.peers(rec.Content):
-			v = VerdictNothing
+			v = verdictNothing
 		default:
-			v = VerdictWrite
+			v = verdictWrite
 		}
 	}
 	switch v {
-	case VerdictYield:
+	case verdictYield:
 		j.phase = phaseTie
-		return Step{Op: OpWait, Wait: a.Pause}
-	case VerdictWrite:
+		return Step{Op: OpWait, Wait: a.Pause, Report: EvSeen{At: at, Asked: asked, Record: rec}}
+	case verdictWrite:
 		j.phase = phaseWrite
 		return Step{Op: OpWrite, Content: a.Content}
 	}
-	return j.done(EvDone{At: at, Content: rec.Content, Withheld: v == VerdictWithhold})
+	return j.done(EvDone{At: at, Content: rec.Content, Withheld: v == verdictWithhold})
 }
 
 // Wrote takes the result of an OpWrite that ended at at.

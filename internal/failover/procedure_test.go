@@ -83,7 +83,7 @@ func (sc script) run(j *Job) []string {
 
 func lowest(int64) int64 { return 0 } // the shortest backoff, for stable tests
 
-var takeover = ActEnsure{Job: 1, Purpose: Takeover, Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true, Preferred: "srv1",
+var takeover = ActEnsure{Job: 1, Purpose: Takeover, Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true,
 	Conditional: true, Base: "srv1", Since: t0.Add(-time.Minute), Pause: 7 * sec}
 
 func TestJob(t *testing.T) {

@@ -2,47 +2,53 @@ package failover
 
 import "time"
 
-// Verdict is the write rule's answer for one read of the record.
-type Verdict int
+// verdict is the write rule's answer for one read of the record.
+type verdict int
 
 // Verdicts.
 const (
-	VerdictNothing  Verdict = iota // the record already holds what we want
-	VerdictWrite                   // write it
-	VerdictWithhold                // the peer acted since the link was lost: leave it
-	VerdictYield                   // neither node's value: let the preferred node go first
+	verdictNothing  verdict = iota // the record already holds what we want
+	verdictWrite                   // write it
+	verdictWithhold                // the peer acted since the link was lost: leave it
+	verdictYield                   // neither node's value: let the preferred node go first
 )
 
 // decide is the write rule for one read of the record, asked at asked:
 // rec is what it holds now, a what the job wants and what it knows of the
 // episode.
-func decide(rec Record, asked time.Time, a ActEnsure) Verdict {
+func decide(rec Record, asked time.Time, a ActEnsure) verdict {
 	cur := rec.Content
 	switch {
 	case cur == a.Content:
-		return VerdictNothing
+		return verdictNothing
 	case a.OnlyOverNeither && (cur == a.Own || a.peers(cur)):
 		// A correction meets a node's value: someone put it right.
-		return VerdictNothing
+		return verdictNothing
 	case a.Evidence && a.Wrote && a.peers(cur):
 		// The peer took it back after this node's write of this episode:
 		// both see the other's service gone.
-		return VerdictWithhold
+		return verdictWithhold
 	case a.Conditional && a.Disable&DisableWithhold == 0 && a.peers(cur) && a.peerWrote(rec, asked):
-		return VerdictWithhold
+		return verdictWithhold
 	case a.Yield && a.Disable&DisableTiePause == 0 && cur != a.Own && !a.peers(cur):
-		return VerdictYield
+		return verdictYield
 	}
-	return VerdictWrite
+	return verdictWrite
 }
 
-// peers reports whether content may be the peer's value: it is, or the
-// peer's value is not known and content is not this node's.
+// peers reports whether content may be the peer's value.
 func (a ActEnsure) peers(content string) bool {
-	if content == "" || content == a.Own {
+	return mayBePeers(content, a.Own, a.Peer, a.PeerKnown)
+}
+
+// mayBePeers reports whether content may be the peer's value: it is, or
+// the peer's value is not known and content is not this node's (the
+// preferred value too: most likely the peer's).
+func mayBePeers(content, own, peer string, known bool) bool {
+	if content == "" || content == own {
 		return false
 	}
-	return content == a.Peer || !a.PeerKnown
+	return content == peer || !known
 }
 
 // peerWrote reports whether the peer's value in rec was written during
@@ -51,7 +57,7 @@ func (a ActEnsure) peers(content string) bool {
 // changed since. A change from before the link was last good is an
 // outside edit this node did not know of, not the peer's write.
 func (a ActEnsure) peerWrote(rec Record, asked time.Time) bool {
-	if !rec.Modified.IsZero() && !a.Since.IsZero() && rec.Modified.Before(a.Since.Add(-clockSkew)) {
+	if changedBefore(rec, a.Since) {
 		return false
 	}
 	if rec.Content == a.AlsoBase && rec.Content != "" {
@@ -67,14 +73,21 @@ func (a ActEnsure) peerWrote(rec Record, asked time.Time) bool {
 	// Surely changed since the link was last good: the peer wrote it,
 	// even if it holds the base again (changed away and back), or none is
 	// known. (A stamp within the clock margin of that moment cannot say.)
-	changed := !a.Since.IsZero() && changedAfter(rec, a.Since)
+	changed := changedAfter(rec, a.Since)
 	if a.Base != "" {
 		return rec.Content != a.Base || changed
 	}
 	return changed
 }
 
-// changedAfter reports whether rec, as read, changed surely after t.
+// changedBefore reports whether rec, as read, last changed surely before
+// t: an edit from before then, not a write since. An unknown t cannot say.
+func changedBefore(rec Record, t time.Time) bool {
+	return !t.IsZero() && !rec.Modified.IsZero() && rec.Modified.Before(t.Add(-clockSkew))
+}
+
+// changedAfter reports whether rec, as read, changed surely after t. An
+// unknown t (zero: the link was never known good) cannot say.
 func changedAfter(rec Record, t time.Time) bool {
-	return !rec.Modified.IsZero() && rec.Modified.After(t.Add(clockSkew))
+	return !t.IsZero() && !rec.Modified.IsZero() && rec.Modified.After(t.Add(clockSkew))
 }

@@ -8,9 +8,8 @@ import (
 
 // The simulator's view of this package: a few hundred random schedules
 // and every regression seed, run with the package's own tests, so that a
-// change to the rule that breaks an invariant fails here too (and so that
-// mutation testing counts what the simulator checks). The full profiles
-// are sim's.
+// change to the rule that breaks an invariant fails here too. The full
+// profiles are sim's.
 func TestSimulatedSchedules(t *testing.T) {
 	n := int64(300)
 	if testing.Short() {

@@ -56,7 +56,7 @@ type knowledge struct {
 type episode struct {
 	on       bool
 	began    time.Time // the loss that began it (zero for the one a start begins)
-	since    time.Time // when the link was last known good (the peer agreed on the record), or the start of this node
+	since    time.Time // when the link was last known good (the peer agreed on the record), the start of this node, or a peer_timeout before the loss
 	first    string    // what the record held when the episode began (or what start first found); "" unknown
 	peerTook bool      // the peer wrote the record during the episode: it was alive then
 	took     bool      // this node's takeover of the episode was announced
@@ -70,8 +70,9 @@ type episode struct {
 	// counts as unchanged too. Zero if not.
 	failbackDue time.Time
 	announced   bool // the peer announced that failback (its keepalives claimed the preferred value)
-	// sawMissing: the record was missing during the episode; the first
-	// value seen after it, undated, may be the peer's write.
+	// sawMissing: the record was missing during the episode, or when it
+	// began; the first value seen after it, undated, may be the peer's
+	// write.
 	sawMissing bool
 }
 
@@ -104,6 +105,13 @@ type State struct {
 	wroteAt         time.Time
 
 	failbackDone bool // for the current link and health
+	// failbackHeld: a failback of this link found the peer's unannounced
+	// write and held; the next, not before failbackNext, writes.
+	failbackHeld bool
+	failbackNext time.Time
+	// wasDown: the episode that ended last had the peer declared down:
+	// the failback that follows is announced.
+	wasDown bool
 
 	// What is known of the record and of the peer.
 	rec knowledge
@@ -152,8 +160,10 @@ type State struct {
 	probe     probeState // the last probe's verdict in this loss of the link
 	probing   bool       // a probe is under way
 	probeNext time.Time
-	watchNext time.Time       // with peer_check and the peer's service gone: the next check of the record
-	alerted   map[string]bool // one-shot alerts of the current link episode
+	// probeDetail: what the probe found when it last turned to failed.
+	probeDetail string
+	watchNext   time.Time       // with peer_check and the peer's service gone: the next check of the record
+	alerted     map[string]bool // one-shot alerts of the current down episode
 
 	driftNext     time.Time
 	driftReported string
@@ -229,17 +239,9 @@ func (s State) base() string {
 	return s.ep.first
 }
 
-// holder is the record's content as this node best knows it.
-func (s State) holder() string { return s.rec.content }
-
-// peersValue reports whether content may be the peer's value: it is, or
-// the peer's value is not known and content is not this node's (the
-// preferred value too: most likely the peer's).
+// peersValue reports whether content may be the peer's value.
 func (s State) peersValue(c *Config, content string) bool {
-	if content == "" || content == c.ThisValue {
-		return false
-	}
-	return content == s.peerValue || !s.peerKnown
+	return mayBePeers(content, c.ThisValue, s.peerValue, s.peerKnown)
 }
 
 // Flags are the keepalive flags this state advertises.
@@ -290,8 +292,8 @@ func (s State) Deadline(c *Config) time.Time {
 	}
 	if s.link {
 		earliest(s.lastHeard.Add(c.PeerTimeout))
-		if s.ep.on || s.peer != declaredUp {
-			earliest(s.upFrom().Add(c.FailbackDelay))
+		if d := s.upFrom().Add(c.FailbackDelay); (s.ep.on || s.peer != declaredUp) && d.After(s.lastTurn) {
+			earliest(d) // once due, the keepalives turn the loop
 		}
 		if !s.failbackDone && s.sound() && !s.rec.missing && s.owner(c) && s.peerHealthy {
 			if d := s.failbackFrom().Add(c.FailbackDelay); d.After(s.lastTurn) {
@@ -309,7 +311,7 @@ func (s State) Deadline(c *Config) time.Time {
 			}
 			earliest(t)
 		}
-		if s.probe != probeNone && !s.probing {
+		if c.PeerCheck && s.probeDue() {
 			earliest(s.probeNext)
 		}
 		if s.ep.evidence && s.probe == probeFailed {

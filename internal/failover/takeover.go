@@ -15,7 +15,7 @@ func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
 	if s.peer != declaredDown {
 		s.peer, s.peerSince = declaredDown, now
 		acts = append(acts, ActLog{slog.LevelWarn, LogPeerDown, "peer is down", []any{"peer", c.Other, "reason", s.reason}},
-			ActHook{Event: HookPeerDown, Content: s.holder()})
+			ActHook{Event: HookPeerDown, Content: s.rec.content})
 	}
 	if s.job != nil && s.job.purpose == Takeover {
 		return acts // under way
@@ -31,7 +31,7 @@ func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
 			// Once a probe has found the peer serving in this episode, the
 			// peer is not "down": that alert stands.
 			if !s.alerted[alertStillServing] && s.once(alertUnhealthySurvivor) {
-				acts = append(acts, alertUnhealthyTakeover(c, s.reason, s.healthReason))
+				acts = append(acts, alertUnhealthyTakeover(c, s.downReason(), s.healthReason))
 			}
 		}
 		return acts
@@ -43,7 +43,10 @@ func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
 		s.setGuard(GuardPeerTookIt, now)
 		if s.once(alertFlapping) {
 			acts = append(acts, ActLog{slog.LevelWarn, LogFlapHold, "the peer took the record during this down episode: leaving it there",
-				[]any{"peer", c.Other, "content", s.holder()}})
+				[]any{"peer", c.Other, "content", s.rec.content}})
+		}
+		if s.once(alertPeerTook) {
+			acts = append(acts, alertPeerTookIt(c, s.rec.content))
 		}
 		if !c.PeerCheck {
 			s.pendingDown = false
@@ -65,7 +68,16 @@ func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
 }
 
 func (s *State) titleDown(c *Config) string {
-	return fmt.Sprintf("[%s] Server '%s' is now down (%s)", c.This, c.Other, s.reason)
+	return fmt.Sprintf("[%s] Server '%s' is now down (%s)", c.This, c.Other, s.downReason())
+}
+
+// downReason is why the peer is down: the link's loss, and what the last
+// failed probe found.
+func (s State) downReason() string {
+	if s.probe != probeFailed {
+		return s.reason
+	}
+	return fmt.Sprintf("%s; its service does not answer: %s", s.reason, s.probeDetail)
 }
 
 // takeOnEvidence takes the record because peer_check finds the peer's
@@ -90,7 +102,7 @@ func (s *State) watch(c *Config, now time.Time, acts []Action) []Action {
 	if s.link || !c.PeerCheck || !s.ep.on {
 		return acts
 	}
-	if s.probe != probeNone && !s.probing && !now.Before(s.probeNext) {
+	if s.probeDue() && !now.Before(s.probeNext) {
 		// Probing goes on for as long as the link is down.
 		s.probing = true
 		acts = append(acts, ActProbe{})
@@ -103,6 +115,13 @@ func (s *State) watch(c *Config, now time.Time, acts []Action) []Action {
 	return s.start(c, Takeover, c.ThisValue, false, s.titleDown(c), now, acts)
 }
 
+// probeDue reports whether the next probe is watch's to send: once a
+// takeover has a verdict, or after a freeze cleared the verdict of a node
+// that no longer waits to take over (takeOver probes for one that does).
+func (s State) probeDue() bool {
+	return !s.link && s.ep.on && !s.probing && (s.probe != probeNone || !s.pendingDown)
+}
+
 func (s *State) probed(c *Config, ev EvProbe, acts []Action) []Action {
 	if !s.probing || s.link {
 		return acts
@@ -111,7 +130,7 @@ func (s *State) probed(c *Config, ev EvProbe, acts []Action) []Action {
 	s.probeNext = ev.At.Add(c.Keepalive)
 	if ev.Serving {
 		s.probe = probeServing
-		if s.holder() == c.ThisValue && !s.pendingDown {
+		if s.rec.content == c.ThisValue && !s.pendingDown {
 			return acts // the record is here; the peer's service answers too
 		}
 		s.setGuard(GuardPeerServing, ev.At)
@@ -123,12 +142,12 @@ func (s *State) probed(c *Config, ev EvProbe, acts []Action) []Action {
 		return acts
 	}
 	if s.probe != probeFailed {
-		s.reason = fmt.Sprintf("%s; its service does not answer: %s", s.reason, ev.Detail)
+		s.probeDetail = ev.Detail
 		acts = append(acts, ActLog{slog.LevelWarn, LogGuardRelease, "peer's service does not answer: taking over", []any{"peer", c.Other, "check", ev.Detail}})
 	}
 	s.probe = probeFailed
 	s.guard = guardNone
-	if !s.pendingDown && !s.ep.evidence && s.holder() != c.ThisValue {
+	if !s.pendingDown && !s.ep.evidence && s.rec.content != c.ThisValue {
 		// A withheld survivor, re-armed by the evidence.
 		s.pendingDown = true
 	}

@@ -26,9 +26,12 @@ type View struct {
 	HealthReason string // why it is unhealthy
 	LastCheck    string // the last check's error; "" if it passed
 
-	Guard     string // why a takeover is withheld; "" if none
-	GuardAt   time.Time
-	PeerCheck string // the last probe's verdict: "serving", "down" or ""
+	Guard   string // why a takeover is withheld; "" if none
+	GuardAt time.Time
+	// EpisodeBegan is when the current down episode began (the link's
+	// loss, or the start); zero when none is under way.
+	EpisodeBegan time.Time
+	PeerCheck    string // the last probe's verdict: "serving", "down" or ""
 
 	Job *JobView // the record update in progress, if any
 
@@ -69,10 +72,16 @@ func (s State) View(c *Config) View {
 	if !s.healthy {
 		v.HealthReason = s.healthReason
 	}
+	if s.ep.on {
+		v.EpisodeBegan = s.ep.began
+		if v.EpisodeBegan.IsZero() {
+			v.EpisodeBegan = s.started
+		}
+	}
 	if s.link {
 		v.PeerSince = s.linkSince
 	} else {
-		v.Reason = s.reason
+		v.Reason = s.downReason()
 		if s.peer != declaredDown {
 			v.PeerSince = s.started
 			if s.everLinked {

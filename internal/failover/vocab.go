@@ -22,12 +22,13 @@ const (
 	LogTakeoverAbandoned = "takeover_abandoned"
 	LogUpdateDropped     = "update_dropped"
 	LogFlapHold          = "flap_hold"
+	LogFailbackHeld      = "failback_held"
 	LogPeerTook          = "peer_took_record"
 	LogGuardWithhold     = "guard_withhold"
 	LogGuardRelease      = "guard_release"
 	LogDriftCorrected    = "drift_corrected"
 	LogDriftValid        = "drift_valid"
-	LogHandoverStarted   = "handover_started"
+	LogHandingOver       = "handing_over"
 	LogUpdateFailed      = "record_update_failed"
 	LogRecordUpdated     = "record_updated"
 	LogRecordUnchanged   = "record_unchanged"
@@ -53,20 +54,20 @@ const (
 
 // Guard reasons: why a node withholds a takeover, as /status shows it.
 const (
-	GuardUnhealthy    = "this node's service is unhealthy"
-	GuardPeerServing  = "link down, peer still serving"
-	GuardPeerTookIt   = "link down, but the peer took the record: it is alive"
-	guardNone         = ""
-	alertStillServing = "still_serving"
+	GuardUnhealthy   = "this node's service is unhealthy"
+	GuardPeerServing = "link down, peer still serving"
+	GuardPeerTookIt  = "link down, but the peer took the record: it is alive"
+	guardNone        = ""
 )
 
-// One-shot alerts: each is sent at most once per link episode.
+// One-shot alerts: each is sent at most once per down episode (both
+// unhealthy: once until either recovers).
 const (
+	alertStillServing      = "still_serving"
 	alertUnhealthySurvivor = "unhealthy_survivor"
 	alertFlapping          = "flapping"
 	alertPeerTook          = "peer_took"
 	alertBothUnhealthy     = "both_unhealthy"
-	alertWasDown           = "was_down"
 )
 
 // Purpose is why a job writes the record.
