@@ -37,9 +37,7 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 	if gap := now.Sub(s.lastTurn); gap > c.freezeThreshold() {
 		s.extendGrace(now.Add(c.PeerTimeout))
 		s.lastHeard, s.frozeAt = now, now
-		if s.probe != probeNone {
-			s.probe = probeNone // a verdict from before the freeze: probe again
-		}
+		s.probe = probeNone // a verdict from before the freeze: probe again
 		acts = append(acts, ActLog{slog.LevelWarn, LogFrozen, "this node was frozen; waiting before acting on the link",
 			[]any{"gap", gap.Round(time.Millisecond), "grace", c.PeerTimeout}})
 	}
