@@ -65,9 +65,11 @@ func (s *State) read(c *Config, ev EvRead, acts []Action) []Action {
 		// Linked, the peer has taken the record unasked (not a failback
 		// of its own, not at this node's request): it has lost this node.
 		s.peerActed, s.peerActedAt = true, s.claimChanged
-	case unasked && s.claim != ev.Record.Content:
-		// The same, written after the peer's last keepalive that came
-		// here: the peer's keepalives no longer arrive.
+	case unasked && before != ev.Record.Content && s.claim != ev.Record.Content:
+		// The same, seen now, written after the peer's last keepalive
+		// that came here: the peer's keepalives no longer arrive. (An
+		// operator's edit to the peer's value looks the same: it counts
+		// only if the link breaks within moments of it.)
 		s.peerActed, s.peerActedAt = true, s.lastTurn
 	}
 	if ev.Verify && s.link && s.peer == declaredUp && s.owner(c) && s.peersValue(c, ev.Record.Content) && s.claim == ev.Record.Content &&

@@ -283,10 +283,12 @@ func (s *State) heard(c *Config, flags byte, now time.Time, acts []Action) []Act
 		// under way; frames read during a freeze's grace may have waited
 		// in the socket all along: they do not count.) A peer that
 		// claims nothing may know nothing (its record missing, its
-		// process just started): then only this node's knowledge counts,
-		// as of when it was current.
+		// process just started) or have a write under way: then only this
+		// node's knowledge counts, as of when it was current, until the
+		// peer has said so for a peer_timeout on this link (a write of
+		// its own would have shown in its word by then).
 		at := now
-		if s.claim == "" && s.rec.at.Before(now) {
+		if s.claim == "" && s.rec.at.Before(now) && now.Sub(later(s.linkSince, s.claimChanged)) < c.PeerTimeout {
 			at = s.rec.at
 		}
 		if at.After(s.agreedAt) {
@@ -387,3 +389,11 @@ func (s *State) hooks(c *Config, acts []Action) []Action {
 
 // logAttempt thins repeated failure logs: the first three, then powers of two.
 func logAttempt(n int) bool { return n <= 3 || n&(n-1) == 0 }
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

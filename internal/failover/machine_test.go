@@ -94,18 +94,25 @@ func show(a Action) string {
 
 // logs is run for the stable event names of the log lines.
 func logs(c *Config, evs ...Event) []string {
-	s := NewState(t0, c)
 	var names []string
-	for _, ev := range evs {
-		var acts []Action
-		s, acts = Next(c, s, ev)
-		for _, a := range acts {
-			if l, ok := a.(ActLog); ok {
-				names = append(names, l.Event)
-			}
+	for _, a := range actions(c, evs...) {
+		if l, ok := a.(ActLog); ok {
+			names = append(names, l.Event)
 		}
 	}
 	return names
+}
+
+// actions runs evs from start and returns every action of the machine.
+func actions(c *Config, evs ...Event) []Action {
+	s := NewState(t0, c)
+	var out []Action
+	for _, ev := range evs {
+		var acts []Action
+		s, acts = Next(c, s, ev)
+		out = append(out, acts...)
+	}
+	return out
 }
 
 // Events, briefly.
@@ -1017,20 +1024,26 @@ func TestLoopHealthKeepsTheLastError(t *testing.T) {
 	}
 }
 
+// failbackAgainAt62s runs the owner to its second failback, at 62 s: the
+// first, at 31 s, finds the record right; then this node's health flaps.
+func failbackAgainAt62s() (*Config, State, []string) {
+	c := testMachine(true)
+	s := NewState(t0, c)
+	var got []string
+	feedTimed(c, &s, &got, linked(c, "srv1")...)
+	feedTimed(c, &s, &got, beats(2*sec, 31*sec)...)
+	feedTimed(c, &s, &got, EvDone{At: at(31200 * ms), Asked: at(31150 * ms), Job: 1, Content: "srv1", Purpose: Failback})
+	feedTimed(c, &s, &got, EvHealth{At: at(31500 * ms), Healthy: false, Reason: "x"}, hb(31600*ms), healthy(32*sec))
+	feedTimed(c, &s, &got, beats(33*sec, 62*sec)...)
+	return c, s, got
+}
+
 // Found by the simulator: a failback decided on a link that the peer had
 // already lost (a slow network) wrote over the peer's takeover. The
 // failback now holds over the peer's value written on this link while the
 // peer says it does not hold the record, and writes on the next attempt.
 func TestMachineFailbackHoldsOverAnUnannouncedWrite(t *testing.T) {
-	c := testMachine(true)
-	s := NewState(t0, c)
-	var got []string
-	feedTimed(c, &s, &got, linked(c, "srv1")...)
-	feedTimed(c, &s, &got, beats(2*sec, 31*sec)...) // the failback at 31 s finds the record right
-	feedTimed(c, &s, &got, EvDone{At: at(31200 * ms), Asked: at(31150 * ms), Job: 1, Content: "srv1", Purpose: Failback})
-	// The health of this node flaps: a failback is due again at 62 s.
-	feedTimed(c, &s, &got, EvHealth{At: at(31500 * ms), Healthy: false, Reason: "x"}, hb(31600*ms), healthy(32*sec))
-	feedTimed(c, &s, &got, beats(33*sec, 62*sec)...)
+	c, s, got := failbackAgainAt62s()
 	var job uint64
 	for _, g := range got {
 		if strings.HasPrefix(g, "ensure#2 srv1 base=@") {
