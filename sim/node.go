@@ -140,6 +140,10 @@ func (n *node) rearm() {
 	n.timerGen++
 	gen, inc := n.timerGen, n.inc
 	wake := n.loop.Wake().Sub(n.clock())
+	if wake < 0 {
+		// The daemon's timer would fire at once, again and again.
+		n.w.fail("no busy loop", "%s asks to turn again %s in the past", nodeName(n.i), -wake)
+	}
 	n.w.after(max(wake, time.Millisecond), func() {
 		n.inputFrom("timer", inc, func() {
 			if n.timerGen == gen {

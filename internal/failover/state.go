@@ -279,10 +279,12 @@ func (s State) MayWrite(c *Config, content string) bool {
 }
 
 // Deadline is when Next must see an event at the latest; zero if never.
+// What was due before the last turn and still waits, waits on an event
+// (a probe's answer, a job's report, a keepalive), not on the clock.
 func (s State) Deadline(c *Config) time.Time {
 	var d time.Time
 	earliest := func(t time.Time) {
-		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+		if !t.IsZero() && !t.Before(s.lastTurn) && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
 	}
@@ -292,13 +294,11 @@ func (s State) Deadline(c *Config) time.Time {
 	}
 	if s.link {
 		earliest(s.lastHeard.Add(c.PeerTimeout))
-		if d := s.upFrom().Add(c.FailbackDelay); (s.ep.on || s.peer != declaredUp) && d.After(s.lastTurn) {
-			earliest(d) // once due, the keepalives turn the loop
+		if s.ep.on || s.peer != declaredUp {
+			earliest(s.upFrom().Add(c.FailbackDelay))
 		}
 		if !s.failbackDone && s.sound() && !s.rec.missing && s.owner(c) && s.peerHealthy {
-			if d := s.failbackFrom().Add(c.FailbackDelay); d.After(s.lastTurn) {
-				earliest(d) // once due, the keepalives turn the loop
-			}
+			earliest(s.failbackFrom().Add(c.FailbackDelay))
 		}
 		if s.peerJobDue() {
 			earliest(s.peerJobNext)
