@@ -201,7 +201,13 @@ func printStatus(w io.Writer, st watchdog.Status, now time.Time) {
 		active = "ACTIVE: the record points here"
 	}
 	fmt.Fprintf(w, "record   %s -> %s, %s (checked %s)\n", st.Record.Name, content, active, ago(st.Record.Checked))
-	fmt.Fprintf(w, "         preferred %s, this node writes %s\n", st.Record.Preferred, st.Record.ThisValue)
+	if len(st.Records) > 1 {
+		for _, r := range st.Records {
+			fmt.Fprintf(w, "         %s\n", recordLine(r, ago))
+		}
+	} else {
+		fmt.Fprintf(w, "         preferred %s, this node writes %s\n", st.Record.Preferred, st.Record.ThisValue)
+	}
 	if st.Health.Checked {
 		h := "healthy"
 		if !st.Health.Healthy {
@@ -283,4 +289,30 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return usagef("%w: demo takes no arguments (got %q)", errFlags, fs.Arg(0))
 	}
 	return demo.Run(ctx, stdout, demo.Options{Verbose: *verbose, Version: buildVersion()})
+}
+
+// recordLine is one record of a set: where it points, and its last write.
+func recordLine(r watchdog.SetRecordStatus, ago func(time.Time) string) string {
+	content := r.Content
+	switch {
+	case r.Missing:
+		content = "(MISSING)"
+	case content == "":
+		content = "(not read yet)"
+	}
+	line := fmt.Sprintf("%s %s -> %s", r.Name, r.Type, content)
+	switch {
+	case r.PointsTo != "" && r.Preferred:
+		line += " (" + r.PointsTo + ", preferred)"
+	case r.PointsTo != "":
+		line += " (" + r.PointsTo + ")"
+	case r.Content != "":
+		line += " (neither node)"
+	}
+	if r.WriteError != "" {
+		line += ", WRITE FAILED: " + r.WriteError
+	} else if !r.LastWrite.IsZero() {
+		line += ", written " + ago(r.LastWrite)
+	}
+	return line
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/clooster/clooster/config"
 	"github.com/clooster/clooster/internal/health"
 	"github.com/clooster/clooster/internal/hooks"
+	"github.com/clooster/clooster/internal/recordset"
 	"github.com/clooster/clooster/notify"
 	"github.com/clooster/clooster/watchdog"
 )
@@ -29,23 +30,13 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		logger.Warn("configuration: " + w)
 	}
 
-	store, err := cfapi.New(cfapi.Config{
-		BaseURL: cfg.Cloudflare.APIURL,
-		Token:   cfg.Cloudflare.Token,
-		Key:     cfg.Cloudflare.Key,
-		Email:   cfg.Cloudflare.Mail,
-		Zone:    cfg.Cloudflare.Zone,
-		ZoneID:  cfg.Cloudflare.ZoneID,
-		Record:  cfg.Cloudflare.Record,
-		Type:    cfg.Cloudflare.Type,
-		Logger:  logger,
-	})
+	set, clients, err := recordStores(cfg, logger)
 	if err != nil {
 		return usageError{err}
 	}
 
 	var queue *notify.Queue
-	otherValue, otherKnown := cfg.OtherValue()
+	values := setValues(cfg)
 	nc := watchdog.Config{
 		This:              cfg.ThisServer,
 		Other:             cfg.OtherServer,
@@ -54,13 +45,15 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		KeepaliveInterval: cfg.KeepaliveInterval.D(),
 		PeerTimeout:       cfg.PeerTimeout.D(),
 		FailbackDelay:     cfg.FailbackDelay.D(),
-		RecordName:        cfg.Cloudflare.Record,
-		ThisValue:         cfg.ThisValue(),
-		OtherValue:        otherValue,
-		OtherKnown:        otherKnown,
-		Preferred:         cfg.Cloudflare.PreferredValue,
+		RecordName:        values.name,
+		ThisValue:         values.this,
+		OtherValue:        values.other,
+		OtherKnown:        values.otherKnown,
+		Preferred:         values.preferred,
 		DryRun:            cfg.DryRun,
-		Store:             store,
+		Store:             set,
+		Records:           values.records,
+		RecordStates:      set.States,
 		Logger:            logger,
 		Version:           buildVersion(),
 		DriftInterval:     cfg.DriftCheckInterval.D(),
@@ -119,7 +112,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 			return fmt.Errorf("status listener: %w\n  hint: set status.address to a free port, or \"\" to disable it", err)
 		}
 		extra := func(w io.Writer) {
-			writeAPIMetrics(w, store.Stats())
+			writeAPIMetrics(w, clients)
 			if queue != nil {
 				writeQueueMetrics(w, queue.Stats())
 			}
@@ -131,7 +124,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 	}
 
 	logger.Info("clooster starting", "version", buildVersion(), "node", cfg.ThisServer, "role", cfg.Role,
-		"peer", cfg.OtherServer, "record", cfg.Cloudflare.Record, "dry_run", cfg.DryRun)
+		"peer", cfg.OtherServer, "record", values.name, "dry_run", cfg.DryRun)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -179,7 +172,16 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 }
 
 // writeAPIMetrics writes the DNS API client's failures by kind.
-func writeAPIMetrics(w io.Writer, s cfapi.Stats) {
+func writeAPIMetrics(w io.Writer, clients []*cfapi.Client) {
+	var s cfapi.Stats
+	for _, c := range clients {
+		x := c.Stats()
+		s.RateLimited += x.RateLimited
+		s.AuthErrors += x.AuthErrors
+		s.ServerErrors += x.ServerErrors
+		s.RequestErrors += x.RequestErrors
+		s.NetworkErrors += x.NetworkErrors
+	}
 	fmt.Fprintf(w, "# HELP clooster_dns_api_failures_total DNS API calls that failed, by kind.\n# TYPE clooster_dns_api_failures_total counter\n")
 	for _, k := range []struct {
 		kind string
@@ -244,4 +246,63 @@ func newLogger(w io.Writer, level, format string, secrets []string) *slog.Logger
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// recordStores is the record set of cfg as one store, a Cloudflare client
+// per record, sharing one HTTP client.
+func recordStores(cfg *config.Config, logger *slog.Logger) (*recordset.Set, []*cfapi.Client, error) {
+	hc := cfapi.DefaultHTTPClient()
+	var members []recordset.Member
+	var clients []*cfapi.Client
+	for _, r := range cfg.RecordSet() {
+		c, err := cfapi.New(cfapi.Config{
+			BaseURL:    cfg.Cloudflare.APIURL,
+			Token:      cfg.Cloudflare.Token,
+			Key:        cfg.Cloudflare.Key,
+			Email:      cfg.Cloudflare.Mail,
+			Zone:       r.Zone,
+			ZoneID:     r.ZoneID,
+			Record:     r.Name,
+			Type:       r.Type,
+			HTTPClient: hc,
+			Logger:     logger,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", r.Label(), err)
+		}
+		members = append(members, recordset.Member{Label: r.Label(), Store: c})
+		clients = append(clients, c)
+	}
+	return recordset.New(members), clients, nil
+}
+
+// values are the record set's contents as the decision code sees them:
+// each node's value, and the preferred one, of every record, joined.
+type values struct {
+	name, this, other, preferred string
+	otherKnown                   bool
+	records                      []watchdog.SetRecord // of a set of several
+}
+
+func setValues(cfg *config.Config) values {
+	v := values{otherKnown: true}
+	var names, this, other, preferred []string
+	for _, r := range cfg.RecordSet() {
+		names = append(names, r.Name)
+		this = append(this, r.Values[cfg.ThisServer])
+		other = append(other, r.Values[cfg.OtherServer])
+		preferred = append(preferred, r.PreferredValue)
+		v.otherKnown = v.otherKnown && r.OtherKnown
+	}
+	if len(names) > 1 {
+		names = names[:0]
+		for _, r := range cfg.RecordSet() {
+			names = append(names, r.Label())
+			v.records = append(v.records, watchdog.SetRecord{Name: r.Name, Type: r.Type,
+				ThisValue: r.Values[cfg.ThisServer], OtherValue: r.Values[cfg.OtherServer], Preferred: r.PreferredValue})
+		}
+	}
+	v.name = strings.Join(names, ", ")
+	v.this, v.other, v.preferred = recordset.Join(this), recordset.Join(other), recordset.Join(preferred)
+	return v
 }

@@ -98,11 +98,11 @@ func TestExampleConfigCoversEveryKey(t *testing.T) {
 }
 
 // uncomment turns the example into strict JSON with every commented-out
-// key restored: "#" before JSON is dropped, comment lines are removed,
+// key restored: "#" before JSON (a key, a brace, a closing bracket) is dropped, comment lines are removed,
 // and so are trailing commas.
 func uncomment(t *testing.T, s string) any {
 	t.Helper()
-	jsonAfterHash := regexp.MustCompile(`^(\s*)#(\s*(?:"[a-z_]+"\s*:|[{}]))`)
+	jsonAfterHash := regexp.MustCompile(`^(\s*)#(\s*(?:"[a-z_]+"\s*:|[{}\]]))`)
 	var lines []string
 	for _, line := range strings.Split(s, "\n") {
 		line = jsonAfterHash.ReplaceAllString(line, "$1$2")

@@ -305,3 +305,26 @@ func TestPrintStatusShowsHealthAndGuard(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintStatusLinePerRecord(t *testing.T) {
+	now := time.Now()
+	st := watchdog.Status{Node: "srv2", Role: "client", Started: now.Add(-time.Hour),
+		Peer:   watchdog.PeerStatus{Name: "srv1", State: watchdog.PeerDown, Since: now.Add(-time.Minute)},
+		Record: watchdog.RecordStatus{Name: "example.com A, example.com AAAA, www.example.com CNAME"},
+		Records: []watchdog.SetRecordStatus{
+			{Name: "example.com", Type: "A", Content: "192.0.2.2", PointsTo: "srv2", LastWrite: now.Add(-3 * time.Second)},
+			{Name: "example.com", Type: "AAAA", Content: "2001:db8::1", PointsTo: "srv1", Preferred: true, WriteError: "400: invalid content"},
+			{Name: "www.example.com", Type: "CNAME", Missing: true},
+		}}
+	var b strings.Builder
+	printStatus(&b, st, now)
+	for _, want := range []string{
+		"example.com A -> 192.0.2.2 (srv2), written 3s ago\n",
+		"example.com AAAA -> 2001:db8::1 (srv1, preferred), WRITE FAILED: 400: invalid content\n",
+		"www.example.com CNAME -> (MISSING)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+}

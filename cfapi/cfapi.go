@@ -131,7 +131,7 @@ func New(cfg Config) (*Client, error) {
 
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient()
+		hc = DefaultHTTPClient()
 	}
 	wrapped := *hc // the caller's client stays as it is
 	wrapped.Transport = &transport{base: hc.Transport, log: c.log, stats: &c.stats}
@@ -248,10 +248,10 @@ func baseURL(s string) (string, error) {
 	return s, nil
 }
 
-// defaultHTTPClient bounds every stage of a request, so that a call never
+// DefaultHTTPClient bounds every stage of a request, so that a call never
 // hangs on an API that does not answer even when the caller's context has
 // no deadline.
-func defaultHTTPClient() *http.Client {
+func DefaultHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 10 * time.Second

@@ -94,6 +94,7 @@ type Config struct {
 	FailbackDelay     Duration    `json:"failback_delay"`
 	Status            Status      `json:"status"`
 	Cloudflare        Cloudflare  `json:"cloudflare"`
+	Records           []Record    `json:"records,omitempty"`
 	Pushbullet        *Pushbullet `json:"pushbullet,omitempty"`
 	Log               Log         `json:"log"`
 	Health            Health      `json:"health"`
@@ -152,6 +153,34 @@ type Cloudflare struct {
 	ThisValue      string `json:"this_value"`
 	OtherValue     string `json:"other_value"`
 	APIURL         string `json:"api_url"`
+}
+
+// Record is one DNS record of the set the pair owns (Config.RecordSet).
+// After Load, every Type is upper case, Provider is set, Zone or ZoneID is
+// set, Values names both nodes, and PreferredValue is what the record
+// holds while both nodes are up.
+type Record struct {
+	Name      string            `json:"name"`
+	Type      string            `json:"type"`
+	Zone      string            `json:"zone"`
+	ZoneID    string            `json:"zone_id"`
+	Provider  string            `json:"provider"`
+	Values    map[string]string `json:"values"`
+	Preferred string            `json:"preferred"`
+	// PreferredValue is Values[Preferred], or, in the original format, a
+	// cloudflare.preferred_value that is neither node's (a load balancer).
+	PreferredValue string `json:"-"`
+	// OtherKnown is false only in the original format, when the peer's
+	// value is a guess (cloudflare.this_value set, other_value not).
+	OtherKnown bool `json:"-"`
+}
+
+// Label is the record as people name it: name and type.
+func (r Record) Label() string {
+	if r.Type == "" {
+		return r.Name
+	}
+	return r.Name + " " + r.Type
 }
 
 // Pushbullet is where notifications go; a nil *Pushbullet sends none.

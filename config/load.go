@@ -201,6 +201,7 @@ func (l *loader) defaults() {
 	setDefault(l, "cloudflare.this_value", &cf.ThisValue, c.ThisServer)
 	setDefault(l, "cloudflare.api_url", &cf.APIURL, DefaultCloudflareAPIURL)
 	cf.APIURL = strings.TrimRight(cf.APIURL, "/")
+	l.defaultRecords()
 	if p := c.Pushbullet; p != nil {
 		setDefault(l, "pushbullet.api_url", &p.APIURL, DefaultPushbulletAPIURL)
 		p.APIURL = strings.TrimRight(p.APIURL, "/")

@@ -42,7 +42,7 @@ func (l *loader) shape(path string, v any, t reflect.Type) any {
 		}
 		return d.String()
 
-	case t.Kind() == reflect.Struct:
+	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
 		obj, ok := v.(*object)
 		if !ok {
 			l.fileProblem(path, v, "want an object")
@@ -50,21 +50,33 @@ func (l *loader) shape(path string, v any, t reflect.Type) any {
 		}
 		out := make(map[string]any, len(obj.keys))
 		for _, k := range obj.keys {
-			p := joinPath(path, k)
-			f, ok := fieldByJSON(t, k)
-			if !ok {
-				if path == "pushbullet.target" {
-					l.warn(p, "unknown key, ignored")
-				} else {
-					l.addProblem(Problem{Key: p, Msg: "unknown key"})
-				}
+			p, ft, ok := l.member(path, t, k)
+			if !ok || obj.vals[k] == nil {
 				continue
 			}
-			if obj.vals[k] == nil {
-				continue
-			}
-			if nv := l.shape(p, obj.vals[k], f.Type); nv != nil {
+			if nv := l.shape(p, obj.vals[k], ft); nv != nil {
 				out[k] = nv
+			}
+		}
+		return out
+
+	case t.Kind() == reflect.Slice:
+		arr, ok := v.([]any)
+		if !ok {
+			l.fileProblem(path, v, "want an array")
+			return nil
+		}
+		out := make([]any, 0, len(arr))
+		for i, e := range arr {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if e == nil {
+				l.addProblem(Problem{Key: p, Value: "null", Msg: "want an object"})
+				continue
+			}
+			if nv := l.shape(p, e, t.Elem()); nv != nil {
+				out = append(out, nv)
+			} else {
+				out = append(out, map[string]any{}) // keeps the indexes of the rest
 			}
 		}
 		return out
@@ -111,6 +123,26 @@ func (l *loader) shape(path string, v any, t reflect.Type) any {
 		return b
 	}
 	panic(fmt.Sprintf("config: no shape for %v", t)) // a Config field of a new kind
+}
+
+// member is the path and type of key k of an object of type t (a struct
+// or a map); for a struct's unknown key, a problem (a warning inside
+// pushbullet.target) and false.
+func (l *loader) member(path string, t reflect.Type, k string) (string, reflect.Type, bool) {
+	if t.Kind() == reflect.Map {
+		return fmt.Sprintf("%s[%s]", path, strconv.Quote(k)), t.Elem(), true
+	}
+	p := joinPath(path, k)
+	f, ok := fieldByJSON(t, k)
+	if !ok {
+		if path == "pushbullet.target" {
+			l.warn(p, "unknown key, ignored")
+		} else {
+			l.addProblem(Problem{Key: p, Msg: "unknown key"})
+		}
+		return "", nil, false
+	}
+	return p, f.Type, true
 }
 
 // fileProblem records a problem with a value read from the file.
@@ -190,6 +222,9 @@ func leafPaths(t reflect.Type, prefix string) []string {
 			ft = ft.Elem()
 		}
 		p := joinPath(prefix, name)
+		if ft.Kind() == reflect.Slice {
+			continue // records: the file's only
+		}
 		if ft.Kind() == reflect.Struct {
 			out = append(out, leafPaths(ft, p)...)
 			continue

@@ -200,6 +200,11 @@ func (l *loader) checkCloudflare() {
 	default:
 		l.bad("cloudflare.token", "", "required (or cloudflare.key and cloudflare.mail)")
 	}
+	l.checkURL("cloudflare.api_url", cf.APIURL)
+	if l.isSet("records") {
+		l.checkRecords()
+		return
+	}
 	if cf.Zone == "" && cf.ZoneID == "" {
 		l.bad("cloudflare.zone", "", "required unless cloudflare.zone_id is set")
 	}
@@ -210,7 +215,6 @@ func (l *loader) checkCloudflare() {
 		l.bad("cloudflare.type", quote(cf.Type), "must be A, AAAA or CNAME")
 	}
 	l.required("cloudflare.preferred_value", cf.PreferredValue)
-	l.checkURL("cloudflare.api_url", cf.APIURL)
 
 	if cf.Type == "A" || cf.Type == "AAAA" {
 		thisHint := ""

@@ -286,6 +286,9 @@ type nodeSpec struct {
 	fakes  *fakes
 	timing timing
 	extra  obj // more top-level members
+	// records, if set, is the record set, in place of the cloudflare
+	// block's record keys.
+	records []any
 }
 
 // config is the node's configuration file.
@@ -308,6 +311,10 @@ func (n nodeSpec) config() obj {
 		}},
 		{"pushbullet", obj{{"key", n.fakes.pbKey}, {"api_url", n.fakes.pbURL}}},
 		{"log", obj{{"level", "debug"}}},
+	}
+	if n.records != nil {
+		o[8].val = obj{{"token", n.fakes.cfToken}, {"zone", zoneName}, {"api_url", n.fakes.cfURL}}
+		o = append(o, member{"records", n.records})
 	}
 	return append(o, n.extra...)
 }
@@ -463,6 +470,15 @@ type status struct {
 		Name    string `json:"name"`
 		Content string `json:"content"`
 	} `json:"record"`
+	Records []struct {
+		Name       string    `json:"name"`
+		Type       string    `json:"type"`
+		Content    string    `json:"content"`
+		PointsTo   string    `json:"points_to"`
+		Preferred  bool      `json:"preferred"`
+		LastWrite  time.Time `json:"last_write"`
+		WriteError string    `json:"write_error"`
+	} `json:"records"`
 }
 
 // httpClient talks to the processes' status listeners, never through a

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/clooster/clooster/internal/failover"
+	"github.com/clooster/clooster/internal/recordset"
 )
 
 // Notifier announces transitions. Notify must not block.
@@ -49,6 +51,14 @@ type Config struct {
 	OtherKnown bool
 	Preferred  string // written on failback by the failback owner
 	DryRun     bool   // log writes instead of making them
+
+	// Records are the records of the set, in order, when Store is a set
+	// of several (its content their contents joined by recordset.Sep);
+	// empty for the one record of RecordName.
+	Records []SetRecord
+	// RecordStates reports what the store knows of each record of the
+	// set, in the order of Records; nil: none.
+	RecordStates func() []recordset.State
 
 	Store    failover.RecordStore
 	Notifier Notifier // nil: no pushes
@@ -324,13 +334,39 @@ func (n *Node) fire(a failover.ActHook) {
 	if n.cfg.Hooks == nil {
 		return
 	}
-	n.cfg.Hooks.Fire(a.Event, map[string]string{
+	env := map[string]string{
 		"CLOOSTER_EVENT":   a.Event,
 		"CLOOSTER_NODE":    n.cfg.This,
 		"CLOOSTER_PEER":    n.cfg.Other,
 		"CLOOSTER_RECORD":  n.cfg.RecordName,
 		"CLOOSTER_CONTENT": a.Content,
-	})
+	}
+	if rs := n.cfg.Records; len(rs) > 0 {
+		// The single-record variables are of the first record; the set
+		// is one line per record: name, type, content.
+		contents := strings.Split(a.Content, recordset.Sep)
+		var lines []string
+		for i, r := range rs {
+			c := ""
+			if i < len(contents) {
+				c = contents[i]
+			}
+			lines = append(lines, strings.TrimSpace(r.Name+" "+r.Type+" "+c))
+		}
+		env["CLOOSTER_RECORD"], env["CLOOSTER_CONTENT"] = rs[0].Name, contents[0]
+		env["CLOOSTER_RECORDS"] = strings.Join(lines, "\n")
+	} else {
+		env["CLOOSTER_RECORDS"] = strings.TrimSpace(n.cfg.RecordName + " " + a.Content)
+	}
+	n.cfg.Hooks.Fire(a.Event, env)
+}
+
+// SetRecord is one record of a set as configured: its name and type, and
+// what each node writes.
+type SetRecord struct {
+	Name, Type            string
+	ThisValue, OtherValue string
+	Preferred             string // the value it holds while both nodes are up
 }
 
 // tunedDial applies tuneConn to every connection dial makes.

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/clooster/clooster/internal/failover"
+	"github.com/clooster/clooster/internal/recordset"
 )
 
 // PeerState is the peer as a node sees it.
@@ -28,9 +30,11 @@ type Status struct {
 	DryRun  bool         `json:"dry_run,omitempty"`
 	Peer    PeerStatus   `json:"peer"`
 	Record  RecordStatus `json:"record"`
-	Health  HealthStatus `json:"health"`
-	Guard   GuardStatus  `json:"guard"`
-	Update  *UpdateInfo  `json:"update,omitempty"`
+	// Records is each record of the set; one entry for a single record.
+	Records []SetRecordStatus `json:"records"`
+	Health  HealthStatus      `json:"health"`
+	Guard   GuardStatus       `json:"guard"`
+	Update  *UpdateInfo       `json:"update,omitempty"`
 }
 
 // HealthStatus is this node's own service health (health.*).
@@ -73,6 +77,22 @@ type RecordStatus struct {
 	Preferred string    `json:"preferred_value"`
 	ThisValue string    `json:"this_value"`
 	Active    bool      `json:"active"` // the record points to this node
+}
+
+// SetRecordStatus is one record of the set as this node last saw it.
+type SetRecordStatus struct {
+	Name    string `json:"name"`
+	Type    string `json:"type,omitempty"`
+	Content string `json:"content"` // "" until first read
+	// PointsTo is the node whose value the record holds: this node's or
+	// the peer's name, "" for neither.
+	PointsTo  string    `json:"points_to"`
+	Preferred bool      `json:"preferred"` // it holds its preferred value
+	Missing   bool      `json:"missing,omitempty"`
+	Checked   time.Time `json:"checked,omitzero"`    // last read
+	LastWrite time.Time `json:"last_write,omitzero"` // last successful write
+	// WriteError is the last write's error, "" if it succeeded.
+	WriteError string `json:"write_error,omitempty"`
 }
 
 // UpdateInfo describes a record update in progress.
@@ -122,6 +142,7 @@ func (n *Node) status(v failover.View, cur *link) Status {
 		},
 		Health: HealthStatus{Checked: n.cfg.Health != nil, Healthy: v.Healthy, Since: v.HealthySince, Reason: v.HealthReason},
 	}
+	st.Records = n.recordsStatus(v)
 	if cur != nil {
 		st.Peer.Addr = cur.remote
 		st.Peer.RTTMillis = float64(n.met.lastRTT().Microseconds()) / 1000
@@ -142,6 +163,47 @@ func (n *Node) status(v failover.View, cur *link) Status {
 		st.Update = &UpdateInfo{Purpose: j.Purpose.String(), Want: j.Want, Since: j.Since, Failures: j.Failures, LastErr: j.LastErr}
 	}
 	return st
+}
+
+// recordsStatus is each record of the set: from the store's knowledge of
+// each, else from the machine's view of the one record.
+func (n *Node) recordsStatus(v failover.View) []SetRecordStatus {
+	rs := n.cfg.Records
+	if len(rs) == 0 {
+		rs = []SetRecord{{Name: n.cfg.RecordName, ThisValue: n.cfg.ThisValue, OtherValue: n.cfg.OtherValue, Preferred: n.cfg.Preferred}}
+	}
+	var states []recordset.State
+	if n.cfg.RecordStates != nil {
+		states = n.cfg.RecordStates()
+	}
+	contents := []string{v.Record}
+	if len(rs) > 1 {
+		contents = strings.Split(v.Record, recordset.Sep)
+	}
+	out := make([]SetRecordStatus, len(rs))
+	for i, r := range rs {
+		e := SetRecordStatus{Name: r.Name, Type: r.Type, Checked: v.RecordAt}
+		if i < len(contents) {
+			e.Content = contents[i]
+		}
+		if i < len(states) {
+			s := states[i]
+			if !s.ReadAt.IsZero() || !s.WroteAt.IsZero() {
+				e.Content, e.Missing, e.Checked = s.Content, s.Missing, s.ReadAt
+			}
+			e.LastWrite, e.WriteError = s.WroteAt, s.WriteErr
+		}
+		switch {
+		case e.Content == "":
+		case e.Content == r.ThisValue:
+			e.PointsTo = n.cfg.This
+		case e.Content == r.OtherValue:
+			e.PointsTo = n.cfg.Other
+		}
+		e.Preferred = e.Content != "" && e.Content == r.Preferred
+		out[i] = e
+	}
+	return out
 }
 
 // StatusHandler serves /healthz, /status (JSON) and /metrics (Prometheus

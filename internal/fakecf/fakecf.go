@@ -85,7 +85,8 @@ type Server struct {
 	faults   []fault
 	latency  time.Duration
 	down     bool
-	skew     time.Duration // of the API's clock: modified_on and Date
+	skew     time.Duration   // of the API's clock: modified_on and Date
+	refused  map[string]bool // record ids whose writes are refused
 	stats    Stats
 }
 

@@ -44,6 +44,18 @@ func (s *Server) addFault(f fault) {
 	s.faults = append(s.faults, f)
 }
 
+// RefuseWrites makes every write to record id answer 400 with code 1004
+// "DNS Validation Error", as the API refuses a content it finds invalid
+// (on true), or accept them again (false). Reads still answer.
+func (s *Server) RefuseWrites(id string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refused == nil {
+		s.refused = map[string]bool{}
+	}
+	s.refused[id] = on
+}
+
 // SetLatency delays every answer by d. A client that gives up while it
 // waits gets no answer and is counted in Stats.Canceled.
 func (s *Server) SetLatency(d time.Duration) {

@@ -209,6 +209,10 @@ func nonNil[T any](s []T) []T {
 // defaults). A "comment" of null clears the comment; "tags" of null keeps
 // the tags on PATCH.
 func (s *Server) updateRecord(a *answer, z *zone, rec *record, body []byte, replace bool) {
+	if s.refused[rec.id] {
+		writeError(a, http.StatusBadRequest, validation(9005, "Content for "+rec.Type+" record is invalid."))
+		return
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
 		writeError(a, http.StatusBadRequest, errMalformedJSON)

@@ -1,0 +1,244 @@
+// Package recordset makes the records a pair owns one failover.RecordStore:
+// the decision code judges the set as one record whose content is its
+// records' contents in order, joined by Sep, and a write moves every record
+// that differs, concurrently, at most one write each. A set of one record is
+// that record, byte for byte.
+//
+// A record whose read or write fails does not hold up the others: the
+// others are read and written, and the error names the records that
+// failed, so that the worker's retry writes only those.
+//
+// Concurrency: a Set is safe for concurrent use; its calls start goroutines
+// that end before the calls return.
+package recordset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clooster/clooster/internal/failover"
+)
+
+// Sep separates the records' contents in the set's content. No content of
+// an A, AAAA or CNAME record holds it.
+const Sep = ", "
+
+// Join is the set's content of its records' contents, in order.
+func Join(contents []string) string { return strings.Join(contents, Sep) }
+
+// Member is one record of a set: how people name it, and its store.
+type Member struct {
+	Label string // name and type, for messages
+	Store failover.RecordStore
+}
+
+// State is what a set knows of one of its records, for the status page.
+type State struct {
+	Label    string
+	Content  string // as last read or written; "" if never
+	Missing  bool   // the last read found no such record
+	ReadAt   time.Time
+	WroteAt  time.Time // the last successful write
+	WriteErr string    // the last write's error, "" if it succeeded or none was made
+}
+
+// Set is the records of a pair as one store. Create it with New.
+type Set struct {
+	members []Member
+	now     func() time.Time
+
+	mu     sync.Mutex
+	states []State
+}
+
+// New returns the set of members, in their order.
+func New(members []Member) *Set {
+	s := &Set{members: members, now: time.Now, states: make([]State, len(members))}
+	for i, m := range members {
+		s.states[i].Label = m.Label
+	}
+	return s
+}
+
+// Len is the number of records.
+func (s *Set) Len() int { return len(s.members) }
+
+// States is what the set knows of each record, in order.
+func (s *Set) States() []State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]State(nil), s.states...)
+}
+
+// Read reads every record at once. The set's Modified is its latest
+// record's change, unknown if any record's is. An error names the records
+// that failed; a missing record makes the set missing.
+func (s *Set) Read(ctx context.Context) (failover.Record, error) {
+	recs := make([]failover.Record, len(s.members))
+	errs := s.each(func(i int, m Member) error {
+		r, err := m.Store.Read(ctx)
+		recs[i] = r
+		return err
+	})
+	now := s.now()
+	s.mu.Lock()
+	for i, err := range errs {
+		st := &s.states[i]
+		switch {
+		case err == nil:
+			st.Content, st.Missing, st.ReadAt = recs[i].Content, false, now
+		case errors.Is(err, failover.ErrMissing):
+			st.Content, st.Missing, st.ReadAt = "", true, now
+		}
+	}
+	s.mu.Unlock()
+	if err := s.combine("read", errs); err != nil {
+		return failover.Record{}, err
+	}
+	contents := make([]string, len(recs))
+	var modified time.Time
+	unknown := false
+	for i, r := range recs {
+		contents[i] = r.Content
+		if r.Modified.IsZero() {
+			unknown = true
+		} else if r.Modified.After(modified) {
+			modified = r.Modified
+		}
+	}
+	if unknown {
+		modified = time.Time{}
+	}
+	return failover.Record{Content: Join(contents), Modified: modified}, nil
+}
+
+// Write makes every record hold its part of content, writing only those
+// that, as last read or written, hold something else.
+func (s *Set) Write(ctx context.Context, content string) error {
+	want := s.split(content)
+	if want == nil {
+		return fmt.Errorf("recordset: %q has not %d parts", content, len(s.members))
+	}
+	s.mu.Lock()
+	todo := make([]bool, len(s.members))
+	for i, st := range s.states {
+		todo[i] = st.Content != want[i] || st.Missing || st.ReadAt.IsZero()
+	}
+	s.mu.Unlock()
+	errs := s.each(func(i int, m Member) error {
+		if !todo[i] {
+			return nil
+		}
+		return m.Store.Write(ctx, want[i])
+	})
+	now := s.now()
+	s.mu.Lock()
+	for i, err := range errs {
+		if !todo[i] {
+			continue
+		}
+		st := &s.states[i]
+		if err != nil {
+			st.WriteErr = err.Error()
+			continue
+		}
+		st.Content, st.Missing, st.WroteAt, st.WriteErr = want[i], false, now, ""
+	}
+	s.mu.Unlock()
+	return s.combine("write", errs)
+}
+
+// split is content's parts, one per record; nil if it has not that many.
+func (s *Set) split(content string) []string {
+	if len(s.members) == 1 {
+		return []string{content}
+	}
+	parts := strings.Split(content, Sep)
+	if len(parts) != len(s.members) {
+		return nil
+	}
+	return parts
+}
+
+// each runs f for every member at once (a set of one in the caller's
+// goroutine) and returns their errors, in order.
+func (s *Set) each(f func(int, Member) error) []error {
+	errs := make([]error, len(s.members))
+	if len(s.members) == 1 {
+		errs[0] = f(0, s.members[0])
+		return errs
+	}
+	var wg sync.WaitGroup
+	for i, m := range s.members {
+		wg.Go(func() { errs[i] = f(i, m) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// combine is the set's error of its records' errors: nil if none failed;
+// a set of one, the record's own error; else one error that names each
+// record that failed, is a *failover.RetryLater with the longest wait if
+// any asks to wait, and is failover.ErrMissing only if nothing but missing
+// records failed.
+func (s *Set) combine(op string, errs []error) error {
+	var failed []string
+	var wait time.Duration
+	var wrapped []error
+	onlyMissing := true
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if len(s.members) == 1 {
+			return err
+		}
+		failed = append(failed, fmt.Sprintf("%s: %v", s.members[i].Label, err))
+		wrapped = append(wrapped, err)
+		var r *failover.RetryLater
+		if errors.As(err, &r) && r.After > wait {
+			wait = r.After
+		}
+		if !errors.Is(err, failover.ErrMissing) {
+			onlyMissing = false
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	err := &setError{msg: fmt.Sprintf("%s %d of %d records failed: %s", op, len(failed), len(errs), strings.Join(failed, "; ")),
+		errs: wrapped, missing: onlyMissing}
+	if wait > 0 {
+		return &failover.RetryLater{After: wait, Err: err}
+	}
+	return err
+}
+
+// setError is the error of several records; it is failover.ErrMissing
+// only when every failure was a missing record.
+type setError struct {
+	msg     string
+	errs    []error
+	missing bool
+}
+
+func (e *setError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, failover.ErrMissing) true only for a set whose
+// failures are all missing records; other targets are looked for in the
+// records' errors.
+func (e *setError) Is(target error) bool {
+	if target == failover.ErrMissing {
+		return e.missing
+	}
+	for _, err := range e.errs {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,145 @@
+package recordset
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clooster/clooster/internal/failover"
+)
+
+// store is one record in memory, with the errors its next calls return.
+type store struct {
+	mu       sync.Mutex
+	content  string
+	modified time.Time
+	readErr  error
+	writeErr error
+	writes   []string
+}
+
+func (s *store) Read(context.Context) (failover.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.readErr != nil {
+		return failover.Record{}, s.readErr
+	}
+	return failover.Record{Content: s.content, Modified: s.modified}, nil
+}
+
+func (s *store) Write(_ context.Context, content string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.writeErr != nil {
+		return s.writeErr
+	}
+	s.content = content
+	s.writes = append(s.writes, content)
+	return nil
+}
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func threeRecords() (*Set, []*store) {
+	a := &store{content: "192.0.2.1", modified: t0}
+	aaaa := &store{content: "2001:db8::1", modified: t0.Add(time.Minute)}
+	cname := &store{content: "srv1.example.com", modified: t0.Add(2 * time.Minute)}
+	return New([]Member{{"example.com A", a}, {"example.com AAAA", aaaa}, {"www.example.com CNAME", cname}}),
+		[]*store{a, aaaa, cname}
+}
+
+func TestSetMovesTogether(t *testing.T) {
+	ctx := context.Background()
+	set, stores := threeRecords()
+	rec, err := set.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "192.0.2.1, 2001:db8::1, srv1.example.com"; rec.Content != want || !rec.Modified.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("read %+v, want %q, modified at the latest change", rec, want)
+	}
+	// The CNAME already holds its part: two writes, not three.
+	if err := set.Write(ctx, "192.0.2.2, 2001:db8::2, srv1.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]string{{"192.0.2.2"}, {"2001:db8::2"}, nil} {
+		if got := stores[i].writes; strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("record %d writes %q, want %q", i, got, want)
+		}
+	}
+	if err := set.Write(ctx, "192.0.2.2, 2001:db8::2"); err == nil {
+		t.Error("a content of two parts for three records was written")
+	}
+}
+
+// One record's write fails: the others are written, the error names it,
+// and the retry writes only it.
+func TestSetWriteFailureHoldsUpNothing(t *testing.T) {
+	ctx := context.Background()
+	set, stores := threeRecords()
+	if _, err := set.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stores[1].writeErr = &failover.RetryLater{After: 5 * time.Second, Err: errors.New("429 Too Many Requests")}
+	err := set.Write(ctx, "192.0.2.2, 2001:db8::2, srv2.example.com")
+	var r *failover.RetryLater
+	if !errors.As(err, &r) || r.After != 5*time.Second || !strings.Contains(err.Error(), "write 1 of 3 records failed: example.com AAAA: 429") {
+		t.Fatalf("got %v, want a RetryLater of 5s naming the AAAA record", err)
+	}
+	if stores[0].content != "192.0.2.2" || stores[2].content != "srv2.example.com" {
+		t.Errorf("the others were not written: %q %q", stores[0].content, stores[2].content)
+	}
+	st := set.States()
+	if st[1].WriteErr == "" || st[0].WriteErr != "" || st[0].WroteAt.IsZero() {
+		t.Errorf("states %+v", st)
+	}
+	stores[1].writeErr = nil
+	if err := set.Write(ctx, "192.0.2.2, 2001:db8::2, srv2.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if len(stores[0].writes) != 1 || len(stores[1].writes) != 1 || len(stores[2].writes) != 1 {
+		t.Errorf("writes %q %q %q, want one each", stores[0].writes, stores[1].writes, stores[2].writes)
+	}
+	if st := set.States(); st[1].WriteErr != "" || st[1].Content != "2001:db8::2" {
+		t.Errorf("after the retry: %+v", st[1])
+	}
+}
+
+func TestSetReadErrors(t *testing.T) {
+	ctx := context.Background()
+	set, stores := threeRecords()
+	stores[2].readErr = failover.ErrMissing
+	_, err := set.Read(ctx)
+	if !errors.Is(err, failover.ErrMissing) || !strings.Contains(err.Error(), "www.example.com CNAME") {
+		t.Errorf("one missing: %v", err)
+	}
+	if st := set.States(); !st[2].Missing || st[0].Content != "192.0.2.1" {
+		t.Errorf("states %+v", st)
+	}
+	stores[0].readErr = errors.New("connection refused")
+	if _, err := set.Read(ctx); errors.Is(err, failover.ErrMissing) {
+		t.Errorf("one missing and one failing is not missing: %v", err)
+	}
+	// Without a stamp on one record, the set's is unknown.
+	stores[0].readErr, stores[2].readErr, stores[1].modified = nil, nil, time.Time{}
+	if rec, err := set.Read(ctx); err != nil || !rec.Modified.IsZero() {
+		t.Errorf("got %+v, %v, want an unknown stamp", rec, err)
+	}
+}
+
+// A set of one is its record: its content, and its errors as they are.
+func TestSetOfOne(t *testing.T) {
+	ctx := context.Background()
+	s := &store{content: "a, b"} // even with the separator in it
+	set := New([]Member{{"www.example.com", s}})
+	if rec, _ := set.Read(ctx); rec.Content != "a, b" {
+		t.Errorf("read %q", rec.Content)
+	}
+	s.writeErr = failover.ErrMissing
+	if err := set.Write(ctx, "c, d"); err != failover.ErrMissing {
+		t.Errorf("got %v, want the record's own error", err)
+	}
+}

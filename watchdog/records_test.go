@@ -1,0 +1,75 @@
+package watchdog
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/clooster/clooster/internal/failover"
+	"github.com/clooster/clooster/internal/recordset"
+)
+
+type hookEnv map[string]string
+
+func (h *hookEnv) Fire(_ string, env map[string]string) { *h = env }
+
+func setNode() *Node {
+	return &Node{log: slog.New(slog.DiscardHandler), cfg: Config{
+		This: "srv1", Other: "srv2", RecordName: "example.org A, example.org AAAA, www.example.com CNAME",
+		Records: []SetRecord{
+			{Name: "example.org", Type: "A", ThisValue: "192.0.2.1", OtherValue: "192.0.2.2", Preferred: "192.0.2.1"},
+			{Name: "example.org", Type: "AAAA", ThisValue: "2001:db8::1", OtherValue: "2001:db8::2", Preferred: "2001:db8::1"},
+			{Name: "www.example.com", Type: "CNAME", ThisValue: "srv1", OtherValue: "srv2", Preferred: "srv1"},
+		},
+	}}
+}
+
+// Hooks of a set: the single-record variables are of the first record,
+// CLOOSTER_RECORDS is the set, a line per record.
+func TestHookEnvOfASet(t *testing.T) {
+	n := setNode()
+	var env hookEnv
+	n.cfg.Hooks = &env
+	n.fire(failover.ActHook{Event: "on_active", Content: recordset.Join([]string{"192.0.2.1", "2001:db8::1", "srv1"})})
+	want := map[string]string{
+		"CLOOSTER_RECORD":  "example.org",
+		"CLOOSTER_CONTENT": "192.0.2.1",
+		"CLOOSTER_RECORDS": "example.org A 192.0.2.1\nexample.org AAAA 2001:db8::1\nwww.example.com CNAME srv1",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+}
+
+// /status has a line per record: where it points, and its last write.
+func TestStatusRecordsOfASet(t *testing.T) {
+	n := setNode()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n.cfg.RecordStates = func() []recordset.State {
+		return []recordset.State{
+			{Content: "192.0.2.2", ReadAt: at, WroteAt: at},
+			{Content: "2001:db8::1", ReadAt: at, WriteErr: "400: invalid"},
+			{Missing: true, ReadAt: at},
+		}
+	}
+	got := n.recordsStatus(failover.View{Record: "ignored, the store knows better"})
+	if len(got) != 3 {
+		t.Fatalf("got %d records", len(got))
+	}
+	if r := got[0]; r.PointsTo != "srv2" || r.Preferred || !r.LastWrite.Equal(at) || r.Type != "A" {
+		t.Errorf("A: %+v", r)
+	}
+	if r := got[1]; r.PointsTo != "srv1" || !r.Preferred || r.WriteError != "400: invalid" {
+		t.Errorf("AAAA: %+v", r)
+	}
+	if r := got[2]; !r.Missing || r.PointsTo != "" || r.Content != "" {
+		t.Errorf("CNAME: %+v", r)
+	}
+	// A single record, without a store's knowledge: the machine's view.
+	one := &Node{cfg: Config{This: "srv1", Other: "srv2", RecordName: "www.example.com", ThisValue: "srv1", OtherValue: "srv2", Preferred: "srv1"}}
+	if r := one.recordsStatus(failover.View{Record: "srv2"}); len(r) != 1 || r[0].PointsTo != "srv2" || r[0].Name != "www.example.com" {
+		t.Errorf("one record: %+v", r)
+	}
+}
