@@ -208,6 +208,9 @@ func printStatus(w io.Writer, st watchdog.Status, now time.Time) {
 	} else {
 		fmt.Fprintf(w, "         preferred %s, this node writes %s\n", st.Record.Preferred, st.Record.ThisValue)
 	}
+	for _, m := range st.RecordsMismatch {
+		fmt.Fprintf(w, "         RECORD SETS DIFFER (no failback): %s\n", m)
+	}
 	if st.Health.Checked {
 		h := "healthy"
 		if !st.Health.Healthy {

@@ -53,6 +53,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		DryRun:            cfg.DryRun,
 		Store:             set,
 		Records:           values.records,
+		RecordDigests:     recordDigests(cfg),
 		RecordStates:      set.States,
 		Logger:            logger,
 		Version:           buildVersion(),
@@ -305,4 +306,13 @@ func setValues(cfg *config.Config) values {
 	v.name = strings.Join(names, ", ")
 	v.this, v.other, v.preferred = recordset.Join(this), recordset.Join(other), recordset.Join(preferred)
 	return v
+}
+
+// recordDigests are the digests of cfg's records block, for the link.
+func recordDigests(cfg *config.Config) []watchdog.RecordDigest {
+	var out []watchdog.RecordDigest
+	for _, d := range cfg.RecordDigests() {
+		out = append(out, watchdog.RecordDigest{Label: d.Label, Key: d.Key, Hash: d.Hash})
+	}
+	return out
 }

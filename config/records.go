@@ -2,7 +2,7 @@ package config
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -96,6 +96,9 @@ func (l *loader) checkRecords() {
 		l.bad("records", "[]", "want at least one record")
 		return
 	}
+	if len(c.Records) > MaxRecords {
+		l.bad("records", fmt.Sprintf("%d records", len(c.Records)), fmt.Sprintf("at most %d", MaxRecords))
+	}
 	seen := map[string]int{}
 	for i, r := range c.Records {
 		p := fmt.Sprintf("records[%d]", i)
@@ -157,26 +160,46 @@ func (l *loader) checkValues(p string, r Record) {
 	}
 }
 
-// RecordsDigest is a digest of the record set that both nodes' files must
-// agree on: the records in a canonical order, each node's value named by
-// node, so that the two nodes' files give the same digest.
-func (c *Config) RecordsDigest() string {
-	type canon struct {
+// MaxRecords is the most records a set may hold: the link compares the
+// two nodes' sets record by record in one frame.
+const MaxRecords = 60
+
+// RecordDigest is one record of a set as the link compares it: Key names
+// the record (its name and type), Hash its whole configuration.
+type RecordDigest struct {
+	Label     string
+	Key, Hash uint32
+}
+
+// RecordDigests are the digests of the records block, in order; nil for
+// the original format's one record, which has no block to compare. Both
+// nodes' files give the same digests for the same block.
+func (c *Config) RecordDigests() []RecordDigest {
+	var out []RecordDigest
+	for _, r := range c.Records {
+		name := strings.ToLower(strings.TrimSuffix(r.Name, "."))
+		out = append(out, RecordDigest{Label: r.Label(), Key: sum32(name + " " + r.Type), Hash: sum32(string(canonRecord(r)))})
+	}
+	return out
+}
+
+// canonRecord is r as both nodes' files write it: names in lower case,
+// each node's value named by node, in the nodes' order.
+func canonRecord(r Record) []byte {
+	x := struct {
 		Name, Type, Zone, ZoneID, Provider, Preferred, PreferredValue string
 		Values                                                        [][2]string
+	}{Name: strings.ToLower(strings.TrimSuffix(r.Name, ".")), Type: r.Type, Zone: strings.ToLower(r.Zone),
+		ZoneID: r.ZoneID, Provider: r.Provider, Preferred: r.Preferred, PreferredValue: r.PreferredValue}
+	for node, v := range r.Values {
+		x.Values = append(x.Values, [2]string{node, v})
 	}
-	var all []canon
-	for _, r := range c.RecordSet() {
-		x := canon{Name: strings.ToLower(strings.TrimSuffix(r.Name, ".")), Type: r.Type, Zone: strings.ToLower(r.Zone),
-			ZoneID: r.ZoneID, Provider: r.Provider, Preferred: r.Preferred, PreferredValue: r.PreferredValue}
-		for node, v := range r.Values {
-			x.Values = append(x.Values, [2]string{node, v})
-		}
-		slices.SortFunc(x.Values, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
-		all = append(all, x)
-	}
-	slices.SortFunc(all, func(a, b canon) int { return strings.Compare(a.Name+" "+a.Type, b.Name+" "+b.Type) })
-	b, _ := json.Marshal(all) // plain strings: cannot fail
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
+	slices.SortFunc(x.Values, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	b, _ := json.Marshal(x) // plain strings: cannot fail
+	return b
+}
+
+func sum32(s string) uint32 {
+	sum := sha256.Sum256([]byte(s))
+	return binary.BigEndian.Uint32(sum[:4])
 }

@@ -151,20 +151,26 @@ func TestRecordSetValidation(t *testing.T) {
 	}
 }
 
-// Both nodes' files give the same digest; any difference changes it.
-func TestRecordsDigest(t *testing.T) {
+// Both nodes' files give the same record digests; one record's change
+// changes its hash, not its key.
+func TestRecordDigests(t *testing.T) {
 	a := withRecords(aRecord())
 	b := withRecords(aRecord())
 	b["this_server"], b["other_server"] = "b.example.com", "a.example.com"
 	delete(b, "server")
 	set(b, "client.address", "a.example.com")
-	da := mustLoad(t, writeConfig(t, a), nil).RecordsDigest()
-	if db := mustLoad(t, writeConfig(t, b), nil).RecordsDigest(); da != db {
-		t.Errorf("the two nodes' digests differ: %s, %s", da, db)
+	da := mustLoad(t, writeConfig(t, a), nil).RecordDigests()
+	db := mustLoad(t, writeConfig(t, b), nil).RecordDigests()
+	if len(da) != 1 || da[0] != db[0] || da[0].Label != "example.com A" {
+		t.Errorf("the two nodes' digests: %+v, %+v", da, db)
 	}
 	r := aRecord()
 	r["values"].(map[string]any)["b.example.com"] = "192.0.2.3"
-	if dc := mustLoad(t, writeConfig(t, withRecords(r)), nil).RecordsDigest(); dc == da {
-		t.Error("a different value, the same digest")
+	dc := mustLoad(t, writeConfig(t, withRecords(r)), nil).RecordDigests()
+	if dc[0].Key != da[0].Key || dc[0].Hash == da[0].Hash {
+		t.Errorf("a changed value: %+v, was %+v", dc[0], da[0])
+	}
+	if d := mustLoad(t, writeConfig(t, base()), nil).RecordDigests(); d != nil {
+		t.Errorf("the original format has no records block to compare: %+v", d)
 	}
 }

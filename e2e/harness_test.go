@@ -344,6 +344,10 @@ func (n nodeSpec) writeConfig(t *testing.T) string {
 type pair struct {
 	f          *fakes
 	srv1, srv2 nodeSpec
+	// A record set's (setPair): the records' ids, and the records block
+	// with srv2's AAAA value as given.
+	setIDs     []string
+	setRecords func(aaaa2 string) []any
 }
 
 func newPair(t *testing.T, tm timing) *pair {
@@ -479,6 +483,7 @@ type status struct {
 		LastWrite  time.Time `json:"last_write"`
 		WriteError string    `json:"write_error"`
 	} `json:"records"`
+	RecordsMismatch []string `json:"records_mismatch"`
 }
 
 // httpClient talks to the processes' status listeners, never through a

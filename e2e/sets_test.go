@@ -15,30 +15,10 @@ import (
 // One record whose write is refused does not hold up the others.
 func TestRecordSetFailover(t *testing.T) {
 	e2eTest(t)
-	p := newPair(t, fastTiming)
-	zone := p.f.cf.AddZone("example.org")
-	ids := []string{
-		p.f.cf.AddRecord(zone, fakecf.Record{Name: "example.org", Type: "A", Content: "192.0.2.1"}),
-		p.f.cf.AddRecord(zone, fakecf.Record{Name: "example.org", Type: "AAAA", Content: "2001:db8::1"}),
-		p.f.recordID, // www.example.com CNAME srv1
-	}
-	records := []any{
-		map[string]any{"name": "example.org", "type": "A", "zone": "example.org",
-			"values": map[string]any{srv1: "192.0.2.1", srv2: "192.0.2.2"}},
-		map[string]any{"name": "example.org", "type": "AAAA", "zone": "example.org",
-			"values": map[string]any{srv1: "2001:db8::1", srv2: "2001:db8::2"}},
-		map[string]any{"name": recordName, "type": "CNAME"},
-	}
-	p.srv1.records, p.srv2.records = records, records
-	contents := func() []string {
-		var out []string
-		for _, id := range ids {
-			out = append(out, p.f.cf.Record(id).Content)
-		}
-		return out
-	}
+	p, contents := setPair(t)
 	onSrv1 := []string{"192.0.2.1", "2001:db8::1", srv1}
 	onSrv2 := []string{"192.0.2.2", "2001:db8::2", srv2}
+	ids := p.setIDs
 
 	a, b := p.start(t)
 	st, err := b.getStatus()
@@ -96,4 +76,68 @@ func TestRecordSetFailover(t *testing.T) {
 	p.f.cf.RefuseWrites(ids[1], false)
 	waitFor(t, 15*time.Second, "AAAA back on srv1", func() bool { return slices.Equal(contents(), onSrv1) })
 	_ = b
+}
+
+// setPair is a pair that owns an A and an AAAA record of example.org (in a
+// second zone) and the CNAME www.example.com, with contents, the records'
+// contents as the API holds them.
+func setPair(t *testing.T) (*pair, func() []string) {
+	t.Helper()
+	p := newPair(t, fastTiming)
+	zone := p.f.cf.AddZone("example.org")
+	p.setIDs = []string{
+		p.f.cf.AddRecord(zone, fakecf.Record{Name: "example.org", Type: "A", Content: "192.0.2.1"}),
+		p.f.cf.AddRecord(zone, fakecf.Record{Name: "example.org", Type: "AAAA", Content: "2001:db8::1"}),
+		p.f.recordID, // www.example.com CNAME srv1
+	}
+	records := func(aaaa2 string) []any {
+		return []any{
+			map[string]any{"name": "example.org", "type": "A", "zone": "example.org",
+				"values": map[string]any{srv1: "192.0.2.1", srv2: "192.0.2.2"}},
+			map[string]any{"name": "example.org", "type": "AAAA", "zone": "example.org",
+				"values": map[string]any{srv1: "2001:db8::1", srv2: aaaa2}},
+			map[string]any{"name": recordName, "type": "CNAME"},
+		}
+	}
+	p.srv1.records, p.srv2.records = records("2001:db8::2"), records("2001:db8::2")
+	p.setRecords = records
+	return p, func() []string {
+		var out []string
+		for _, id := range p.setIDs {
+			out = append(out, p.f.cf.Record(id).Content)
+		}
+		return out
+	}
+}
+
+// TestRecordSetMismatch: the two files' records blocks differ in one
+// record. Both nodes say so, in /status and in one push each; a failover
+// still moves the set, a failback does not happen.
+func TestRecordSetMismatch(t *testing.T) {
+	e2eTest(t)
+	p, contents := setPair(t)
+	p.srv2.records = p.setRecords("2001:db8::99")
+	a, b := p.start(t)
+	for _, n := range []*proc{a, b} {
+		waitFor(t, 5*time.Second, n.label+" reports the mismatch", func() bool {
+			st, err := n.getStatus()
+			return err == nil && len(st.RecordsMismatch) == 1 && st.RecordsMismatch[0] == "example.org AAAA: configured differently"
+		})
+	}
+	waitFor(t, 5*time.Second, "a push from each node", func() bool { return p.f.pushesWith("Record sets differ") == 2 })
+
+	a.kill(t)
+	waitFor(t, 5*time.Second, "the set repointed to srv2", func() bool { return contents()[0] == "192.0.2.2" })
+	if c := contents(); !slices.Equal(c, []string{"192.0.2.2", "2001:db8::99", srv2}) {
+		t.Errorf("after the failover: %q", c)
+	}
+	a = startNode(t, p.srv1)
+	waitLinked(t, 10*time.Second, a, b)
+	time.Sleep(fastTiming.failbackDelay + 2*time.Second)
+	if c := contents(); c[0] != "192.0.2.2" {
+		t.Errorf("failed back while the sets differ: %q", c)
+	}
+	if n := p.f.pushesWith("Record sets differ"); n > 4 {
+		t.Errorf("%d mismatch pushes, want one per node per link", n)
+	}
 }

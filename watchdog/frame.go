@@ -95,23 +95,67 @@ type bye struct {
 }
 
 // info tells the peer what this node writes when it takes over, so that each
-// side knows the other's value even when cloudflare.this_value is set.
+// side knows the other's value even when cloudflare.this_value is set; and,
+// when the node has a records block, the digest of each record, so that the
+// two nodes can compare their sets. Layout: the value's length and the
+// value; then, only with a records block, the number of records and, for
+// each, its key and hash (4 bytes each). The value may then be empty.
 type info struct {
-	Value string
+	Value   string
+	Records []recordDigest // nil: no records block
 }
+
+// recordDigest is one record's key (its name and type) and hash (its
+// whole configuration).
+type recordDigest struct{ Key, Hash uint32 }
+
+// maxInfoRecords is the most record digests an INFO frame holds.
+const maxInfoRecords = (maxFrameSize - 2 - 1 - 1) / 8
 
 func (i info) encode() []byte {
 	v := i.Value
-	b := header(frameInfo, 1+len(v))
+	if len(v) > 255 {
+		v = "" // the peer then learns it from its own configuration only
+	}
+	n := 1 + len(v)
+	if i.Records != nil {
+		n += 1 + 8*len(i.Records)
+	}
+	b := header(frameInfo, n)
 	b = append(b, byte(len(v)))
-	return append(b, v...)
+	b = append(b, v...)
+	if i.Records != nil {
+		b = append(b, byte(len(i.Records)))
+		for _, r := range i.Records {
+			b = binary.BigEndian.AppendUint32(b, r.Key)
+			b = binary.BigEndian.AppendUint32(b, r.Hash)
+		}
+	}
+	return b
 }
 
 func decodeInfo(p []byte) (info, error) {
-	if len(p) < 1 || int(p[0]) != len(p)-1 || len(p) == 1 {
+	if len(p) < 1 || int(p[0]) > len(p)-1 {
 		return info{}, errFrameLayout
 	}
-	return info{Value: printable(string(p[1:]))}, nil
+	n := int(p[0])
+	i := info{Value: printable(string(p[1 : 1+n]))}
+	rest := p[1+n:]
+	if len(rest) == 0 {
+		if n == 0 {
+			return info{}, errFrameLayout // neither a value nor records
+		}
+		return i, nil
+	}
+	if int(rest[0]) > maxInfoRecords || len(rest) != 1+8*int(rest[0]) {
+		return info{}, errFrameLayout
+	}
+	i.Records = make([]recordDigest, rest[0])
+	for k := range i.Records {
+		off := 1 + 8*k
+		i.Records[k] = recordDigest{binary.BigEndian.Uint32(rest[off:]), binary.BigEndian.Uint32(rest[off+4:])}
+	}
+	return i, nil
 }
 
 func header(t frameType, n int) []byte {

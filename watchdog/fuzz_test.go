@@ -13,6 +13,8 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(proof{}.encode())
 	f.Add(keepalive{Seq: 1, Sent: 5, Echo: 3, Held: 1, Flags: failover.FlagHealthy}.encode())
 	f.Add(bye{Code: byeShutdown, Reason: "shutting down"}.encode())
+	f.Add(info{Value: "srv1.example.com"}.encode())
+	f.Add(info{Records: []recordDigest{{1, 2}, {3, 4}}}.encode())
 	f.Add([]byte{})
 	f.Add([]byte{protoVersion, 99})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -46,6 +48,12 @@ func FuzzDecodeFrame(f *testing.F) {
 				return // unprintable bytes are replaced
 			}
 			again = y.encode()
+		case frameInfo:
+			i, err := decodeInfo(p)
+			if err != nil || i.Value != string(p[1:1+p[0]]) {
+				return // unprintable bytes are replaced
+			}
+			again = i.encode()
 		default:
 			return
 		}

@@ -254,7 +254,7 @@ func TestRelayThroughTLSTerminatorFails(t *testing.T) {
 	c, s := authPair(testKey, testKey)
 	l := &listener{ln: server, tls: stls, auth: s, log: slog.New(slog.NewTextHandler(logs, nil)), limit: newLimiter(),
 		newLink: func(ws *websocket.Conn, remote string) *link {
-			return newLink(ws, remote, time.Second, 5*time.Second, func() byte { return 0 }, "", false)
+			return newLink(ws, remote, time.Second, 5*time.Second, func() byte { return 0 }, info{}, false)
 		}}
 	links := make(chan *link, 1)
 	go l.run(ctx, links)

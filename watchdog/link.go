@@ -26,7 +26,7 @@ type link struct {
 	interval time.Duration // keepalive period
 	timeout  time.Duration // write deadline for one frame
 	flags    func() byte   // keepalive flags, read at every send
-	value    string        // this node's record value, sent once in an INFO frame
+	value    info          // this node's record value and set, sent once in an INFO frame
 	kickC    chan struct{} // a keepalive now, for a change of flags or an answer
 	answer   bool          // the server's side: answer each keepalive
 
@@ -51,7 +51,7 @@ type linkEvent struct {
 	bye    byte          // for closed: the code of the peer's BYE, 0 if none
 	rtt    time.Duration // for a keepalive that echoed ours; 0 if unknown
 	flags  byte
-	info   string // the peer's record value, from its INFO frame
+	info   info // the peer's record value and set, from its INFO frame
 	isInfo bool
 }
 
@@ -60,7 +60,7 @@ var processStart = time.Now()
 
 func monoNow() int64 { return int64(time.Since(processStart)) }
 
-func newLink(ws *websocket.Conn, remote string, interval, timeout time.Duration, flags func() byte, value string, answer bool) *link {
+func newLink(ws *websocket.Conn, remote string, interval, timeout time.Duration, flags func() byte, value info, answer bool) *link {
 	ws.SetReadLimit(maxFrameSize)
 	return &link{
 		answer:   answer,
@@ -147,9 +147,9 @@ func (l *link) writeLoop(ctx context.Context) {
 	var seq uint64
 	t := time.NewTimer(0) // the first keepalive goes out at once
 	defer t.Stop()
-	if l.value != "" {
+	if l.value.Value != "" || l.value.Records != nil {
 		l.ws.SetWriteDeadline(time.Now().Add(l.timeout))
-		if err := l.ws.WriteMessage(websocket.BinaryMessage, info{Value: l.value}.encode()); err != nil {
+		if err := l.ws.WriteMessage(websocket.BinaryMessage, l.value.encode()); err != nil {
 			l.ws.NetConn().Close()
 		}
 	}
@@ -234,7 +234,7 @@ func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) (string, byte
 			if err != nil {
 				return "protocol error: info: " + err.Error(), 0
 			}
-			ev.info, ev.isInfo = i.Value, true
+			ev.info, ev.isInfo = i, true
 		case frameBye:
 			y, err := decodeBye(p)
 			if err != nil {

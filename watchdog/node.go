@@ -60,6 +60,10 @@ type Config struct {
 	// set, in the order of Records; nil: none.
 	RecordStates func() []recordset.State
 
+	// RecordDigests are the digests of this node's records block, sent
+	// to the peer and compared with the peer's; nil without a block.
+	RecordDigests []RecordDigest
+
 	Store    failover.RecordStore
 	Notifier Notifier // nil: no pushes
 	Hooks    Hooks    // nil: no hooks
@@ -170,7 +174,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 	auth := &authenticator{key: n.cfg.Key, this: n.cfg.This, other: n.cfg.Other}
 	newLink := func(ws *websocket.Conn, remote string) *link {
-		return newLink(ws, remote, n.cfg.KeepaliveInterval, n.cfg.PeerTimeout, n.loadFlags, n.cfg.ThisValue, n.cfg.Role == "server")
+		return newLink(ws, remote, n.cfg.KeepaliveInterval, n.cfg.PeerTimeout, n.loadFlags, n.ownInfo(), n.cfg.Role == "server")
 	}
 	links := make(chan *link)
 	var wg sync.WaitGroup
@@ -303,7 +307,7 @@ func (n *Node) Run(ctx context.Context) error {
 				drop(e.link, byeProtocol, e.reason)
 				apply(failover.EvLinkDown{At: e.at, Reason: e.reason, PeerAlive: e.bye == byeTimeout || e.bye == byeProtocol})
 			case e.isInfo:
-				apply(failover.EvInfo{At: e.at, Value: e.info})
+				apply(failover.EvInfo{At: e.at, Value: e.info.Value, Mismatch: setMismatch(n.cfg.RecordDigests, e.info.Records)})
 			default:
 				n.met.heard(e.rtt)
 				apply(failover.EvHeard{At: e.at, Flags: e.flags})
@@ -359,6 +363,68 @@ func (n *Node) fire(a failover.ActHook) {
 		env["CLOOSTER_RECORDS"] = strings.TrimSpace(n.cfg.RecordName + " " + a.Content)
 	}
 	n.cfg.Hooks.Fire(a.Event, env)
+}
+
+// RecordDigest is one record of a records block as the link compares it:
+// Key names the record (its name and type), Hash its whole configuration.
+type RecordDigest struct {
+	Label     string
+	Key, Hash uint32
+}
+
+// ownInfo is what this node's INFO frame says: its value, and its records
+// block's digests.
+func (n *Node) ownInfo() info {
+	i := info{Value: n.cfg.ThisValue}
+	if len(n.cfg.Records) > 0 {
+		i.Value = "" // the peer knows it from its own records block
+	}
+	if n.cfg.RecordDigests != nil {
+		i.Records = make([]recordDigest, len(n.cfg.RecordDigests))
+		for k, d := range n.cfg.RecordDigests {
+			i.Records[k] = recordDigest{d.Key, d.Hash}
+		}
+	}
+	return i
+}
+
+// setMismatch names what differs between this node's records block and
+// the peer's, as the peer's INFO gives it: nil if they agree (or neither
+// node has one).
+func setMismatch(own []RecordDigest, peer []recordDigest) []string {
+	switch {
+	case own == nil && peer == nil:
+		return nil
+	case own == nil:
+		return []string{fmt.Sprintf("this node's file has no records block, the peer's has %d records", len(peer))}
+	case peer == nil:
+		return []string{"the peer's file has no records block"}
+	}
+	theirs := make(map[uint32]uint32, len(peer))
+	for _, d := range peer {
+		theirs[d.Key] = d.Hash
+	}
+	var out []string
+	mine := make(map[uint32]bool, len(own))
+	for _, d := range own {
+		mine[d.Key] = true
+		switch h, ok := theirs[d.Key]; {
+		case !ok:
+			out = append(out, d.Label+": not in the peer's set")
+		case h != d.Hash:
+			out = append(out, d.Label+": configured differently")
+		}
+	}
+	extra := 0
+	for _, d := range peer {
+		if !mine[d.Key] {
+			extra++
+		}
+	}
+	if extra > 0 {
+		out = append(out, fmt.Sprintf("%d record(s) of the peer's set not in this node's", extra))
+	}
+	return out
 }
 
 // SetRecord is one record of a set as configured: its name and type, and

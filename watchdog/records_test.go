@@ -2,6 +2,7 @@ package watchdog
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,59 @@ func TestStatusRecordsOfASet(t *testing.T) {
 	one := &Node{cfg: Config{This: "srv1", Other: "srv2", RecordName: "www.example.com", ThisValue: "srv1", OtherValue: "srv2", Preferred: "srv1"}}
 	if r := one.recordsStatus(failover.View{Record: "srv2"}); len(r) != 1 || r[0].PointsTo != "srv2" || r[0].Name != "www.example.com" {
 		t.Errorf("one record: %+v", r)
+	}
+}
+
+// INFO frames: the original's value only, and a records block's digests.
+func TestInfoFrame(t *testing.T) {
+	for _, i := range []info{
+		{Value: "srv1.example.com"},
+		{Records: []recordDigest{{1, 2}, {3, 4}}},
+		{Value: "192.0.2.1", Records: []recordDigest{{5, 6}}},
+	} {
+		_, p, err := decodeFrame(i.encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeInfo(p)
+		if err != nil || got.Value != i.Value || len(got.Records) != len(i.Records) {
+			t.Errorf("%+v: decoded %+v, %v", i, got, err)
+		}
+	}
+	for _, bad := range [][]byte{{}, {0}, {5, 'a'}, {0, 1, 1, 2}, {1, 'a', 2, 0, 0, 0, 0, 0, 0, 0, 0}} {
+		if _, err := decodeInfo(bad); err == nil {
+			t.Errorf("%x decoded", bad)
+		}
+	}
+	// A set too long for the value field still links: the value is left out.
+	long := info{Value: strings.Repeat("x", 300), Records: []recordDigest{{1, 2}}}
+	if _, p, _ := decodeFrame(long.encode()); p == nil {
+		t.Fatal("no frame")
+	} else if got, err := decodeInfo(p); err != nil || got.Value != "" {
+		t.Errorf("a long value: %+v, %v", got, err)
+	}
+}
+
+func TestSetMismatch(t *testing.T) {
+	own := []RecordDigest{{"example.org A", 1, 10}, {"example.org AAAA", 2, 20}, {"www CNAME", 3, 30}}
+	tests := []struct {
+		peer []recordDigest
+		want []string
+	}{
+		{[]recordDigest{{3, 30}, {1, 10}, {2, 20}}, nil},
+		{[]recordDigest{{1, 10}, {2, 21}, {4, 40}}, []string{"example.org AAAA: configured differently", "www CNAME: not in the peer's set",
+			"1 record(s) of the peer's set not in this node's"}},
+		{nil, []string{"the peer's file has no records block"}},
+	}
+	for _, tt := range tests {
+		if got := setMismatch(own, tt.peer); strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("peer %v: got %q, want %q", tt.peer, got, tt.want)
+		}
+	}
+	if got := setMismatch(nil, nil); got != nil {
+		t.Errorf("neither has a block: %q", got)
+	}
+	if got := setMismatch(nil, []recordDigest{{1, 1}}); len(got) != 1 {
+		t.Errorf("only the peer has a block: %q", got)
 	}
 }

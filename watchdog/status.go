@@ -32,9 +32,12 @@ type Status struct {
 	Record  RecordStatus `json:"record"`
 	// Records is each record of the set; one entry for a single record.
 	Records []SetRecordStatus `json:"records"`
-	Health  HealthStatus      `json:"health"`
-	Guard   GuardStatus       `json:"guard"`
-	Update  *UpdateInfo       `json:"update,omitempty"`
+	// RecordsMismatch names what differs between the two nodes' records
+	// blocks, as the peer last said; no failback while it lasts.
+	RecordsMismatch []string     `json:"records_mismatch,omitempty"`
+	Health          HealthStatus `json:"health"`
+	Guard           GuardStatus  `json:"guard"`
+	Update          *UpdateInfo  `json:"update,omitempty"`
 }
 
 // HealthStatus is this node's own service health (health.*).
@@ -142,7 +145,7 @@ func (n *Node) status(v failover.View, cur *link) Status {
 		},
 		Health: HealthStatus{Checked: n.cfg.Health != nil, Healthy: v.Healthy, Since: v.HealthySince, Reason: v.HealthReason},
 	}
-	st.Records = n.recordsStatus(v)
+	st.Records, st.RecordsMismatch = n.recordsStatus(v), v.Mismatch
 	if cur != nil {
 		st.Peer.Addr = cur.remote
 		st.Peer.RTTMillis = float64(n.met.lastRTT().Microseconds()) / 1000

@@ -2,6 +2,7 @@ package failover
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -26,6 +27,14 @@ func alertPeerTookIt(c *Config, content string) ActNotify {
 	return ActNotify{
 		Title: fmt.Sprintf("[%s] Link to '%s' down, peer still serving", c.This, c.Other),
 		Body:  fmt.Sprintf("The peer took '%s' (now '%s') since the link was lost, so it is alive: not writing.", c.Record, content),
+	}
+}
+
+func alertRecordsMismatch(c *Config, records []string) ActNotify {
+	return ActNotify{
+		Title: fmt.Sprintf("[%s] Record sets differ between '%s' and '%s'", c.This, c.This, c.Other),
+		Body: fmt.Sprintf("The records blocks of the two nodes' files do not agree: %s. A failover still moves the set; "+
+			"no failback until both files hold the same records block.", strings.Join(records, "; ")),
 	}
 }
 

@@ -33,10 +33,13 @@ type (
 		At    time.Time
 		Flags byte
 	}
-	// EvInfo is the peer's own value, as it says after the handshake.
+	// EvInfo is the peer's own value, as it says after the handshake,
+	// and the records of its set that differ from this node's (compared
+	// by digest; nil when they agree, or when neither has a set).
 	EvInfo struct {
-		At    time.Time
-		Value string
+		At       time.Time
+		Value    string
+		Mismatch []string
 	}
 	// EvLinkDown: the link is gone.
 	EvLinkDown struct {

@@ -91,10 +91,11 @@ func (s *State) declareUp(c *Config, now time.Time, acts []Action) []Action {
 // value.
 func (s *State) failBack(c *Config, now time.Time, acts []Action) []Action {
 	if !s.link || s.failbackDone || now.Sub(s.failbackFrom()) < c.FailbackDelay || !s.sound() || s.rec.missing ||
-		!s.owner(c) || !s.peerHealthy || now.Before(s.failbackNext) {
+		!s.owner(c) || !s.peerHealthy || now.Before(s.failbackNext) || len(s.mismatch) > 0 {
 		// Not ours to write; or not yet; or a missing record (once a
 		// look finds it back); or the peer is unhealthy (its return to
-		// health starts the clock again).
+		// health starts the clock again); or the two nodes' record sets
+		// differ (a new link tells again).
 		return acts
 	}
 	if now.Sub(s.lastHeard) > 2*c.Keepalive || s.disputed(c) {

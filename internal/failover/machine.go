@@ -3,6 +3,7 @@ package failover
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -138,7 +139,7 @@ func (s *State) linkUp(c *Config, now time.Time, acts []Action) []Action {
 	s.link, s.everLinked, s.pendingDown = true, true, false
 	s.linkSince, s.lastHeard = now, now
 	s.failbackDone, s.failbackHeld, s.failbackNext = false, false, time.Time{}
-	s.claimSeen, s.claim, s.infoSeen, s.peerActed = false, "", false, false
+	s.claimSeen, s.claim, s.infoSeen, s.peerActed, s.mismatch = false, "", false, false, nil
 	s.verifiedClaim, s.verifiedRec = "-", "-" // nothing verified on this link
 	s.lookGap = lookFirst                     // a new link: a decision waits on a missing record again
 	s.peerStops, s.peerHealthy = false, true
@@ -236,10 +237,23 @@ func (s *State) broken(c *Config, now time.Time, acts []Action) []Action {
 // holds until the next link's (the peer may have been reconfigured), unless
 // this node's configuration names the peer's value: that wins.
 func (s *State) info(c *Config, ev EvInfo, acts []Action) []Action {
-	if s.infoSeen || ev.Value == "" {
+	if s.infoSeen {
 		return acts // once per link: a peer cannot make this node flip its view of it
 	}
 	s.infoSeen = true
+	if len(ev.Mismatch) > 0 {
+		// The two files' record sets differ: a failover still moves
+		// the set (a dead peer is a dead peer), a failback does not.
+		s.mismatch = ev.Mismatch
+		acts = append(acts, ActLog{slog.LevelError, LogRecordsMismatch, "the peer's record set differs from this node's; no failback until they agree",
+			[]any{"peer", c.Other, "records", strings.Join(ev.Mismatch, "; ")}})
+		if s.once(alertMismatch) {
+			acts = append(acts, alertRecordsMismatch(c, ev.Mismatch))
+		}
+	}
+	if ev.Value == "" {
+		return acts
+	}
 	if c.OtherKnown && ev.Value != s.peerValue {
 		return append(acts, ActLog{slog.LevelWarn, LogPeerValue, "the peer writes a value other than the configured one; the configuration wins",
 			[]any{"peer", c.Other, "configured", s.peerValue, "peer_says", ev.Value}})

@@ -93,6 +93,7 @@ type State struct {
 	lostAt   time.Time
 	frozeAt  time.Time // the end of this node's last freeze
 	infoSeen bool      // the peer's INFO of this link
+	mismatch []string  // the records whose configurations differ, as the peer's INFO said
 
 	peer        declared
 	peerSince   time.Time

@@ -15,6 +15,9 @@ type View struct {
 	// linked.
 	PeerHealthy bool
 	PeerValue   string
+	// Mismatch names the records whose configurations differ between the
+	// two nodes, as the peer's INFO of this link said.
+	Mismatch []string
 
 	Record   string    // the record's content as last known; "" unknown
 	RecordAt time.Time // as of when
@@ -55,6 +58,7 @@ func (s State) View(c *Config) View {
 		Peer:         s.PeerState(),
 		PeerSince:    s.peerSince,
 		LastHeard:    s.lastHeard,
+		Mismatch:     s.mismatch,
 		Linked:       s.link,
 		PeerHealthy:  s.peerHealthy,
 		PeerValue:    s.peerValue,

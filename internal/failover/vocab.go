@@ -38,6 +38,7 @@ const (
 	LogRecordBack        = "record_back"
 	LogContested         = "guard_contested"
 	LogPeerValue         = "peer_value_differs"
+	LogRecordsMismatch   = "records_mismatch"
 	// A job's start is logged as its purpose and "_started":
 	// takeover_started, failback_started, health_started,
 	// handover_started... (see Purpose).
@@ -68,6 +69,7 @@ const (
 	alertFlapping          = "flapping"
 	alertPeerTook          = "peer_took"
 	alertBothUnhealthy     = "both_unhealthy"
+	alertMismatch          = "records_mismatch"
 )
 
 // Purpose is why a job writes the record.
