@@ -274,7 +274,33 @@ func recordStores(cfg *config.Config, logger *slog.Logger) (*recordset.Set, []*c
 		members = append(members, recordset.Member{Label: r.Label(), Store: c})
 		clients = append(clients, c)
 	}
-	return recordset.New(members), clients, nil
+	// The records of one zone are read with one listing and written with
+	// one batch.
+	byZone := map[string][]int{}
+	var zones []string
+	for i, r := range cfg.RecordSet() {
+		z := "id:" + r.ZoneID
+		if r.ZoneID == "" {
+			z = "name:" + strings.ToLower(strings.TrimSuffix(r.Zone, "."))
+		}
+		if byZone[z] == nil {
+			zones = append(zones, z)
+		}
+		byZone[z] = append(byZone[z], i)
+	}
+	var groups []recordset.Group
+	for _, z := range zones {
+		idx := byZone[z]
+		if len(idx) < 2 {
+			continue
+		}
+		var zc []*cfapi.Client
+		for _, i := range idx {
+			zc = append(zc, clients[i])
+		}
+		groups = append(groups, recordset.Group{Batcher: cfapi.BatchStore{B: cfapi.NewBatch(zc)}, Members: idx})
+	}
+	return recordset.New(members, groups...), clients, nil
 }
 
 // values are the record set's contents as the decision code sees them:

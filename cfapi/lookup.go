@@ -68,6 +68,12 @@ func (c *Client) find(ctx context.Context, zoneID string) (Record, error) {
 	if err != nil {
 		return Record{}, c.convert(op, x, err)
 	}
+	return c.pick(op, list, zoneID, x)
+}
+
+// pick is the record of list that fits the configured name and type, whose
+// id it caches; ErrNotFound or ErrAmbiguous if none or several fit.
+func (c *Client) pick(op string, list []cloudflare.DNSRecord, zoneID string, x *exchange) (Record, error) {
 	var found []cloudflare.DNSRecord
 	var others []string
 	for _, r := range list {

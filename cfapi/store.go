@@ -50,3 +50,29 @@ func storeError(err error) error {
 	}
 	return err
 }
+
+// BatchStore is a Batch in the store's contract (failover.RecordStore's
+// records and errors), for a set of records of one zone.
+type BatchStore struct{ B *Batch }
+
+// ReadAll reads every member's record, as Client.Read would.
+func (s BatchStore) ReadAll(ctx context.Context) ([]failover.Record, []error) {
+	recs, errs := s.B.ReadAll(ctx)
+	out := make([]failover.Record, len(recs))
+	for i, rec := range recs {
+		errs[i] = storeError(errs[i])
+		if errs[i] == nil {
+			out[i] = failover.Record{Content: rec.Content, Modified: failover.OnOurClock(rec.Modified, rec.APIClock, rec.Received)}
+		}
+	}
+	return out, errs
+}
+
+// WriteAll writes the members of contents, as Client.Write would.
+func (s BatchStore) WriteAll(ctx context.Context, contents map[int]string) map[int]error {
+	errs := s.B.WriteAll(ctx, contents)
+	for i, err := range errs {
+		errs[i] = storeError(err)
+	}
+	return errs
+}

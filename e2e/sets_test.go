@@ -40,6 +40,17 @@ func TestRecordSetFailover(t *testing.T) {
 	if n := len(p.f.cf.Writes()); n != 3 {
 		t.Errorf("%d writes, want one per record: %+v", n, p.f.cf.Writes())
 	}
+	// Two requests per zone: example.org's A and AAAA are listed at once
+	// and written in one batch, example.com's CNAME read and written.
+	var reqs []string
+	for _, r := range p.f.cf.Requests() {
+		if !r.At.Before(killed) {
+			reqs = append(reqs, r.Method+" "+r.Path)
+		}
+	}
+	if len(reqs) > 4 {
+		t.Errorf("the failover made %d requests, want at most 2 per zone:\n%s", len(reqs), strings.Join(reqs, "\n"))
+	}
 	st, err = b.getStatus()
 	if err != nil {
 		t.Fatal(err)

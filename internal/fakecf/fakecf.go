@@ -65,6 +65,7 @@ type Stats struct {
 	Requests int         // every request that reached the handler
 	Reads    int         // GETs answered 200
 	Writes   int         // PATCHes and PUTs answered 200
+	Batches  int         // batch requests answered 200
 	Failures map[int]int // answers other than 200 by status, injected faults included
 	Dropped  int         // connections closed without an answer while down
 	Canceled int         // requests whose client gave up during the latency

@@ -461,3 +461,45 @@ func TestRequestLog(t *testing.T) {
 		t.Errorf("stats: got %+v, want 2 requests, 1 write, 0 reads, one 400", st)
 	}
 }
+
+// The batch endpoint applies its patches as one transaction: all, or none
+// with the failing patch's error.
+func TestBatch(t *testing.T) {
+	f := newFixture(t)
+	path := "/client/v4/zones/" + f.zone + "/dns_records/batch"
+	a := call(t, f.srv, "POST", path, `{"patches":[{"id":"`+f.www+`","content":"192.0.2.2"},{"id":"`+f.www6+`","content":"2001:db8::2"}]}`)
+	if a.Status != 200 || !a.Success {
+		t.Fatalf("batch: %d %s", a.Status, a.Body)
+	}
+	var res struct {
+		Patches []struct {
+			ID, Content string
+		} `json:"patches"`
+	}
+	if err := json.Unmarshal(a.Result, &res); err != nil || len(res.Patches) != 2 || res.Patches[1].Content != "2001:db8::2" {
+		t.Errorf("result %s: %v", a.Result, err)
+	}
+	if w := f.s.Writes(); len(w) != 2 || !w[0].At.Equal(w[1].At) {
+		t.Errorf("writes %+v, want two at one time", w)
+	}
+	if st := f.s.Stats(); st.Batches != 1 || st.Requests != 1 {
+		t.Errorf("stats %+v", st)
+	}
+
+	for _, tt := range []struct{ name, body string }{
+		{"a bad content", `{"patches":[{"id":"` + f.www + `","content":"192.0.2.3"},{"id":"` + f.www6 + `","content":"alpha"}]}`},
+		{"an unknown record", `{"patches":[{"id":"` + f.www + `","content":"192.0.2.3"},{"id":"nope","content":"2001:db8::3"}]}`},
+		{"a delete", `{"deletes":[{"id":"` + f.www + `"}]}`},
+	} {
+		if a := call(t, f.srv, "POST", path, tt.body); a.Status != 400 || a.Success {
+			t.Errorf("%s: %d %s", tt.name, a.Status, a.Body)
+		}
+	}
+	f.s.RefuseWrites(f.www6, true)
+	if a := call(t, f.srv, "POST", path, `{"patches":[{"id":"`+f.www+`","content":"192.0.2.4"},{"id":"`+f.www6+`","content":"2001:db8::4"}]}`); a.Status != 400 {
+		t.Errorf("a refused record: %d", a.Status)
+	}
+	if got := f.s.Record(f.www).Content; got != "192.0.2.2" || len(f.s.Writes()) != 2 {
+		t.Errorf("a failed batch wrote: %q, %d writes", got, len(f.s.Writes()))
+	}
+}

@@ -122,6 +122,12 @@ func (s *Server) handle(a *answer, r *http.Request, body []byte) {
 			return
 		}
 		s.listRecords(a, r, z)
+	case len(seg) == 3 && seg[1] == "dns_records" && seg[2] == "batch":
+		if r.Method != http.MethodPost {
+			writeError(a, http.StatusMethodNotAllowed, errMethodNotAllowed)
+			return
+		}
+		s.batch(a, z, body)
 	case len(seg) == 3 && seg[1] == "dns_records":
 		rec, ok := s.records[seg[2]]
 		if !ok || rec.zoneID != z.id {

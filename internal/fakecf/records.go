@@ -209,22 +209,89 @@ func nonNil[T any](s []T) []T {
 // defaults). A "comment" of null clears the comment; "tags" of null keeps
 // the tags on PATCH.
 func (s *Server) updateRecord(a *answer, z *zone, rec *record, body []byte, replace bool) {
-	if s.refused[rec.id] {
-		writeError(a, http.StatusBadRequest, validation(9005, "Content for "+rec.Type+" record is invalid."))
-		return
-	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
 		writeError(a, http.StatusBadRequest, errMalformedJSON)
 		return
+	}
+	next, e, ok := s.changed(z, rec, fields, replace)
+	if !ok {
+		writeError(a, http.StatusBadRequest, e)
+		return
+	}
+	now := time.Now().UTC()
+	s.commit(rec, next, now)
+	writeResult(a, s.recordJSON(rec), nil)
+}
+
+// commit makes next the record's state as of now.
+func (s *Server) commit(rec *record, next Record, now time.Time) {
+	rec.Record = next
+	rec.modified = now
+	s.writes = append(s.writes, Write{At: now, RecordID: rec.id, Content: next.Content})
+}
+
+// batch answers POST /zones/{id}/dns_records/batch with patches, as one
+// transaction: every patch is checked first, and one that fails fails the
+// batch, with nothing written. Deletes, puts and posts are refused: the
+// stand-in serves what clooster sends.
+func (s *Server) batch(a *answer, z *zone, body []byte) {
+	var req map[string][]map[string]json.RawMessage
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(a, http.StatusBadRequest, errMalformedJSON)
+		return
+	}
+	for k, v := range req {
+		if k != "patches" && len(v) > 0 {
+			writeError(a, http.StatusBadRequest, validation(9000, "the stand-in's batch takes patches only, not "+k))
+			return
+		}
+	}
+	type change struct {
+		rec  *record
+		next Record
+	}
+	var changes []change
+	for _, fields := range req["patches"] {
+		var id string
+		if raw, ok := fields["id"]; !ok || json.Unmarshal(raw, &id) != nil {
+			writeError(a, http.StatusBadRequest, validation(9000, "id is required"))
+			return
+		}
+		rec, ok := s.records[id]
+		if !ok || rec.zoneID != z.id {
+			writeError(a, http.StatusBadRequest, errRecordNotFound)
+			return
+		}
+		next, e, ok := s.changed(z, rec, fields, false)
+		if !ok {
+			writeError(a, http.StatusBadRequest, e)
+			return
+		}
+		changes = append(changes, change{rec, next})
+	}
+	now := time.Now().UTC()
+	patched := []recordJSON{}
+	for _, c := range changes {
+		s.commit(c.rec, c.next, now)
+		patched = append(patched, s.recordJSON(c.rec))
+	}
+	s.stats.Batches++
+	writeResult(a, map[string]any{"deletes": []any{}, "patches": patched, "puts": []any{}, "posts": []any{}}, nil)
+}
+
+// changed is rec with fields applied (PATCH, or PUT when replace), or the
+// error the API would give.
+func (s *Server) changed(z *zone, rec *record, fields map[string]json.RawMessage, replace bool) (Record, apiError, bool) {
+	if s.refused[rec.id] {
+		return Record{}, validation(9005, "Content for "+rec.Type+" record is invalid."), false
 	}
 	next := rec.Record
 	next.Tags = slices.Clone(rec.Tags)
 	if replace {
 		for _, k := range []string{"name", "type", "content"} {
 			if _, ok := fields[k]; !ok {
-				writeError(a, http.StatusBadRequest, validation(9000, k+" is required"))
-				return
+				return Record{}, validation(9000, k+" is required"), false
 			}
 		}
 		next = Record{TTL: 1}
@@ -257,23 +324,16 @@ func (s *Server) updateRecord(a *answer, z *zone, rec *record, body []byte, repl
 		default: // settings, priority, data, id, ...: accepted as the API does
 		}
 		if err != nil {
-			writeError(a, http.StatusBadRequest, validation(9000, "invalid value for "+k))
-			return
+			return Record{}, validation(9000, "invalid value for "+k), false
 		}
 	}
 
 	next.Name = fullName(next.Name, z.name)
 	next.Type = strings.ToUpper(next.Type)
 	if e, ok := check(next); !ok {
-		writeError(a, http.StatusBadRequest, e)
-		return
+		return Record{}, e, false
 	}
-
-	now := time.Now().UTC()
-	rec.Record = next
-	rec.modified = now
-	s.writes = append(s.writes, Write{At: now, RecordID: rec.id, Content: next.Content})
-	writeResult(a, s.recordJSON(rec), nil)
+	return next, apiError{}, true
 }
 
 // check validates a record as the API does for the fields clooster

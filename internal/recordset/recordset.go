@@ -36,6 +36,21 @@ type Member struct {
 	Store failover.RecordStore
 }
 
+// Batcher reads and writes several records of a set with one request
+// each way (a provider that lists a zone and changes several records in
+// one call). Index i is the group's i-th member.
+type Batcher interface {
+	ReadAll(ctx context.Context) ([]failover.Record, []error)
+	WriteAll(ctx context.Context, contents map[int]string) map[int]error
+}
+
+// Group is members of a set that a Batcher reads and writes together:
+// Members are indexes into the set's members, in the Batcher's order.
+type Group struct {
+	Batcher Batcher
+	Members []int
+}
+
 // State is what a set knows of one of its records, for the status page.
 type State struct {
 	Label    string
@@ -49,17 +64,29 @@ type State struct {
 // Set is the records of a pair as one store. Create it with New.
 type Set struct {
 	members []Member
+	groups  []Group
+	alone   []int // the members of no group
 	now     func() time.Time
 
 	mu     sync.Mutex
 	states []State
 }
 
-// New returns the set of members, in their order.
-func New(members []Member) *Set {
-	s := &Set{members: members, now: time.Now, states: make([]State, len(members))}
+// New returns the set of members, in their order; the members of a group
+// are read and written by its Batcher, the others each on their own.
+func New(members []Member, groups ...Group) *Set {
+	s := &Set{members: members, groups: groups, now: time.Now, states: make([]State, len(members))}
+	grouped := make([]bool, len(members))
+	for _, g := range groups {
+		for _, i := range g.Members {
+			grouped[i] = true
+		}
+	}
 	for i, m := range members {
 		s.states[i].Label = m.Label
+		if !grouped[i] {
+			s.alone = append(s.alone, i)
+		}
 	}
 	return s
 }
@@ -83,6 +110,11 @@ func (s *Set) Read(ctx context.Context) (failover.Record, error) {
 		r, err := m.Store.Read(ctx)
 		recs[i] = r
 		return err
+	}, func(g Group, errs []error) {
+		rs, es := g.Batcher.ReadAll(ctx)
+		for k, i := range g.Members {
+			recs[i], errs[i] = rs[k], es[k]
+		}
 	})
 	now := s.now()
 	s.mu.Lock()
@@ -134,6 +166,19 @@ func (s *Set) Write(ctx context.Context, content string) error {
 			return nil
 		}
 		return m.Store.Write(ctx, want[i])
+	}, func(g Group, errs []error) {
+		contents := map[int]string{}
+		for k, i := range g.Members {
+			if todo[i] {
+				contents[k] = want[i]
+			}
+		}
+		if len(contents) == 0 {
+			return
+		}
+		for k, err := range g.Batcher.WriteAll(ctx, contents) {
+			errs[g.Members[k]] = err
+		}
 	})
 	now := s.now()
 	s.mu.Lock()
@@ -164,17 +209,21 @@ func (s *Set) split(content string) []string {
 	return parts
 }
 
-// each runs f for every member at once (a set of one in the caller's
-// goroutine) and returns their errors, in order.
-func (s *Set) each(f func(int, Member) error) []error {
+// each runs f for every member of no group, and batch for every group, all
+// at once (a set of one in the caller's goroutine), and returns the
+// members' errors, in order.
+func (s *Set) each(f func(int, Member) error, batch func(Group, []error)) []error {
 	errs := make([]error, len(s.members))
-	if len(s.members) == 1 {
+	if len(s.members) == 1 && len(s.groups) == 0 {
 		errs[0] = f(0, s.members[0])
 		return errs
 	}
 	var wg sync.WaitGroup
-	for i, m := range s.members {
-		wg.Go(func() { errs[i] = f(i, m) })
+	for _, i := range s.alone {
+		wg.Go(func() { errs[i] = f(i, s.members[i]) })
+	}
+	for _, g := range s.groups {
+		wg.Go(func() { batch(g, errs) })
 	}
 	wg.Wait()
 	return errs

@@ -143,3 +143,53 @@ func TestSetOfOne(t *testing.T) {
 		t.Errorf("got %v, want the record's own error", err)
 	}
 }
+
+// batch is a Batcher over stores, counting its calls.
+type batch struct {
+	stores        []*store
+	reads, writes int
+}
+
+func (b *batch) ReadAll(ctx context.Context) ([]failover.Record, []error) {
+	b.reads++
+	recs, errs := make([]failover.Record, len(b.stores)), make([]error, len(b.stores))
+	for i, s := range b.stores {
+		recs[i], errs[i] = s.Read(ctx)
+	}
+	return recs, errs
+}
+
+func (b *batch) WriteAll(ctx context.Context, contents map[int]string) map[int]error {
+	b.writes++
+	errs := map[int]error{}
+	for i, c := range contents {
+		errs[i] = b.stores[i].Write(ctx, c)
+	}
+	return errs
+}
+
+// The members of a group are read and written by its batcher, one call
+// each way, with only the records that differ.
+func TestSetGroup(t *testing.T) {
+	ctx := context.Background()
+	a := &store{content: "192.0.2.1"}
+	aaaa := &store{content: "2001:db8::1"}
+	cname := &store{content: "srv1.example.com"}
+	b := &batch{stores: []*store{a, aaaa}}
+	set := New([]Member{{"example.org A", a}, {"www CNAME", cname}, {"example.org AAAA", aaaa}},
+		Group{Batcher: b, Members: []int{0, 2}})
+	rec, err := set.Read(ctx)
+	if err != nil || rec.Content != "192.0.2.1, srv1.example.com, 2001:db8::1" || b.reads != 1 {
+		t.Fatalf("read %q, %v, %d batch reads", rec.Content, err, b.reads)
+	}
+	if err := set.Write(ctx, "192.0.2.2, srv2.example.com, 2001:db8::1"); err != nil {
+		t.Fatal(err)
+	}
+	if b.writes != 1 || len(a.writes) != 1 || len(aaaa.writes) != 0 || len(cname.writes) != 1 {
+		t.Errorf("batch writes %d; writes %q %q %q", b.writes, a.writes, aaaa.writes, cname.writes)
+	}
+	// Nothing of the group differs: no batch call.
+	if err := set.Write(ctx, "192.0.2.2, srv1.example.com, 2001:db8::1"); err != nil || b.writes != 1 {
+		t.Errorf("%v, %d batch writes", err, b.writes)
+	}
+}
