@@ -288,6 +288,7 @@ type spec struct {
 	f           *fakes
 	t           timing
 	env         []string // the process's whole environment
+	records     []any    // a records block, in place of the cloudflare block's record
 }
 
 func (s spec) config() map[string]any {
@@ -305,6 +306,10 @@ func (s spec) config() map[string]any {
 		},
 		"pushbullet": map[string]any{"key": s.f.pbKey, "api_url": s.f.pbURL},
 		"log":        map[string]any{"level": "info"},
+	}
+	if s.records != nil {
+		c["cloudflare"] = map[string]any{"token": s.f.cfToken, "zone": zoneName, "api_url": s.f.apiBase(s.label)}
+		c["records"] = s.records
 	}
 	host, port, _ := net.SplitHostPort(s.addr)
 	p, _ := strconv.Atoi(port)

@@ -7,6 +7,7 @@
 // it to a file (docs/BENCHMARKS.md holds the last full run).
 //
 //	go run ./bench [-trials 20] [-out docs/BENCHMARKS.md] [-quick]
+//	go run ./bench -sets [-trials 20]     # record-set failovers only
 //
 // It reads /proc for memory and CPU figures, so it runs on Linux only.
 // Every process it starts is killed before it exits, also on Ctrl-C.
@@ -46,6 +47,7 @@ type options struct {
 	goBench    bool
 	idleOnly   timing // with idle: only the idle figures, at these timings
 	idle       bool
+	sets       bool
 	command    string // as typed, for the report
 }
 
@@ -57,6 +59,7 @@ func parseOptions(args []string) (options, error) {
 	quick := fs.Bool("quick", false, "fewer trials and shorter windows: a smoke test, not figures to quote")
 	goBench := fs.Bool("gobench", true, "also run the Go micro-benchmarks of ./watchdog")
 	settle := fs.Duration("settle", 135*time.Second, "wait before each RSS figure of the reconnect test (-quick: 10s)")
+	sets := fs.Bool("sets", false, "measure only record-set failovers (1, 2, 10 and 50 records) and print that section")
 	idle := fs.Bool("idle", false, "measure only an idle linked pair's CPU and RSS (over 60s, -quick: 30s) and print them")
 	ka := fs.Duration("keepalive", 0, "with -idle: keepalive_interval (0: the default)")
 	pt := fs.Duration("peer-timeout", 0, "with -idle: peer_timeout (0: the default)")
@@ -68,7 +71,7 @@ func parseOptions(args []string) (options, error) {
 	}
 	o := options{trials: *trials, reconnects: *reconnects, out: *out, quick: *quick, goBench: *goBench,
 		cpuWindow: 60 * time.Second, apiWindow: 20 * time.Second, settle: *settle,
-		idle: *idle, idleOnly: timing{keepalive: *ka, peerTimeout: *pt}}
+		idle: *idle, idleOnly: timing{keepalive: *ka, peerTimeout: *pt}, sets: *sets}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.quick {
@@ -105,6 +108,14 @@ func run(ctx context.Context, args []string) error {
 	defer b.cleanup()
 	if o.idle {
 		return b.idleOnly(o)
+	}
+	if o.sets {
+		text, err := b.setsOnly(o)
+		if err != nil {
+			return err
+		}
+		fmt.Print(text)
+		return nil
 	}
 	rep, err := b.all(o)
 	if err != nil {

@@ -69,6 +69,9 @@ func (b *bench) all(o options) (*report, error) {
 	if err := b.failbackTrials(r, o.trials); err != nil {
 		return nil, err
 	}
+	if r.sets, err = b.setTrials(o); err != nil {
+		return nil, err
+	}
 	if err := b.apiPerHour(r, o.apiWindow); err != nil {
 		return nil, err
 	}

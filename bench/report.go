@@ -46,6 +46,7 @@ type report struct {
 	api     apiResult
 	reconn  reconnectResult
 	goBench string
+	sets    string // the record sets' section
 }
 
 type idleResult struct {
@@ -356,6 +357,9 @@ func (r *report) markdown() string {
 	p("| resident memory per node | %s | 45 MB (Perl + Mojolicious) | | | |\n", mb(max(idle.snap.rss[0], idle.snap.rss[1])))
 	p("\n")
 
+	if r.sets != "" {
+		p("%s\n", r.sets)
+	}
 	if r.goBench != "" {
 		p("## Go micro-benchmarks\n\n")
 		args := "-run XXX -bench . -benchmem"

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/cloudflare/cloudflare-go"
@@ -92,7 +94,8 @@ func (b *Batch) WriteAll(ctx context.Context, contents map[int]string) map[int]e
 	}
 	var patches []patch
 	var zoneID string
-	for i, content := range contents {
+	for _, i := range slices.Sorted(maps.Keys(contents)) { // in the set's order
+		content := contents[i]
 		m := b.members[i]
 		m.mu.Lock()
 		zid, rid := m.zoneID, m.recordID

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/clooster/clooster/internal/failover"
 	"github.com/clooster/clooster/internal/fakecf"
 	"github.com/clooster/clooster/internal/fakepb"
+	"github.com/clooster/clooster/internal/recordset"
 	"github.com/clooster/clooster/notify"
 	"github.com/clooster/clooster/watchdog"
 )
@@ -37,11 +39,32 @@ const (
 	keepalive     = 200 * time.Millisecond
 	peerTimeout   = time.Second
 	failbackDelay = 3 * time.Second
-	record        = "www.example.com"
 	srv1          = "srv1.example.com"
 	srv2          = "srv2.example.com"
 	token         = "demo-token-not-a-secret"
 )
+
+// records are the demo's set: an A and an AAAA record of one name and a
+// CNAME of another, each with what srv1 and srv2 write.
+var records = []struct{ name, typ, v1, v2 string }{
+	{"example.com", "A", "192.0.2.1", "198.51.100.1"},
+	{"example.com", "AAAA", "2001:db8::1", "2001:db8:1::1"},
+	{"www.example.com", "CNAME", srv1, srv2},
+}
+
+// setOf is the set's values as the decision code sees them: each node's,
+// one record after another.
+func setOf(this bool) string {
+	var vs []string
+	for _, r := range records {
+		if this {
+			vs = append(vs, r.v1)
+		} else {
+			vs = append(vs, r.v2)
+		}
+	}
+	return recordset.Join(vs)
+}
 
 // Run tells the story and returns nil if every step happened as it should.
 func Run(ctx context.Context, out io.Writer, opt Options) error {
@@ -53,7 +76,10 @@ func Run(ctx context.Context, out io.Writer, opt Options) error {
 	cf := fakecf.New()
 	cf.SetToken(token)
 	zone := cf.AddZone("example.com")
-	rid := cf.AddRecord(zone, fakecf.Record{Name: record, Type: "CNAME", Content: srv1, TTL: 60})
+	var ids []string
+	for _, r := range records {
+		ids = append(ids, cf.AddRecord(zone, fakecf.Record{Name: r.name, Type: r.typ, Content: r.v1, TTL: 60}))
+	}
 	cfSrv := httptest.NewServer(cf)
 	defer cfSrv.Close()
 	pb := fakepb.New(token)
@@ -81,21 +107,40 @@ func Run(ctx context.Context, out io.Writer, opt Options) error {
 	ln.Close()
 
 	fmt.Fprintf(out, "clooster demo: two nodes, a simulated DNS API and a simulated Pushbullet, all on loopback\n")
-	fmt.Fprintf(out, "record %s CNAME %s (preferred); keepalive_interval %s, peer_timeout %s, failback_delay %s\n\n",
-		record, srv1, keepalive, peerTimeout, failbackDelay)
+	fmt.Fprintf(out, "the record set, moved together (srv1's values preferred):\n")
+	for _, r := range records {
+		fmt.Fprintf(out, "  %-16s %-5s %s / %s\n", r.name, r.typ, r.v1, r.v2)
+	}
+	fmt.Fprintf(out, "keepalive_interval %s, peer_timeout %s, failback_delay %s\n\n", keepalive, peerTimeout, failbackDelay)
 
 	newNode := func(this, other, role string) (*node, error) {
-		store, err := cfapi.New(cfapi.Config{BaseURL: cfSrv.URL, Token: token, Zone: "example.com", Record: record})
-		if err != nil {
-			return nil, err
-		}
 		logger := slog.New(slog.NewTextHandler(logs, nil)).With("node", this)
+		var members []recordset.Member
+		var clients []*cfapi.Client
+		var set []watchdog.SetRecord
+		var labels []string
+		for _, r := range records {
+			c, err := cfapi.New(cfapi.Config{BaseURL: cfSrv.URL, Token: token, Zone: "example.com", Record: r.name, Type: r.typ})
+			if err != nil {
+				return nil, err
+			}
+			members, clients = append(members, recordset.Member{Label: r.name + " " + r.typ, Store: c}), append(clients, c)
+			mine, theirs := r.v1, r.v2
+			if this == srv2 {
+				mine, theirs = theirs, mine
+			}
+			set = append(set, watchdog.SetRecord{Name: r.name, Type: r.typ, ThisValue: mine, OtherValue: theirs, Preferred: r.v1})
+			labels = append(labels, r.name+" "+r.typ)
+		}
+		// One zone: the set is read with one listing and written with one batch.
+		rs := recordset.New(members, recordset.Group{Batcher: cfapi.BatchStore{B: cfapi.NewBatch(clients)}, Members: []int{0, 1, 2}})
 		q := notify.NewQueue(&notify.Pushbullet{BaseURL: pbSrv.URL, Token: token}, logger)
-		n := &node{store: &killable{RecordStore: store, queue: q}, queue: q}
+		n := &node{store: &killable{RecordStore: rs, queue: q}, queue: q}
 		c := watchdog.Config{
 			This: this, Other: other, Key: key, Role: role,
 			KeepaliveInterval: keepalive, PeerTimeout: peerTimeout, FailbackDelay: failbackDelay,
-			RecordName: record, Preferred: srv1, OtherValue: other, OtherKnown: true, // each node writes its own name
+			RecordName: strings.Join(labels, ", "), ThisValue: setOf(this == srv1), OtherValue: setOf(this != srv1), OtherKnown: true,
+			Preferred: setOf(true), Records: set, RecordStates: rs.States,
 			Store: n.store, Notifier: n.store, Logger: logger, Version: opt.Version,
 		}
 		if role == "server" {
@@ -115,7 +160,20 @@ func Run(ctx context.Context, out io.Writer, opt Options) error {
 		return n, nil
 	}
 
-	content := func() string { return cf.Record(rid).Content }
+	on := func(v1 bool) func() bool {
+		return func() bool {
+			for i, id := range ids {
+				want := records[i].v2
+				if v1 {
+					want = records[i].v1
+				}
+				if cf.Record(id).Content != want {
+					return false
+				}
+			}
+			return true
+		}
+	}
 	wait := func(what string, limit time.Duration, cond func() bool) (time.Duration, error) {
 		t0 := time.Now()
 		for !cond() {
@@ -161,11 +219,11 @@ func Run(ctx context.Context, out io.Writer, opt Options) error {
 	time.Sleep(time.Second)
 	say("%s crashes (its connections drop, it writes nothing more)", srv1)
 	a.kill()
-	took, err = wait("failover", 5*time.Second, func() bool { return content() == srv2 })
+	took, err = wait("failover", 5*time.Second, on(false))
 	if err != nil {
 		return err
 	}
-	say("%s repointed %s to %s in %d ms", srv2, record, srv2, took.Milliseconds())
+	say("%s repointed all three records to its values in %d ms (one read and one write for the zone)", srv2, took.Milliseconds())
 
 	time.Sleep(time.Second)
 	say("%s restarts", srv1)
@@ -178,10 +236,10 @@ func Run(ctx context.Context, out io.Writer, opt Options) error {
 		return err
 	}
 	say("linked again after %d ms; failback in %s if the link holds", took.Milliseconds(), failbackDelay)
-	if _, err = wait("failback", failbackDelay+5*time.Second, func() bool { return content() == srv1 }); err != nil {
+	if _, err = wait("failback", failbackDelay+5*time.Second, on(true)); err != nil {
 		return err
 	}
-	say("%s returned %s to the preferred %s, %.2f s after it restarted", srv1, record, srv1, time.Since(back).Seconds())
+	say("%s returned the three records to its preferred values, %.2f s after it restarted", srv1, time.Since(back).Seconds())
 
 	// Let the last pushes go out, then report.
 	wait("pushes", 3*time.Second, func() bool { return len(pb.Pushes()) >= 2 })
@@ -198,8 +256,8 @@ func Run(ctx context.Context, out io.Writer, opt Options) error {
 		fmt.Fprint(out, w.Content)
 	}
 	fmt.Fprintf(out, "); API requests in all: %d\n", cf.Stats().Requests)
-	if len(writes) != 2 {
-		return fmt.Errorf("demo: %d record writes, want 2", len(writes))
+	if len(writes) != 2*len(records) {
+		return fmt.Errorf("demo: %d record writes, want %d", len(writes), 2*len(records))
 	}
 	fmt.Fprintf(out, "demo OK in %.1f s\n", time.Since(start).Seconds())
 	return nil
