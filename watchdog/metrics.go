@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,6 +148,8 @@ func (m *Metrics) WritePrometheus(w io.Writer, st Status) {
 			float64(m.lastTransition.UnixNano())/1e9)
 	}
 
+	writeRecordMetrics(w, st)
+
 	fmt.Fprintf(w, "# HELP clooster_events_total Transitions by stable event name.\n# TYPE clooster_events_total counter\n")
 	for _, k := range sortedKeys(m.events) {
 		fmt.Fprintf(w, "clooster_events_total{event=%q} %d\n", k, m.events[k])
@@ -198,4 +201,23 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// writeRecordMetrics writes the metrics of each record of the set,
+// labelled with its name and type.
+func writeRecordMetrics(w io.Writer, st Status) {
+	label := func(r SetRecordStatus) string { return strings.TrimSpace(r.Name + " " + r.Type) }
+	fmt.Fprintf(w, "# HELP clooster_record_active 1 if the record points to this node, by record.\n# TYPE clooster_record_active gauge\n")
+	for _, r := range st.Records {
+		fmt.Fprintf(w, "clooster_record_active{record=%q} %g\n", label(r), b2f(r.PointsTo == st.Node))
+	}
+	fmt.Fprintf(w, "# HELP clooster_record_preferred 1 if the record holds its preferred value, by record.\n# TYPE clooster_record_preferred gauge\n")
+	for _, r := range st.Records {
+		fmt.Fprintf(w, "clooster_record_preferred{record=%q} %g\n", label(r), b2f(r.Preferred))
+	}
+	fmt.Fprintf(w, "# HELP clooster_record_writes_total This node's writes of each record, by result.\n# TYPE clooster_record_writes_total counter\n")
+	for _, r := range st.Records {
+		fmt.Fprintf(w, "clooster_record_writes_total{record=%q,result=\"ok\"} %d\n", label(r), r.Writes)
+		fmt.Fprintf(w, "clooster_record_writes_total{record=%q,result=\"failed\"} %d\n", label(r), r.WriteFailures)
+	}
 }

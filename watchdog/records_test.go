@@ -128,3 +128,24 @@ func TestSetMismatch(t *testing.T) {
 		t.Errorf("only the peer has a block: %q", got)
 	}
 }
+
+// The metrics of a set carry a record label.
+func TestRecordMetrics(t *testing.T) {
+	st := Status{Node: "srv1", Records: []SetRecordStatus{
+		{Name: "example.org", Type: "A", PointsTo: "srv1", Preferred: true, Writes: 2},
+		{Name: "example.org", Type: "AAAA", PointsTo: "srv2", Writes: 1, WriteFailures: 3},
+	}}
+	var b strings.Builder
+	writeRecordMetrics(&b, st)
+	for _, want := range []string{
+		`clooster_record_active{record="example.org A"} 1`,
+		`clooster_record_active{record="example.org AAAA"} 0`,
+		`clooster_record_preferred{record="example.org A"} 1`,
+		`clooster_record_writes_total{record="example.org AAAA",result="failed"} 3`,
+		`clooster_record_writes_total{record="example.org A",result="ok"} 2`,
+	} {
+		if !strings.Contains(b.String(), want+"\n") {
+			t.Errorf("lacks %s:\n%s", want, b.String())
+		}
+	}
+}

@@ -96,6 +96,10 @@ type SetRecordStatus struct {
 	LastWrite time.Time `json:"last_write,omitzero"` // last successful write
 	// WriteError is the last write's error, "" if it succeeded.
 	WriteError string `json:"write_error,omitempty"`
+	// Writes and WriteFailures count this node's writes of the record
+	// since it started, and those that failed.
+	Writes        uint64 `json:"writes"`
+	WriteFailures uint64 `json:"write_failures"`
 }
 
 // UpdateInfo describes a record update in progress.
@@ -194,7 +198,7 @@ func (n *Node) recordsStatus(v failover.View) []SetRecordStatus {
 			if !s.ReadAt.IsZero() || !s.WroteAt.IsZero() {
 				e.Content, e.Missing, e.Checked = s.Content, s.Missing, s.ReadAt
 			}
-			e.LastWrite, e.WriteError = s.WroteAt, s.WriteErr
+			e.LastWrite, e.WriteError, e.Writes, e.WriteFailures = s.WroteAt, s.WriteErr, s.Writes, s.Failures
 		}
 		switch {
 		case e.Content == "":

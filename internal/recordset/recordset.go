@@ -59,6 +59,8 @@ type State struct {
 	ReadAt   time.Time
 	WroteAt  time.Time // the last successful write
 	WriteErr string    // the last write's error, "" if it succeeded or none was made
+	// Writes and Failures count the writes made, and those that failed.
+	Writes, Failures uint64
 }
 
 // Set is the records of a pair as one store. Create it with New.
@@ -189,9 +191,11 @@ func (s *Set) Write(ctx context.Context, content string) error {
 		st := &s.states[i]
 		if err != nil {
 			st.WriteErr = err.Error()
+			st.Failures++
 			continue
 		}
 		st.Content, st.Missing, st.WroteAt, st.WriteErr = want[i], false, now, ""
+		st.Writes++
 	}
 	s.mu.Unlock()
 	return s.combine("write", errs)
