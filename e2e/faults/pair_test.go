@@ -42,6 +42,15 @@ type pairOpts struct {
 	// health gives each node a service (pair.svcA, pair.svcB) and a
 	// health.url on it; peerCheck also a peer_check.url on the other's.
 	health, peerCheck bool
+	// set: the pair owns a record set (setRecords) in place of the one
+	// record: the CNAME, and an A and an AAAA record of the zone's apex.
+	set bool
+}
+
+// setRecord is one record of a set scenario: its id, and what A and B
+// write.
+type setRecord struct {
+	id, name, typ, a, b string
 }
 
 // timing is what the nodes run with, defaults included.
@@ -65,6 +74,7 @@ type pair struct {
 	svcA, svcB *service
 	secrets    []string
 	linked     time.Time // when both nodes first said the link was up
+	set        []setRecord
 }
 
 func newSecret(prefix string) string {
@@ -89,6 +99,17 @@ func newPair(t testing.TB, opt pairOpts) *pair {
 	p.cf.SetToken(token)
 	zone := p.cf.AddZone(zoneName)
 	p.rid = p.cf.AddRecord(zone, fakecf.Record{Name: recordName, Type: "CNAME", Content: srv1, TTL: 60, Comment: "kept by clooster"})
+	var records []any
+	if opt.set {
+		p.set = []setRecord{
+			{p.cf.AddRecord(zone, fakecf.Record{Name: zoneName, Type: "A", Content: "192.0.2.1"}), zoneName, "A", "192.0.2.1", "198.51.100.1"},
+			{p.cf.AddRecord(zone, fakecf.Record{Name: zoneName, Type: "AAAA", Content: "2001:db8::1"}), zoneName, "AAAA", "2001:db8::1", "2001:db8:1::1"},
+			{p.rid, recordName, "CNAME", srv1, srv2},
+		}
+		for _, r := range p.set {
+			records = append(records, map[string]any{"name": r.name, "type": r.typ, "values": map[string]any{srv1: r.a, srv2: r.b}})
+		}
+	}
 	p.pb = fakepb.New(pbKey)
 	mux := http.NewServeMux()
 	mux.Handle("/client/v4/", p.cf)
@@ -123,7 +144,7 @@ func newPair(t testing.TB, opt pairOpts) *pair {
 		return path
 	}
 	common := func(this, other, apiURL string) map[string]any {
-		return map[string]any{
+		c := map[string]any{
 			"this_server":  this,
 			"other_server": other,
 			"key":          key,
@@ -134,6 +155,11 @@ func newPair(t testing.TB, opt pairOpts) *pair {
 			"pushbullet": map[string]any{"key": pbKey, "api_url": apiURL + "/v2"},
 			"log":        map[string]any{"level": "info", "format": "text"},
 		}
+		if records != nil {
+			c["cloudflare"] = map[string]any{"token": token, "zone": zoneName, "api_url": apiURL + "/client/v4"}
+			c["records"] = records
+		}
+		return c
 	}
 	var svcURLA, svcURLB map[string]string
 	if opt.health || opt.peerCheck {
@@ -229,15 +255,68 @@ func (p *pair) settle() {
 	}
 }
 
-func (p *pair) content() string { return p.cf.Record(p.rid).Content }
+// content is the record's content; of a set, the node all its records
+// point to, or "mixed" and their contents.
+func (p *pair) content() string {
+	if p.set == nil {
+		return p.cf.Record(p.rid).Content
+	}
+	var contents []string
+	onA, onB := true, true
+	for _, r := range p.set {
+		c := p.cf.Record(r.id).Content
+		contents = append(contents, c)
+		onA, onB = onA && c == r.a, onB && c == r.b
+	}
+	switch {
+	case onA:
+		return srv1
+	case onB:
+		return srv2
+	}
+	return "mixed " + strings.Join(contents, ", ")
+}
 
-// writeContents returns the contents of the successful writes, oldest first.
+// writeContents returns the contents of the successful writes, oldest
+// first; of a set, its moves: the node each write points a record to, a
+// run of writes to one node counted once.
 func (p *pair) writeContents() []string {
 	var out []string
 	for _, w := range p.cf.Writes() {
-		out = append(out, w.Content)
+		c := p.setNode(w)
+		if p.set == nil || len(out) == 0 || out[len(out)-1] != c {
+			out = append(out, c)
+		}
 	}
 	return out
+}
+
+// setNode is the node a write points its record to; the content itself
+// without a set.
+func (p *pair) setNode(w fakecf.Write) string {
+	for _, r := range p.set {
+		switch {
+		case w.RecordID != r.id:
+		case w.Content == r.a:
+			return srv1
+		case w.Content == r.b:
+			return srv2
+		}
+	}
+	return w.Content
+}
+
+// setWrites reports, for a set, whether every record was written at
+// most once per move.
+func (p *pair) setWrites() error {
+	if p.set == nil {
+		return nil
+	}
+	moves := p.writeContents()
+	if n, max := len(p.cf.Writes()), len(moves)*len(p.set); n > max {
+		return fmt.Errorf("%d record writes in %d moves of %d records: some record written twice", n, len(moves), len(p.set))
+	}
+	return nil
 }
 
 // waitWrite waits up to limit for a write of content made at or after
@@ -245,8 +324,21 @@ func (p *pair) writeContents() []string {
 func (p *pair) waitWrite(content string, since time.Time, limit time.Duration) (time.Time, bool) {
 	deadline := time.Now().Add(limit)
 	for {
+		if p.set != nil {
+			// A set: once every record points to that node, the last
+			// write of the move.
+			var last time.Time
+			for _, w := range p.cf.Writes() {
+				if p.setNode(w) == content && !w.At.Before(since) && w.At.After(last) {
+					last = w.At
+				}
+			}
+			if !last.IsZero() && p.content() == content {
+				return last, true
+			}
+		}
 		for _, w := range p.cf.Writes() {
-			if w.Content == content && !w.At.Before(since) {
+			if p.set == nil && w.Content == content && !w.At.Before(since) {
 				return w.At, true
 			}
 		}

@@ -35,6 +35,7 @@ type scenario struct {
 	name              string
 	failback          time.Duration // 0: the default
 	health, peerCheck bool          // see pairOpts
+	set               bool          // see pairOpts
 	run               func(x *run)
 }
 
@@ -141,6 +142,9 @@ func (x *run) expect(w want) {
 	if n := bySender["?"]; n > 0 {
 		x.errorf("%d pushes with a title that names no node", n)
 	}
+	if err := x.p.setWrites(); err != nil {
+		x.errorf("%v", err)
+	}
 	x.checkHealth()
 }
 
@@ -203,6 +207,11 @@ func scenarios() []scenario {
 		scenario{name: "restart-both", failback: shortFailback, run: restartBoth(false)},
 		scenario{name: "crash-both", failback: shortFailback, run: restartBoth(true)},
 		scenario{name: "flap-storm", run: flapStorm},
+		// The same faults with a record set: every record moves, once.
+		scenario{name: "set-kill9-a", set: true, run: kill9A},
+		scenario{name: "set-sigstop-a", set: true, failback: shortFailback, run: sigstopA},
+		scenario{name: "set-blackhole", set: true, failback: shortFailback, run: partition("blackhole")},
+		scenario{name: "set-write-refused", set: true, run: setWriteRefused},
 	), serviceScenarios()...)
 }
 
@@ -256,7 +265,10 @@ func runScenario(t *testing.T, rep *report, order int, sc scenario) {
 	if sc.peerCheck {
 		r.notes = append(r.notes, "peer_check.url")
 	}
-	p := newPair(t, pairOpts{failback: sc.failback, health: sc.health, peerCheck: sc.peerCheck})
+	if sc.set {
+		r.notes = append(r.notes, "records: A, AAAA, CNAME; writes are moves of the set")
+	}
+	p := newPair(t, pairOpts{failback: sc.failback, health: sc.health, peerCheck: sc.peerCheck, set: sc.set})
 	p.settle()
 	x := &run{t: t, p: p, r: r, rep: rep}
 	sc.run(x)
@@ -615,6 +627,43 @@ func recordEdited(x *run) {
 	x.measure(at, ok, x.limit(), "A repointed the record")
 	time.Sleep(2 * time.Second)
 	x.expect(want{srv1, []string{srv1}, map[string]int{srv1: 1}})
+}
+
+// setWriteRefused: the API refuses every write of the set's AAAA record
+// (an invalid content, a locked record) when A is killed. B moves the A
+// record and the CNAME at once, and keeps retrying the AAAA record; once
+// the API takes it, 10 s later, the whole set points to B. Two pushes from
+// B: the update failing (naming the record and the API's error), then
+// done, late.
+func setWriteRefused(x *run) {
+	x.r.expected = fmt.Sprintf("A and CNAME srv2 ≤%s, AAAA once accepted; 1 move 2p", secs(x.limit()))
+	aaaa := x.p.set[1]
+	x.p.cf.RefuseWrites(aaaa.id, true)
+	x.t0 = x.kill(x.p.a)
+	moved := func() bool {
+		return x.p.cf.Record(x.p.set[0].id).Content == x.p.set[0].b && x.p.cf.Record(x.p.set[2].id).Content == x.p.set[2].b
+	}
+	deadline := time.Now().Add(x.limit() + 5*time.Second)
+	for !moved() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var at time.Time
+	for _, w := range x.p.cf.Writes() {
+		at = w.At
+	}
+	x.measure(at, moved(), x.limit(), "B moved the A record and the CNAME")
+	time.Sleep(10 * time.Second)
+	if c := x.p.cf.Record(aaaa.id).Content; c != aaaa.a {
+		x.errorf("the refused AAAA record holds %s", c)
+	}
+	x.p.cf.RefuseWrites(aaaa.id, false)
+	if _, ok := x.p.waitWrite(srv2, x.t0, 20*time.Second); !ok {
+		x.errorf("the AAAA record did not follow within 20 s of the API taking it")
+	}
+	x.expect(want{srv2, []string{srv2}, map[string]int{srv2: 2}})
+	if ps := x.p.pb.Pushes(); len(ps) == 0 || !strings.Contains(ps[0].Body, "example.com AAAA") {
+		x.errorf("the first push does not name the refused record")
+	}
 }
 
 // restartBoth stops both nodes at once, with SIGTERM (an operator restarting
