@@ -83,7 +83,7 @@ func TestBatchRefusedRecord(t *testing.T) {
 	b.ReadAll(ctx)
 	f.RefuseWrites(ids[1], true)
 	errs := b.WriteAll(ctx, map[int]string{0: "192.0.2.2", 1: "2001:db8::2", 2: "srv2.example.com"})
-	if errs[0] != nil || errs[2] != nil || errs[1] == nil || !strings.Contains(errs[1].Error(), "400") {
+	if errs[0] != nil || errs[2] != nil || !errors.Is(errs[1], failover.ErrRefused) || !strings.Contains(errs[1].Error(), "400") {
 		t.Errorf("errors %v", errs)
 	}
 	if f.Record(ids[0]).Content != "192.0.2.2" || f.Record(ids[2]).Content != "srv2.example.com" || f.Record(ids[1]).Content != "2001:db8::1" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/clooster/clooster/internal/failover"
 )
@@ -47,6 +48,10 @@ func storeError(err error) error {
 		return fmt.Errorf("%w (%w)", err, failover.ErrMissing)
 	case errors.As(err, &e) && e.Retry > 0:
 		return &failover.RetryLater{After: e.Retry, Err: err}
+	case errors.As(err, &e) && e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Op == "patch record":
+		// Refused for what it holds (a 400 for an invalid content, a
+		// locked record): it did not land.
+		return fmt.Errorf("%w (%w)", err, failover.ErrRefused)
 	}
 	return err
 }

@@ -3,9 +3,11 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/clooster/clooster/internal/failover"
+	"github.com/clooster/clooster/internal/recordset"
 )
 
 // outsider marks a write made by neither node: an operator's edit.
@@ -28,6 +30,7 @@ type dnsAPI struct {
 	lastWrite      time.Time // true time
 
 	down, lost int             // fault counters
+	refused    []int           // of a set: per record, active refuse-one faults
 	late       bool            // the call being served arrives after its sender gave up
 	throttle   []time.Duration // active 429 faults: their Retry-After
 	slow       []time.Duration
@@ -51,6 +54,7 @@ type apiWrite struct {
 	linked  bool    // both nodes used one link when it landed
 	lost    bool    // its answer never reached the writer
 	late    bool    // applied after the writer gave up on it: nobody knows of it
+	partial bool    // of a set, written in part: a record refused the write
 }
 
 func (d *dnsAPI) clock() time.Time { return d.w.now.Add(d.w.sc.APISkew) }
@@ -139,8 +143,38 @@ func (d *dnsAPI) serve(n *node, j *simJob, write bool, content string) (rec fail
 		}
 		return rec, nil, false
 	}
+	if partial, refused := d.refusing(content); refused != "" {
+		// A set whose batch the API refuses for one record: written one
+		// by one, the others land; the error names the refused one.
+		err := fmt.Errorf("write 1 of %d records failed: %s: 400 Bad Request (%w)", w.sc.Set, refused, failover.ErrRefused)
+		if partial != d.content {
+			d.apply(n.i, n.inc, partial, j)
+			d.writes[len(d.writes)-1].partial = true
+		}
+		return rec, &failover.PartialWrite{Landed: partial, Err: err}, false
+	}
 	d.apply(n.i, n.inc, content, j)
 	return failover.Record{Content: content}, nil, d.lost > 0
+}
+
+// refusing is what a write of content leaves while some of the set's
+// records refuse writes: content, but the refused records as they are;
+// refused names one refused record that the write would change ("" if
+// none).
+func (d *dnsAPI) refusing(content string) (partial, refused string) {
+	if d.refused == nil {
+		return content, ""
+	}
+	want, cur := strings.Split(content, recordset.Sep), strings.Split(d.content, recordset.Sep)
+	if len(want) != len(cur) {
+		return content, ""
+	}
+	for i, n := range d.refused {
+		if n > 0 && want[i] != cur[i] {
+			want[i], refused = cur[i], fmt.Sprintf("record %d", i)
+		}
+	}
+	return recordset.Join(want), refused
 }
 
 // apply writes content, by node by (or outsider).

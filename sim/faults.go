@@ -1,7 +1,10 @@
 package sim
 
 import (
+	"strings"
 	"time"
+
+	"github.com/clooster/clooster/internal/recordset"
 )
 
 // inject schedules f's start and end.
@@ -162,6 +165,30 @@ func (w *World) begin(f Fault) {
 				t.apiFaultEnd = w.now
 			}
 		})
+	case FaultEditOne:
+		parts := strings.Split(d.content, recordset.Sep)
+		if !d.exists || d.typ != w.sc.Type || len(parts) != w.sc.Set {
+			return
+		}
+		parts[f.Record] = strings.Split(thirdValue(w.sc), recordset.Sep)[f.Record]
+		w.edit(recordset.Join(parts))
+	case FaultRefuseOne:
+		// An API fault: the rule's bounds hold only once it ends.
+		if d.refused == nil {
+			d.refused = make([]int, w.sc.Set)
+		}
+		d.refused[f.Record]++
+		t.apiFaults++
+		t.apiFaultEnd = epoch.Add(1000 * time.Hour)
+		w.logf("API: writes of record %d are refused", f.Record)
+		later(func() {
+			d.refused[f.Record]--
+			t.apiFaults--
+			if t.apiFaults == 0 {
+				t.apiFaultEnd = w.now
+			}
+			w.logf("API: writes of record %d are taken again", f.Record)
+		})
 	case FaultEditThird:
 		w.edit(thirdValue(w.sc))
 	case FaultEditNode:
@@ -186,10 +213,14 @@ func (w *World) begin(f Fault) {
 }
 
 func thirdValue(sc *Scenario) string {
+	v := "parked.example.net"
 	if sc.Type == "A" {
-		return "198.51.100.7"
+		v = "198.51.100.7"
 	}
-	return "parked.example.net"
+	if sc.Set > 1 {
+		return setValue(v, sc.Set)
+	}
+	return v
 }
 
 // edit is an operator changing the record's content.

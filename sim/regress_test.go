@@ -12,10 +12,10 @@ import (
 func TestRegressions(t *testing.T) {
 	for _, r := range sim.Regressions {
 		t.Run(fmt.Sprint(r.Seed), func(t *testing.T) {
-			if fp := sim.NewScenario(r.Seed).Fingerprint(); fp != r.Fingerprint {
+			if fp := sim.NewScenario(r.Seed, r.Options()).Fingerprint(); fp != r.Fingerprint {
 				t.Fatalf("seed %d draws another schedule now (fingerprint %s, was %s): the generator changed; find the seeds again", r.Seed, fp, r.Fingerprint)
 			}
-			if res := sim.Run(r.Seed, sim.Options{}); !res.OK() {
+			if res := sim.Run(r.Seed, r.Options()); !res.OK() {
 				t.Errorf("%s, found again:\n%s", r.Found, res.Report())
 			}
 		})

@@ -2,10 +2,12 @@ package sim
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/clooster/clooster/internal/failover"
+	"github.com/clooster/clooster/internal/recordset"
 )
 
 // Scenario is one run's configuration of the pair and its schedule of
@@ -20,6 +22,10 @@ type Scenario struct {
 	// has no key for it, so an old configuration does not know it).
 	PeerKnown [2]bool
 	Preferred string
+	// Set is the number of records the pair owns (0 or 1: one record).
+	// A set's values are its records' contents joined as recordset
+	// joins them; each node knows both nodes' values (a records block).
+	Set int
 
 	Keepalive, PeerTimeout, FailbackDelay, Drift time.Duration
 	Health                                       [2]*HealthCheck // nil: none
@@ -74,6 +80,8 @@ const (
 	FaultEditNode   FaultKind = "edit-node"   // an operator points the record at Node
 	FaultDelete     FaultKind = "delete"      // the record is deleted; re-created after For (0: at the tail) with Value
 	FaultTypeChange FaultKind = "type-change" // the record's type is changed; changed back after For
+	FaultEditOne    FaultKind = "edit-one"    // a set: an operator points record Record elsewhere
+	FaultRefuseOne  FaultKind = "refuse-one"  // a set: the API refuses writes of record Record for For
 )
 
 // Fault is one timed fault.
@@ -85,6 +93,7 @@ type Fault struct {
 	P      float64
 	Extra  time.Duration
 	Period time.Duration
+	Record int // of a set
 }
 
 func (f Fault) String() string {
@@ -102,6 +111,9 @@ func (f Fault) String() string {
 	}
 	if f.Extra > 0 {
 		fmt.Fprintf(&b, " extra=%s", f.Extra.Round(time.Millisecond))
+	}
+	if f.Kind == FaultEditOne || f.Kind == FaultRefuseOne {
+		fmt.Fprintf(&b, " record %d", f.Record)
 	}
 	return b.String()
 }
@@ -163,6 +175,36 @@ func newScenario(w *World) *Scenario {
 	return sc
 }
 
+// setScenario makes sc a schedule of a record set of two or three records,
+// with faults of single records too. It draws from a source of its own, so
+// that a seed draws the same schedule of one record, set or not.
+func setScenario(w *World, sc *Scenario) {
+	x := rand.New(rand.NewPCG(uint64(w.seed), 0x7265636f72647365))
+	sc.Set = 2 + x.IntN(2)
+	sc.Values = [2]string{setValue(sc.Values[0], sc.Set), setValue(sc.Values[1], sc.Set)}
+	sc.Preferred = setValue(sc.Preferred, sc.Set)
+	sc.PeerKnown = [2]bool{true, true}
+	for range 1 + x.IntN(3) {
+		f := Fault{At: time.Duration(3e9 + x.Int64N(int64(sc.Length-3*time.Second))), Kind: FaultEditOne, Record: x.IntN(sc.Set)}
+		if x.Float64() < 0.6 {
+			f.Kind = FaultRefuseOne
+			f.For = time.Duration(x.Int64N(int64(sc.PeerTimeout + sc.FailbackDelay + 40*time.Second)))
+		}
+		sc.Faults = append(sc.Faults, f)
+	}
+}
+
+// setValue is the content of a set of n records whose first holds v: the
+// others hold v with the record's index (opaque to the rule, as contents
+// are).
+func setValue(v string, n int) string {
+	parts := []string{v}
+	for i := 1; i < n; i++ {
+		parts = append(parts, fmt.Sprintf("%s~%d", v, i))
+	}
+	return recordset.Join(parts)
+}
+
 func randomFault(w *World, sc *Scenario) Fault {
 	f := Fault{At: w.uniform(3*time.Second, sc.Length), Node: w.rng.IntN(2)}
 	short := func() time.Duration { return w.uniform(100*time.Millisecond, 2*sc.PeerTimeout) }
@@ -222,6 +264,9 @@ func randomFault(w *World, sc *Scenario) Fault {
 // String is the scenario in a few lines, for a failure's report.
 func (sc *Scenario) String() string {
 	var b strings.Builder
+	if sc.Set > 1 {
+		fmt.Fprintf(&b, "a set of %d records: ", sc.Set)
+	}
 	fmt.Fprintf(&b, "record %s, values A=%s B=%s, preferred %s, peer's value known A=%v B=%v\n",
 		sc.Type, sc.Values[0], sc.Values[1], sc.Preferred, sc.PeerKnown[0], sc.PeerKnown[1])
 	fmt.Fprintf(&b, "keepalive %s, peer_timeout %s, failback_delay %s, drift %s, handover %v, peer_check A=%v B=%v\n",

@@ -27,6 +27,9 @@ type Options struct {
 	// Tweak, if set, changes each node's machine configuration (the
 	// planted-bug test turns guards off with it).
 	Tweak func(*failover.Config)
+	// Sets: the seed's schedule with a record set of two or three records
+	// in place of the one record, and faults of single records.
+	Sets bool
 }
 
 // Result is what a run found.
@@ -56,14 +59,27 @@ func (r Result) OK() bool { return len(r.Failures) == 0 }
 // Report is a failed run's report: the seed, the scenario, what broke and
 // the trace leading to it.
 func (r Result) Report() string {
-	return fmt.Sprintf("seed %d: %s\n%s\ntrace:\n%s\nreplay: go test ./sim -run TestSimulator -args -seed %d -trace",
-		r.Seed, r.Failures[0], r.Scenario, r.Trace, r.Seed)
+	sets := ""
+	if r.Scenario != nil && r.Scenario.Set > 1 {
+		sets = " -sets"
+	}
+	return fmt.Sprintf("seed %d: %s\n%s\ntrace:\n%s\nreplay: go test ./sim -run TestSimulator -args -seed %d%s -trace",
+		r.Seed, r.Failures[0], r.Scenario, r.Trace, r.Seed, sets)
 }
 
 // Run runs the schedule of seed.
 func Run(seed int64, opt Options) Result {
 	w := newWorld(seed, opt)
-	return w.run(newScenario(w), opt)
+	return w.run(drawScenario(w, opt), opt)
+}
+
+// drawScenario is the scenario of w's seed under opt.
+func drawScenario(w *World, opt Options) *Scenario {
+	sc := newScenario(w)
+	if opt.Sets {
+		setScenario(w, sc)
+	}
+	return sc
 }
 
 // RunScenario runs sc, written by hand, with seed for everything else.
@@ -146,7 +162,7 @@ func (w *World) heal() {
 	nw.loss, nw.slow, nw.probeCut = nil, nil, [2]int{}
 	nw.heal(0)
 	nw.heal(1)
-	d.down, d.lost, d.throttle, d.slow, d.stale = 0, 0, nil, nil, nil
+	d.down, d.lost, d.throttle, d.slow, d.stale, d.refused = 0, 0, nil, nil, nil, nil
 	if t.apiFaults > 0 {
 		t.apiFaults, t.apiFaultEnd = 0, w.now
 	}
@@ -193,8 +209,7 @@ func (sc *Scenario) Fingerprint() string {
 	return hex.EncodeToString(h[:4])
 }
 
-// NewScenario is the scenario seed draws.
-func NewScenario(seed int64) *Scenario {
-	w := newWorld(seed, Options{})
-	return newScenario(w)
+// NewScenario is the scenario seed draws under opt.
+func NewScenario(seed int64, opt Options) *Scenario {
+	return drawScenario(newWorld(seed, opt), opt)
 }

@@ -19,13 +19,14 @@ var (
 	flagSchedules = flag.Int("schedules", 0, "random schedules to run (default 2000; 200 under the race detector; CI runs 10000)")
 	flagFirst     = flag.Int64("first", 1, "the first seed of the random schedules")
 	flagTrace     = flag.Bool("trace", false, "print the whole trace of a replayed seed")
+	flagSets      = flag.Bool("sets", false, "schedules of record sets (2 or 3 records) in place of one record")
 )
 
 // TestSimulator runs -schedules random schedules (seeds -first on), or
 // one seed with -seed, and fails with the first broken invariant's report.
 func TestSimulator(t *testing.T) {
 	if *flagSeed != 0 {
-		r := sim.Run(*flagSeed, sim.Options{Trace: *flagTrace})
+		r := sim.Run(*flagSeed, sim.Options{Trace: *flagTrace, Sets: *flagSets})
 		if *flagTrace {
 			t.Logf("seed %d, %d steps:\n%s\ntrace:\n%s", r.Seed, r.Steps, r.Scenario, r.Trace)
 		}
@@ -58,7 +59,7 @@ func TestSimulator(t *testing.T) {
 				if seed >= last {
 					return
 				}
-				r := sim.Run(seed, sim.Options{})
+				r := sim.Run(seed, sim.Options{Sets: *flagSets})
 				steps.Add(int64(r.Steps))
 				writes.Add(int64(r.Writes))
 				races.Add(int64(r.Races))
@@ -71,8 +72,12 @@ func TestSimulator(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d schedules (seeds %d to %d) in %s: %d steps, %d node writes, %d raced, %d failed",
-		n, *flagFirst, last-1, time.Since(start).Round(time.Millisecond), steps.Load(), writes.Load(), races.Load(), len(failed))
+	kind := "schedules"
+	if *flagSets {
+		kind = "schedules of record sets"
+	}
+	t.Logf("%d %s (seeds %d to %d) in %s: %d steps, %d node writes, %d raced, %d failed",
+		n, kind, *flagFirst, last-1, time.Since(start).Round(time.Millisecond), steps.Load(), writes.Load(), races.Load(), len(failed))
 	if len(failed) > 0 {
 		first := failed[0]
 		for _, r := range failed {

@@ -44,7 +44,7 @@ func (s *State) read(c *Config, ev EvRead, acts []Action) []Action {
 	}
 	wasMissing, before := s.rec.missing, s.rec.content
 	// Judged against what this node knew before this read.
-	peerWrote := !s.link && s.ep.on && s.peersValue(c, ev.Record.Content) && s.peerWroteRec(c, ev.Record)
+	peerWrote := !s.link && s.ep.on && (s.peersValue(c, ev.Record.Content) || s.touched(c, ev.Record.Content)) && s.peerWroteRec(c, ev.Record)
 	acts, took := s.learn(c, ev.Record, ev.Asked, acts)
 	if first {
 		acts = append(acts, ActLog{slog.LevelInfo, LogRecordFound, "record found", []any{"content", ev.Record.Content}})
@@ -98,6 +98,12 @@ func (s State) staleRead(content string, asked time.Time) bool {
 }
 
 // peerWroteRec is the write rule's judgment of rec against this episode.
+// touched reports whether content, a set's, has records the peer pointed
+// at itself since what this node knew (peerTouched).
+func (s State) touched(c *Config, content string) bool {
+	return s.peerKnown && peerTouched(content, s.base(), c.ThisValue, s.peerValue)
+}
+
 func (s State) peerWroteRec(c *Config, rec Record) bool {
 	a := ActEnsure{Own: c.ThisValue, Peer: s.peerValue, PeerKnown: s.peerKnown,
 		Base: s.base(), Since: s.ep.since}
@@ -121,6 +127,13 @@ func (s *State) drift(c *Config, content string, now time.Time, acts []Action) [
 		// The takeover decides; withheld because the peer serves, it
 		// leaves an edit to a value of neither node (but the preferred
 		// one: a load balancer serves both) to this check.
+		return acts
+	case s.peerKnown && nodesParts(content, c.ThisValue, s.peerValue), s.touched(c, content),
+		s.ep.on && s.ep.peerTook && partOf(content, s.peerValue):
+		// A move of the set landed in part (the peer's since this node
+		// last knew it, or in this down episode, or between the nodes'
+		// values): its writer finishes it, and, linked, the failback
+		// puts the set right.
 		return acts
 	case content != c.ThisValue && !s.peersValue(c, content) && (s.link || s.sound()):
 		// Pointing at neither node (while linked, not at the preferred

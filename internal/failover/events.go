@@ -15,8 +15,16 @@ const (
 	// neither node's (a load balancer, say), as the sender last read or
 	// wrote it. Older peers ignore it, as they ignore every unknown flag.
 	FlagPreferred byte = 1 << 3
-	KnownFlags         = FlagHealthy | FlagHandover | FlagActive | FlagPreferred
+	// FlagPartial, with FlagActive: the sender holds a record set in
+	// part (its move landed in some records only), as it last read or
+	// wrote it. The peer then learns of the move's completion by the
+	// flag's change.
+	FlagPartial byte = 1 << 4
+	KnownFlags       = FlagHealthy | FlagHandover | FlagActive | FlagPreferred | FlagPartial
 )
+
+// partClaim is the claim of a peer that holds a set in part: no content.
+const partClaim = "\x00part"
 
 // Event is something that happened to a node: its input. At is when, on the
 // node's own clock; the machine reads no other clock.
@@ -90,6 +98,9 @@ type (
 		Job       uint64
 		Err       string
 		Uncertain bool
+		// Landed: the write landed in part, and the record holds this
+		// (a set some of whose records refused it).
+		Landed string
 	}
 	// EvDone is the end of job Job: the record holds Content, as of Asked
 	// (the read it judged) or At if Changed (this job wrote it). Withheld:

@@ -49,13 +49,26 @@ func (s *State) start(c *Config, p Purpose, content string, announce bool, title
 }
 
 func (s *State) attempt(c *Config, ev EvAttempt, acts []Action) []Action {
-	if ev.Job == s.writingJob {
+	switch {
+	case ev.Job == s.writingJob && ev.Landed != "":
+		// Landed in part: this node holds the set in part, and says so
+		// until its job ends.
+		s.partly = true
+	case ev.Job == s.writingJob:
 		s.writing = ""
 	}
 	if ev.Uncertain && !ev.At.Before(s.rec.at) {
 		// The write may have landed: what the record holds is not known
 		// until read again (the job's retry reads; else verify does).
 		s.rec = knowledge{at: ev.At}
+	}
+	if ev.Landed != "" && !ev.At.Before(s.rec.at) && ev.Landed != s.rec.content {
+		// It landed in part: this node's own write, known.
+		s.wrote, s.replaced, s.wroteAt = ev.Landed, s.rec.content, ev.At
+		s.rec = knowledge{content: ev.Landed, at: ev.At}
+		if s.job != nil && ev.Job == s.job.id && s.job.purpose == Takeover {
+			s.ep.wrote = true
+		}
 	}
 	if s.job == nil || ev.Job != s.job.id {
 		return acts

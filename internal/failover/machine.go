@@ -77,7 +77,7 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 			acts = append(acts, ActLog{slog.LevelWarn, LogReadFailed, "cannot read the record", []any{"error", ev.Err, "attempt", ev.Attempt, "drift", ev.Drift}})
 		}
 	case EvWriting:
-		s.writing, s.writingJob = ev.Content, ev.Job
+		s.writing, s.writingJob, s.partly = ev.Content, ev.Job, false
 	case EvAttempt:
 		acts = s.attempt(c, ev, acts)
 	case EvDone:
@@ -183,6 +183,9 @@ func (s *State) cancelJob(acts []Action, event, msg string) []Action {
 	}
 	acts = append(acts, ActCancel{}, ActLog{slog.LevelInfo, event, msg,
 		[]any{"purpose", s.job.purpose.String(), "attempts", s.job.failures}})
+	if s.partly && s.writingJob == s.job.id {
+		s.writing, s.partly = "", false // no write under way: the job stops at its wait
+	}
 	s.job = nil
 	return acts
 }
@@ -278,6 +281,8 @@ func (s *State) heard(c *Config, flags byte, now time.Time, acts []Action) []Act
 	}
 	claim := ""
 	switch {
+	case flags&FlagActive != 0 && flags&FlagPartial != 0:
+		claim = partClaim
 	case flags&FlagActive != 0:
 		claim = s.peerValue
 	case flags&FlagPreferred != 0:
@@ -355,7 +360,12 @@ func (s *State) learn(c *Config, rec Record, at time.Time, acts []Action) ([]Act
 	// edit), or after this node's own write of the episode: the peer
 	// wrote it.
 	changed := rec.Content != s.ep.first || before != "" && rec.Content != before
-	if s.peersValue(c, rec.Content) && (changed || s.ep.held) && !changedBefore(rec, s.ep.since) {
+	base := before
+	if base == "" {
+		base = s.ep.first
+	}
+	touched := s.peerKnown && peerTouched(rec.Content, base, c.ThisValue, s.peerValue)
+	if (s.peersValue(c, rec.Content) || touched) && (changed || s.ep.held) && !changedBefore(rec, s.ep.since) {
 		acts = s.notePeerTook(c, "the record holds the peer's value, which it did not when this episode began", acts)
 	}
 	return acts, true

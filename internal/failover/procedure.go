@@ -66,6 +66,7 @@ type Job struct {
 	asked    time.Time // when the read being judged was asked
 	answered time.Time // and answered
 	judged   string    // what it held
+	landed   string    // what this job's write left when it landed in part
 }
 
 // NewEnsure is the procedure of a, with n as the source of jitter (as
@@ -102,15 +103,18 @@ func (j *Job) Read(asked, at time.Time, rec Record, err error) Step {
 	a := j.ensure
 	j.judged, j.answered = rec.Content, at
 	v := decide(rec, asked, a)
+	if j.landed != "" && rec.Content == j.landed {
+		v = verdictWrite // as this job's own write left it: finish it
+	}
 	if j.phase == phaseTieRead {
 		// After the pause: if the preferred node took it meanwhile, it is
 		// alive and has it.
 		switch {
 		case rec.Content == a.Content:
 			v = verdictNothing
-		case a.peers(rec.Content) && a.Conditional:
+		case a.peersOrTouched(rec.Content) && a.Conditional:
 			v = verdictWithhold
-		case a.peers(rec.Content):
+		case a.peersOrTouched(rec.Content):
 			v = verdictNothing
 		default:
 			v = verdictWrite
@@ -132,8 +136,17 @@ func (j *Job) Wrote(at time.Time, err error) Step {
 	if err != nil {
 		st := j.failed(at, "write record: ", err)
 		if a, ok := st.Report.(EvAttempt); ok {
-			// Only a refusal the store names is known not to have landed.
-			a.Uncertain = retryAfter(err) == 0
+			var pw *PartialWrite
+			switch {
+			case errors.As(err, &pw):
+				// Known: what landed is this job's own doing, and the
+				// retry goes on from it.
+				a.Landed, j.landed = pw.Landed, pw.Landed
+			default:
+				// Only a refusal the store names is known not to have
+				// landed.
+				a.Uncertain = retryAfter(err) == 0 && !errors.Is(err, ErrRefused)
+			}
 			st.Report = a
 		}
 		return st

@@ -1,6 +1,9 @@
 package failover
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // verdict is the write rule's answer for one read of the record.
 type verdict int
@@ -21,19 +24,45 @@ func decide(rec Record, asked time.Time, a ActEnsure) verdict {
 	switch {
 	case cur == a.Content:
 		return verdictNothing
-	case a.OnlyOverNeither && (cur == a.Own || a.peers(cur)):
+	case a.OnlyOverNeither && (cur == a.Own || a.peers(cur) || nodesParts(cur, a.Own, a.Peer)):
 		// A correction meets a node's value: someone put it right.
 		return verdictNothing
 	case a.Evidence && a.Wrote && a.peers(cur):
 		// The peer took it back after this node's write of this episode:
 		// both see the other's service gone.
 		return verdictWithhold
-	case a.Conditional && a.Disable&DisableWithhold == 0 && a.peers(cur) && a.peerWrote(rec, asked):
+	case a.Conditional && a.Disable&DisableWithhold == 0 && a.peersOrTouched(cur) && a.peerWrote(rec, asked):
 		return verdictWithhold
 	case a.Yield && a.Disable&DisableTiePause == 0 && cur != a.Own && !a.peers(cur):
 		return verdictYield
 	}
 	return verdictWrite
+}
+
+// peersOrTouched reports whether content may be the peer's value, or a
+// set of which a record holds the peer's value (the peer's move of the
+// set, landed in part; whether the peer made it in this episode is
+// peerWrote's to judge, by the base and the stamp).
+func (a ActEnsure) peersOrTouched(content string) bool {
+	return a.peers(content) || a.PeerKnown && partOf(content, a.Peer)
+}
+
+// partOf reports whether content, a set's, has a record that holds its
+// value in peer, another content of the set.
+func partOf(content, peer string) bool {
+	if !strings.Contains(content, PartSep) {
+		return false
+	}
+	c, p := strings.Split(content, PartSep), strings.Split(peer, PartSep)
+	if len(c) != len(p) {
+		return false
+	}
+	for i := range c {
+		if c[i] == p[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // peers reports whether content may be the peer's value.
@@ -90,4 +119,46 @@ func changedBefore(rec Record, t time.Time) bool {
 // unknown t (zero: the link was never known good) cannot say.
 func changedAfter(rec Record, t time.Time) bool {
 	return !t.IsZero() && !rec.Modified.IsZero() && rec.Modified.After(t.Add(clockSkew))
+}
+
+// peerTouched reports whether cur, the content of a record set, has a
+// record that the peer pointed at itself since base: one that holds the
+// peer's value where base did not (the peer's move of the set, landed in
+// part: the others may hold anything). Not for a single record, nor an
+// unknown base.
+func peerTouched(cur, base, own, peer string) bool {
+	if base == "" || cur == base || !strings.Contains(cur, PartSep) {
+		return false
+	}
+	c, b := strings.Split(cur, PartSep), strings.Split(base, PartSep)
+	o, p := strings.Split(own, PartSep), strings.Split(peer, PartSep)
+	if len(b) != len(c) || len(o) != len(c) || len(p) != len(c) {
+		return false
+	}
+	for i := range c {
+		if c[i] == p[i] && b[i] != p[i] {
+			return true
+		}
+	}
+	return false
+}
+
+// nodesParts reports whether cur, the content of a record set, holds in
+// each record one node's value or the other's, both nodes' in all: a move
+// of the set landed in part, which its writer finishes (not an edit to
+// correct). Not for a single record.
+func nodesParts(cur, own, peer string) bool {
+	if !strings.Contains(cur, PartSep) {
+		return false
+	}
+	c, o, p := strings.Split(cur, PartSep), strings.Split(own, PartSep), strings.Split(peer, PartSep)
+	if len(o) != len(c) || len(p) != len(c) {
+		return false
+	}
+	for i := range c {
+		if c[i] != o[i] && c[i] != p[i] {
+			return false
+		}
+	}
+	return true
 }

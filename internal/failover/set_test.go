@@ -41,3 +41,64 @@ func TestRecordsMismatch(t *testing.T) {
 		t.Errorf("View.Mismatch %q", v.Mismatch)
 	}
 }
+
+// The parts of a set, as the rule reads them.
+func TestSetParts(t *testing.T) {
+	own, peer := "a1, a2, a3", "b1, b2, b3"
+	for _, tt := range []struct {
+		cur, base                  string
+		touched, partOfPeer, nodes bool
+	}{
+		{"b1, a2, a3", own, true, true, true},           // the peer moved one record
+		{"b1, x2, a3", own, true, true, false},          // and an edit elsewhere
+		{"a1, a2, b3", "a1, a2, b3", false, true, true}, // as known: no change
+		{"x1, a2, a3", own, false, false, false},        // an edit
+		{"b1, b2, b3", "", false, true, true},           // no base: cannot say
+		{"b1", "a1", false, false, false},               // a single record
+	} {
+		if got := peerTouched(tt.cur, tt.base, own, peer); got != tt.touched {
+			t.Errorf("peerTouched(%q, %q) = %v", tt.cur, tt.base, got)
+		}
+		if got := partOf(tt.cur, peer); got != tt.partOfPeer {
+			t.Errorf("partOf(%q) = %v", tt.cur, got)
+		}
+		if got := nodesParts(tt.cur, own, peer); got != tt.nodes {
+			t.Errorf("nodesParts(%q) = %v", tt.cur, got)
+		}
+	}
+}
+
+// A set's write that landed in part: the node knows what it holds (its
+// own doing), says it holds the set, and the job's retry finishes it.
+func TestPartialWrite(t *testing.T) {
+	c := with(testMachine(false), func(c *Config) {
+		c.ThisValue, c.OtherValue, c.Preferred = "b1, b2", "a1, a2", "a1, a2"
+	})
+	s := state(c, seq(read(150*ms, "a1, a2"), ticks(sec, 5*sec))...)
+	s, _ = Next(c, s, EvWriting{At: at(5100 * ms), Job: 1, Content: "b1, b2"})
+	s, _ = Next(c, s, EvAttempt{At: at(5200 * ms), Job: 1, Err: "write record: 1 of 2 refused", Landed: "b1, a2"})
+	if s.rec.content != "b1, a2" || s.wrote != "b1, a2" {
+		t.Errorf("knowledge %q, wrote %q", s.rec.content, s.wrote)
+	}
+	if s.Flags(c)&FlagActive == 0 {
+		t.Error("a node holding the set in part does not say so")
+	}
+	j := NewEnsure(ActEnsure{Job: 1, Purpose: Takeover, Content: "b1, b2", Own: "b1, b2", Peer: "a1, a2", PeerKnown: true,
+		Conditional: true, Base: "a1, a2"}, func(int64) int64 { return 0 })
+	j.Start()
+	j.Read(at(0), at(ms), Record{Content: "a1, a2"}, nil)
+	j.Go(at(2*ms), true)
+	j.Wrote(at(3*ms), &PartialWrite{Landed: "b1, a2", Err: ErrRefused})
+	j.Waited()
+	if st := j.Read(at(sec), at(sec+ms), Record{Content: "b1, a2"}, nil); st.Op != OpWrite {
+		t.Errorf("the retry over its own partial write: %+v, want a write", st)
+	}
+	// The peer's partial move seen by a conditional takeover: withheld.
+	if st := NewEnsure(ActEnsure{Job: 2, Purpose: Takeover, Content: "b1, b2", Own: "b1, b2", Peer: "a1, a2", PeerKnown: true,
+		Conditional: true, Base: "b1, b2"}, nil); st != nil {
+		st.Start()
+		if r := st.Read(at(0), at(ms), Record{Content: "a1, b2"}, nil); r.Op != OpDone || !r.Report.(EvDone).Withheld {
+			t.Errorf("over the peer's partial move: %+v", r)
+		}
+	}
+}

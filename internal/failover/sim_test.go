@@ -6,8 +6,8 @@ import (
 	"github.com/clooster/clooster/sim"
 )
 
-// The simulator's view of this package: a few hundred random schedules
-// and every regression seed, run with the package's own tests, so that a
+// The simulator's view of this package: a few hundred random schedules,
+// a hundred of record sets, and every regression seed, run with the package's own tests, so that a
 // change to the rule that breaks an invariant fails here too. The full
 // profiles are sim's.
 func TestSimulatedSchedules(t *testing.T) {
@@ -20,8 +20,13 @@ func TestSimulatedSchedules(t *testing.T) {
 			t.Fatal(r.Report())
 		}
 	}
+	for seed := int64(1); seed <= n/3; seed++ { // record sets
+		if r := sim.Run(seed, sim.Options{Sets: true}); !r.OK() {
+			t.Fatal(r.Report())
+		}
+	}
 	for _, r := range sim.Regressions {
-		if res := sim.Run(r.Seed, sim.Options{}); !res.OK() {
+		if res := sim.Run(r.Seed, r.Options()); !res.OK() {
 			t.Fatalf("%s, found again:\n%s", r.Found, res.Report())
 		}
 	}

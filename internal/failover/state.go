@@ -120,6 +120,7 @@ type State struct {
 	// outcome is known.
 	writing    string
 	writingJob uint64
+	partly     bool // the write of writingJob landed in part; the job goes on
 	peerValue  string
 	peerKnown  bool // peerValue is configured or said by the peer, not a guess
 
@@ -223,10 +224,20 @@ func (s State) thirdPreferred(c *Config) string {
 // claimOf is what the peer would say of the record if it held content:
 // its own value, the preferred value that is neither node's, or "".
 func (s State) claimOf(c *Config, content string) string {
-	if content != "" && (content == s.peerValue || content == s.thirdPreferred(c)) {
+	switch {
+	case content == "":
+	case content == s.peerValue || content == s.thirdPreferred(c):
 		return content
+	case s.holdsPart(c, content, s.peerValue):
+		return partClaim // a set the peer holds in part
 	}
 	return ""
+}
+
+// holdsPart reports whether content, a set's, is one node's move of it
+// landed in part: every record holds a node's value, and some hold value's.
+func (s State) holdsPart(c *Config, content, value string) bool {
+	return s.peerKnown && nodesParts(content, c.ThisValue, s.peerValue) && partOf(content, value)
 }
 
 // base is what the write rule compares a read with: what this node last
@@ -259,6 +270,8 @@ func (s State) Flags(c *Config) byte {
 	case content == "":
 	case content == c.ThisValue:
 		f |= FlagActive
+	case s.holdsPart(c, content, c.ThisValue):
+		f |= FlagActive | FlagPartial
 	case content == s.thirdPreferred(c):
 		f |= FlagPreferred
 	}

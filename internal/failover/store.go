@@ -22,8 +22,9 @@ type Record struct {
 //
 // Errors: a record that does not exist (deleted, or no longer of the
 // configured type) wraps ErrMissing; a provider that says when to try again
-// (a 429's Retry-After, refused credentials) wraps a *RetryLater. Anything
-// else is retried with backoff.
+// (a 429's Retry-After, refused credentials) wraps a *RetryLater; a write
+// refused for what it holds wraps ErrRefused; a set's write that landed in
+// part is a *PartialWrite. Anything else is retried with backoff.
 type RecordStore interface {
 	// Read returns the record as it is now.
 	Read(ctx context.Context) (Record, error)
@@ -31,8 +32,29 @@ type RecordStore interface {
 	Write(ctx context.Context, content string) error
 }
 
+// PartSep separates the contents of a record set's records in the set's
+// content (internal/recordset): the rule judges a set as one record, and
+// reads a set's parts where a record of it changed alone.
+const PartSep = ", "
+
+// PartialWrite is a store's error for a write that landed in part: a set
+// some of whose records took the write and some refused it. Landed is
+// what the set holds now; Err is why the rest failed.
+type PartialWrite struct {
+	Landed string
+	Err    error
+}
+
+func (e *PartialWrite) Error() string { return e.Err.Error() }
+
+func (e *PartialWrite) Unwrap() error { return e.Err }
+
 // ErrMissing: the record does not exist, or not with the configured type.
 var ErrMissing = errors.New("record missing")
+
+// ErrRefused: the provider refused the write for what it holds (an
+// invalid content, a locked record): it did not land.
+var ErrRefused = errors.New("write refused")
 
 // RetryLater is a store's error that says how long to wait before the next
 // attempt.

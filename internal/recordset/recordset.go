@@ -197,8 +197,29 @@ func (s *Set) Write(ctx context.Context, content string) error {
 		st.Content, st.Missing, st.WroteAt, st.WriteErr = want[i], false, now, ""
 		st.Writes++
 	}
+	landed := make([]string, len(s.states))
+	for i, st := range s.states {
+		landed[i] = st.Content
+	}
 	s.mu.Unlock()
-	return s.combine("write", errs)
+	err := s.combine("write", errs)
+	if err != nil && len(s.members) > 1 && allRefused(errs) {
+		// Every record that failed refused the write: the set holds
+		// what the others took, and that is known.
+		return &failover.PartialWrite{Landed: Join(landed), Err: err}
+	}
+	return err
+}
+
+// allRefused reports whether every error of errs that is not nil is a
+// refusal (the write did not land).
+func allRefused(errs []error) bool {
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, failover.ErrRefused) {
+			return false
+		}
+	}
+	return true
 }
 
 // split is content's parts, one per record; nil if it has not that many.

@@ -3,6 +3,7 @@ package recordset
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -191,5 +192,26 @@ func TestSetGroup(t *testing.T) {
 	// Nothing of the group differs: no batch call.
 	if err := set.Write(ctx, "192.0.2.2, srv1.example.com, 2001:db8::1"); err != nil || b.writes != 1 {
 		t.Errorf("%v, %d batch writes", err, b.writes)
+	}
+}
+
+// A record that refuses the write: the set says what it holds now, as a
+// failover.PartialWrite, so that the node knows its own partial move.
+func TestSetPartialWrite(t *testing.T) {
+	ctx := context.Background()
+	set, stores := threeRecords()
+	if _, err := set.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stores[1].writeErr = fmt.Errorf("400 Bad Request (%w)", failover.ErrRefused)
+	err := set.Write(ctx, "192.0.2.2, 2001:db8::2, srv2.example.com")
+	var pw *failover.PartialWrite
+	if !errors.As(err, &pw) || pw.Landed != "192.0.2.2, 2001:db8::1, srv2.example.com" || !errors.Is(err, failover.ErrRefused) {
+		t.Errorf("got %v (%T), want a partial write", err, err)
+	}
+	// A failure that may have landed is no partial write that is known.
+	stores[1].writeErr = errors.New("connection reset")
+	if err := set.Write(ctx, "192.0.2.2, 2001:db8::2, srv2.example.com"); errors.As(err, &pw) {
+		t.Errorf("an uncertain failure: %v", err)
 	}
 }
