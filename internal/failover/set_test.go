@@ -102,3 +102,41 @@ func TestPartialWrite(t *testing.T) {
 		}
 	}
 }
+
+// The bookkeeping of a partial move: a takeover's counts as this node's
+// write of the episode, a failback's does not; a job cancelled after its
+// partial move no longer says it is writing.
+func TestPartialMoveBookkeeping(t *testing.T) {
+	c := with(testMachine(false), func(c *Config) {
+		c.ThisValue, c.OtherValue, c.Preferred = "b1, b2", "a1, a2", "a1, a2"
+	})
+	s := state(c, seq(read(150*ms, "a1, a2"), ticks(sec, 5*sec))...) // the takeover, job 1, at 5 s
+	s, _ = Next(c, s, EvWriting{At: at(5100 * ms), Job: 1, Content: "b1, b2"})
+	other, _ := Next(c, s, EvAttempt{At: at(5200 * ms), Job: 2, Err: "refused", Landed: "b1, a2"})
+	s, _ = Next(c, s, EvAttempt{At: at(5200 * ms), Job: 1, Err: "refused", Landed: "b1, a2"})
+	if !s.ep.wrote || other.ep.wrote {
+		t.Errorf("this node's write of the episode: %v for its takeover, %v for another job", s.ep.wrote, other.ep.wrote)
+	}
+	if s.writing != "b1, b2" {
+		t.Errorf("writing %q during the partial move", s.writing)
+	}
+	s, _ = Next(c, s, up(6*sec)) // the link: the takeover is cancelled
+	if s.writing != "" {
+		t.Errorf("writing %q after the job was cancelled", s.writing)
+	}
+}
+
+// A set whose record is unknown (missing) is compared with what the
+// episode first knew: the peer's move since then is the peer's.
+func TestTouchedSinceTheEpisodeBegan(t *testing.T) {
+	c := with(testMachine(false), func(c *Config) {
+		c.ThisValue, c.OtherValue, c.Preferred = "b1, b2", "a1, a2", "a1, a2"
+	})
+	var took bool
+	for _, name := range logs(c, read(150*ms, "b1, b2"), missing(sec), read(2*sec, "a1, b2")) {
+		took = took || name == LogPeerTook
+	}
+	if !took {
+		t.Error("the peer's move of one record, read after the set was missing, not taken for the peer's")
+	}
+}
