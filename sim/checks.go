@@ -41,7 +41,7 @@ func (t *truth) checkNoPingPong(wr apiWrite) {
 	if prev.by == outsider || prev.by == wr.by || wr.before != prev.content || wr.content == prev.content {
 		return
 	}
-	if wr.job != nil && wr.job.served.Before(prev.at) {
+	if raced(wr, prev) {
 		// The writer read before the peer's write landed: the two raced,
 		// each on a fresh read (checkFresh). Only a provider that
 		// compares and swaps can rule that out; see WRITE-RULE.md.
@@ -54,6 +54,12 @@ func (t *truth) checkNoPingPong(wr apiWrite) {
 	}
 	t.w.fail("no ping-pong", "%s wrote %q (%s) over %s's %q of %.3fs, and %s stayed alive",
 		nodeName(wr.by), wr.content, wr.purpose, nodeName(prev.by), prev.content, t.w.since(prev.at), nodeName(prev.by))
+}
+
+// raced reports whether wr was decided on a read answered before prev, the
+// write it replaced, landed: the two raced.
+func raced(wr, prev apiWrite) bool {
+	return wr.job != nil && wr.job.served.Before(prev.at)
 }
 
 // excused reports whether wr, a write over prev of the other node, is
@@ -128,8 +134,8 @@ func (t *truth) checkPartitionWrite(wr apiWrite) {
 		t.w.sc.PeerCheck[wr.by] && t.unreachedSince(wr) {
 		return
 	}
-	if ws := t.w.dns.writes; len(ws) >= 2 && ws[len(ws)-2].by == 1-wr.by && t.excused(wr, ws[len(ws)-2]) {
-		return // what checkNoPingPong allows
+	if ws := t.w.dns.writes; len(ws) >= 2 && ws[len(ws)-2].by == 1-wr.by && (t.excused(wr, ws[len(ws)-2]) || raced(wr, ws[len(ws)-2])) {
+		return // what checkNoPingPong allows, or counts as a race
 	}
 	t.quietWrites++
 	if t.quietWrites > 1 {
@@ -279,8 +285,8 @@ func (w *World) since(at time.Time) float64 { return at.Sub(epoch).Seconds() }
 // neither node; it never flips the record from one node to the other.
 func (t *truth) checkCorrection(wr apiWrite) {
 	sc := t.w.sc
-	if ws := t.w.dns.writes; len(ws) >= 2 && ws[len(ws)-2].by == outsider && wr.job != nil && ws[len(ws)-2].at.After(wr.job.served) {
-		return // an operator's edit that raced the correction: written after its read
+	if ws := t.w.dns.writes; len(ws) >= 2 && raced(wr, ws[len(ws)-2]) {
+		return // an operator's edit or the peer's write that raced the correction: written after its read
 	}
 	if wr.content != wr.before && wr.purpose == failover.Correction && (wr.before == sc.Values[0] || wr.before == sc.Values[1]) {
 		t.w.fail("drift: never a flip", "%s's correction wrote %q over %q, a node's value", nodeName(wr.by), wr.content, wr.before)
