@@ -129,20 +129,21 @@ func (b *Batch) WriteAll(ctx context.Context, contents map[int]string) map[int]e
 	var e *Error
 	if errors.As(err, &e) && e.Status >= 400 && e.Status < 500 && e.Status != http.StatusTooManyRequests && e.Retry == 0 {
 		// The transaction failed on what it holds: each on its own.
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for i, content := range contents {
-			if _, done := errs[i]; done {
-				continue
+		var todo []int
+		for i := range contents {
+			if _, done := errs[i]; !done {
+				todo = append(todo, i)
 			}
-			wg.Go(func() {
-				_, err := b.members[i].SetContent(ctx, Record{}, content)
-				mu.Lock()
-				errs[i] = err
-				mu.Unlock()
-			})
+		}
+		out := make([]error, len(todo))
+		var wg sync.WaitGroup
+		for k, i := range todo {
+			wg.Go(func() { _, out[k] = b.members[i].SetContent(ctx, Record{}, contents[i]) })
 		}
 		wg.Wait()
+		for k, i := range todo {
+			errs[i] = out[k]
+		}
 		return errs
 	}
 	if err != nil {
