@@ -93,9 +93,6 @@ func New(members []Member, groups ...Group) *Set {
 	return s
 }
 
-// Len is the number of records.
-func (s *Set) Len() int { return len(s.members) }
-
 // States is what the set knows of each record, in order.
 func (s *Set) States() []State {
 	s.mu.Lock()
