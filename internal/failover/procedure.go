@@ -103,9 +103,6 @@ func (j *Job) Read(asked, at time.Time, rec Record, err error) Step {
 	a := j.ensure
 	j.judged, j.answered = rec.Content, at
 	v := decide(rec, asked, a)
-	if j.landed != "" && rec.Content == j.landed {
-		v = verdictWrite // as this job's own write left it: finish it
-	}
 	if j.phase == phaseTieRead {
 		// After the pause: if the preferred node took it meanwhile, it is
 		// alive and has it.
@@ -119,6 +116,9 @@ func (j *Job) Read(asked, at time.Time, rec Record, err error) Step {
 		default:
 			v = verdictWrite
 		}
+	}
+	if j.landed != "" && rec.Content == j.landed {
+		v = verdictWrite // as this job's own write left it: finish it
 	}
 	switch v {
 	case verdictYield:
