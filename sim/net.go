@@ -33,10 +33,11 @@ const (
 type frame struct {
 	kind  frameKind
 	flags byte
-	sent  time.Time // keepalive: the sender's clock when sent
-	echo  time.Time // keepalive: the sent of the last keepalive the sender had from the receiver
-	value string    // info
-	code  byte      // bye
+	sent  time.Time     // keepalive: the sender's clock when sent
+	echo  time.Time     // keepalive: the sent of the last keepalive the sender had from the receiver
+	held  time.Duration // keepalive: how long the sender had held that one
+	value string        // info
+	code  byte          // bye
 }
 
 // network is the path between the two nodes (the link) and from each node
@@ -78,6 +79,7 @@ type end struct {
 	// The link's writer.
 	seq          uint64
 	lastPeerSent time.Time // the sent of the last keepalive received, echoed back
+	lastPeerAt   time.Time // when it was received, on this node's clock
 	timerGen     int
 }
 

@@ -382,7 +382,11 @@ func (n *node) sendKeepalive(e *end) {
 		return
 	}
 	e.seq++
-	n.w.net.send(e, frame{kind: frKeepalive, flags: n.loop.Flags(), sent: n.clock(), echo: e.lastPeerSent})
+	f := frame{kind: frKeepalive, flags: n.loop.Flags(), sent: n.clock(), echo: e.lastPeerSent}
+	if !f.echo.IsZero() {
+		f.held = f.sent.Sub(e.lastPeerAt)
+	}
+	n.w.net.send(e, f)
 	e.timerGen++
 	gen, inc := e.timerGen, n.inc
 	d := 2 * n.w.sc.Keepalive
@@ -411,12 +415,16 @@ func (n *node) frame(e *end, f frame) {
 		}
 		switch f.kind {
 		case frKeepalive:
-			e.lastPeerSent = f.sent
+			e.lastPeerSent, e.lastPeerAt = f.sent, n.clock()
 			if n.server() {
 				n.sendKeepalive(e) // the server answers each keepalive
 			}
 			if e == n.cur {
-				n.turn(failover.EvHeard{At: n.clock(), Flags: f.flags})
+				var sent time.Time // unknown: it echoes none of ours
+				if !f.echo.IsZero() {
+					sent = f.echo.Add(f.held)
+				}
+				n.turn(failover.EvHeard{At: n.clock(), Sent: sent, Flags: f.flags})
 			}
 		case frInfo:
 			if e == n.cur {

@@ -310,7 +310,11 @@ func (n *Node) Run(ctx context.Context) error {
 				apply(failover.EvInfo{At: e.at, Value: e.info.Value, Mismatch: setMismatch(n.cfg.RecordDigests, e.info.Records)})
 			default:
 				n.met.heard(e.rtt)
-				apply(failover.EvHeard{At: e.at, Flags: e.flags})
+				var sent time.Time // unknown: the keepalive echoes none of ours
+				if e.rtt > 0 {
+					sent = e.at.Add(-e.rtt)
+				}
+				apply(failover.EvHeard{At: e.at, Sent: sent, Flags: e.flags})
 			}
 		case ev := <-results:
 			apply(ev)

@@ -22,19 +22,19 @@ func BenchmarkMachineStep(b *testing.B) {
 	step(EvLinkUp{At: now})
 	for now.Sub(t0) <= c.FailbackDelay {
 		now = now.Add(c.Keepalive)
-		for _, a := range step(EvHeard{At: now, Flags: FlagHealthy}) {
+		for _, a := range step(EvHeard{At: now, Sent: now, Flags: FlagHealthy}) {
 			if e, ok := a.(ActEnsure); ok {
 				step(EvDone{At: now, Job: e.Job, Content: e.Content})
 			}
 		}
 	}
 	now = now.Add(c.Keepalive)
-	if acts := step(EvHeard{At: now, Flags: FlagHealthy}); len(acts) > 0 || !s.link || !s.failbackDone {
+	if acts := step(EvHeard{At: now, Sent: now, Flags: FlagHealthy}); len(acts) > 0 || !s.link || !s.failbackDone {
 		b.Fatalf("not in the steady state: %d actions, link %v, failback done %v", len(acts), s.link, s.failbackDone)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
 		now = now.Add(c.Keepalive)
-		s, _ = Next(c, s, EvHeard{At: now, Flags: FlagHealthy})
+		s, _ = Next(c, s, EvHeard{At: now, Sent: now, Flags: FlagHealthy})
 	}
 }

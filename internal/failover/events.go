@@ -36,9 +36,14 @@ type (
 	EvTick struct{ At time.Time }
 	// EvLinkUp: a link to the peer is authenticated (it may replace one).
 	EvLinkUp struct{ At time.Time }
-	// EvHeard is a keepalive from the peer, with its flags.
+	// EvHeard is a keepalive from the peer, with its flags. Sent is the
+	// earliest it can have been sent, on this node's clock: when this
+	// node sent the keepalive it echoes, plus how long the peer held that
+	// one before answering (so At less one round trip). Zero when it
+	// echoes none: what it says then vouches for no moment.
 	EvHeard struct {
 		At    time.Time
+		Sent  time.Time
 		Flags byte
 	}
 	// EvInfo is the peer's own value, as it says after the handshake,

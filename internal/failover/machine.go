@@ -47,7 +47,7 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 	switch ev := ev.(type) {
 	case EvHeard:
 		s.lastHeard = now
-		acts = s.heard(c, ev.Flags, now, acts)
+		acts = s.heard(c, ev, now, acts)
 	case EvInfo:
 		acts = s.info(c, ev, acts)
 	case EvLinkUp:
@@ -266,7 +266,8 @@ func (s *State) info(c *Config, ev EvInfo, acts []Action) []Action {
 }
 
 // heard applies the flags of a keepalive.
-func (s *State) heard(c *Config, flags byte, now time.Time, acts []Action) []Action {
+func (s *State) heard(c *Config, ev EvHeard, now time.Time, acts []Action) []Action {
+	flags := ev.Flags
 	healthy := flags&FlagHealthy != 0
 	if healthy != s.peerHealthy {
 		s.peerHealthy = healthy
@@ -295,19 +296,25 @@ func (s *State) heard(c *Config, flags byte, now time.Time, acts []Action) []Act
 		s.claimChanged = now
 	}
 	s.claim, s.claimSeen = claim, true
-	if s.rec.content != "" && s.writing == "" && s.claimOf(c, s.rec.content) == s.claim && !now.Before(s.grace) {
-		// The peer knows what this node knows: a write of the peer's
-		// before now would be known here. (Agreeing on knowing nothing is
-		// no agreement, and so is agreeing while this node's own write is
-		// under way; frames read during a freeze's grace may have waited
-		// in the socket all along: they do not count.) A peer that
-		// claims nothing may know nothing (its record missing, its
-		// process just started) or have a write under way: then only this
-		// node's knowledge counts, as of when it was current, until the
-		// peer has said so for a peer_timeout on this link (a write of
-		// its own would have shown in its word by then).
-		at := now
-		if s.claim == "" && s.rec.at.Before(now) && now.Sub(later(s.linkSince, s.claimChanged)) < c.PeerTimeout {
+	if s.rec.content != "" && s.writing == "" && s.claimOf(c, s.rec.content) == s.claim && !ev.Sent.IsZero() && !now.Before(s.grace) {
+		// The peer knew what this node knows when it sent this frame: a
+		// write of the peer's before then would be known here. The frame
+		// may have spent seconds on a slow link, so the agreement holds
+		// as of the earliest it can have been sent, not of its arrival.
+		// (Agreeing on knowing nothing is no agreement, and so is
+		// agreeing while this node's own write is under way; frames read
+		// during a freeze's grace may have waited in the socket all
+		// along: they do not count.) A peer that claims nothing may know
+		// nothing (its record missing, its process just started) or have
+		// a write under way: then only this node's knowledge counts, as
+		// of when it was current, until the peer has said so for a
+		// peer_timeout on this link (a write of its own would have shown
+		// in its word by then).
+		at := ev.Sent
+		if at.After(now) {
+			at = now
+		}
+		if s.claim == "" && s.rec.at.Before(at) && now.Sub(later(s.linkSince, s.claimChanged)) < c.PeerTimeout {
 			at = s.rec.at
 		}
 		if at.After(s.agreedAt) {

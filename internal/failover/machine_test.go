@@ -131,8 +131,8 @@ func done(d time.Duration, job uint64, content string, changed bool) Event {
 
 // hb is a keepalive from a healthy peer that does not hold the record; hbf
 // one with the given flags.
-func hb(d time.Duration) Event               { return EvHeard{At: at(d), Flags: FlagHealthy} }
-func hbf(d time.Duration, flags byte) Event  { return EvHeard{At: at(d), Flags: flags} }
+func hb(d time.Duration) Event               { return hbf(d, FlagHealthy) }
+func hbf(d time.Duration, flags byte) Event  { return EvHeard{At: at(d), Sent: at(d), Flags: flags} }
 func active(d time.Duration) Event           { return hbf(d, FlagHealthy|FlagActive) }
 func ticks(from, to time.Duration) []Event   { return every(from, to, tick) }
 func beats(from, to time.Duration) []Event   { return every(from, to, hb) }
