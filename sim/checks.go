@@ -193,10 +193,15 @@ type expectation struct {
 	deadline time.Time
 	holds    func() bool
 	want     func() bool
+	// tie: a crashed node's write of a value that points at neither
+	// node, landing after the crash, costs the survivor its tie pause.
+	tie bool
 }
 
-func (t *truth) expectBy(name, what string, within time.Duration, holds, want func() bool) {
-	t.expect = append(t.expect, &expectation{name: name, what: what, deadline: t.w.now.Add(within), holds: holds, want: want})
+func (t *truth) expectBy(name, what string, within time.Duration, holds, want func() bool) *expectation {
+	e := &expectation{name: name, what: what, deadline: t.w.now.Add(within), holds: holds, want: want}
+	t.expect = append(t.expect, e)
+	return e
 }
 
 func (t *truth) checkExpectations() {
@@ -271,12 +276,13 @@ func (t *truth) crashed(i int, powerOff bool) {
 		bound += sc.ProbeTimeout
 	}
 	value := w.nodes[x].value
-	t.expectBy("liveness", nodeName(i)+" crashed: the record on "+nodeName(x)+" within "+bound.String(), bound,
+	e := t.expectBy("liveness", nodeName(i)+" crashed: the record on "+nodeName(x)+" within "+bound.String(), bound,
 		func() bool {
 			return t.steady(since) && t.healthyFor(x, 0) && w.nodes[i].proc == procOff &&
 				(!sc.PeerCheck[x] || !w.nodes[i].machineUp) && t.stopAt[x].IsZero()
 		},
 		func() bool { return t.recordIs(value) })
+	e.tie = true
 }
 
 func (w *World) since(at time.Time) float64 { return at.Sub(epoch).Seconds() }

@@ -164,6 +164,17 @@ func (t *truth) wrote(wr apiWrite) {
 	if n := t.w.nodes[wr.by]; wr.content == n.value && !n.serviceUp {
 		t.deadWrite[wr.by] = t.w.now
 	}
+	if sc := t.w.sc; t.w.nodes[wr.by].proc == procOff && wr.content != sc.Values[0] && wr.content != sc.Values[1] {
+		// A write sent before its node crashed, landed after: the
+		// survivor may read it and pause as for any record that points
+		// at neither node.
+		for _, e := range t.expect {
+			if e.tie {
+				e.deadline = later(e.deadline, t.w.now.Add(t.slack())).Add(sc.tiePause())
+				e.tie = false
+			}
+		}
+	}
 	t.checkNoPingPong(wr)
 	t.checkPartitionWrite(wr)
 	t.checkQuietLink(wr)
@@ -179,4 +190,12 @@ func (t *truth) step() {
 	t.observeBeliefs()
 	t.observeTold()
 	t.checkExpectations()
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
