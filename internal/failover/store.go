@@ -32,6 +32,23 @@ type RecordStore interface {
 	Write(ctx context.Context, content string) error
 }
 
+// Swapper is a RecordStore whose provider can compare and swap (RFC 2136
+// prerequisites): the node then makes every write conditional on what it
+// read, so that two nodes can never overwrite each other's write, whatever
+// their timing.
+type Swapper interface {
+	RecordStore
+	// Swap sets the record's content to content only if it still holds
+	// old (never ""). If it holds anything else, or no longer exists,
+	// nothing is written and the error wraps ErrConflict: someone else
+	// wrote first; read again and decide again.
+	Swap(ctx context.Context, old, content string) error
+}
+
+// ErrConflict: a conditional write found the record changed since it was
+// read (or gone), and wrote nothing.
+var ErrConflict = errors.New("record changed since it was read")
+
 // PartSep separates the contents of a record set's records in the set's
 // content (internal/recordset): the rule judges a set as one record, and
 // reads a set's parts where a record of it changed alone.
