@@ -45,6 +45,11 @@ func (t *truth) checkNoPingPong(wr apiWrite) {
 		// The writer read before the peer's write landed: the two raced,
 		// each on a fresh read (checkFresh). Only a provider that
 		// compares and swaps can rule that out; see WRITE-RULE.md.
+		if t.w.sc.Swap {
+			t.w.fail("compare and swap", "%s's write of %q raced %s's write of %.3fs, with a provider that compares and swaps",
+				nodeName(wr.by), wr.content, nodeName(prev.by), t.w.since(prev.at))
+			return
+		}
 		t.races++
 		t.checkTie(wr, prev)
 		return
@@ -175,12 +180,13 @@ func (t *truth) checkQuietLink(wr apiWrite) {
 }
 
 // jobDone checks a job's API budget: without API faults, a job costs at
-// most a read and a write (and a second read after a tie pause).
+// most a read and a write (and a second read after a tie pause), and a
+// read and a write more for each conditional write that lost.
 func (t *truth) jobDone(sj *simJob) {
 	if sj.id == 0 || t.apiFaults > 0 || t.apiFaultEnd.After(sj.began) {
 		return
 	}
-	if sj.calls > 3 {
+	if sj.calls > 3+2*sj.conflicts {
 		t.w.fail("API budget", "%s's %s job made %d calls without an API fault", nodeName(sj.n.i), sj.purpose, sj.calls)
 	}
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,12 +33,14 @@ type dnsAPI struct {
 	down, lost int             // fault counters
 	refused    []int           // of a set: per record, active refuse-one faults
 	late       bool            // the call being served arrives after its sender gave up
+	cond       bool            // the write being served is conditional (compare and swap)
 	throttle   []time.Duration // active 429 faults: their Retry-After
 	slow       []time.Duration
 	stale      []time.Duration
 
 	writes     []apiWrite
 	calls      int
+	conflicts  int            // conditional writes that lost
 	lastServed time.Time      // of the last read, for the answer's callback
 	recent     [2][]time.Time // each node's calls of the last minute
 }
@@ -55,6 +58,7 @@ type apiWrite struct {
 	lost    bool    // its answer never reached the writer
 	late    bool    // applied after the writer gave up on it: nobody knows of it
 	partial bool    // of a set, written in part: a record refused the write
+	swap    bool    // conditional on what its job read
 }
 
 func (d *dnsAPI) clock() time.Time { return d.w.now.Add(d.w.sc.APISkew) }
@@ -63,12 +67,13 @@ var (
 	errServer  = errors.New("cloudflare: 503 Service Unavailable")
 	errTimeout = errors.New("context deadline exceeded")
 	errMissing = fmt.Errorf("find record www.example.com: not found (%w)", failover.ErrMissing)
+	errSwapped = fmt.Errorf("update www.example.com: prerequisite failed: NXRRSET (%w)", failover.ErrConflict)
 )
 
 // request is one API call from node n's job j: a read, or a write of
-// content. The answer comes back to the node through done, unless the
+// content (with a provider that compares and swaps, only over old). The answer comes back to the node through done, unless the
 // call times out first (failover.APITimeout) or the node is gone.
-func (d *dnsAPI) request(n *node, j *simJob, write bool, content string, done func(failover.Record, error)) {
+func (d *dnsAPI) request(n *node, j *simJob, write bool, content, old string, done func(failover.Record, error)) {
 	w := d.w
 	d.calls++
 	if j != nil {
@@ -99,7 +104,7 @@ func (d *dnsAPI) request(n *node, j *simJob, write bool, content string, done fu
 		served = w.now
 		applied := len(d.writes)
 		d.late = there >= failover.APITimeout // the writer has given up on it already
-		rec, err, lost := d.serve(n, j, write, content)
+		rec, err, lost := d.serve(n, j, write, content, old)
 		d.late = false
 		if lost || there+back >= failover.APITimeout {
 			if len(d.writes) > applied {
@@ -126,13 +131,17 @@ func (d *dnsAPI) request(n *node, j *simJob, write bool, content string, done fu
 func (d *dnsAPI) clockAt(t time.Time) time.Time { return t.Add(d.w.sc.APISkew) }
 
 // serve carries out a call at the API; lost: its answer never arrives.
-func (d *dnsAPI) serve(n *node, j *simJob, write bool, content string) (rec failover.Record, err error, lost bool) {
+func (d *dnsAPI) serve(n *node, j *simJob, write bool, content, old string) (rec failover.Record, err error, lost bool) {
 	w := d.w
 	switch {
 	case d.down > 0:
 		return rec, errServer, false
 	case len(d.throttle) > 0:
 		return rec, &failover.RetryLater{After: d.throttle[0], Err: errors.New("cloudflare: 429 Too Many Requests")}, false
+	case write && w.sc.Swap && old != "" && (!d.exists || d.typ != w.sc.Type):
+		// The prerequisite fails: nothing is written.
+		d.conflict(j)
+		return rec, errSwapped, false
 	case !d.exists || d.typ != w.sc.Type:
 		return rec, errMissing, false
 	}
@@ -142,6 +151,17 @@ func (d *dnsAPI) serve(n *node, j *simJob, write bool, content string) (rec fail
 			rec = failover.Record{Content: d.before, Modified: d.beforeModified}
 		}
 		return rec, nil, false
+	}
+	conflict := false
+	d.cond = w.sc.Swap && old != ""
+	defer func() { d.cond = false }()
+	if d.cond {
+		if content, conflict = d.swapping(old, content); conflict {
+			d.conflict(j)
+			if content == d.content {
+				return rec, errSwapped, false // every prerequisite failed: nothing written
+			}
+		}
 	}
 	if partial, refused := d.refusing(content); refused != "" {
 		// A set whose batch the API refuses for one record: written one
@@ -154,7 +174,51 @@ func (d *dnsAPI) serve(n *node, j *simJob, write bool, content string) (rec fail
 		return rec, &failover.PartialWrite{Landed: partial, Err: err}, false
 	}
 	d.apply(n.i, n.inc, content, j)
+	if conflict {
+		// Some records of the set took it, the others had changed: a
+		// conflict, as recordset says it.
+		d.writes[len(d.writes)-1].partial = true
+		return rec, errSwapped, false
+	}
 	return failover.Record{Content: content}, nil, d.lost > 0
+}
+
+// conflict counts a conditional write of job j that lost.
+func (d *dnsAPI) conflict(j *simJob) {
+	d.conflicts++
+	if j != nil {
+		j.conflicts++
+	}
+}
+
+// swapping is what a conditional write of content over old leaves: one
+// record as it is if it no longer holds old; of a set, each record that
+// old and content differ on takes its part if it still holds its part of
+// old, and the others stay as they are (as recordset's Swap does).
+// conflict: some record had changed.
+func (d *dnsAPI) swapping(old, content string) (result string, conflict bool) {
+	if d.w.sc.Set <= 1 {
+		if d.content != old {
+			return d.content, true
+		}
+		return content, false
+	}
+	from, want, cur := strings.Split(old, recordset.Sep), strings.Split(content, recordset.Sep), strings.Split(d.content, recordset.Sep)
+	if len(from) != len(cur) || len(want) != len(cur) {
+		return d.content, true
+	}
+	out := slices.Clone(cur)
+	for i := range cur {
+		switch {
+		case from[i] == want[i]:
+			// not written
+		case cur[i] != from[i]:
+			conflict = true
+		default:
+			out[i] = want[i]
+		}
+	}
+	return recordset.Join(out), conflict
 }
 
 // refusing is what a write of content leaves while some of the set's
@@ -181,7 +245,7 @@ func (d *dnsAPI) refusing(content string) (partial, refused string) {
 func (d *dnsAPI) apply(by, inc int, content string, j *simJob) {
 	w := d.w
 	d.before, d.beforeModified = d.content, d.modified
-	wr := apiWrite{at: w.now, by: by, inc: inc, content: content, before: d.content, job: j, linked: w.truth.conn != nil, late: d.late}
+	wr := apiWrite{at: w.now, by: by, inc: inc, content: content, before: d.content, job: j, linked: w.truth.conn != nil, late: d.late, swap: d.cond}
 	if j != nil {
 		wr.purpose = j.purpose
 	}

@@ -459,6 +459,7 @@ type simJob struct {
 	purpose     failover.Purpose
 	cancelled   bool
 	calls       int
+	conflicts   int       // its conditional writes that lost
 	readAt      time.Time // true time of the last read's answer
 	served      time.Time // true time the API served it
 	firstServed time.Time // of the job's first read
@@ -509,7 +510,7 @@ func (sj *simJob) step(st failover.Step) {
 	switch st.Op {
 	case failover.OpRead:
 		asked := n.clock()
-		w.dns.request(n, sj, false, "", func(rec failover.Record, err error) {
+		w.dns.request(n, sj, false, "", "", func(rec failover.Record, err error) {
 			if sj.cancelled {
 				return
 			}
@@ -545,7 +546,7 @@ func (sj *simJob) step(st failover.Step) {
 					return
 				}
 				w.truth.writing(n, sj, content)
-				w.dns.request(n, sj, true, content, func(_ failover.Record, err error) {
+				w.dns.request(n, sj, true, content, st.If, func(_ failover.Record, err error) {
 					sj.step(sj.j.Wrote(n.clock(), err))
 				})
 			})

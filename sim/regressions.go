@@ -7,10 +7,11 @@ type Regression struct {
 	Fingerprint string
 	Found       string
 	Sets        bool // a schedule of Options.Sets
+	Swap        bool // a schedule of Options.Swap
 }
 
 // Options is how the regression's seed is run.
-func (r Regression) Options() Options { return Options{Sets: r.Sets} }
+func (r Regression) Options() Options { return Options{Sets: r.Sets, Swap: r.Swap} }
 
 // Regressions are the schedules that once broke an invariant: each stays a
 // test (sim's TestRegressions, and failover's own tests replay them too). The
@@ -121,4 +122,6 @@ var Regressions = []Regression{
 	{Seed: 2454, Fingerprint: "85c31f33", Found: "the owner's failback completing a set held in part changed no claim: the peer never learned it", Sets: true},
 	{Seed: 5593, Fingerprint: "cac57f48", Found: "just linked again, a drift check corrected a set the peer took in part in the episode", Sets: true},
 	{Seed: 14556, Fingerprint: "24628600", Found: "a set held in part by both nodes' moves: liveness after a crash", Sets: true},
+	// A provider that compares and swaps (Options.Swap).
+	{Seed: 784, Fingerprint: "a9cda36a", Found: "a set's conditional write lost for one record: the job's read and write again exceed the budget of one", Sets: true, Swap: true},
 }

@@ -45,6 +45,9 @@ type Scenario struct {
 	Length       time.Duration // the faults happen within this; then a quiet tail
 	Tail         time.Duration
 	CheckLiveEnd bool // at the end of the tail, the pair must be linked and the record preferred
+	// Swap: the provider compares and swaps (RFC 2136 prerequisites):
+	// every node write is conditional on what its job read.
+	Swap bool
 }
 
 // HealthCheck is a node's health.* settings.
@@ -280,6 +283,9 @@ func (sc *Scenario) String() string {
 		sc.APISkew.Round(time.Millisecond), !sc.NoModified, sc.APILatency.Round(time.Millisecond),
 		sc.NodeSkew[0].Round(time.Millisecond), sc.NodeSkew[1].Round(time.Millisecond),
 		sc.NetDelay.Round(time.Microsecond), sc.NetJitter.Round(time.Microsecond), sc.StartB.Round(time.Millisecond))
+	if sc.Swap {
+		b.WriteString("provider compares and swaps\n")
+	}
 	for _, f := range sc.Faults {
 		fmt.Fprintf(&b, "  %s\n", f)
 	}

@@ -30,6 +30,9 @@ type Options struct {
 	// Sets: the seed's schedule with a record set of two or three records
 	// in place of the one record, and faults of single records.
 	Sets bool
+	// Swap: the seed's schedule against a provider that compares and
+	// swaps (RFC 2136): every node write is conditional on its read.
+	Swap bool
 }
 
 // Result is what a run found.
@@ -42,6 +45,9 @@ type Result struct {
 	Writes   int // node writes the API applied
 	Calls    int // API calls
 	Races    int // node writes that raced the peer's (both read before either wrote)
+	// Conflicts: conditional writes (Scenario.Swap) that found the record
+	// changed since their read, and wrote nothing.
+	Conflicts int
 	// Log is every write the API applied, outside edits included.
 	Log []Write
 }
@@ -63,6 +69,9 @@ func (r Result) Report() string {
 	if r.Scenario != nil && r.Scenario.Set > 1 {
 		sets = " -sets"
 	}
+	if r.Scenario != nil && r.Scenario.Swap {
+		sets += " -swap"
+	}
 	return fmt.Sprintf("seed %d: %s\n%s\ntrace:\n%s\nreplay: go test ./sim -run TestSimulator -args -seed %d%s -trace",
 		r.Seed, r.Failures[0], r.Scenario, r.Trace, r.Seed, sets)
 }
@@ -79,6 +88,7 @@ func drawScenario(w *World, opt Options) *Scenario {
 	if opt.Sets {
 		setScenario(w, sc)
 	}
+	sc.Swap = opt.Swap
 	return sc
 }
 
@@ -140,7 +150,7 @@ func (w *World) run(sc *Scenario, opt Options) Result {
 		w.truth.step()
 	}
 	res := Result{Seed: w.seed, Scenario: sc, Failures: w.failures, Trace: w.trace.String(), Steps: w.steps, Calls: w.dns.calls,
-		Races: w.truth.races}
+		Races: w.truth.races, Conflicts: w.dns.conflicts}
 	for _, wr := range w.dns.writes {
 		by := "outside"
 		if wr.by != outsider {

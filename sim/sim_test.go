@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"flag"
+	"fmt"
 	"maps"
 	"runtime"
 	"slices"
@@ -20,13 +21,14 @@ var (
 	flagFirst     = flag.Int64("first", 1, "the first seed of the random schedules")
 	flagTrace     = flag.Bool("trace", false, "print the whole trace of a replayed seed")
 	flagSets      = flag.Bool("sets", false, "schedules of record sets (2 or 3 records) in place of one record")
+	flagSwap      = flag.Bool("swap", false, "schedules against a provider that compares and swaps (RFC 2136)")
 )
 
 // TestSimulator runs -schedules random schedules (seeds -first on), or
 // one seed with -seed, and fails with the first broken invariant's report.
 func TestSimulator(t *testing.T) {
 	if *flagSeed != 0 {
-		r := sim.Run(*flagSeed, sim.Options{Trace: *flagTrace, Sets: *flagSets})
+		r := sim.Run(*flagSeed, sim.Options{Trace: *flagTrace, Sets: *flagSets, Swap: *flagSwap})
 		if *flagTrace {
 			t.Logf("seed %d, %d steps:\n%s\ntrace:\n%s", r.Seed, r.Steps, r.Scenario, r.Trace)
 		}
@@ -48,7 +50,7 @@ func TestSimulator(t *testing.T) {
 	last := *flagFirst + int64(n)
 	var mu sync.Mutex
 	var failed []sim.Result
-	var steps, writes, races atomic.Int64
+	var steps, writes, races, conflicts atomic.Int64
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
@@ -59,10 +61,11 @@ func TestSimulator(t *testing.T) {
 				if seed >= last {
 					return
 				}
-				r := sim.Run(seed, sim.Options{Sets: *flagSets})
+				r := sim.Run(seed, sim.Options{Sets: *flagSets, Swap: *flagSwap})
 				steps.Add(int64(r.Steps))
 				writes.Add(int64(r.Writes))
 				races.Add(int64(r.Races))
+				conflicts.Add(int64(r.Conflicts))
 				if !r.OK() {
 					mu.Lock()
 					failed = append(failed, r)
@@ -76,8 +79,15 @@ func TestSimulator(t *testing.T) {
 	if *flagSets {
 		kind = "schedules of record sets"
 	}
-	t.Logf("%d %s (seeds %d to %d) in %s: %d steps, %d node writes, %d raced, %d failed",
-		n, kind, *flagFirst, last-1, time.Since(start).Round(time.Millisecond), steps.Load(), writes.Load(), races.Load(), len(failed))
+	if *flagSwap {
+		kind += " (compare and swap)"
+	}
+	lost := ""
+	if *flagSwap {
+		lost = fmt.Sprintf(", %d conditional writes lost", conflicts.Load())
+	}
+	t.Logf("%d %s (seeds %d to %d) in %s: %d steps, %d node writes, %d raced%s, %d failed",
+		n, kind, *flagFirst, last-1, time.Since(start).Round(time.Millisecond), steps.Load(), writes.Load(), races.Load(), lost, len(failed))
 	if len(failed) > 0 {
 		first := failed[0]
 		for _, r := range failed {

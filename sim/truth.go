@@ -161,6 +161,9 @@ func (t *truth) wrote(wr apiWrite) {
 	if wr.by == outsider {
 		return
 	}
+	if t.w.sc.Swap && !wr.swap {
+		t.w.fail("compare and swap", "%s wrote %q (%s) unconditionally, with a provider that compares and swaps", nodeName(wr.by), wr.content, wr.purpose)
+	}
 	if n := t.w.nodes[wr.by]; wr.content == n.value && !n.serviceUp {
 		t.deadWrite[wr.by] = t.w.now
 	}

@@ -1,6 +1,7 @@
 package watchdog
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -78,7 +79,10 @@ func (m *Metrics) transition(event string, at time.Time) {
 
 func (m *Metrics) api(op string, err error, d time.Duration) {
 	result := "ok"
-	if err != nil {
+	switch {
+	case errors.Is(err, failover.ErrConflict):
+		result = "conflict" // a conditional write that lost: nothing wrong
+	case err != nil:
 		result = "error"
 	}
 	m.mu.Lock()

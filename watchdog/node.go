@@ -561,7 +561,7 @@ func (w *worker) run(ctx, jctx context.Context, j *failover.Job) {
 			if st = j.Go(time.Now(), jctx.Err() == nil && w.mayWrite(st.Content)); st.Op != failover.OpWrite {
 				continue
 			}
-			err := w.write(ctx, st.Content)
+			err := w.write(ctx, st.Content, st.If)
 			if ctx.Err() != nil {
 				return
 			}
@@ -585,7 +585,9 @@ func (w *worker) readRecord(ctx context.Context) (failover.Record, error) {
 	return rec, err
 }
 
-func (w *worker) write(ctx context.Context, content string) error {
+// write sets the record to content: with a store that can compare and
+// swap, only if it still holds old, what the job's read showed.
+func (w *worker) write(ctx context.Context, content, old string) error {
 	if w.dryRun {
 		w.log.Warn("dry run: not writing the record", "to", content)
 		return nil
@@ -593,7 +595,12 @@ func (w *worker) write(ctx context.Context, content string) error {
 	start := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, failover.APITimeout)
 	defer cancel()
-	err := w.store.Write(wctx, content)
+	var err error
+	if sw, ok := w.store.(failover.Swapper); ok && old != "" {
+		err = sw.Swap(wctx, old, content)
+	} else {
+		err = w.store.Write(wctx, content)
+	}
 	w.met.api("write", err, time.Since(start))
 	return err
 }

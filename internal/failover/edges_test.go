@@ -143,6 +143,8 @@ func TestActiveFlagWhileWriting(t *testing.T) {
 		active bool
 	}{
 		{"the write fails", EvAttempt{At: at(8300 * ms), Job: 2, Err: "503"}, false},
+		{"the conditional write loses", EvConflict{At: at(8300 * ms), Job: 2, Judged: "srv1", Err: "NXRRSET"}, false},
+		{"the dropped job's conditional write loses", EvConflict{At: at(8300 * ms), Job: 1, Judged: "srv1", Err: "NXRRSET"}, true},
 		{"the dropped job's attempt fails", EvAttempt{At: at(8300 * ms), Job: 1, Err: "503"}, true},
 		{"the dropped job ends", EvDone{At: at(8300 * ms), Asked: at(8250 * ms), Job: 1, Purpose: HealthMove, Content: "srv1"}, true},
 	} {

@@ -107,6 +107,15 @@ type (
 		// (a set some of whose records refused it).
 		Landed string
 	}
+	// EvConflict: job Job's conditional write found that the record no
+	// longer held Judged, what its read had shown: someone else wrote
+	// first, and nothing was written. The job reads again.
+	EvConflict struct {
+		At     time.Time
+		Job    uint64
+		Judged string
+		Err    string
+	}
 	// EvDone is the end of job Job: the record holds Content, as of Asked
 	// (the read it judged) or At if Changed (this job wrote it). Withheld:
 	// the job found that the peer had acted. Missing: there is no record
@@ -148,6 +157,7 @@ func (e EvRead) When() time.Time       { return e.At }
 func (e EvReadFailed) When() time.Time { return e.At }
 func (e EvSeen) When() time.Time       { return e.At }
 func (e EvAttempt) When() time.Time    { return e.At }
+func (e EvConflict) When() time.Time   { return e.At }
 func (e EvWriting) When() time.Time    { return e.At }
 func (e EvDone) When() time.Time       { return e.At }
 func (e EvHealth) When() time.Time     { return e.At }

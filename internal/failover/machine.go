@@ -80,6 +80,17 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 		s.writing, s.writingJob, s.partly = ev.Content, ev.Job, false
 	case EvAttempt:
 		acts = s.attempt(c, ev, acts)
+	case EvConflict:
+		if ev.Job == s.writingJob {
+			s.writing = "" // it did not land (of a set, not all of it)
+		}
+		if !ev.At.Before(s.rec.at) {
+			// Someone wrote since this node's read: what the record
+			// holds is not known until read again (the job reads).
+			s.rec = knowledge{at: ev.At}
+		}
+		acts = append(acts, ActLog{slog.LevelInfo, LogWriteConflict, "the record changed since it was read; nothing written, reading again",
+			[]any{"read", ev.Judged, "error", ev.Err}})
 	case EvDone:
 		acts = s.done(c, ev, acts)
 	case EvHealth:

@@ -29,9 +29,12 @@ const (
 // (as an event for Next) before the step is carried out.
 type Step struct {
 	Op      Op
-	Content string        // OpWrite
-	Wait    time.Duration // OpWait
-	Report  Event
+	Content string // OpWrite
+	// If is what the record held when the write was decided (OpWrite): a
+	// runner whose store is a Swapper writes only if it still holds it.
+	If     string
+	Wait   time.Duration // OpWait
+	Report Event
 }
 
 type phase int
@@ -57,16 +60,17 @@ const (
 // a write under way is carried through and its outcome reported (the node
 // must learn of a write that landed).
 type Job struct {
-	ensure   ActEnsure
-	read     ActRead
-	isRead   bool
-	n        func(int64) int64
-	phase    phase
-	failures int
-	asked    time.Time // when the read being judged was asked
-	answered time.Time // and answered
-	judged   string    // what it held
-	landed   string    // what this job's write left when it landed in part
+	ensure    ActEnsure
+	read      ActRead
+	isRead    bool
+	n         func(int64) int64
+	phase     phase
+	failures  int
+	conflicts int       // conditional writes lost to someone else's write
+	asked     time.Time // when the read being judged was asked
+	answered  time.Time // and answered
+	judged    string    // what it held
+	landed    string    // what this job's write left when it landed in part
 }
 
 // NewEnsure is the procedure of a, with n as the source of jitter (as
@@ -133,10 +137,23 @@ func (j *Job) Read(asked, at time.Time, rec Record, err error) Step {
 
 // Wrote takes the result of an OpWrite that ended at at.
 func (j *Job) Wrote(at time.Time, err error) Step {
+	var pw *PartialWrite
+	if errors.Is(err, ErrConflict) && !errors.As(err, &pw) {
+		// Someone else wrote since the read: nothing was written. Read
+		// again and decide again, never overwrite; a record that keeps
+		// changing under the job (an operator's script) waits the
+		// backoff from the second time on.
+		j.conflicts++
+		j.phase = phaseRead
+		rep := EvConflict{At: at, Job: j.ensure.Job, Judged: j.judged, Err: err.Error()}
+		if j.conflicts == 1 {
+			return Step{Op: OpRead, Report: rep}
+		}
+		return Step{Op: OpWait, Wait: retries.Jittered(j.conflicts-1, j.n), Report: rep}
+	}
 	if err != nil {
 		st := j.failed(at, "write record: ", err)
 		if a, ok := st.Report.(EvAttempt); ok {
-			var pw *PartialWrite
 			switch {
 			case errors.As(err, &pw):
 				// Known: what landed is this job's own doing, and the
@@ -166,7 +183,7 @@ func (j *Job) Go(now time.Time, permitted bool) Step {
 		j.phase = phaseRead
 		return Step{Op: OpRead}
 	}
-	return Step{Op: OpWrite, Content: j.ensure.Content, Report: EvWriting{At: now, Job: j.ensure.Job, Content: j.ensure.Content}}
+	return Step{Op: OpWrite, Content: j.ensure.Content, If: j.judged, Report: EvWriting{At: now, Job: j.ensure.Job, Content: j.ensure.Content}}
 }
 
 // Waited follows an OpWait.

@@ -36,6 +36,8 @@ func (sc script) run(j *Job) []string {
 				out = append(out, fmt.Sprintf("read failed %q #%d", r.Err, r.Attempt))
 			case EvWriting:
 				out = append(out, "writing "+r.Content)
+			case EvConflict:
+				out = append(out, fmt.Sprintf("conflict over %q", r.Judged))
 			}
 		}
 	}
@@ -68,7 +70,11 @@ func (sc script) run(j *Job) []string {
 			if len(sc.writeErrs) > 0 {
 				err, sc.writeErrs = sc.writeErrs[0], sc.writeErrs[1:]
 			}
-			out = append(out, "WRITE "+st.Content)
+			if st.If != "" {
+				out = append(out, fmt.Sprintf("WRITE %s IF %s", st.Content, st.If))
+			} else {
+				out = append(out, "WRITE "+st.Content)
+			}
 			st = j.Wrote(now, err)
 		case OpWait:
 			out = append(out, fmt.Sprintf("WAIT %s", st.Wait))
@@ -95,20 +101,20 @@ func TestJob(t *testing.T) {
 		want []string
 	}{
 		{"read, then write", takeover, script{reads: []Record{{Content: "srv1"}}},
-			[]string{"READ", "writing srv2", "WRITE srv2", `done "srv2" changed=true withheld=false missing=false refused=false`}},
+			[]string{"READ", "writing srv2", "WRITE srv2 IF srv1", `done "srv2" changed=true withheld=false missing=false refused=false`}},
 		{"already right: one read", takeover, script{reads: []Record{{Content: "srv2"}}},
 			[]string{"READ", `done "srv2" changed=false withheld=false missing=false refused=false`}},
 		{"the peer took it: withhold", mod(takeover, func(a *ActEnsure) { a.Base = "elsewhere" }), script{reads: []Record{{Content: "srv1"}}},
 			[]string{"READ", `done "srv1" changed=false withheld=true missing=false refused=false`}},
 		{"a failed read: backoff and read again", takeover, script{readErrs: []error{errAPI, errAPI}, reads: []Record{{Content: "srv1"}}},
 			[]string{"READ", `attempt "read record: 503" uncertain=false`, "WAIT 125ms", "READ", `attempt "read record: 503" uncertain=false`, "WAIT 250ms",
-				"READ", "writing srv2", "WRITE srv2", `done "srv2" changed=true withheld=false missing=false refused=false`}},
+				"READ", "writing srv2", "WRITE srv2 IF srv1", `done "srv2" changed=true withheld=false missing=false refused=false`}},
 		{"a write without an answer may have landed: uncertain", takeover, script{reads: []Record{{Content: "srv1"}, {Content: "srv2"}}, writeErrs: []error{errAPI}},
-			[]string{"READ", "writing srv2", "WRITE srv2", `attempt "write record: 503" uncertain=true`, "WAIT 125ms", "READ",
+			[]string{"READ", "writing srv2", "WRITE srv2 IF srv1", `attempt "write record: 503" uncertain=true`, "WAIT 125ms", "READ",
 				`done "srv2" changed=false withheld=false missing=false refused=false`}},
 		{"a 429: the Retry-After, longer than the backoff, and the write is known not to have landed", takeover,
 			script{reads: []Record{{Content: "srv1"}, {Content: "srv1"}}, writeErrs: []error{&RetryLater{After: 3 * sec, Err: errAPI}}},
-			[]string{"READ", "writing srv2", "WRITE srv2", `attempt "write record: 503 (retry after 3s)" uncertain=false`, "WAIT 3s", "READ", "writing srv2", "WRITE srv2",
+			[]string{"READ", "writing srv2", "WRITE srv2 IF srv1", `attempt "write record: 503 (retry after 3s)" uncertain=false`, "WAIT 3s", "READ", "writing srv2", "WRITE srv2 IF srv1",
 				`done "srv2" changed=true withheld=false missing=false refused=false`}},
 		{"a missing record: no retries", takeover, script{readErrs: []error{fmt.Errorf("find record: %w", ErrMissing)}},
 			[]string{"READ", `done "" changed=false withheld=false missing=true refused=false`}},
@@ -121,7 +127,20 @@ func TestJob(t *testing.T) {
 			[]string{"READ", "WAIT 7s", "READ", `done "srv1" changed=false withheld=true missing=false refused=false`}},
 		{"a tie: still neither's after the pause: take it", mod(takeover, func(a *ActEnsure) { a.Yield = true }),
 			script{reads: []Record{{Content: "elsewhere"}, {Content: "elsewhere"}}},
-			[]string{"READ", "WAIT 7s", "READ", "writing srv2", "WRITE srv2", `done "srv2" changed=true withheld=false missing=false refused=false`}},
+			[]string{"READ", "WAIT 7s", "READ", "writing srv2", "WRITE srv2 IF elsewhere", `done "srv2" changed=true withheld=false missing=false refused=false`}},
+		{"a conditional write lost to the peer's: read again, and withhold", takeover,
+			script{reads: []Record{{Content: "srv1"}, {Content: "srv1"}}, writeErrs: []error{fmt.Errorf("update: NXRRSET (%w)", ErrConflict)}},
+			[]string{"READ", "writing srv2", "WRITE srv2 IF srv1", `conflict over "srv1"`, "READ", "writing srv2", "WRITE srv2 IF srv1",
+				`done "srv2" changed=true withheld=false missing=false refused=false`}},
+		{"a conditional write lost to a write of the peer's value after the base: withhold", mod(takeover, func(a *ActEnsure) { a.Base = "elsewhere" }),
+			script{reads: []Record{{Content: "elsewhere"}, {Content: "srv1"}}, writeErrs: []error{fmt.Errorf("update: NXRRSET (%w)", ErrConflict)}},
+			[]string{"READ", "writing srv2", "WRITE srv2 IF elsewhere", `conflict over "elsewhere"`, "READ",
+				`done "srv1" changed=false withheld=true missing=false refused=false`}},
+		{"a record that keeps changing under the job: the backoff from the second loss", takeover,
+			script{reads: []Record{{Content: "srv1"}, {Content: "srv1"}, {Content: "srv1"}},
+				writeErrs: []error{fmt.Errorf("a: %w", ErrConflict), fmt.Errorf("b: %w", ErrConflict)}},
+			[]string{"READ", "writing srv2", "WRITE srv2 IF srv1", `conflict over "srv1"`, "READ", "writing srv2", "WRITE srv2 IF srv1", `conflict over "srv1"`,
+				"WAIT 125ms", "READ", "writing srv2", "WRITE srv2 IF srv1", `done "srv2" changed=true withheld=false missing=false refused=false`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

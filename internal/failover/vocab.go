@@ -39,6 +39,7 @@ const (
 	LogContested         = "guard_contested"
 	LogPeerValue         = "peer_value_differs"
 	LogRecordsMismatch   = "records_mismatch"
+	LogWriteConflict     = "write_conflict"
 	// A job's start is logged as its purpose and "_started":
 	// takeover_started, failback_started, health_started,
 	// handover_started... (see Purpose).

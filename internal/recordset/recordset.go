@@ -150,6 +150,25 @@ func (s *Set) Read(ctx context.Context) (failover.Record, error) {
 // Write makes every record hold its part of content, writing only those
 // that, as last read or written, hold something else.
 func (s *Set) Write(ctx context.Context, content string) error {
+	return s.write(ctx, content, nil)
+}
+
+// Swap makes every record hold its part of content where old, what the
+// set held when read, differs: each record whose store can compare and
+// swap only if it still holds its part of old; the others as Write does.
+// If a record lost its swap, the error wraps failover.ErrConflict,
+// whatever the others did: what the set holds is known again only from
+// a read.
+func (s *Set) Swap(ctx context.Context, old, content string) error {
+	from := s.split(old)
+	if from == nil {
+		return fmt.Errorf("recordset: %q has not %d parts", old, len(s.members))
+	}
+	return s.write(ctx, content, from)
+}
+
+// write is Write, or with from, Swap.
+func (s *Set) write(ctx context.Context, content string, from []string) error {
 	want := s.split(content)
 	if want == nil {
 		return fmt.Errorf("recordset: %q has not %d parts", content, len(s.members))
@@ -157,12 +176,19 @@ func (s *Set) Write(ctx context.Context, content string) error {
 	s.mu.Lock()
 	todo := make([]bool, len(s.members))
 	for i, st := range s.states {
-		todo[i] = st.Content != want[i] || st.Missing || st.ReadAt.IsZero()
+		if from != nil {
+			todo[i] = from[i] != want[i]
+		} else {
+			todo[i] = st.Content != want[i] || st.Missing || st.ReadAt.IsZero()
+		}
 	}
 	s.mu.Unlock()
 	errs := s.each(func(i int, m Member) error {
 		if !todo[i] {
 			return nil
+		}
+		if sw, ok := m.Store.(failover.Swapper); ok && from != nil {
+			return sw.Swap(ctx, from[i], want[i])
 		}
 		return m.Store.Write(ctx, want[i])
 	}, func(g Group, errs []error) {
@@ -200,9 +226,11 @@ func (s *Set) Write(ctx context.Context, content string) error {
 	}
 	s.mu.Unlock()
 	err := s.combine("write", errs)
-	if err != nil && len(s.members) > 1 && allRefused(errs) {
+	if err != nil && len(s.members) > 1 && allRefused(errs) && !errors.Is(err, failover.ErrConflict) {
 		// Every record that failed refused the write: the set holds
-		// what the others took, and that is known.
+		// what the others took, and that is known. (A record that lost
+		// its swap holds what someone else wrote, which is not known:
+		// the error is a conflict, and the node reads the set again.)
 		return &failover.PartialWrite{Landed: Join(landed), Err: err}
 	}
 	return err

@@ -215,3 +215,69 @@ func TestSetPartialWrite(t *testing.T) {
 		t.Errorf("an uncertain failure: %v", err)
 	}
 }
+
+// swapStore is a store whose provider compares and swaps.
+type swapStore struct{ store }
+
+func (s *swapStore) Swap(_ context.Context, old, content string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.content != old {
+		return fmt.Errorf("update: NXRRSET (%w)", failover.ErrConflict)
+	}
+	s.content = content
+	s.writes = append(s.writes, content)
+	return nil
+}
+
+// A set's swap: each record that can compare and swap is written only if
+// it still holds its part of what was read; the others as Write does.
+func TestSetSwap(t *testing.T) {
+	ctx := context.Background()
+	fresh := func() (*Set, *swapStore, *swapStore, *store) {
+		a := &swapStore{store{content: "192.0.2.1"}}
+		aaaa := &swapStore{store{content: "2001:db8::1"}}
+		plain := &store{content: "srv1.example.com"}
+		return New([]Member{{"A", a}, {"AAAA", aaaa}, {"CNAME", plain}}), a, aaaa, plain
+	}
+	read := "192.0.2.1, 2001:db8::1, srv1.example.com"
+	want := "192.0.2.2, 2001:db8::2, srv2.example.com"
+
+	set, a, aaaa, plain := fresh()
+	if err := set.Swap(ctx, read, want); err != nil {
+		t.Fatalf("a swap over what it read: %v", err)
+	}
+	if a.content != "192.0.2.2" || aaaa.content != "2001:db8::2" || plain.content != "srv2.example.com" {
+		t.Errorf("after the swap: %q %q %q", a.content, aaaa.content, plain.content)
+	}
+
+	// Someone else moved the A record since the read: it is left as that
+	// writer left it, the others take theirs, and the error is a
+	// conflict that names it (the set is read again).
+	set, a, aaaa, plain = fresh()
+	a.content = "192.0.2.9"
+	err := set.Swap(ctx, read, want)
+	var pw *failover.PartialWrite
+	if !errors.Is(err, failover.ErrConflict) || errors.As(err, &pw) || !strings.Contains(err.Error(), "A: update: NXRRSET") {
+		t.Errorf("one record changed under the swap: %v, want a conflict naming it", err)
+	}
+	if a.content != "192.0.2.9" || len(a.writes) != 0 || aaaa.content != "2001:db8::2" || plain.content != "srv2.example.com" {
+		t.Errorf("after a swap lost by one record: %q (writes %q) %q %q", a.content, a.writes, aaaa.content, plain.content)
+	}
+
+	// Only the records that change are swapped; when every one of them
+	// lost, nothing was written.
+	set, a, aaaa, plain = fresh()
+	a.content = "192.0.2.9"
+	err = set.Swap(ctx, read, "192.0.2.2, 2001:db8::1, srv1.example.com")
+	if !errors.Is(err, failover.ErrConflict) || errors.As(err, &pw) {
+		t.Errorf("every swap lost: %v, want a conflict and no partial write", err)
+	}
+	if len(a.writes)+len(aaaa.writes)+len(plain.writes) != 0 {
+		t.Errorf("writes where nothing should be written: %q %q %q", a.writes, aaaa.writes, plain.writes)
+	}
+
+	if err := set.Swap(ctx, "192.0.2.1", want); err == nil {
+		t.Error("a read of one part for three records was taken")
+	}
+}
