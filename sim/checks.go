@@ -167,6 +167,13 @@ func (t *truth) checkQuietLink(wr apiWrite) {
 	if wr.before != sc.Preferred || wr.content == wr.before || !t.settledFor(calm) || !t.apiQuietFor(calm) {
 		return
 	}
+	if wr.sent.Before(t.linkGoodSince) {
+		// Sent before the link was good: decided without it, and nothing
+		// on the link can recall a request under way. Slowed by an API
+		// fault, it may land up to the API timeout after it was sent,
+		// past the fault's end and into the link's quiet time.
+		return
+	}
 	if !t.lastEdit.IsZero() && t.w.now.Sub(t.lastEdit) < sc.Drift+calm {
 		return
 	}
@@ -462,7 +469,11 @@ func (t *truth) observeBeliefs() {
 		return
 	}
 	last := ws[len(ws)-1]
-	if last.by == outsider || w.now.Sub(last.at) < settle || t.lastEdit.After(last.at) || !w.dns.exists ||
+	// A write applied after its writer gave up on it is known to nobody,
+	// like an operator's edit (WRITE-RULE.md, limits): no keepalive or
+	// verification read is due to settle the nodes' beliefs about it,
+	// only a drift check or the next failback.
+	if last.by == outsider || last.late || w.now.Sub(last.at) < settle || t.lastEdit.After(last.at) || !w.dns.exists ||
 		!t.apiSteady(w.now.Add(-2*sc.PeerTimeout)) {
 		return // a claim that conflicts is settled by a read: the API must answer
 	}
@@ -557,14 +568,18 @@ func (t *truth) owner() int {
 
 // checkTie: when both nodes race to take a record that points at neither
 // node, the preferred node wins (the other pauses and reads again), unless
-// it acted later than the pause allows for.
+// it acted later than the pause allows for. The pause leaves the API about
+// a second for the preferred node's read to come back and its write to
+// land; in a slow period of the API each of those two legs may take the
+// period's extra delay more, and then the two writes simply race (only
+// compare-and-swap orders them): the allowance grows by that much.
 func (t *truth) checkTie(wr, prev apiWrite) {
 	sc := t.w.sc
 	neither := prev.before != sc.Values[0] && prev.before != sc.Values[1]
 	if !neither || wr.by == t.owner() || wr.job == nil || prev.job == nil {
 		return
 	}
-	late := prev.job.firstServed.Sub(wr.job.firstServed) > sc.tiePause()-t.slack()
+	late := prev.job.firstServed.Sub(wr.job.firstServed) > sc.tiePause()-t.slack()-2*prev.job.slowest
 	if !late {
 		t.w.fail("tie: the preferred node wins", "%s, not preferred, wrote %q over the preferred %s's %q, which it read %s before",
 			nodeName(wr.by), wr.content, nodeName(prev.by), prev.content, prev.job.firstServed.Sub(wr.job.firstServed).Round(time.Millisecond))

@@ -34,6 +34,7 @@ type dnsAPI struct {
 	refused    []int           // of a set: per record, active refuse-one faults
 	late       bool            // the call being served arrives after its sender gave up
 	cond       bool            // the write being served is conditional (compare and swap)
+	sent       time.Time       // when the call being served was sent
 	throttle   []time.Duration // active 429 faults: their Retry-After
 	slow       []time.Duration
 	stale      []time.Duration
@@ -53,12 +54,13 @@ type apiWrite struct {
 	content string
 	before  string // what it replaced
 	purpose failover.Purpose
-	job     *simJob // nil for an outside edit
-	linked  bool    // both nodes used one link when it landed
-	lost    bool    // its answer never reached the writer
-	late    bool    // applied after the writer gave up on it: nobody knows of it
-	partial bool    // of a set, written in part: a record refused the write
-	swap    bool    // conditional on what its job read
+	job     *simJob   // nil for an outside edit
+	linked  bool      // both nodes used one link when it landed
+	lost    bool      // its answer never reached the writer
+	late    bool      // applied after the writer gave up on it: nobody knows of it
+	sent    time.Time // when its writer sent it
+	partial bool      // of a set, written in part: a record refused the write
+	swap    bool      // conditional on what its job read
 }
 
 func (d *dnsAPI) clock() time.Time { return d.w.now.Add(d.w.sc.APISkew) }
@@ -78,6 +80,11 @@ func (d *dnsAPI) request(n *node, j *simJob, write bool, content, old string, do
 	d.calls++
 	if j != nil {
 		j.calls++
+		var slow time.Duration
+		for _, s := range d.slow {
+			slow += s
+		}
+		j.slowest = max(j.slowest, slow)
 	}
 	w.truth.called(n.i)
 	inc := n.inc
@@ -104,8 +111,9 @@ func (d *dnsAPI) request(n *node, j *simJob, write bool, content, old string, do
 		served = w.now
 		applied := len(d.writes)
 		d.late = there >= failover.APITimeout // the writer has given up on it already
+		d.sent = sent
 		rec, err, lost := d.serve(n, j, write, content, old)
-		d.late = false
+		d.late, d.sent = false, time.Time{}
 		if lost || there+back >= failover.APITimeout {
 			if len(d.writes) > applied {
 				d.writes[applied].lost = true // the writer will not know it landed
@@ -245,7 +253,7 @@ func (d *dnsAPI) refusing(content string) (partial, refused string) {
 func (d *dnsAPI) apply(by, inc int, content string, j *simJob) {
 	w := d.w
 	d.before, d.beforeModified = d.content, d.modified
-	wr := apiWrite{at: w.now, by: by, inc: inc, content: content, before: d.content, job: j, linked: w.truth.conn != nil, late: d.late, swap: d.cond}
+	wr := apiWrite{at: w.now, by: by, inc: inc, content: content, before: d.content, job: j, linked: w.truth.conn != nil, late: d.late, sent: d.sent, swap: d.cond}
 	if j != nil {
 		wr.purpose = j.purpose
 	}

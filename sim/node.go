@@ -211,7 +211,6 @@ func (n *node) exit() {
 		n.cur = nil
 	}
 	n.kill(false)
-	w.truth.exited(n)
 	if w.tail {
 		w.after(time.Second, n.start) // its supervisor starts it again
 	}
@@ -231,6 +230,7 @@ func (n *node) kill(machineOff bool) {
 	n.ends, n.cur, n.ensure, n.inbox = nil, nil, nil, nil
 	n.proc = procOff
 	n.inc++ // whatever was in flight for the old process is dropped
+	n.w.truth.exited(n)
 }
 
 // freeze and thaw are SIGSTOP and SIGCONT.
@@ -459,10 +459,11 @@ type simJob struct {
 	purpose     failover.Purpose
 	cancelled   bool
 	calls       int
-	conflicts   int       // its conditional writes that lost
-	readAt      time.Time // true time of the last read's answer
-	served      time.Time // true time the API served it
-	firstServed time.Time // of the job's first read
+	conflicts   int           // its conditional writes that lost
+	readAt      time.Time     // true time of the last read's answer
+	served      time.Time     // true time the API served it
+	firstServed time.Time     // of the job's first read
+	slowest     time.Duration // what the API's slow periods could add to one leg of its calls, at most
 	began       time.Time
 	onLink      bool      // decided while the node was linked
 	knownAt     time.Time // true time as of which the node knew the record when it decided

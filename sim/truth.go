@@ -128,6 +128,10 @@ func (t *truth) read(n *node) {
 	}
 }
 
+// exited is the end of node n's process, however it came: its exit, a
+// crash or its machine's loss. A SIGTERM it got is over with it (a kill -9
+// during the handover ends the stop as surely as the exit; the process its
+// supervisor starts next has no stop under way).
 func (t *truth) exited(n *node) { t.stopAt[n.i] = time.Time{} }
 
 func (t *truth) notified(n *node, _ failover.ActNotify) { t.lastPush[n.i] = t.w.now }

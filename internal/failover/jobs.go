@@ -71,6 +71,9 @@ func (s *State) attempt(c *Config, ev EvAttempt, acts []Action) []Action {
 		}
 	}
 	if s.job == nil || ev.Job != s.job.id {
+		if ev.Uncertain {
+			s.strayWrite(c, "") // a write of a job no longer under way may have landed
+		}
 		return acts
 	}
 	j := s.job
@@ -103,6 +106,9 @@ func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
 		s.ep.held = true // the peer's value seen after this is the peer's write
 	}
 	if s.job == nil || ev.Job != s.job.id {
+		if ev.Changed {
+			s.strayWrite(c, ev.Content)
+		}
 		return acts
 	}
 	j := s.job
@@ -153,6 +159,25 @@ func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
 		acts = append(acts, ActNotify{Title: j.title, Body: "No record change is necessary"})
 	}
 	return acts
+}
+
+// strayWrite is a write of this node's whose job is no longer under way
+// (cancelled when the link came back, say), which landed with content, or
+// may have ("": its answer was lost). On a link whose failback is done,
+// it may have landed after the failback, over the preferred value, and
+// nothing else puts the record right while the link holds: the peer's
+// word agrees with what this node learns, and a drift check leaves a
+// node's value. The failback is due again; its job reads first and writes
+// only if the record does not hold the preferred value. (The peer's own
+// write landing so is learned from its word: read.)
+func (s *State) strayWrite(c *Config, content string) {
+	if !s.link || !s.owner(c) || content == c.Preferred {
+		return
+	}
+	if content == "" && c.ThisValue == c.Preferred {
+		return // whatever it wrote, it was the preferred value
+	}
+	s.failbackDone = false
 }
 
 // reopen puts back the decision a job of purpose p was for, so that the

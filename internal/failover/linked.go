@@ -35,7 +35,18 @@ func (s State) sound() bool { return s.healthy && !s.failing }
 // peerJobDue reports whether the peer's keepalives ask this node to move
 // the record (the peer is unhealthy or stopping, and holds it).
 func (s State) peerJobDue() bool {
-	return s.link && s.rec.content == s.peerValue && s.job == nil && (s.peerStops || !s.peerHealthy) && s.sound()
+	return s.link && s.peerHolds() && s.job == nil && (s.peerStops || !s.peerHealthy) && s.sound()
+}
+
+// peerHolds reports whether the peer holds the record, as a move at its
+// request sees it: as this node knows it, or, when the peer stops and
+// hands the record over, as the peer says. A handover cannot wait for the
+// paced read that settles a disagreement (a peer's write that raced this
+// node's last read is found only PeerJobGap later): the stopping peer
+// waits HandoverLimit at most, then leaves with the record on it. The job
+// reads first, so a word that is stale costs a read, never a write.
+func (s State) peerHolds() bool {
+	return s.rec.content == s.peerValue || s.peerStops && s.claim != "" && s.claim == s.peerValue
 }
 
 // moveForHealth moves the record off an unhealthy or stopping peer while
@@ -44,7 +55,7 @@ func (s *State) moveForHealth(c *Config, now time.Time, acts []Action) []Action 
 	if s.healthy || s.peerHealthy {
 		delete(s.alerted, alertBothUnhealthy) // alerted again if both fail again
 	}
-	if !s.link || s.rec.content != s.peerValue || s.job != nil {
+	if !s.link || !s.peerHolds() || s.job != nil {
 		return acts
 	}
 	if !s.peerHealthy && !s.healthy && s.once(alertBothUnhealthy) {

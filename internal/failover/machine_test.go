@@ -519,6 +519,16 @@ func TestMachineHealth(t *testing.T) {
 			want: []string{"hook on_standby", "ensure#1 srv2"},
 		},
 		{
+			// Found by the simulator: the peer's failback landed just after
+			// this node's verification read was served; the peer's word
+			// that it held the record waited for the next paced read, 5 s
+			// on, and the handover for it: the stopping peer left first.
+			name: "handover: the peer says it holds the record against a read that raced its write: handed over at once",
+			c:    other,
+			evs:  seq(linked(other, "srv2"), active(2*sec), verified(2100*ms, "srv2"), hbf(3*sec, FlagHealthy|FlagActive|FlagHandover)),
+			want: []string{"hook on_active", "verify", "ensure#1 srv2"},
+		},
+		{
 			// Hole: the handover path ignored a failed last health check.
 			name: "handover: not onto this node's service while its last check failed",
 			c:    other,
@@ -1210,5 +1220,47 @@ func TestMachineAgreementOnNothingDatesFromTheKnowledge(t *testing.T) {
 	}
 	if since := ensures[1].Since; !since.Equal(at(3050 * ms)) {
 		t.Errorf("the second takeover judges against %v, want the knowledge of 3.05s", since.Sub(t0))
+	}
+}
+
+// Found by the simulator: the owner's takeover, cancelled by the link's
+// return while its write was under way, landed after the owner's failback
+// (over the preferred value of a load balancer) and left the record on
+// the owner for the rest of the link: nothing else puts a node's value
+// right while the link holds. The failback is due again once the owner
+// learns its own write landed, or may have.
+func TestMachineOwnStrayWriteFailsBackAgain(t *testing.T) {
+	lb := func(c *Config) { c.Preferred = "lb" }
+	pref := func(d time.Duration) Event { return hbf(d, FlagHealthy|FlagPreferred) }
+	// Linked on "lb", the link breaks, the takeover writes, and the
+	// link comes back before its answer: the failback finds "lb".
+	base := func() []Event {
+		return seq(up(100*ms), read(150*ms, "lb"), every(sec, 2*sec, pref), down(3*sec), ticks(4*sec, 8*sec),
+			EvWriting{At: at(8100 * ms), Job: 1, Content: "srv1"}, up(9*sec), every(9500*ms, 39500*ms, pref),
+			EvDone{At: at(39600 * ms), Asked: at(39550 * ms), Job: 2, Content: "lb", Purpose: Failback})
+	}
+	for _, tc := range []struct {
+		name    string
+		c       *Config
+		stray   []Event
+		refails bool
+	}{
+		{"its answer lost", with(testMachine(true), lb),
+			seq(EvAttempt{At: at(40 * sec), Job: 1, Err: "timeout", Uncertain: true}, verified(40500*ms, "srv1")), true},
+		{"its answer late", with(testMachine(true), lb),
+			seq(EvDone{At: at(40 * sec), Asked: at(8 * sec), Job: 1, Content: "srv1", Replaced: "lb", Changed: true, Purpose: Takeover}), true},
+		{"nothing stray", with(testMachine(true), lb), nil, false},
+	} {
+		s := NewState(t0, tc.c)
+		var got []string
+		// The peer reads it too, and no longer claims the preferred value.
+		feedTimed(tc.c, &s, &got, seq(base(), tc.stray, beats(41*sec, 50*sec))...)
+		refailed := false
+		for _, g := range got {
+			refailed = refailed || strings.HasPrefix(g, "ensure#3 ")
+		}
+		if refailed != tc.refails {
+			t.Errorf("%s: failback again %v, want %v: %q", tc.name, refailed, tc.refails, got)
+		}
 	}
 }
