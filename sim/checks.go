@@ -61,8 +61,10 @@ func (t *truth) checkNoPingPong(wr apiWrite) {
 		nodeName(wr.by), wr.content, wr.purpose, nodeName(prev.by), prev.content, t.w.since(prev.at), nodeName(prev.by))
 }
 
-// raced reports whether wr was decided on a read answered before prev, the
-// write it replaced, landed: the two raced.
+// raced reports whether wr was decided on a read that showed the record
+// as before prev, the write it replaced, landed: the two raced. A stale
+// read (the API's reads lag its writes by under a second: StaleReads)
+// shows it as before, though served after.
 func raced(wr, prev apiWrite) bool {
 	return wr.job != nil && wr.job.served.Before(prev.at)
 }
@@ -84,19 +86,44 @@ func (t *truth) excused(wr, prev apiWrite) bool {
 		t.calm[wr.by].After(prev.at),                                                    // the writer saw the link hold failback_delay since: a new episode, as it saw it
 		prev.linked && prev.purpose != failover.Takeover && prev.purpose != failover.Correction,
 		prev.job != nil && !prev.job.readAt.After(t.lastSettled), // decided on a settled link, before either node dropped it
-		t.failbackLike(prev):
+		t.failbackLike(prev),
+		t.tookBackUnseen(wr, prev):
 		return true
 	}
 	return false
 }
 
+// tookBackUnseen reports whether prev, the owner's write, put back what the
+// record held before the owner's own failback to a preferred value of
+// neither node (a load balancer), which the writer of wr never learned of
+// (the link broke first): the record is again what the writer knew, and,
+// undated or stamped within the stamps' margin of what it knew, looks
+// unchanged (WRITE-RULE.md, limits: the owner's takeover just after its
+// failback).
+func (t *truth) tookBackUnseen(wr, prev apiWrite) bool {
+	ws := t.w.dns.writes
+	if len(ws) < 3 || wr.job == nil || prev.by != t.owner() {
+		return false
+	}
+	fb := ws[len(ws)-3]
+	sc := t.w.sc
+	return fb.by == prev.by && fb.purpose == failover.Failback && fb.content == sc.Preferred &&
+		sc.Preferred != sc.Values[0] && sc.Preferred != sc.Values[1] && fb.before == prev.content &&
+		wr.job.knownAt.Before(fb.at) && (sc.NoModified || prev.at.Sub(wr.job.knownAt) < clockMargin)
+}
+
 // failbackLike reports whether wr is the owner's write of the preferred
 // value decided within a peer_timeout of the link's holding for
-// failback_delay: the other node cannot tell it from the failback that was
-// due then, and may write once over it (WRITE-RULE.md, limits).
+// failback_delay, or landed in the window in which the failback that fell
+// due then may still land (decided when due, written on a fresh read,
+// within an API timeout; and the stamps' margin): the other node cannot
+// tell it from that failback, and may write once over it (WRITE-RULE.md,
+// limits; the rule's window is failover's AlsoFrom..AlsoUntil).
 func (t *truth) failbackLike(wr apiWrite) bool {
+	window := failover.FreshRead + failover.APITimeout + clockMargin
 	return wr.by == t.owner() && wr.content == t.w.sc.Preferred && wr.job != nil &&
-		t.lastSettled.After(wr.job.readAt.Add(-t.w.sc.PeerTimeout))
+		(t.lastSettled.After(wr.job.readAt.Add(-t.w.sc.PeerTimeout)) ||
+			!t.settledAt.IsZero() && !wr.at.Before(t.settledAt) && wr.at.Sub(t.settledAt) <= window)
 }
 
 // landedUnknown reports whether the writer of wr wrote before at, after
@@ -579,7 +606,14 @@ func (t *truth) checkTie(wr, prev apiWrite) {
 	if !neither || wr.by == t.owner() || wr.job == nil || prev.job == nil {
 		return
 	}
-	late := prev.job.firstServed.Sub(wr.job.firstServed) > sc.tiePause()-t.slack()-2*prev.job.slowest
+	// A slow network's extra delay may hold back the frame (the last
+	// keepalive, a bye) by which the preferred node notices the loss,
+	// as for liveness.
+	allow := t.slack() + 2*prev.job.slowest
+	for _, extra := range t.w.net.slow {
+		allow += extra
+	}
+	late := prev.job.firstServed.Sub(wr.job.firstServed) > sc.tiePause()-allow
 	if !late {
 		t.w.fail("tie: the preferred node wins", "%s, not preferred, wrote %q over the preferred %s's %q, which it read %s before",
 			nodeName(wr.by), wr.content, nodeName(prev.by), prev.content, prev.job.firstServed.Sub(wr.job.firstServed).Round(time.Millisecond))

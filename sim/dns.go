@@ -35,6 +35,7 @@ type dnsAPI struct {
 	late       bool            // the call being served arrives after its sender gave up
 	cond       bool            // the write being served is conditional (compare and swap)
 	sent       time.Time       // when the call being served was sent
+	behind     bool            // the read being served shows the record as before the last write
 	throttle   []time.Duration // active 429 faults: their Retry-After
 	slow       []time.Duration
 	stale      []time.Duration
@@ -113,7 +114,12 @@ func (d *dnsAPI) request(n *node, j *simJob, write bool, content, old string, do
 		d.late = there >= failover.APITimeout // the writer has given up on it already
 		d.sent = sent
 		rec, err, lost := d.serve(n, j, write, content, old)
-		d.late, d.sent = false, time.Time{}
+		if d.behind {
+			// A stale read: it shows the record as it was just before
+			// the last write, as a read served then would have.
+			served = d.lastWrite.Add(-time.Nanosecond)
+		}
+		d.late, d.sent, d.behind = false, time.Time{}, false
 		if lost || there+back >= failover.APITimeout {
 			if len(d.writes) > applied {
 				d.writes[applied].lost = true // the writer will not know it landed
@@ -157,6 +163,7 @@ func (d *dnsAPI) serve(n *node, j *simJob, write bool, content, old string) (rec
 		rec = failover.Record{Content: d.content, Modified: d.modified}
 		if len(d.stale) > 0 && w.now.Sub(d.lastWrite) < d.stale[0] {
 			rec = failover.Record{Content: d.before, Modified: d.beforeModified}
+			d.behind = true
 		}
 		return rec, nil, false
 	}

@@ -461,7 +461,7 @@ type simJob struct {
 	calls       int
 	conflicts   int           // its conditional writes that lost
 	readAt      time.Time     // true time of the last read's answer
-	served      time.Time     // true time the API served it
+	served      time.Time     // true time as of which it showed the record: when the API served it, or for a stale read just before the write it missed
 	firstServed time.Time     // of the job's first read
 	slowest     time.Duration // what the API's slow periods could add to one leg of its calls, at most
 	began       time.Time

@@ -24,6 +24,7 @@ type truth struct {
 	conn          *conn     // the connection both nodes use as their link, if any
 	connSince     time.Time // since when they both use it
 	lastSettled   time.Time // the last step at which the nodes' link had held for failback_delay
+	settledAt     time.Time // when that link came to have held for failback_delay: the owner's failback fell due
 	lastEdit      time.Time // the last outside edit, deletion or type change
 	apiFaults     int
 	apiFaultEnd   time.Time // when the last API fault ended (far future while one is active)
@@ -108,6 +109,7 @@ func (t *truth) observe() {
 	}
 	if t.conn != nil && w.now.Sub(t.connSince) >= w.sc.FailbackDelay {
 		t.lastSettled = w.now // the nodes' link has held for failback_delay: an episode ends
+		t.settledAt = t.connSince.Add(w.sc.FailbackDelay)
 	}
 	if t.linkGood() {
 		if t.linkGoodSince.IsZero() {

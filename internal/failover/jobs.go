@@ -49,6 +49,10 @@ func (s *State) start(c *Config, p Purpose, content string, announce bool, title
 }
 
 func (s *State) attempt(c *Config, ev EvAttempt, acts []Action) []Action {
+	var sent string // the content of the write this attempt made, if any
+	if ev.Job == s.writingJob {
+		sent = s.writing
+	}
 	switch {
 	case ev.Job == s.writingJob && ev.Landed != "":
 		// Landed in part: this node holds the set in part, and says so
@@ -60,7 +64,7 @@ func (s *State) attempt(c *Config, ev EvAttempt, acts []Action) []Action {
 	if ev.Uncertain && !ev.At.Before(s.rec.at) {
 		// The write may have landed: what the record holds is not known
 		// until read again (the job's retry reads; else verify does).
-		s.rec = knowledge{at: ev.At}
+		s.rec = knowledge{at: ev.At, maybe: sent}
 	}
 	if ev.Landed != "" && !ev.At.Before(s.rec.at) && ev.Landed != s.rec.content {
 		// It landed in part: this node's own write, known.

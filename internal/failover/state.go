@@ -48,6 +48,9 @@ type knowledge struct {
 	content string    // "" unknown
 	at      time.Time // as of when
 	missing bool      // the last read found no record of the configured type
+	// maybe: unknown, but this node's write of it may have landed (its
+	// answer was lost): until a read tells, its keepalives say so.
+	maybe string
 }
 
 // episode is a down episode: from a link loss until the link has held
@@ -263,8 +266,15 @@ func (s State) Flags(c *Config) byte {
 		f |= FlagHealthy
 	}
 	content := s.rec.content
-	if s.writing != "" {
+	switch {
+	case s.writing != "":
 		content = s.writing
+	case content == "" && s.rec.maybe != "":
+		// Its own write may have landed: "not mine" would vouch for a
+		// record this node does not know (the peer would count it as
+		// agreement once said for a peer_timeout), so it says what it
+		// wrote, and the peer, disagreeing, reads.
+		content = s.rec.maybe
 	}
 	switch {
 	case content == "":
