@@ -469,7 +469,17 @@ func (t *truth) observeRearm() {
 				// A peer without health checks that writes its value onto
 				// its own dead service after this node took the record
 				// contests it: this node leaves it (WRITE-RULE.md, limits).
-				func() bool { return t.rearmSince[x].Equal(since) && t.steady(since) && !t.deadWrite[y].After(since) },
+				// So does any peer that takes the record back, while this
+				// node can neither hear it nor reach its service, after
+				// this node's own write: the rule leaves the record with
+				// it until the link is back or its service answers (a
+				// contest, WRITE-RULE.md, peer_check); this node cannot
+				// tell it from a peer whose peer_check finds this node's
+				// service gone.
+				func() bool {
+					tookBack := t.ownWrite[y].After(since) && t.ownWrite[y].After(t.ownWrite[x])
+					return t.rearmSince[x].Equal(since) && t.steady(since) && !t.deadWrite[y].After(since) && !tookBack
+				},
 				func() bool { return t.recordIs(value) })
 		}
 	}

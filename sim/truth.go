@@ -37,6 +37,7 @@ type truth struct {
 	firstRead  [2]time.Time // node i's first read answered since it started
 	calm       [2]time.Time // the last step at which node i saw no down episode
 	deadWrite  [2]time.Time // node i's last write of its own value while its service was down
+	ownWrite   [2]time.Time // node i's last write of its own value
 	expect     []*expectation
 	stopAt     [2]time.Time // a SIGTERM not yet followed by the exit
 	rearmSince [2]time.Time
@@ -170,8 +171,11 @@ func (t *truth) wrote(wr apiWrite) {
 	if t.w.sc.Swap && !wr.swap {
 		t.w.fail("compare and swap", "%s wrote %q (%s) unconditionally, with a provider that compares and swaps", nodeName(wr.by), wr.content, wr.purpose)
 	}
-	if n := t.w.nodes[wr.by]; wr.content == n.value && !n.serviceUp {
-		t.deadWrite[wr.by] = t.w.now
+	if n := t.w.nodes[wr.by]; wr.content == n.value {
+		t.ownWrite[wr.by] = t.w.now
+		if !n.serviceUp {
+			t.deadWrite[wr.by] = t.w.now
+		}
 	}
 	if sc := t.w.sc; t.w.nodes[wr.by].proc == procOff && wr.content != sc.Values[0] && wr.content != sc.Values[1] {
 		// A write sent before its node crashed, landed after: the

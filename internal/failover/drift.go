@@ -107,6 +107,8 @@ func (s State) touched(c *Config, content string) bool {
 func (s State) peerWroteRec(c *Config, rec Record) bool {
 	a := ActEnsure{Own: c.ThisValue, Peer: s.peerValue, PeerKnown: s.peerKnown,
 		Base: s.base(), Since: s.ep.since}
+	a.BaseAt = s.baseAt()
+	a.LinkFrom, a.LinkUntil = s.onLink()
 	return a.peerWrote(rec, s.lastTurn)
 }
 
@@ -127,6 +129,10 @@ func (s *State) drift(c *Config, content string, now time.Time, acts []Action) [
 		// The takeover decides; withheld because the peer serves, it
 		// leaves an edit to a value of neither node (but the preferred
 		// one: a load balancer serves both) to this check.
+		return acts
+	case s.job != nil:
+		// A job started while this read was out (a takeover) reads the
+		// record itself and judges it: one job at a time.
 		return acts
 	case s.peerKnown && nodesParts(content, c.ThisValue, s.peerValue), s.touched(c, content),
 		s.ep.on && s.ep.peerTook && partOf(content, s.peerValue):

@@ -187,6 +187,9 @@ type (
 		Conditional bool
 		Base        string
 		Since       time.Time
+		// BaseAt: as of when this node knew the record to hold Base (zero
+		// if Base is only what the episode began with).
+		BaseAt time.Time
 		// AlsoBase: a second value that counts as unchanged if it is
 		// stamped between AlsoFrom and AlsoUntil: the owner's failback,
 		// due on the link at AlsoFrom, landing just after it broke.
@@ -195,6 +198,10 @@ type (
 		// AlsoAnnounced: the peer announced that failback; an undated read
 		// within the window counts too.
 		AlsoAnnounced bool
+		// LinkFrom, LinkUntil: a write of the peer's stamped between
+		// them was made while the peer was on the last link, not during
+		// the loss (State.onLink).
+		LinkFrom, LinkUntil time.Time
 		// Evidence: a takeover because peer_check finds the peer's
 		// service gone; Wrote: this node already wrote its value in this
 		// episode.

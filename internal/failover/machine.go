@@ -151,10 +151,15 @@ func (s *State) linkUp(c *Config, now time.Time, acts []Action) []Action {
 	s.linkSince, s.lastHeard = now, now
 	s.failbackDone, s.failbackHeld, s.failbackNext = false, false, time.Time{}
 	s.claimSeen, s.claim, s.infoSeen, s.peerActed, s.mismatch = false, "", false, false, nil
+	s.heardSent = time.Time{}
 	s.verifiedClaim, s.verifiedRec = "-", "-" // nothing verified on this link
 	s.lookGap = lookFirst                     // a new link: a decision waits on a missing record again
 	s.peerStops, s.peerHealthy = false, true
 	s.probe, s.probing, s.guard = probeNone, false, guardNone
+	// A contest over the record (each node took it on evidence that the
+	// other's service was gone) lasts until the link is back: the peer
+	// is alive, and this node's write of the episode is known to it.
+	s.ep.wrote, s.ep.contest = false, false
 	// Whatever the running job was for, it was decided without the peer:
 	// the rules decide again now (a write under way still lands, and is
 	// learned).
@@ -307,6 +312,14 @@ func (s *State) heard(c *Config, ev EvHeard, now time.Time, acts []Action) []Act
 		s.claimChanged = now
 	}
 	s.claim, s.claimSeen = claim, true
+	if sent := ev.Sent; !sent.IsZero() {
+		if sent.After(now) {
+			sent = now
+		}
+		if sent.After(s.heardSent) {
+			s.heardSent = sent
+		}
+	}
 	if s.rec.content != "" && s.writing == "" && s.claimOf(c, s.rec.content) == s.claim && !ev.Sent.IsZero() && !now.Before(s.grace) {
 		// The peer knew what this node knows when it sent this frame: a
 		// write of the peer's before then would be known here. The frame
@@ -383,7 +396,7 @@ func (s *State) learn(c *Config, rec Record, at time.Time, acts []Action) ([]Act
 		base = s.ep.first
 	}
 	touched := s.peerKnown && peerTouched(rec.Content, base, c.ThisValue, s.peerValue)
-	if (s.peersValue(c, rec.Content) || touched) && (changed || s.ep.held) && !changedBefore(rec, s.ep.since) {
+	if (s.peersValue(c, rec.Content) || touched) && (changed || s.ep.held) && !changedBefore(rec, s.ep.since) && !s.madeOnLink(rec) {
 		acts = s.notePeerTook(c, "the record holds the peer's value, which it did not when this episode began", acts)
 	}
 	return acts, true

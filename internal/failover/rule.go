@@ -86,7 +86,10 @@ func mayBePeers(content, own, peer string, known bool) bool {
 // changed since. A change from before the link was last good is an
 // outside edit this node did not know of, not the peer's write.
 func (a ActEnsure) peerWrote(rec Record, asked time.Time) bool {
-	if changedBefore(rec, a.Since) {
+	if changedBefore(rec, a.Since) || withinStamps(rec, a.LinkFrom, a.LinkUntil) {
+		// An edit from before the link was last good, or the peer's
+		// write made while it was on the link: not a write of this
+		// episode's.
 		return false
 	}
 	if rec.Content == a.AlsoBase && rec.Content != "" {
@@ -102,11 +105,19 @@ func (a ActEnsure) peerWrote(rec Record, asked time.Time) bool {
 	// Surely changed since the link was last good: the peer wrote it,
 	// even if it holds the base again (changed away and back), or none is
 	// known. (A stamp within the clock margin of that moment cannot say.)
-	changed := changedAfter(rec, a.Since)
+	// A record that holds the base, stamped before this node knew it to
+	// hold it, has not changed since: the base as it was learned.
+	changed := changedAfter(rec, later(a.Since, a.BaseAt))
 	if a.Base != "" {
 		return rec.Content != a.Base || changed
 	}
 	return changed
+}
+
+// withinStamps reports whether rec, as read, last changed surely between
+// from and until. Unknown bounds cannot say.
+func withinStamps(rec Record, from, until time.Time) bool {
+	return !from.IsZero() && changedAfter(rec, from) && changedBefore(rec, until)
 }
 
 // changedBefore reports whether rec, as read, last changed surely before

@@ -132,6 +132,9 @@ type State struct {
 	claimSeen    bool      // a keepalive has come on this link
 	claimChanged time.Time // when the peer last changed its claim
 	firstClaimAt time.Time // when the link's first keepalive came
+	// heardSent: the latest a keepalive heard on this link (the last
+	// one, after a loss) can have been sent, at the earliest (EvHeard.Sent).
+	heardSent time.Time
 	// peerActed: on this link, the peer took the record unasked (its claim
 	// changed to holding it, confirmed by a read): it has lost this node
 	// (a one-way cut), so the episode that follows begins with the peer
@@ -254,6 +257,15 @@ func (s State) base() string {
 	return s.ep.first
 }
 
+// baseAt is as of when this node knew the record to hold its base: its
+// knowledge's time, or zero for what the episode began with.
+func (s State) baseAt() time.Time {
+	if s.rec.content != "" {
+		return s.rec.at
+	}
+	return time.Time{}
+}
+
 // peersValue reports whether content may be the peer's value.
 func (s State) peersValue(c *Config, content string) bool {
 	return mayBePeers(content, c.ThisValue, s.peerValue, s.peerKnown)
@@ -368,6 +380,28 @@ func (s State) nextLook(c *Config) time.Time {
 		every = min(every, c.DriftInterval)
 	}
 	return s.lastLook.Add(every)
+}
+
+// onLink is the span in which a write of the peer's, by its stamp, was
+// made while the peer was still on the last link: after the link's
+// first keepalive came, less a write under way when the peer joined it
+// (APITimeout), and before the latest keepalive heard on it was sent. The
+// peer writes unasked only once it has lost the link, and it sends no
+// keepalive on a link it has lost: such a write was made on the link (a
+// failback, a move), whatever this node knew of it, not a takeover of a
+// down episode. Zero if no keepalive on the link said when it was sent.
+func (s State) onLink() (from, until time.Time) {
+	if !s.claimSeen || s.heardSent.IsZero() {
+		return time.Time{}, time.Time{}
+	}
+	return s.firstClaimAt.Add(APITimeout), s.heardSent
+}
+
+// madeOnLink reports whether rec, by its stamp, was written while the
+// peer was on the last link (onLink).
+func (s State) madeOnLink(rec Record) bool {
+	from, until := s.onLink()
+	return withinStamps(rec, from, until)
 }
 
 // claimMoved reports whether the peer's claim changed on this link after

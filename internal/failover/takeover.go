@@ -130,6 +130,11 @@ func (s *State) probed(c *Config, ev EvProbe, acts []Action) []Action {
 	s.probeNext = ev.At.Add(c.Keepalive)
 	if ev.Serving {
 		s.probe = probeServing
+		// The peer's service answers: the evidence this node wrote on is
+		// gone, and a write of the peer's from now on is a live peer's,
+		// not its reply to this node's write. A failure after this is new
+		// evidence, worth one write again.
+		s.ep.wrote, s.ep.contest = false, false
 		if s.rec.content == c.ThisValue && !s.pendingDown {
 			return acts // the record is here; the peer's service answers too
 		}
