@@ -140,6 +140,9 @@ var Regressions = []Regression{
 	{Seed: 936240, Fingerprint: "aae64542", Found: "the owner's failback on a live link that the other node never learned counted as its partition takeover after the owner powered off"},
 	{Seed: 428669, Fingerprint: "49b84ef2", Found: "the peer's health move, learned by a read but agreed by no keepalive, counted as changed away and back since the last agreement: the survivor withheld"},
 	{Seed: 797114, Fingerprint: "aa5a7bc9", Found: "a drift read answered just after an evidence takeover started replaced it with a correction that paused a drift interval"},
+	{Seed: 650401, Fingerprint: "bc8f2c3a", Found: "on a slow link the owner's failback landed before the other node saw it due, and counted as its unasked takeover: the survivor withheld after the owner crashed"},
+	{Seed: 697527, Fingerprint: "0ee061a8", Found: "a node whose record went missing after its takeover said \"not mine\": the peer took that for agreement and wrote over it at the next loss"},
+	{Seed: 735810, Fingerprint: "6738da05", Found: "a takeover decided on a stale read, then a stale read of the peer's value taken for the peer's write: both nodes agreed on a value the record did not hold"},
 	// Record sets (Options.Sets).
 	{Seed: 12, Fingerprint: "18ef5201", Found: "a set's write refused for one record retried without its API fault counted", Sets: true},
 	{Seed: 50, Fingerprint: "6bf91a73", Found: "a set moved in part by the peer looked like an outside edit: written over", Sets: true},

@@ -89,11 +89,14 @@ func (s *State) read(c *Config, ev EvRead, acts []Action) []Action {
 	return acts
 }
 
-// staleRead reports whether a read asked at asked that shows content is
-// an answer from before this node's own last write: it shows what that
-// write replaced, and was asked within StaleReads of it.
+// staleRead reports whether a read asked at asked that shows content may
+// be an answer from before this node's own last write: it shows something
+// else, and was asked within StaleReads of it. (What the write replaced is
+// what such an answer most often shows; but the read that write was
+// decided on may itself have lagged, so that what it replaced is not
+// known for sure.) A later read settles it.
 func (s State) staleRead(content string, asked time.Time) bool {
-	return s.wrote != "" && s.rec.content == s.wrote && content == s.replaced && content != s.wrote &&
+	return s.wrote != "" && s.rec.content == s.wrote && content != s.wrote &&
 		asked.Sub(s.wroteAt) < StaleReads
 }
 

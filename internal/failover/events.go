@@ -20,7 +20,12 @@ const (
 	// wrote it. The peer then learns of the move's completion by the
 	// flag's change.
 	FlagPartial byte = 1 << 4
-	KnownFlags       = FlagHealthy | FlagHandover | FlagActive | FlagPreferred | FlagPartial
+	// FlagUnsure: the sender does not know what the record holds (it
+	// found no record, or has not read it since it changed): its "not
+	// mine" vouches for nothing. Older peers do not send it; their "not
+	// mine" vouches once said for a peer_timeout.
+	FlagUnsure byte = 1 << 5
+	KnownFlags      = FlagHealthy | FlagHandover | FlagActive | FlagPreferred | FlagPartial | FlagUnsure
 )
 
 // partClaim is the claim of a peer that holds a set in part: no content.

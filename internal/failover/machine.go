@@ -246,6 +246,15 @@ func (s *State) broken(c *Config, now time.Time, acts []Action) []Action {
 			s.ep.since = s.agreedAt
 		}
 	}
+	if acted && !s.ep.failbackDue.IsZero() && s.rec.content == c.Preferred {
+		// What looked like an unasked takeover is the preferred value,
+		// and the owner's failback was due as the link broke: the owner
+		// counts its failback_delay from its own end of the link, which
+		// may have come up a one-way delay before this one, so its
+		// failback may land before this node sees it due. This node
+		// cannot tell the two (WRITE-RULE.md, limits): the failback.
+		acted = false
+	}
 	if acted {
 		acts = s.notePeerTook(c, "the peer took the record unasked just before the link broke", acts)
 	}
@@ -331,14 +340,15 @@ func (s *State) heard(c *Config, ev EvHeard, now time.Time, acts []Action) []Act
 		// along: they do not count.) A peer that claims nothing may know
 		// nothing (its record missing, its process just started) or have
 		// a write under way: then only this node's knowledge counts, as
-		// of when it was current, until the peer has said so for a
-		// peer_timeout on this link (a write of its own would have shown
-		// in its word by then).
+		// of when it was current, while the peer says it is unsure, and
+		// from a peer that does not say (an older version) until it has
+		// said so for a peer_timeout on this link (a write of its own
+		// would have shown in its word by then).
 		at := ev.Sent
 		if at.After(now) {
 			at = now
 		}
-		if s.claim == "" && s.rec.at.Before(at) && now.Sub(later(s.linkSince, s.claimChanged)) < c.PeerTimeout {
+		if s.claim == "" && s.rec.at.Before(at) && (flags&FlagUnsure != 0 || now.Sub(later(s.linkSince, s.claimChanged)) < c.PeerTimeout) {
 			at = s.rec.at
 		}
 		if at.After(s.agreedAt) {

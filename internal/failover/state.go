@@ -290,6 +290,7 @@ func (s State) Flags(c *Config) byte {
 	}
 	switch {
 	case content == "":
+		f |= FlagUnsure
 	case content == c.ThisValue:
 		f |= FlagActive
 	case s.holdsPart(c, content, c.ThisValue):
