@@ -209,7 +209,8 @@ func (r *Record) tsigError(op string, reply *dns.Msg, t *dns.TSIG, received time
 	case dns.RcodeBadKey:
 		e.Msg = fmt.Sprintf("the server does not know key %q with algorithm %s: check the key name and algorithm", key, r.algorithm)
 		if op == opUpdate {
-			e.Msg += fmt.Sprintf(" (Knot also answers so when its ACL does not let the key update %s %s)", r.name, r.typ)
+			// Knot answers so when its ACL denies the update.
+			e.Msg = fmt.Sprintf("the server does not accept key %q (%s) for this update: either it does not know the key name or algorithm, or its ACL does not let the key update %s %s (Knot: check update-owner and update-type)", key, r.algorithm, r.name, r.typ)
 		}
 	case dns.RcodeBadTime:
 		if b, err := hex.DecodeString(t.OtherData); err == nil && len(b) == 6 {

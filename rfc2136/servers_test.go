@@ -387,7 +387,7 @@ func testPolicy(t *testing.T, s *dnstest.Server) {
 	case 5: // REFUSED
 		wantError(t, err, true, `REFUSED: the key "clooster-test" may not update other.example.test. A (check the server's update-policy`)
 	case 9: // NOTAUTH
-		wantError(t, err, true, "NOTAUTH, TSIG BADKEY", "ACL does not let the key update other.example.test. A")
+		wantError(t, err, true, `NOTAUTH, TSIG BADKEY: the server does not accept key "clooster-test" (hmac-sha256) for this update`, "its ACL does not let the key update other.example.test. A (Knot: check update-owner and update-type)")
 	default:
 		t.Errorf("Rcode = %d, want REFUSED or NOTAUTH", e.Rcode)
 	}
