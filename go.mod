@@ -7,6 +7,7 @@ require (
 	github.com/cloudflare/cloudflare-go v0.119.0
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/gorilla/websocket v1.5.3
+	github.com/miekg/dns v1.1.73
 	github.com/rogpeppe/go-internal v1.16.0
 	golang.org/x/net v0.62.0
 )
