@@ -260,7 +260,7 @@ func cmdNotifyTest(ctx context.Context, args, environ []string, stdout, stderr i
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	title := fmt.Sprintf("[%s] clooster test", cfg.ThisServer)
-	body := fmt.Sprintf("A test push from %s: notifications for %s work.", cfg.ThisServer, cfg.Cloudflare.Record)
+	body := fmt.Sprintf("A test push from %s: notifications for %s work.", cfg.ThisServer, setValues(cfg).name)
 	rc, err := pb.Send(ctx, title, body)
 	if err != nil {
 		return fmt.Errorf("notify-test: %w", err)

@@ -15,10 +15,12 @@ import (
 
 	"github.com/clooster/clooster/cfapi"
 	"github.com/clooster/clooster/config"
+	"github.com/clooster/clooster/internal/failover"
 	"github.com/clooster/clooster/internal/health"
 	"github.com/clooster/clooster/internal/hooks"
 	"github.com/clooster/clooster/internal/recordset"
 	"github.com/clooster/clooster/notify"
+	"github.com/clooster/clooster/rfc2136"
 	"github.com/clooster/clooster/watchdog"
 )
 
@@ -249,45 +251,65 @@ func newLogger(w io.Writer, level, format string, secrets []string) *slog.Logger
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// recordStores is the record set of cfg as one store, a Cloudflare client
-// per record, sharing one HTTP client.
+// recordStores is the record set of cfg as one store: a Cloudflare client
+// per Cloudflare record, sharing one HTTP client, the records of one zone
+// read and written in batches; an RFC 2136 record per rfc2136 record, each
+// on its own, every write a compare-and-swap. The Cloudflare clients are
+// returned for their metrics.
 func recordStores(cfg *config.Config, logger *slog.Logger) (*recordset.Set, []*cfapi.Client, error) {
 	hc := cfapi.DefaultHTTPClient()
 	var members []recordset.Member
 	var clients []*cfapi.Client
-	for _, r := range cfg.RecordSet() {
-		c, err := cfapi.New(cfapi.Config{
-			BaseURL:    cfg.Cloudflare.APIURL,
-			Token:      cfg.Cloudflare.Token,
-			Key:        cfg.Cloudflare.Key,
-			Email:      cfg.Cloudflare.Mail,
-			Zone:       r.Zone,
-			ZoneID:     r.ZoneID,
-			Record:     r.Name,
-			Type:       r.Type,
-			HTTPClient: hc,
-			Logger:     logger,
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", r.Label(), err)
-		}
-		members = append(members, recordset.Member{Label: r.Label(), Store: c})
-		clients = append(clients, c)
-	}
-	// The records of one zone are read with one listing and written with
-	// one batch.
-	byZone := map[string][]int{}
+	byZone := map[string][]int{} // Cloudflare members, by zone
 	var zones []string
 	for i, r := range cfg.RecordSet() {
-		z := "id:" + r.ZoneID
-		if r.ZoneID == "" {
-			z = "name:" + strings.ToLower(strings.TrimSuffix(r.Zone, "."))
+		var store failover.RecordStore
+		switch r.Provider {
+		case config.ProviderRFC2136:
+			x := cfg.RFC2136
+			rec, err := rfc2136.New(rfc2136.Config{
+				Server:        x.Server,
+				Zone:          r.Zone,
+				TSIGName:      x.TSIGName,
+				TSIGSecret:    x.TSIGSecret,
+				TSIGAlgorithm: x.TSIGAlgorithm,
+				Transport:     x.Transport,
+			}, strings.TrimSuffix(r.Name, ".")+".", r.Type)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", r.Label(), err)
+			}
+			store = rec
+		default:
+			c, err := cfapi.New(cfapi.Config{
+				BaseURL:    cfg.Cloudflare.APIURL,
+				Token:      cfg.Cloudflare.Token,
+				Key:        cfg.Cloudflare.Key,
+				Email:      cfg.Cloudflare.Mail,
+				Zone:       r.Zone,
+				ZoneID:     r.ZoneID,
+				Record:     r.Name,
+				Type:       r.Type,
+				HTTPClient: hc,
+				Logger:     logger,
+			})
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", r.Label(), err)
+			}
+			store = c
+			clients = append(clients, c)
+			z := "id:" + r.ZoneID
+			if r.ZoneID == "" {
+				z = "name:" + strings.ToLower(strings.TrimSuffix(r.Zone, "."))
+			}
+			if byZone[z] == nil {
+				zones = append(zones, z)
+			}
+			byZone[z] = append(byZone[z], i)
 		}
-		if byZone[z] == nil {
-			zones = append(zones, z)
-		}
-		byZone[z] = append(byZone[z], i)
+		members = append(members, recordset.Member{Label: r.Label(), Store: store})
 	}
+	// The Cloudflare records of one zone are read with one listing and
+	// written with one batch.
 	var groups []recordset.Group
 	for _, z := range zones {
 		idx := byZone[z]
@@ -296,7 +318,7 @@ func recordStores(cfg *config.Config, logger *slog.Logger) (*recordset.Set, []*c
 		}
 		var zc []*cfapi.Client
 		for _, i := range idx {
-			zc = append(zc, clients[i])
+			zc = append(zc, members[i].Store.(*cfapi.Client))
 		}
 		groups = append(groups, recordset.Group{Batcher: cfapi.BatchStore{B: cfapi.NewBatch(zc)}, Members: idx})
 	}

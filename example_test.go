@@ -102,7 +102,7 @@ func TestExampleConfigCoversEveryKey(t *testing.T) {
 // and so are trailing commas.
 func uncomment(t *testing.T, s string) any {
 	t.Helper()
-	jsonAfterHash := regexp.MustCompile(`^(\s*)#(\s*(?:"[a-z_]+"\s*:|[{}\]]))`)
+	jsonAfterHash := regexp.MustCompile(`^(\s*)#(\s*(?:"[a-z0-9_]+"\s*:|[{}\]]))`)
 	var lines []string
 	for _, line := range strings.Split(s, "\n") {
 		line = jsonAfterHash.ReplaceAllString(line, "$1$2")

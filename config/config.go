@@ -17,6 +17,15 @@
 // A null counts as an absent key. Relative tls paths are taken from the
 // file's directory.
 //
+// # Providers
+//
+// A record is kept by Cloudflare (the cloudflare block) or by a server that
+// takes RFC 2136 updates (the rfc2136 block). records[].provider defaults
+// to the only block set; with both, every record names its provider. The
+// original format's cloudflare.record is always a Cloudflare record, so an
+// rfc2136 block needs a records block. Each block's credentials are
+// required only when a record uses it.
+//
 // # Environment
 //
 // Every key has a variable: CLOOSTER_ and the key's path in upper case with
@@ -36,8 +45,9 @@
 //     CLOOSTER_PUSHBULLET_KEY) creates the block if the file has none.
 //   - The secrets can be read from files: CLOOSTER_KEY_FILE,
 //     CLOOSTER_CLOUDFLARE_TOKEN_FILE, CLOOSTER_CLOUDFLARE_KEY_FILE,
-//     CLOOSTER_PUSHBULLET_KEY_FILE (trailing newlines trimmed). Setting a
-//     secret and its _FILE variable both is an error.
+//     CLOOSTER_PUSHBULLET_KEY_FILE, CLOOSTER_RFC2136_TSIG_SECRET_FILE
+//     (trailing newlines trimmed). Setting a secret and its _FILE variable
+//     both is an error.
 //   - Unknown CLOOSTER_* variables are warned about (likely typos), except
 //     those clooster sets for its hooks. Other programs' variables, such as
 //     the Cloudflare library's CLOUDFLARE_*, are ignored.
@@ -94,6 +104,7 @@ type Config struct {
 	FailbackDelay     Duration    `json:"failback_delay"`
 	Status            Status      `json:"status"`
 	Cloudflare        Cloudflare  `json:"cloudflare"`
+	RFC2136           *RFC2136    `json:"rfc2136,omitempty"`
 	Records           []Record    `json:"records,omitempty"`
 	Pushbullet        *Pushbullet `json:"pushbullet,omitempty"`
 	Log               Log         `json:"log"`
@@ -155,10 +166,26 @@ type Cloudflare struct {
 	APIURL         string `json:"api_url"`
 }
 
+// RFC2136 is how to reach an authoritative server that takes dynamic
+// updates (RFC 2136) signed with TSIG; a nil *RFC2136 is no such server.
+// After Load, Server is host:port, TSIGAlgorithm and Transport are set,
+// in lower case.
+type RFC2136 struct {
+	Server        string `json:"server"`
+	Zone          string `json:"zone"`
+	TSIGName      string `json:"tsig_name"`
+	TSIGSecret    string `json:"tsig_secret"`
+	TSIGAlgorithm string `json:"tsig_algorithm"`
+	Transport     string `json:"transport"`
+}
+
 // Record is one DNS record of the set the pair owns (Config.RecordSet).
 // After Load, every Type is upper case, Provider is set, Zone or ZoneID is
-// set, Values names both nodes, and PreferredValue is what the record
-// holds while both nodes are up.
+// set (Zone alone for rfc2136), Values names both nodes, and
+// PreferredValue is what the record holds while both nodes are up. The
+// values of an rfc2136 record are in the form its server reports them:
+// addresses as net/netip prints them, CNAME targets in lower case without
+// the final dot.
 type Record struct {
 	Name      string            `json:"name"`
 	Type      string            `json:"type"`
@@ -377,6 +404,11 @@ func (c *Config) Redacted() *Config {
 		redact(&p.Key)
 		r.Pushbullet = &p
 	}
+	if c.RFC2136 != nil {
+		x := *c.RFC2136
+		redact(&x.TSIGSecret)
+		r.RFC2136 = &x
+	}
 	if c.HandoverOnStop != nil {
 		h := *c.HandoverOnStop
 		r.HandoverOnStop = &h
@@ -386,10 +418,11 @@ func (c *Config) Redacted() *Config {
 }
 
 // Secrets lists the non-empty secret values (key, cloudflare.token,
-// cloudflare.key, pushbullet.key), for scrubbing them from output.
+// cloudflare.key, pushbullet.key, rfc2136.tsig_secret), for scrubbing
+// them from output.
 func (c *Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.Key, c.Cloudflare.Token, c.Cloudflare.Key, c.pushbulletKey()} {
+	for _, s := range []string{c.Key, c.Cloudflare.Token, c.Cloudflare.Key, c.pushbulletKey(), c.tsigSecret()} {
 		if s != "" {
 			out = append(out, s)
 		}
@@ -404,10 +437,19 @@ func (c *Config) pushbulletKey() string {
 	return c.Pushbullet.Key
 }
 
+func (c *Config) tsigSecret() string {
+	if c.RFC2136 == nil {
+		return ""
+	}
+	return c.RFC2136.TSIGSecret
+}
+
 // secretPaths are the keys whose values are never shown.
 var secretPaths = map[string]bool{
 	"key":              true,
 	"cloudflare.token": true,
 	"cloudflare.key":   true,
 	"pushbullet.key":   true,
+
+	"rfc2136.tsig_secret": true,
 }

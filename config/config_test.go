@@ -264,8 +264,17 @@ func TestRedactedAndSecrets(t *testing.T) {
 		t.Errorf("changing the redacted copy changed the original: %+v", c)
 	}
 
+	c = mustLoad(t, writeConfig(t, withRFC2136(aRecord())), nil)
+	if got, want := c.Secrets(), []string{testKey, testPushbullet, testTSIG}; !slices.Equal(got, want) {
+		t.Errorf("Secrets: got %q, want %q", got, want)
+	}
+	r = c.Redacted()
+	if r.RFC2136.TSIGSecret != "REDACTED" || c.RFC2136.TSIGSecret != testTSIG || r.RFC2136.TSIGName != "clooster" {
+		t.Errorf("rfc2136: redacted %+v, original %+v", r.RFC2136, c.RFC2136)
+	}
+
 	c.Cloudflare.Token, c.Cloudflare.Key = "tok", ""
-	c.Pushbullet = nil
+	c.Pushbullet, c.RFC2136 = nil, nil
 	if got, want := c.Secrets(), []string{testKey, "tok"}; !slices.Equal(got, want) {
 		t.Errorf("Secrets: got %q, want %q", got, want)
 	}

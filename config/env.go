@@ -60,6 +60,15 @@ type envLayer struct {
 		OtherValue     *string `env:"OTHER_VALUE"`
 		APIURL         *string `env:"API_URL"`
 	} `envPrefix:"CLOUDFLARE_"`
+	RFC2136 struct {
+		Server         *string `env:"SERVER"`
+		Zone           *string `env:"ZONE"`
+		TSIGName       *string `env:"TSIG_NAME"`
+		TSIGSecret     *string `env:"TSIG_SECRET"`
+		TSIGSecretFile *string `env:"TSIG_SECRET_FILE"`
+		TSIGAlgorithm  *string `env:"TSIG_ALGORITHM"`
+		Transport      *string `env:"TRANSPORT"`
+	} `envPrefix:"RFC2136_"`
 	Pushbullet struct {
 		Key     *string `env:"KEY"`
 		KeyFile *string `env:"KEY_FILE"`
@@ -110,6 +119,7 @@ var secretFiles = []struct{ path, fileVar string }{
 	{"cloudflare.token", "CLOOSTER_CLOUDFLARE_TOKEN_FILE"},
 	{"cloudflare.key", "CLOOSTER_CLOUDFLARE_KEY_FILE"},
 	{"pushbullet.key", "CLOOSTER_PUSHBULLET_KEY_FILE"},
+	{"rfc2136.tsig_secret", "CLOOSTER_RFC2136_TSIG_SECRET_FILE"},
 }
 
 // alternatives are the one-of groups: a variable that sets the first path of

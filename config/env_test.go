@@ -267,3 +267,51 @@ func TestEnvNames(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvRFC2136(t *testing.T) {
+	// A file with a records block and no provider block: the variables
+	// make the rfc2136 block, and the records default to it.
+	m := withRFC2136(aRecord())
+	delete(m, "rfc2136")
+	path := writeConfig(t, m)
+	secret := writeFile(t, t.TempDir(), "tsig", testTSIG+"\n")
+	vars := []string{
+		"CLOOSTER_RFC2136_SERVER=127.0.0.1:5353",
+		"CLOOSTER_RFC2136_ZONE=example.com",
+		"CLOOSTER_RFC2136_TSIG_NAME=clooster",
+		"CLOOSTER_RFC2136_TSIG_SECRET_FILE=" + secret,
+		"CLOOSTER_RFC2136_TSIG_ALGORITHM=hmac-sha512",
+		"CLOOSTER_RFC2136_TRANSPORT=udp",
+	}
+	c := mustLoad(t, path, vars)
+	want := RFC2136{Server: "127.0.0.1:5353", Zone: "example.com", TSIGName: "clooster", TSIGSecret: testTSIG,
+		TSIGAlgorithm: "hmac-sha512", Transport: "udp"}
+	if c.RFC2136 == nil || *c.RFC2136 != want || c.Records[0].Provider != ProviderRFC2136 {
+		t.Errorf("got %+v, records %+v; want %+v", c.RFC2136, c.Records, want)
+	}
+
+	tests := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"secret and file", []string{"CLOOSTER_RFC2136_TSIG_SECRET=" + testTSIG},
+			"CLOOSTER_RFC2136_TSIG_SECRET_FILE: set only one of CLOOSTER_RFC2136_TSIG_SECRET and CLOOSTER_RFC2136_TSIG_SECRET_FILE"},
+		{"bad secret", []string{"CLOOSTER_RFC2136_TSIG_SECRET_FILE=", "CLOOSTER_RFC2136_TSIG_SECRET=not-base64!"},
+			"CLOOSTER_RFC2136_TSIG_SECRET: not base64 (got 11 characters)"},
+		{"transport", []string{"CLOOSTER_RFC2136_TRANSPORT=quic"}, `CLOOSTER_RFC2136_TRANSPORT: must be tcp or udp (got "quic")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := append(slices.Clone(vars), tt.env...)
+			_, err := Load(path, env)
+			ps := problems(t, err)
+			if len(ps) != 1 || ps[0].String() != tt.want {
+				t.Errorf("got %q, want %q", ps, tt.want)
+			}
+			if strings.Contains(err.Error(), testTSIG) {
+				t.Errorf("the secret is in the error: %v", err)
+			}
+		})
+	}
+}

@@ -25,6 +25,12 @@ func FuzzLoad(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(modern)
+	cname := map[string]any{"name": "WWW.example.com.", "type": "cname", "provider": "rfc2136"}
+	mixed, err := json.Marshal(withRFC2136(aRecord(), cname))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(mixed)
 	f.Add([]byte("{\"a\": \"# not a comment\", # a comment\n \"b\": [1, 2,], /* x */}"))
 	f.Add([]byte(`{"server": {"port": "4096", "address": "[::1]"}, "peer_timeout": 0.5, "status": {"address": null}}`))
 	f.Add([]byte("\xef\xbb\xbf{\"key\": \"a\tb\", \"key\": 1}"))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -201,6 +202,17 @@ func (l *loader) defaults() {
 	setDefault(l, "cloudflare.this_value", &cf.ThisValue, c.ThisServer)
 	setDefault(l, "cloudflare.api_url", &cf.APIURL, DefaultCloudflareAPIURL)
 	cf.APIURL = strings.TrimRight(cf.APIURL, "/")
+	if x := c.RFC2136; x != nil {
+		x.Server = withPort(strings.TrimSpace(x.Server), "53")
+		x.Zone = strings.TrimSpace(x.Zone)
+		x.TSIGName = strings.TrimSpace(x.TSIGName)
+		x.TSIGSecret = strings.TrimSpace(x.TSIGSecret)
+		x.TSIGAlgorithm = tsigAlgorithm(x.TSIGAlgorithm)
+		x.Transport = strings.ToLower(strings.TrimSpace(x.Transport))
+		if x.Transport == "" {
+			x.Transport = "tcp"
+		}
+	}
 	l.defaultRecords()
 	if p := c.Pushbullet; p != nil {
 		setDefault(l, "pushbullet.api_url", &p.APIURL, DefaultPushbulletAPIURL)
@@ -230,6 +242,30 @@ func setDefault[T any](l *loader, path string, v *T, def T) {
 	if !l.isSet(path) {
 		*v = def
 	}
+}
+
+// withPort is s as host:port, with port if s has none; a value that is no
+// host stays as it is, for validation to name.
+func withPort(s, port string) string {
+	if _, _, err := net.SplitHostPort(s); err == nil || s == "" {
+		return s
+	}
+	host := unbracket(s)
+	if strings.ContainsAny(host, " \t\r\n/[]") || strings.Contains(host, ":") && net.ParseIP(host) == nil {
+		return s
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// tsigAlgorithm is a TSIG algorithm's name as rfc2136.tsig_algorithm takes
+// it: lower case, without the final dot or hmac-md5's long suffix;
+// hmac-sha256 if empty.
+func tsigAlgorithm(alg string) string {
+	alg = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(alg)), ".")
+	if alg == "" {
+		return TSIGAlgorithms[0]
+	}
+	return strings.TrimSuffix(alg, ".sig-alg.reg.int")
 }
 
 // unbracket turns "[::1]" into "::1", which net.JoinHostPort brackets again.

@@ -5,13 +5,15 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 )
 
-// Providers.
+// Providers: where a record is kept.
 const (
 	ProviderCloudflare = "cloudflare"
+	ProviderRFC2136    = "rfc2136"
 )
 
 // RecordSet is the set of records the pair owns: records, or the
@@ -56,30 +58,104 @@ func (c *Config) serverName() string {
 // set of the original format.
 func (l *loader) defaultRecords() {
 	c := l.cfg
+	provider := l.defaultProvider()
 	for i := range c.Records {
 		r := &c.Records[i]
 		r.Name = strings.TrimSpace(r.Name)
 		r.Type = strings.ToUpper(strings.TrimSpace(r.Type))
+		r.Zone = strings.TrimSpace(r.Zone)
 		r.OtherKnown = true
+		r.Provider = strings.ToLower(strings.TrimSpace(r.Provider))
 		if r.Provider == "" {
-			r.Provider = ProviderCloudflare
+			r.Provider = provider
 		}
-		if r.Zone == "" && r.ZoneID == "" {
+		switch {
+		case r.Provider == ProviderRFC2136:
+			if r.Zone == "" && r.ZoneID == "" && c.RFC2136 != nil {
+				r.Zone = c.RFC2136.Zone
+			}
+		case r.Zone == "" && r.ZoneID == "":
 			r.Zone, r.ZoneID = c.Cloudflare.Zone, c.Cloudflare.ZoneID
 		}
 		if r.Values == nil && (r.Type == "CNAME" || r.Type == "") {
 			r.Values = map[string]string{c.ThisServer: c.ThisServer, c.OtherServer: c.OtherServer}
 		}
+		preferred := c.Cloudflare.PreferredValue
+		if r.Provider == ProviderRFC2136 {
+			for node, v := range r.Values {
+				r.Values[node] = canonValue(r.Type, v)
+			}
+			preferred = canonValue(r.Type, preferred)
+		}
 		if r.Preferred == "" {
 			r.Preferred = c.serverName()
 			for node, v := range r.Values {
-				if v != "" && v == c.Cloudflare.PreferredValue {
+				if v != "" && v == preferred {
 					r.Preferred = node
 				}
 			}
 		}
 		r.PreferredValue = r.Values[r.Preferred]
 	}
+}
+
+// defaultProvider is the provider of a record that names none: the only
+// provider block set, Cloudflare if none is; "" when both are.
+func (l *loader) defaultProvider() string {
+	cf, rfc := l.cloudflareSet(), l.cfg.RFC2136 != nil
+	switch {
+	case cf && rfc:
+		return ""
+	case rfc:
+		return ProviderRFC2136
+	}
+	return ProviderCloudflare
+}
+
+// cloudflareSet reports whether the file has a cloudflare block, or the
+// environment sets one of its keys.
+func (l *loader) cloudflareSet() bool {
+	if l.fileSet["cloudflare"] {
+		return true
+	}
+	for p := range l.envSet {
+		if strings.HasPrefix(p, "cloudflare.") {
+			return true
+		}
+	}
+	return false
+}
+
+// uses reports whether a record of the records block is kept by provider.
+func (c *Config) uses(provider string) bool {
+	for _, r := range c.Records {
+		if r.Provider == provider {
+			return true
+		}
+	}
+	return false
+}
+
+// canonValue is content v of a record of type typ in the form an RFC 2136
+// server reports it (and the rfc2136 package reads it): an address as
+// net/netip prints it (IPv4 unmapped for A), a CNAME target in lower case
+// without the final dot. A value that is not of the type stays as it is,
+// for validation to name.
+func canonValue(typ, v string) string {
+	switch typ {
+	case "A", "AAAA":
+		a, err := netip.ParseAddr(strings.TrimSpace(v))
+		if err != nil || a.Zone() != "" {
+			return v
+		}
+		if typ == "A" {
+			a = a.Unmap()
+		}
+		return a.String()
+	case "CNAME":
+		return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(v), "."))
+	}
+	return v
 }
 
 // checkRecords validates the record set, each problem named by its path
@@ -115,11 +191,17 @@ func (l *loader) checkRecords() {
 			l.bad(p, quote(r.Label()), fmt.Sprintf("the same record as records[%d]", j))
 		}
 		seen[key] = i
-		if r.Provider != ProviderCloudflare {
-			l.bad(p+".provider", quote(r.Provider), "must be cloudflare")
-		}
-		if r.Zone == "" && r.ZoneID == "" {
-			l.bad(p+".zone", "", "required unless records[].zone_id or cloudflare.zone or cloudflare.zone_id is set")
+		switch r.Provider {
+		case ProviderCloudflare:
+			if r.Zone == "" && r.ZoneID == "" {
+				l.bad(p+".zone", "", "required unless records[].zone_id or cloudflare.zone or cloudflare.zone_id is set")
+			}
+		case ProviderRFC2136:
+			l.checkRFC2136Record(p, r)
+		case "":
+			l.bad(p+".provider", "", "required when both a cloudflare and an rfc2136 block are set: cloudflare or rfc2136")
+		default:
+			l.bad(p+".provider", quote(r.Provider), "must be cloudflare or rfc2136")
 		}
 		l.checkValues(p, r)
 	}
@@ -130,6 +212,59 @@ func (l *loader) checkRecords() {
 				fmt.Sprintf("must be the node of records[0].preferred, %s: the set fails over and back as one", quote(first)))
 		}
 	}
+}
+
+// checkRFC2136Record checks what an rfc2136 record needs beyond any
+// record: a type, and a zone that holds its name.
+func (l *loader) checkRFC2136Record(p string, r Record) {
+	if r.Type == "" {
+		l.bad(p+".type", "", "required for an rfc2136 record: A, AAAA or CNAME")
+	}
+	if r.Name != "" && !isDomainName(r.Name) {
+		l.bad(p+".name", quote(r.Name), "not a domain name")
+		return
+	}
+	if r.ZoneID != "" {
+		l.bad(p+".zone_id", quote(r.ZoneID), "only for cloudflare records; an rfc2136 record names its zone in "+p+".zone")
+		return
+	}
+	switch {
+	case r.Zone == "":
+		l.bad(p+".zone", "", "required unless rfc2136.zone is set")
+	case !isDomainName(r.Zone) && l.cfg.RFC2136 != nil && r.Zone == l.cfg.RFC2136.Zone:
+		// rfc2136.zone's own problem
+	case !isDomainName(r.Zone):
+		l.bad(p+".zone", quote(r.Zone), "not a domain name")
+	case r.Name != "" && !inZone(r.Name, r.Zone):
+		from := p + ".zone"
+		if l.cfg.RFC2136 != nil && r.Zone == l.cfg.RFC2136.Zone && !l.isSet(p+".zone") {
+			from = "rfc2136.zone"
+		}
+		l.bad(p+".name", quote(r.Name), fmt.Sprintf("not inside %s %s", from, quote(r.Zone)))
+	}
+}
+
+// inZone reports whether name is zone or a name below it.
+func inZone(name, zone string) bool {
+	n := strings.ToLower(strings.TrimSuffix(name, "."))
+	z := strings.ToLower(strings.TrimSuffix(zone, "."))
+	return n == z || strings.HasSuffix(n, "."+z)
+}
+
+// isDomainName reports whether s is a domain name as DNS carries it: no
+// white space, labels of 1 to 63 bytes, at most 253 bytes without the
+// final dot, which is optional; not the root.
+func isDomainName(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 || strings.ContainsAny(s, " \t\r\n") {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+	}
+	return true
 }
 
 // checkValues checks that a record's values name both nodes, and no other,
@@ -149,6 +284,8 @@ func (l *loader) checkValues(p string, r Record) {
 			l.bad(p+".values", "", fmt.Sprintf("want the content %s writes (a key %s)", quote(node), quote(node)))
 		case r.Type == "A" || r.Type == "AAAA":
 			l.checkIP(fmt.Sprintf("%s.values[%s]", p, quote(node)), v, r.Type, "")
+		case r.Type == "CNAME" && r.Provider == ProviderRFC2136 && !isDomainName(v):
+			l.bad(fmt.Sprintf("%s.values[%s]", p, quote(node)), quote(v), "want a host name for type CNAME")
 		}
 	}
 	if a, b := r.Values[c.ThisServer], r.Values[c.OtherServer]; a != "" && a == b {

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -63,6 +65,7 @@ func (l *loader) validate() {
 	}
 
 	l.checkCloudflare()
+	l.checkRFC2136()
 	l.checkPushbullet()
 
 	switch c.Log.Level {
@@ -185,26 +188,21 @@ func (l *loader) checkCloudflare() {
 	c := l.cfg
 	cf := c.Cloudflare
 	switch {
-	case cf.Token != "" && cf.Key != "":
-		l.bad("cloudflare.token", "", "set either cloudflare.token or cloudflare.key and cloudflare.mail, not both")
-	case cf.Token != "":
-		if cf.Mail != "" {
-			l.warn(l.name("cloudflare.mail"), "ignored with cloudflare.token")
+	case l.isSet("records"):
+		if c.uses(ProviderCloudflare) {
+			l.checkCloudflareCredentials()
+		} else if cf.Token != "" || cf.Key != "" {
+			l.warn("cloudflare", "no record of records[] has provider cloudflare: the block is not used")
 		}
-	case cf.Key != "":
-		if cf.Mail == "" {
-			l.bad("cloudflare.mail", "", "required with cloudflare.key")
-		}
-	case cf.Mail != "":
-		l.bad("cloudflare.key", "", "required with cloudflare.mail (or use cloudflare.token)")
-	default:
-		l.bad("cloudflare.token", "", "required (or cloudflare.key and cloudflare.mail)")
-	}
-	l.checkURL("cloudflare.api_url", cf.APIURL)
-	if l.isSet("records") {
+		l.checkURL("cloudflare.api_url", cf.APIURL)
 		l.checkRecords()
 		return
+	case c.RFC2136 != nil && cf.Record == "":
+		l.bad("records", "", "required with an rfc2136 block: list its records there (cloudflare.record is always a Cloudflare record)")
+		return
 	}
+	l.checkCloudflareCredentials()
+	l.checkURL("cloudflare.api_url", cf.APIURL)
 	if cf.Zone == "" && cf.ZoneID == "" {
 		l.bad("cloudflare.zone", "", "required unless cloudflare.zone_id is set")
 	}
@@ -238,6 +236,93 @@ func (l *loader) checkCloudflare() {
 		if r != z && !strings.HasSuffix(r, "."+z) {
 			l.warn(l.name("cloudflare.record"), fmt.Sprintf("%s is not inside cloudflare.zone %s", quote(cf.Record), quote(cf.Zone)))
 		}
+	}
+}
+
+// checkCloudflareCredentials checks that the block has a token, or a key
+// and a mail, not both.
+func (l *loader) checkCloudflareCredentials() {
+	cf := l.cfg.Cloudflare
+	switch {
+	case cf.Token != "" && cf.Key != "":
+		l.bad("cloudflare.token", "", "set either cloudflare.token or cloudflare.key and cloudflare.mail, not both")
+	case cf.Token != "":
+		if cf.Mail != "" {
+			l.warn(l.name("cloudflare.mail"), "ignored with cloudflare.token")
+		}
+	case cf.Key != "":
+		if cf.Mail == "" {
+			l.bad("cloudflare.mail", "", "required with cloudflare.key")
+		}
+	case cf.Mail != "":
+		l.bad("cloudflare.key", "", "required with cloudflare.mail (or use cloudflare.token)")
+	default:
+		l.bad("cloudflare.token", "", "required (or cloudflare.key and cloudflare.mail)")
+	}
+}
+
+// TSIGAlgorithms are the TSIG algorithms rfc2136.tsig_algorithm may name,
+// the default first.
+var TSIGAlgorithms = []string{"hmac-sha256", "hmac-sha512", "hmac-sha384", "hmac-sha224", "hmac-sha1", "hmac-md5"}
+
+// checkRFC2136 checks the rfc2136 block: what is set always, what is
+// required only when a record uses the block.
+func (l *loader) checkRFC2136() {
+	c := l.cfg
+	x := c.RFC2136
+	used := c.uses(ProviderRFC2136)
+	if x == nil {
+		if used {
+			l.bad("rfc2136", "", "required: a record has provider rfc2136 (set rfc2136.server, tsig_name and tsig_secret)")
+		}
+		return
+	}
+	if l.isSet("records") && !used && len(c.Records) > 0 {
+		l.warn("rfc2136", "no record of records[] has provider rfc2136: the block is not used")
+	}
+	if c.Cloudflare.Record != "" && !l.isSet("records") {
+		l.warn("rfc2136", "not used: cloudflare.record is always a Cloudflare record; list rfc2136 records in records[]")
+	}
+	switch {
+	case x.Server == "":
+		if used {
+			l.bad("rfc2136.server", "", "required: the primary's host:port")
+		}
+	default:
+		host, _, err := net.SplitHostPort(x.Server)
+		if err != nil || strings.ContainsAny(host, " \t\r\n/[]") {
+			l.bad("rfc2136.server", quote(x.Server), "want host:port (port 53 if absent)")
+		} else {
+			l.checkHostPort("rfc2136.server", x.Server, false)
+		}
+	}
+	if x.Zone != "" && !isDomainName(x.Zone) {
+		l.bad("rfc2136.zone", quote(x.Zone), "not a domain name")
+	}
+	switch {
+	case x.TSIGName == "":
+		if used {
+			l.bad("rfc2136.tsig_name", "", "required: updates are signed with a TSIG key of this name")
+		}
+	case !isDomainName(x.TSIGName):
+		l.bad("rfc2136.tsig_name", quote(x.TSIGName), "not a key name")
+	}
+	switch {
+	case x.TSIGSecret == "":
+		if used {
+			l.bad("rfc2136.tsig_secret", "", "required: the key's secret, base64, as in the server's key statement")
+		}
+	default:
+		if _, err := base64.StdEncoding.DecodeString(x.TSIGSecret); err != nil {
+			l.bad("rfc2136.tsig_secret", fmt.Sprintf("%d characters", len(x.TSIGSecret)), "not base64")
+		}
+	}
+	if !slices.Contains(TSIGAlgorithms, x.TSIGAlgorithm) {
+		l.bad("rfc2136.tsig_algorithm", quote(x.TSIGAlgorithm), "must be "+strings.Join(TSIGAlgorithms[:len(TSIGAlgorithms)-1], ", ")+
+			" or "+TSIGAlgorithms[len(TSIGAlgorithms)-1])
+	}
+	if x.Transport != "tcp" && x.Transport != "udp" {
+		l.bad("rfc2136.transport", quote(x.Transport), "must be tcp or udp")
 	}
 }
 
