@@ -381,6 +381,11 @@ func summary(updates []dnsUpdate) []string {
 // order. The records of a set are written concurrently, in any order.
 func (p *dnsPair) wantWrites(t testing.TB, who string, px *dnsProxy, want []string) {
 	t.Helper()
+	// The record may show an update a moment before the proxy has kept
+	// its answer.
+	for deadline := time.Now().Add(time.Second); len(px.writes()) < len(want) && time.Now().Before(deadline); {
+		time.Sleep(pollEvery)
+	}
 	var got, exp []string
 	for _, u := range px.writes() {
 		got = append(got, u.typ+" "+strings.Join(u.to, ","))
