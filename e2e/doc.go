@@ -1,9 +1,14 @@
 // Package e2e tests the built clooster binary as users run it: separate
 // processes on loopback, a server and a client that link over TLS, with the
 // Cloudflare and Pushbullet APIs replaced by the local stand-ins of
-// internal/fakecf and internal/fakepb, hosted in the test process. Faults
-// come from outside, as in production: SIGKILL, SIGSTOP and SIGCONT, SIGTERM,
-// API errors, an intruder with the wrong key, stray CLOUDFLARE_* variables.
+// internal/fakecf and internal/fakepb, hosted in the test process. Records
+// kept by RFC 2136 live on a real BIND 9 or Knot DNS that internal/dnstest
+// starts on loopback for the test (missing, the test skips; under CI=true
+// it fails); each node reaches it through a proxy of the test that sees
+// its updates. Faults come from outside, as in production: SIGKILL, SIGSTOP
+// and SIGCONT, SIGTERM, API errors, a link cut by a proxy, a name server
+// stopped, an outside update racing a node's, an intruder with the wrong
+// key, a wrong TSIG key, stray CLOUDFLARE_* variables.
 //
 // TestMain builds the binary once into a temporary directory. Every test
 // starts its own processes with their own ports and stand-ins, so the tests

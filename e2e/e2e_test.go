@@ -128,6 +128,9 @@ func TestHangFailoverNoFight(t *testing.T) {
 
 // TestRestartFailback: the crashed preferred node comes back; the record
 // returns to it once the link has been up for failback_delay (3 s here).
+// The failback is timed from the link's return as the restarted node
+// reports it: how long the process takes to start, which a loaded machine
+// stretches, is not the subject.
 func TestRestartFailback(t *testing.T) {
 	e2eTest(t)
 	tm := fastTiming
@@ -141,14 +144,21 @@ func TestRestartFailback(t *testing.T) {
 	again := p.srv1
 	again.label = "srv1 (restarted)"
 	a2 := startNode(t, again)
+	waitLinked(t, 10*time.Second, a2, b)
+	st, err := a2.getStatus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := st.Peer.Since
 	waitFor(t, tm.failbackDelay+10*time.Second, "failback to srv1", func() bool { return p.f.content() == srv1 })
-	back := p.f.cf.Writes()[1].At.Sub(restarted)
-	t.Logf("restart of srv1 → failback to srv1 in %.2f s (failback_delay %v)", back.Seconds(), tm.failbackDelay)
+	back := p.f.cf.Writes()[1].At.Sub(up)
+	t.Logf("restart of srv1 → linked in %d ms → failback to srv1 %.2f s later (failback_delay %v)",
+		up.Sub(restarted).Milliseconds(), back.Seconds(), tm.failbackDelay)
 	if back > tm.failbackDelay+time.Second {
-		t.Errorf("restart → failback in %v, want within failback_delay + 1s = %v", back.Round(time.Millisecond), tm.failbackDelay+time.Second)
+		t.Errorf("link up → failback in %v, want within failback_delay + 1s = %v", back.Round(time.Millisecond), tm.failbackDelay+time.Second)
 	}
 	if back < tm.failbackDelay {
-		t.Errorf("restart → failback in %v, before the link can have been up for failback_delay (%v)", back.Round(time.Millisecond), tm.failbackDelay)
+		t.Errorf("link up → failback in %v, before the link had been up for failback_delay (%v)", back.Round(time.Millisecond), tm.failbackDelay)
 	}
 
 	time.Sleep(tm.peerTimeout) // room for a stray write

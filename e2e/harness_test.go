@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,7 +151,7 @@ type fakes struct {
 	pbKey string
 }
 
-func newFakes(t *testing.T) *fakes {
+func newFakes(t testing.TB) *fakes {
 	t.Helper()
 	f := &fakes{cf: fakecf.New(), cfToken: newSecret("cf-token-"), pbKey: newSecret("o.pb-")}
 	f.cf.SetToken(f.cfToken)
@@ -163,7 +164,7 @@ func newFakes(t *testing.T) *fakes {
 }
 
 // serve serves h on 127.0.0.1 until the test ends and returns its base URL.
-func serve(t *testing.T, h http.Handler) string {
+func serve(t testing.TB, h http.Handler) string {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -210,7 +211,7 @@ var usedPorts struct {
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	usedPorts.Lock()
 	defer usedPorts.Unlock()
@@ -289,6 +290,14 @@ type nodeSpec struct {
 	// records, if set, is the record set, in place of the cloudflare
 	// block's record keys.
 	records []any
+	// dns, if set, is the rfc2136 block; the cloudflare block is left
+	// out unless a record of records has provider cloudflare.
+	dns *dnsBlock
+}
+
+// dnsBlock is an rfc2136 block: the name server and the TSIG key.
+type dnsBlock struct {
+	server, zone, keyName, secret string
 }
 
 // config is the node's configuration file.
@@ -316,20 +325,46 @@ func (n nodeSpec) config() obj {
 		o[8].val = obj{{"token", n.fakes.cfToken}, {"zone", zoneName}, {"api_url", n.fakes.cfURL}}
 		o = append(o, member{"records", n.records})
 	}
+	if n.dns != nil {
+		o = append(o, member{"rfc2136", obj{
+			{"server", n.dns.server},
+			{"zone", n.dns.zone},
+			{"tsig_name", n.dns.keyName},
+			{"tsig_secret", n.dns.secret},
+		}})
+		if !usesCloudflare(n.records) {
+			o = slices.Delete(o, 8, 9)
+		}
+	}
 	return append(o, n.extra...)
+}
+
+// usesCloudflare reports whether a record of records has provider
+// cloudflare.
+func usesCloudflare(records []any) bool {
+	for _, r := range records {
+		if m, ok := r.(map[string]any); ok && m["provider"] == "cloudflare" {
+			return true
+		}
+	}
+	return false
 }
 
 // secrets are the values of n's configuration that no output may show.
 func (n nodeSpec) secrets() []secret {
-	return []secret{
+	out := []secret{
 		{"key", n.key},
 		{"cloudflare.token", n.fakes.cfToken},
 		{"pushbullet.key", n.fakes.pbKey},
 	}
+	if n.dns != nil {
+		out = append(out, secret{"rfc2136.tsig_secret", n.dns.secret})
+	}
+	return out
 }
 
 // writeConfig writes n's configuration file into a new directory.
-func (n nodeSpec) writeConfig(t *testing.T) string {
+func (n nodeSpec) writeConfig(t testing.TB) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "clooster.json")
 	text := relaxedJSON(fmt.Sprintf("clooster e2e: %s, %s", n.label, n.role), n.config())
@@ -350,7 +385,7 @@ type pair struct {
 	setRecords func(aaaa2 string) []any
 }
 
-func newPair(t *testing.T, tm timing) *pair {
+func newPair(t testing.TB, tm timing) *pair {
 	t.Helper()
 	f := newFakes(t)
 	key := newSecret("e2e-key-")
@@ -364,7 +399,7 @@ func newPair(t *testing.T, tm timing) *pair {
 
 // start starts both nodes, at once so that each finds the other within
 // peer_timeout of its start, and waits until they are linked.
-func (p *pair) start(t *testing.T) (a, b *proc) {
+func (p *pair) start(t testing.TB) (a, b *proc) {
 	t.Helper()
 	a = startNode(t, p.srv1)
 	b = startNode(t, p.srv2)
@@ -373,7 +408,7 @@ func (p *pair) start(t *testing.T) (a, b *proc) {
 }
 
 // startNode runs `clooster FILE` for n, with env as its whole environment.
-func startNode(t *testing.T, n nodeSpec, env ...string) *proc {
+func startNode(t testing.TB, n nodeSpec, env ...string) *proc {
 	t.Helper()
 	return startProc(t, n.label, n.status, n.secrets(), t.TempDir(), env, n.writeConfig(t))
 }
@@ -393,7 +428,7 @@ type proc struct {
 // environment (nothing of the test's own leaks in). It is killed when the
 // test ends; then its output is checked for secrets, and shown if the
 // test failed.
-func startProc(t *testing.T, label, status string, secrets []secret, dir string, env []string, args ...string) *proc {
+func startProc(t testing.TB, label, status string, secrets []secret, dir string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{label: label, status: status, secrets: secrets, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary, args...)
@@ -435,7 +470,7 @@ func (p *proc) exited() bool {
 }
 
 // signal sends sig and returns when it was sent.
-func (p *proc) signal(t *testing.T, sig syscall.Signal) time.Time {
+func (p *proc) signal(t testing.TB, sig syscall.Signal) time.Time {
 	t.Helper()
 	at := time.Now()
 	if err := p.cmd.Process.Signal(sig); err != nil {
@@ -446,7 +481,7 @@ func (p *proc) signal(t *testing.T, sig syscall.Signal) time.Time {
 
 // kill sends SIGKILL, waits for the process to be gone and returns when
 // the signal was sent.
-func (p *proc) kill(t *testing.T) time.Time {
+func (p *proc) kill(t testing.TB) time.Time {
 	t.Helper()
 	at := p.signal(t, syscall.SIGKILL)
 	select {
@@ -536,7 +571,7 @@ func linked(ps ...*proc) bool {
 
 // waitLinked waits until every node shows its peer up and has read the
 // record, and returns how long that took.
-func waitLinked(t *testing.T, limit time.Duration, ps ...*proc) time.Duration {
+func waitLinked(t testing.TB, limit time.Duration, ps ...*proc) time.Duration {
 	t.Helper()
 	var names []string
 	for _, p := range ps {
@@ -558,7 +593,7 @@ const pollEvery = 5 * time.Millisecond
 
 // waitFor polls cond until it holds and returns how long that took. If it
 // does not hold within limit, the test fails, naming what it waited for.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for !cond() {
@@ -607,7 +642,7 @@ func runCLI(t *testing.T, dir string, env []string, args ...string) (stdout, std
 
 // checkNoSecrets fails the test if text (named what) contains one of the
 // secrets; the message names the secret, never shows it.
-func checkNoSecrets(t *testing.T, what, text string, secrets []secret) {
+func checkNoSecrets(t testing.TB, what, text string, secrets []secret) {
 	t.Helper()
 	for _, s := range secrets {
 		if s.value != "" && strings.Contains(text, s.value) {
