@@ -1,0 +1,350 @@
+package failover
+
+import (
+	"testing"
+	"time"
+)
+
+// What a node may take from its peer's word, and what it says of itself
+// when it does not know the record.
+
+// hbAt is a keepalive that arrives at d and was sent no earlier than sent
+// (zero: it echoes nothing).
+func hbAt(d time.Duration, sent time.Time, flags byte) Event {
+	return EvHeard{At: at(d), Sent: sent, Flags: flags}
+}
+
+// The peer's word agrees as of the earliest it can have been sent, not
+// its arrival; a keepalive that echoes nothing vouches for no moment; a
+// send time past the arrival (a clock step) counts as the arrival.
+func TestWordDatedBySending(t *testing.T) {
+	c := testMachine(false) // srv2; the record on srv1, which says so
+	start := seq(up(100*ms), read(150*ms, "srv1"))
+	active := FlagHealthy | FlagActive
+	for _, tt := range []struct {
+		name string
+		ev   Event
+		want time.Time
+	}{
+		{"sent 2 s before it arrived", hbAt(3*sec, at(sec), active), at(sec)},
+		{"echoes nothing", hbAt(3*sec, time.Time{}, active), time.Time{}},
+		{"sent after it arrived", hbAt(3*sec, at(4*sec), active), at(3 * sec)},
+	} {
+		if s := state(c, seq(start, tt.ev)...); !s.agreedAt.Equal(tt.want) {
+			t.Errorf("%s: agreed as of %v, want %v", tt.name, s.agreedAt.Sub(t0), tt.want.Sub(t0))
+		}
+	}
+}
+
+// A node that does not know what the record holds says so; a peer that
+// says so vouches only for this node's own knowledge, however long it
+// says it. One too old to say so vouches, once it has said "not mine" for
+// a peer_timeout on the link.
+func TestUnsureWord(t *testing.T) {
+	c := testMachine(false) // srv2; the record on srv2: the peer's "not mine" agrees
+	if f := NewState(t0, c).Flags(c); f&FlagUnsure == 0 {
+		t.Errorf("a node that has read nothing says %#b, without FlagUnsure", f)
+	}
+	if f := state(c, read(150*ms, "srv2")).Flags(c); f&FlagUnsure != 0 {
+		t.Errorf("a node that knows the record says %#b, with FlagUnsure", f)
+	}
+	if f := state(c, EvRead{At: at(150 * ms), Asked: at(100 * ms), Missing: true}).Flags(c); f&FlagUnsure == 0 {
+		t.Errorf("a node that found no record says %#b, without FlagUnsure", f)
+	}
+
+	start := seq(up(100*ms), read(150*ms, "srv2"))
+	for _, tt := range []struct {
+		name  string
+		flags byte
+		want  time.Time
+	}{
+		{"unsure, for 10 s", FlagHealthy | FlagUnsure, at(100 * ms)},
+		{"silent on it (an older peer), for 10 s", FlagHealthy, at(10 * sec)},
+	} {
+		var evs []Event
+		for d := sec; d <= 10*sec; d += sec {
+			evs = append(evs, hbAt(d, at(d), tt.flags))
+		}
+		if s := state(c, seq(start, evs)...); !s.agreedAt.Equal(tt.want) {
+			t.Errorf("%s: agreed as of %v, want %v", tt.name, s.agreedAt.Sub(t0), tt.want.Sub(t0))
+		}
+	}
+}
+
+// A write of this node's whose answer was lost may have landed: until a
+// read tells, the node says it holds what it wrote (not "not mine", not
+// "unsure"), so that the peer, disagreeing, reads. The attempt of a job
+// other than the writing one says nothing of that write.
+func TestMaybeLandedClaim(t *testing.T) {
+	c := testMachine(false)
+	wrote := seq(read(150*ms, "srv1"), EvWriting{At: at(5 * sec), Job: 1, Content: "srv2"})
+	s := state(c, seq(wrote, EvAttempt{At: at(5100 * ms), Job: 1, Err: "timeout", Uncertain: true})...)
+	if f := s.Flags(c); f&FlagActive == 0 || f&FlagUnsure != 0 {
+		t.Errorf("its write's answer lost: says %#b, want FlagActive and not FlagUnsure", f)
+	}
+	s, _ = Next(c, s, read(6*sec, "srv1"))
+	if f := s.Flags(c); f&FlagActive != 0 {
+		t.Errorf("read since, the record the peer's: says %#b, want no FlagActive", f)
+	}
+	s = state(c, seq(wrote, EvAttempt{At: at(5100 * ms), Job: 7, Err: "timeout", Uncertain: true})...)
+	if s.rec.maybe != "" {
+		t.Errorf("another job's lost answer: maybe %q, want none", s.rec.maybe)
+	}
+}
+
+// The owner's write that lands after its job ended puts the failback due
+// again, unless it was the preferred value (or, lost, could only have
+// been).
+func TestStrayWrite(t *testing.T) {
+	lb := func(c *Config) { c.Preferred = "lb" }
+	for _, tt := range []struct {
+		name    string
+		c       *Config
+		content string
+		due     bool
+	}{
+		{"the owner's own value, landed", testMachine(true), "srv2", true},
+		{"the preferred value, landed", testMachine(true), "srv1", false},
+		{"lost, the owner's value the preferred one", testMachine(true), "", false},
+		{"lost, a load balancer preferred", with(testMachine(true), lb), "", true},
+		{"not the owner", testMachine(false), "srv2", false},
+	} {
+		s := NewState(t0, tt.c)
+		s.link, s.failbackDone = true, true
+		s.strayWrite(tt.c, tt.content)
+		if s.failbackDone == tt.due {
+			t.Errorf("%s: failback due %v, want %v", tt.name, !s.failbackDone, tt.due)
+		}
+	}
+	c := testMachine(true)
+	s := NewState(t0, c)
+	s.failbackDone = true
+	if s.strayWrite(c, "srv2"); !s.failbackDone {
+		t.Error("off the link, a stray write put the failback due")
+	}
+}
+
+// A write of the peer's stamped while the peer was on the last link (an
+// API timeout after the link's first keepalive, before the last one
+// heard was sent) was made on the link: not its takeover of the episode.
+func TestMadeOnLink(t *testing.T) {
+	c := testMachine(false)
+	s := NewState(t0, c)
+	if from, until := s.onLink(); !from.IsZero() || !until.IsZero() {
+		t.Errorf("no keepalive yet: on the link %v to %v, want nothing", from, until)
+	}
+	s.claimSeen, s.firstClaimAt, s.heardSent = true, at(sec), at(60*sec)
+	for _, tt := range []struct {
+		stamp time.Duration
+		want  bool
+	}{
+		{5 * sec, false},  // within an API timeout of the link's first keepalive
+		{20 * sec, true},  // well inside
+		{59 * sec, false}, // within the clock margin of the last keepalive's sending
+		{80 * sec, false}, // after it
+	} {
+		if got := s.madeOnLink(Record{Content: "srv1", Modified: at(tt.stamp)}); got != tt.want {
+			t.Errorf("stamped at %v: made on the link %v, want %v", tt.stamp, got, tt.want)
+		}
+	}
+	if s.madeOnLink(Record{Content: "srv1"}) {
+		t.Error("an undated record: made on the link")
+	}
+	s.heardSent = time.Time{}
+	if s.madeOnLink(Record{Content: "srv1", Modified: at(20 * sec)}) {
+		t.Error("no keepalive that said when it was sent: made on the link")
+	}
+
+	// Through the machine: the peer's health move on the link, which
+	// this node never read, then the peer's loss: not the peer's write
+	// of the episode.
+	var evs []Event
+	for d := sec; d <= 40*sec; d += sec {
+		evs = append(evs, hbAt(d, at(d-10*ms), FlagHealthy))
+	}
+	s = state(c, seq(up(100*ms), read(150*ms, "srv2"), evs, down(41*sec),
+		EvSeen{At: at(47 * sec), Asked: at(46 * sec), Record: Record{Content: "srv1", Modified: at(25 * sec)}})...)
+	if s.ep.peerTook {
+		t.Error("the peer's write made on the link counted as its takeover of the episode")
+	}
+}
+
+// A node knows as of when its base was current; unknown, it knows of no
+// moment.
+func TestBaseAt(t *testing.T) {
+	c := testMachine(false)
+	if got := NewState(t0, c).baseAt(); !got.IsZero() {
+		t.Errorf("nothing known: base as of %v", got)
+	}
+	if got := state(c, read(2*sec, "srv1")).baseAt(); !got.Equal(at(2*sec - 50*ms)) {
+		t.Errorf("read at 2 s: base as of %v", got.Sub(t0))
+	}
+}
+
+// At a loss, the owner's preferred value, seen unasked just before while
+// its failback was due, is its failback; any other unasked write is the
+// peer's. The failback counts as announced only if the peer's word turned
+// to the preferred value no earlier than a keepalive before it fell due.
+func TestBrokenFailbackDue(t *testing.T) {
+	c := testMachine(false) // srv1 owns the failback to srv1
+	due := at(30*sec + 100*ms)
+	for _, tt := range []struct {
+		name      string
+		content   string
+		claimedAt time.Time
+		took      bool
+		announced bool
+	}{
+		{"the preferred value, announced", "srv1", due, false, true},
+		{"the preferred value, claimed long before", "srv1", at(5 * sec), false, false},
+		{"another value", "srv3", due, true, true},
+	} {
+		s := NewState(t0, c)
+		s.ep = episode{}
+		s.link, s.linkSince, s.everLinked = true, at(100*ms), true
+		s.healthySince, s.peerHealthySince = t0, t0
+		s.rec = knowledge{content: tt.content, at: due}
+		s.claimSeen, s.claim, s.claimChanged = true, "srv1", tt.claimedAt
+		s.peerActed, s.peerActedAt = true, due
+		now := due.Add(500 * ms)
+		s.broken(c, now, nil)
+		if s.ep.peerTook != tt.took || s.ep.announced != tt.announced || s.ep.failbackDue.IsZero() {
+			t.Errorf("%s: peer took %v, announced %v, failback due %v; want %v, %v, set",
+				tt.name, s.ep.peerTook, s.ep.announced, s.ep.failbackDue.Sub(t0), tt.took, tt.announced)
+		}
+	}
+}
+
+// The takeover after such a loss counts the preferred value as the
+// failback's for as long as that failback may land: a fresh read and an
+// API timeout after it fell due.
+func TestFailbackWindow(t *testing.T) {
+	c := testMachine(false)
+	var evs []Event
+	for d := sec; d <= 30*sec; d += sec {
+		evs = append(evs, hbAt(d, at(d-10*ms), FlagHealthy))
+	}
+	acts := actions(c, seq(up(100*ms), read(150*ms, "srv2"), evs, tick(30200*ms), down(30500*ms), ticks(31*sec, 37*sec))...)
+	for _, a := range acts {
+		if e, ok := a.(ActEnsure); ok {
+			if from := at(30*sec + 100*ms); e.AlsoBase != "srv1" || !e.AlsoFrom.Equal(from) || !e.AlsoUntil.Equal(from.Add(FreshRead+APITimeout)) {
+				t.Errorf("takeover: also %q from %v until %v", e.AlsoBase, e.AlsoFrom.Sub(t0), e.AlsoUntil.Sub(t0))
+			}
+			return
+		}
+	}
+	t.Fatal("no takeover")
+}
+
+// On a link the peer has been declared up on, the owner's preferred value
+// read by the other node is the owner's failback, not an unasked
+// takeover; before that, it is one.
+func TestUnaskedFailback(t *testing.T) {
+	c := testMachine(false)
+	for _, tt := range []struct {
+		name    string
+		peer    declared
+		unasked bool
+	}{
+		{"declared up", declaredUp, false},
+		{"not yet", declaredDown, true},
+	} {
+		s := NewState(t0, c)
+		s.link, s.linkSince, s.everLinked, s.peer = true, at(100*ms), true, tt.peer
+		s.rec = knowledge{content: "srv2", at: at(sec)}
+		s.claimSeen, s.claim, s.firstClaimAt, s.claimChanged = true, "srv1", at(sec), at(40*sec)
+		s.lastTurn = at(41 * sec)
+		s, _ = Next(c, s, EvRead{At: at(41 * sec), Asked: at(41*sec - 50*ms), Verify: true, Record: Record{Content: "srv1"}})
+		if s.peerActed != tt.unasked {
+			t.Errorf("%s: unasked %v, want %v", tt.name, s.peerActed, tt.unasked)
+		}
+	}
+}
+
+// The node wakes when its next decision falls due, and only for what can
+// fall due in its state.
+func TestDeadline(t *testing.T) {
+	c := with(testMachine(false), func(c *Config) { c.DriftInterval = time.Minute })
+	s := state(c, read(150*ms, "srv1"))
+	s.pendingDown = false
+	if got := s.Deadline(c); !got.Equal(s.driftNext) {
+		t.Errorf("unlinked, nothing pending: wakes at %v, want the drift check at %v", got.Sub(t0), s.driftNext.Sub(t0))
+	}
+	noDrift := testMachine(false)
+	s2 := state(noDrift, read(150*ms, "srv1"))
+	s2.pendingDown = false
+	s2.driftNext = at(20 * sec)
+	if got := s2.Deadline(noDrift); !got.IsZero() {
+		t.Errorf("no drift checks: wakes at %v, want never", got.Sub(t0))
+	}
+
+	// Taken on evidence, the probe failing: the watch's next read.
+	s.ep.evidence, s.probe, s.watchNext, s.driftNext = true, probeFailed, at(12*sec), at(time.Hour)
+	if got := s.Deadline(c); !got.Equal(at(12 * sec)) {
+		t.Errorf("watching: wakes at %v, want 12s", got.Sub(t0))
+	}
+	s.probe = probeServing
+	if got := s.Deadline(c); got.Equal(at(12 * sec)) {
+		t.Error("the probe passing: still wakes for the watch")
+	}
+
+	// Linked in an episode: when the link will have held failback_delay.
+	l := state(c, seq(up(100*ms), read(150*ms, "srv1"), hb(sec))...)
+	l.driftNext = at(time.Hour)
+	if got, want := l.Deadline(c), at(sec+c.PeerTimeout); !got.Equal(want) {
+		t.Errorf("linked: wakes at %v, want the ping timeout at %v", got.Sub(t0), want.Sub(t0))
+	}
+	l.lastHeard = at(time.Hour)
+	if got, want := l.Deadline(c), at(100*ms+c.FailbackDelay); !got.Equal(want) {
+		t.Errorf("linked in an episode: wakes at %v, want the episode's end at %v", got.Sub(t0), want.Sub(t0))
+	}
+	l.ep.on, l.peer = false, declaredUp
+	if got := l.Deadline(c); got.Equal(at(100*ms + c.FailbackDelay)) {
+		t.Error("no episode, the peer up: still wakes for the episode's end")
+	}
+}
+
+// A missing record is looked for once a minute while nothing waits on it,
+// or every drift check if those come sooner.
+func TestNextLook(t *testing.T) {
+	for _, tt := range []struct {
+		drift time.Duration
+		want  time.Duration
+	}{
+		{0, time.Minute},
+		{20 * sec, 20 * sec},
+		{5 * time.Minute, time.Minute},
+	} {
+		c := with(testMachine(false), func(c *Config) { c.DriftInterval = tt.drift })
+		s := NewState(t0, c)
+		s.link, s.failbackDone, s.lastLook = true, true, at(sec)
+		if got := s.nextLook(c); !got.Equal(at(sec + tt.want)) {
+			t.Errorf("drift every %v: looks again at %v, want %v", tt.drift, got.Sub(t0), (sec + tt.want))
+		}
+	}
+}
+
+// peer_check's failing probe re-arms a withheld survivor, but not one the
+// record already points to: there is nothing to take.
+func TestProbeRearms(t *testing.T) {
+	c := with(testMachine(false), func(c *Config) { c.PeerCheck = true })
+	for _, tt := range []struct {
+		content string
+		rearmed bool
+	}{{"srv1", true}, {"srv2", false}} {
+		s := NewState(t0, c)
+		s.pendingDown, s.everLinked = false, true
+		s.rec = knowledge{content: tt.content, at: at(sec)}
+		s.probing = true
+		_, acts := Next(c, s, EvProbe{At: at(2 * sec), Serving: false, Detail: "refused"})
+		took := false
+		for _, a := range acts {
+			if e, ok := a.(ActEnsure); ok && e.Evidence {
+				took = true
+			}
+		}
+		if took != tt.rearmed {
+			t.Errorf("the record on %s: takes it on evidence %v, want %v", tt.content, took, tt.rearmed)
+		}
+	}
+}
