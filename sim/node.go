@@ -41,16 +41,21 @@ type node struct {
 	startedAt time.Time
 
 	// The process.
-	loop     *failover.Loop
-	cur      *end
-	ends     []*end
-	ensure   *simJob
-	timerGen int
-	inbox    []input // while frozen, what the process will see when it runs again
-	mon      health.State
-	monGen   int
-	dialGen  int
-	dialFail int
+	loop   *failover.Loop
+	cur    *end
+	ends   []*end
+	ensure *simJob
+	// writesOut: ensure jobs' writes sent and not yet answered; a new
+	// ensure job reads only once there are none (watchdog's worker
+	// waits for the cancelled job's write): waiting holds its start.
+	writesOut int
+	waiting   []func()
+	timerGen  int
+	inbox     []input // while frozen, what the process will see when it runs again
+	mon       health.State
+	monGen    int
+	dialGen   int
+	dialFail  int
 	// What it last told its hooks: the record points here.
 	active, activeKnown bool
 }
@@ -228,6 +233,7 @@ func (n *node) kill(machineOff bool) {
 		e.gone = true
 	}
 	n.ends, n.cur, n.ensure, n.inbox = nil, nil, nil, nil
+	n.writesOut, n.waiting = 0, nil
 	n.proc = procOff
 	n.inc++ // whatever was in flight for the old process is dropped
 	n.w.truth.exited(n)
@@ -482,8 +488,31 @@ func (n *node) runJob(j *failover.Job, id uint64, p failover.Purpose) {
 	sj := &simJob{n: n, inc: n.inc, j: j, id: id, purpose: p, began: n.w.now, onLink: v.Linked, knownAt: v.RecordAt.Add(-n.w.sc.NodeSkew[n.i])}
 	if id != 0 {
 		n.ensure = sj
+		if n.writesOut > 0 {
+			// A cancelled job's write is under way: read once it has its
+			// answer (a job cancelled meanwhile never starts).
+			n.waiting = append(n.waiting, func() {
+				if !sj.cancelled {
+					sj.step(j.Start())
+				}
+			})
+			return
+		}
 	}
 	sj.step(j.Start())
+}
+
+// wroteOut ends an ensure job's write under way, and starts the jobs that
+// waited for it.
+func (n *node) wroteOut() {
+	if n.writesOut--; n.writesOut > 0 {
+		return
+	}
+	waiting := n.waiting
+	n.waiting = nil
+	for _, f := range waiting {
+		f()
+	}
 }
 
 // mayWrite is the worker's permission to write content: the loop's latest
@@ -547,8 +576,15 @@ func (sj *simJob) step(st failover.Step) {
 					return
 				}
 				w.truth.writing(n, sj, content)
+				if sj.id != 0 {
+					n.writesOut++
+				}
+				inc := n.inc
 				w.dns.request(n, sj, true, content, st.If, func(_ failover.Record, err error) {
 					sj.step(sj.j.Wrote(n.clock(), err))
+					if sj.id != 0 && n.inc == inc {
+						n.wroteOut()
+					}
 				})
 			})
 		})

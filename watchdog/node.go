@@ -475,6 +475,10 @@ type worker struct {
 
 	mu   sync.Mutex
 	jobC context.CancelFunc
+	// jobEnd is closed when the last ensure job's goroutine returns: a
+	// cancelled job returns at its next step, or once a write it had
+	// under way has its answer.
+	jobEnd chan struct{}
 }
 
 // permit publishes the loop's latest MayWrite answers.
@@ -502,13 +506,34 @@ func (w *worker) mayWrite(content string) bool {
 }
 
 // ensure starts a, cancelling the running ensure job first.
+// ensure starts the job of a, in place of the one running. A write the
+// cancelled job had under way is carried through: the new job reads only
+// once it has its answer, so that it judges what that write left and
+// does not write beside it.
 func (w *worker) ensure(ctx context.Context, a failover.ActEnsure) {
 	w.cancel()
 	jctx, cancel := context.WithCancel(ctx)
+	end := make(chan struct{})
 	w.mu.Lock()
 	w.jobC = cancel
+	prev := w.jobEnd
+	w.jobEnd = end
 	w.mu.Unlock()
-	w.start(ctx, jctx, failover.NewEnsure(a, rand.Int64N))
+	j := failover.NewEnsure(a, rand.Int64N)
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer close(end)
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-jctx.Done():
+				<-prev // the job after this one waits for that write too
+				return
+			}
+		}
+		w.run(ctx, jctx, j)
+	}()
 }
 
 // read starts a plain read.
