@@ -616,6 +616,14 @@ func (t *truth) checkTie(wr, prev apiWrite) {
 	if !neither || wr.by == t.owner() || wr.job == nil || prev.job == nil {
 		return
 	}
+	if wr.purpose != failover.Takeover && wr.purpose != failover.Correction {
+		// A tie is between the jobs that yield (a takeover, a
+		// correction during a loss). A health move or a handover is the
+		// preferred node's own request over the link: it wants the other
+		// node to have the record, whatever its read showed (a stale
+		// read may still show the value its own write replaced).
+		return
+	}
 	// A slow network's extra delay may hold back the frame (the last
 	// keepalive, a bye) by which the preferred node notices the loss,
 	// as for liveness.

@@ -143,6 +143,8 @@ var Regressions = []Regression{
 	{Seed: 650401, Fingerprint: "bc8f2c3a", Found: "on a slow link the owner's failback landed before the other node saw it due, and counted as its unasked takeover: the survivor withheld after the owner crashed"},
 	{Seed: 697527, Fingerprint: "0ee061a8", Found: "a node whose record went missing after its takeover said \"not mine\": the peer took that for agreement and wrote over it at the next loss"},
 	{Seed: 735810, Fingerprint: "6738da05", Found: "a takeover decided on a stale read, then a stale read of the peer's value taken for the peer's write: both nodes agreed on a value the record did not hold"},
+	{Seed: 1225369, Fingerprint: "e97f6979", Found: "a node restarted without a link started its takeover before its lookup at start was answered: its undated read of the peer's later takeover looked like the record as found"},
+	{Seed: 1027814, Fingerprint: "c18e9214", Found: "a health move the preferred node asked for, decided on a stale read that still showed the edit its failback had replaced, was judged as a lost tie"},
 	// Record sets (Options.Sets).
 	{Seed: 12, Fingerprint: "18ef5201", Found: "a set's write refused for one record retried without its API fault counted", Sets: true},
 	{Seed: 50, Fingerprint: "6bf91a73", Found: "a set moved in part by the peer looked like an outside edit: written over", Sets: true},

@@ -633,6 +633,17 @@ func TestMachineGuard(t *testing.T) {
 			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield", peerTook},
 		},
 		{
+			// Hole: a takeover started before the lookup was answered
+			// carried no base; its read, undated, of the peer's value
+			// written since this node started looked like the record as
+			// found, and it wrote over a live peer.
+			name: "at start without a link, the takeover waits for the lookup: its answer is the base",
+			c:    other,
+			evs: seq(ticks(sec, 7*sec), EvRead{At: at(7500 * ms), Asked: at(50 * ms), Record: Record{Content: "srv1"}},
+				tick(8*sec)),
+			want: []string{"hook on_peer_down", "ensure#1 srv2 base=srv1 yield", "hook on_standby"},
+		},
+		{
 			name: "at start, a lookup that already shows the peer's write, surely after this node started, withholds without a job",
 			c:    other,
 			evs:  seq(tick(sec), tick(2*sec), EvRead{At: at(3 * sec), Asked: at(2900 * ms), Record: Record{Content: "srv1", Modified: t0.Add(2500 * ms)}}, ticks(4*sec, 5*sec)),
@@ -849,8 +860,8 @@ func TestMachineDeadlineNeverBusy(t *testing.T) {
 
 func TestMachineLogsHaveEventNames(t *testing.T) {
 	c := testMachine(false)
-	got := strings.Join(logs(c, up(sec), down(2*sec), tick(40*sec)), ",")
-	if want := "link_up,link_down,peer_down,takeover_started,frozen"; got != want {
+	got := strings.Join(logs(c, read(500*ms, "srv1"), up(sec), down(2*sec), tick(40*sec)), ",")
+	if want := "record_found,link_up,link_down,peer_down,takeover_started,frozen"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
