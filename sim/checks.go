@@ -305,10 +305,7 @@ func (t *truth) crashed(i int, powerOff bool) {
 	// frames sent before the crash may arrive after it), then a read and
 	// a write; the pause of the node that is not preferred only for a
 	// record that points at neither node.
-	bound := sc.PeerTimeout + sc.Keepalive + t.slack()
-	for _, extra := range w.net.slow {
-		bound += extra
-	}
+	bound := sc.PeerTimeout + sc.Keepalive + t.slack() + w.net.slowFor()
 	if d := w.dns.content; d != sc.Values[0] && d != sc.Values[1] {
 		bound += sc.tiePause()
 	}
@@ -415,6 +412,14 @@ func (t *truth) stopped(i int) {
 	if !sc.Handover || !t.recordIs(n.value) || !t.settledFor(sc.FailbackDelay) || !t.healthyFor(y, sc.Keepalive) || !t.steady(since) {
 		return
 	}
+	// The stopping node waits the handover limit and no more (its own
+	// exit bound), and the peer learns of the handover by a frame on the
+	// link: when a slow network's extra delay leaves too little of the
+	// limit for that frame to arrive and the peer's read and write to
+	// land, no node can make it, and the record moves on the link's loss.
+	if w.net.slowFor()+t.slack() > failover.HandoverLimit {
+		return
+	}
 	value := w.nodes[y].value
 	t.expectBy("handover", nodeName(i)+" stops holding the record: "+nodeName(y)+" has it within "+failover.HandoverLimit.String(),
 		failover.HandoverLimit,
@@ -440,8 +445,13 @@ func (t *truth) serviceDown(i int) {
 	value := w.nodes[x].value
 	t.expectBy("health move", nodeName(i)+"'s service failed: the record on "+nodeName(x)+" within "+bound.String(), bound,
 		func() bool {
+			// A record that left the failed node for a value of neither
+			// (the owner's failback to a load balancer, decided before
+			// its monitor saw the failure) no longer points at it: the
+			// move is for a record that points at the failed node.
 			return t.linkGood() && !w.nodes[i].serviceUp && t.healthyFor(x, 0) && t.steady(since) &&
-				t.stopAt[0].IsZero() && t.stopAt[1].IsZero()
+				t.stopAt[0].IsZero() && t.stopAt[1].IsZero() &&
+				(t.recordIs(w.nodes[i].value) || t.recordIs(value))
 		},
 		func() bool { return t.recordIs(value) })
 }
@@ -627,10 +637,7 @@ func (t *truth) checkTie(wr, prev apiWrite) {
 	// A slow network's extra delay may hold back the frame (the last
 	// keepalive, a bye) by which the preferred node notices the loss,
 	// as for liveness.
-	allow := t.slack() + 2*prev.job.slowest
-	for _, extra := range t.w.net.slow {
-		allow += extra
-	}
+	allow := t.slack() + 2*prev.job.slowest + t.w.net.slowFor()
 	late := prev.job.firstServed.Sub(wr.job.firstServed) > sc.tiePause()-allow
 	if !late {
 		t.w.fail("tie: the preferred node wins", "%s, not preferred, wrote %q over the preferred %s's %q, which it read %s before",

@@ -42,7 +42,7 @@ func (w *World) begin(f Fault) {
 		later(func() { nw.loss = nw.loss[1:] })
 	case FaultSlowNet:
 		nw.slow = append(nw.slow, f.Extra)
-		later(func() { nw.slow = nw.slow[1:] })
+		later(nw.endSlow)
 	case FaultReset:
 		nw.resetAll()
 	case FaultFlap:

@@ -47,7 +47,8 @@ type network struct {
 	cut      [2]int // cut[i]: frames from node i to the other are dropped
 	loss     []float64
 	slow     []time.Duration
-	probeCut [2]int // node i cannot reach the other's service
+	slowTail time.Time // a frame sent in a slow period that ended may arrive until then
+	probeCut [2]int    // node i cannot reach the other's service
 	conns    []*conn
 	nextID   int
 }
@@ -107,6 +108,27 @@ func (nw *network) oneWay() time.Duration {
 		}
 	}
 	return d
+}
+
+// slowFor is the most extra delay, beyond the link's own, that a frame
+// sent now may take: that of the slow periods in force, or, on a stream
+// that delivers in order, that of a frame sent in a period that has ended
+// and still ahead of it.
+func (nw *network) slowFor() time.Duration {
+	var d time.Duration
+	for _, s := range nw.slow {
+		d += s
+	}
+	return max(d, nw.slowTail.Sub(nw.w.now))
+}
+
+// endSlow ends the oldest slow period; frames sent in it may still arrive
+// up to its extra delay later.
+func (nw *network) endSlow() {
+	if t := nw.w.now.Add(nw.slowFor()); t.After(nw.slowTail) {
+		nw.slowTail = t
+	}
+	nw.slow = nw.slow[1:]
 }
 
 // send puts f on e's way to the other side.

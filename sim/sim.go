@@ -169,7 +169,10 @@ func (w *World) heal() {
 	w.logf("TAIL: every fault healed")
 	nw, d, t := w.net, w.dns, w.truth
 	nw.cut = [2]int{}
-	nw.loss, nw.slow, nw.probeCut = nil, nil, [2]int{}
+	for len(nw.slow) > 0 {
+		nw.endSlow()
+	}
+	nw.loss, nw.probeCut = nil, [2]int{}
 	nw.heal(0)
 	nw.heal(1)
 	d.down, d.lost, d.throttle, d.slow, d.stale, d.refused = 0, 0, nil, nil, nil, nil
