@@ -145,6 +145,10 @@ var Regressions = []Regression{
 	{Seed: 735810, Fingerprint: "6738da05", Found: "a takeover decided on a stale read, then a stale read of the peer's value taken for the peer's write: both nodes agreed on a value the record did not hold"},
 	{Seed: 1225369, Fingerprint: "e97f6979", Found: "a node restarted without a link started its takeover before its lookup at start was answered: its undated read of the peer's later takeover looked like the record as found"},
 	{Seed: 1027814, Fingerprint: "c18e9214", Found: "a health move the preferred node asked for, decided on a stale read that still showed the edit its failback had replaced, was judged as a lost tie"},
+	{Seed: 1163492, Fingerprint: "fb069d21", Found: "the peer's health move, claimed in its keepalives and stamped within 2 s of the link's end, counted as its takeover after it crashed: the survivor withheld"},
+	{Seed: 1223682, Fingerprint: "aa627d5d", Found: "on a slow link the owner's failback landed before the other node saw it due, and the owner lost its power just after: the window was judged at the ping timeout, not the last frame"},
+	{Seed: 1040699, Fingerprint: "2a96f839", Found: "on a slow link the handover's frame queued behind seconds of earlier frames: no peer could take the record within the stopping node's 4.5 s"},
+	{Seed: 1249245, Fingerprint: "393e97ef", Found: "the owner's failback to a load balancer, decided before its monitor saw its service fail, landed after: no health move was due"},
 	// Record sets (Options.Sets).
 	{Seed: 12, Fingerprint: "18ef5201", Found: "a set's write refused for one record retried without its API fault counted", Sets: true},
 	{Seed: 50, Fingerprint: "6bf91a73", Found: "a set moved in part by the peer looked like an outside edit: written over", Sets: true},

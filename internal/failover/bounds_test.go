@@ -91,17 +91,32 @@ func TestNeverKnownGoodSince(t *testing.T) {
 // it, may land in the episode that follows.
 func TestFailbackDueWindow(t *testing.T) {
 	c := testMachine(false) // the failback is due 30 s after the link came up at 100 ms
+	// The link breaks when the peer falls silent (its last keepalive
+	// here), whether this node notices at once (a closed connection) or
+	// a peer_timeout later (a machine that lost its power).
 	for _, tt := range []struct {
-		loss time.Duration
-		due  bool
-	}{{32100 * ms, true}, {32100*ms + ms, false}} {
+		last    time.Duration
+		silence bool
+		due     bool
+	}{{32100 * ms, false, true}, {32100*ms + ms, false, false}, {32100 * ms, true, true}, {32100*ms + ms, true, false}} {
 		evs := seq(linked(c, "srv2"))
-		for d := 2 * sec; d < tt.loss; d += 500 * ms {
+		for d := 2 * sec; d < tt.last; d += 500 * ms {
 			evs = append(evs, hb(d))
 		}
-		s := state(c, append(evs, down(tt.loss))...)
+		evs = append(evs, hb(tt.last))
+		if tt.silence {
+			for d := tt.last + 500*ms; d <= tt.last+c.PeerTimeout; d += 500 * ms {
+				evs = append(evs, tick(d)) // the ping timeout at the last
+			}
+		} else {
+			evs = append(evs, down(tt.last))
+		}
+		s := state(c, evs...)
+		if s.link {
+			t.Fatalf("last heard at %v: still linked", tt.last)
+		}
 		if due := !s.ep.failbackDue.IsZero(); due != tt.due {
-			t.Errorf("link lost at %v: failback due %v, want %v", tt.loss, due, tt.due)
+			t.Errorf("last heard at %v, silence %v: failback due %v, want %v", tt.last, tt.silence, due, tt.due)
 		}
 	}
 }

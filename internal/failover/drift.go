@@ -112,6 +112,7 @@ func (s State) peerWroteRec(c *Config, rec Record) bool {
 		Base: s.base(), Since: s.ep.since}
 	a.BaseAt = s.baseAt()
 	a.LinkFrom, a.LinkUntil = s.onLink()
+	a.LinkSaid = s.linkSaid()
 	return a.peerWrote(rec, s.lastTurn)
 }
 

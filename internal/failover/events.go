@@ -207,6 +207,11 @@ type (
 		// them was made while the peer was on the last link, not during
 		// the loss (State.onLink).
 		LinkFrom, LinkUntil time.Time
+		// LinkSaid: what the peer's last keepalive on that link said the
+		// record holds (its claim; "" for none): a record that holds it,
+		// stamped after LinkFrom and not surely after LinkUntil, was
+		// written on the link too (ActEnsure.saidOnLink).
+		LinkSaid string
 		// Evidence: a takeover because peer_check finds the peer's
 		// service gone; Wrote: this node already wrote its value in this
 		// episode.

@@ -23,6 +23,7 @@ func (s *State) start(c *Config, p Purpose, content string, announce bool, title
 			a.Conditional, a.Base, a.Since = true, s.base(), s.ep.since
 			a.BaseAt = s.baseAt()
 			a.LinkFrom, a.LinkUntil = s.onLink()
+			a.LinkSaid = s.linkSaid()
 			if !s.ep.failbackDue.IsZero() {
 				a.AlsoBase, a.AlsoFrom, a.AlsoUntil = c.Preferred, s.ep.failbackDue, s.ep.failbackDue.Add(FreshRead+APITimeout)
 				a.AlsoAnnounced = s.ep.announced

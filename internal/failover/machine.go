@@ -233,7 +233,13 @@ func (s *State) broken(c *Config, now time.Time, acts []Action) []Action {
 		s.ep = episode{on: true, since: since, first: s.rec.content, began: now, sawMissing: s.rec.missing}
 		due := s.failbackFrom().Add(c.FailbackDelay)
 		announced := s.claim != "" && s.claim == c.Preferred && !s.claimChanged.Before(due.Add(-c.Keepalive))
-		if !s.owner(c) && !due.After(now) && (announced || now.Sub(due) <= 2*c.Keepalive) {
+		// The link broke when the peer fell silent: its last frame here,
+		// not this node's notice of the silence a peer_timeout later.
+		broke := now
+		if s.lastHeard.Before(broke) {
+			broke = s.lastHeard
+		}
+		if !s.owner(c) && !due.After(now) && (announced || broke.Sub(due) <= 2*c.Keepalive) {
 			// The peer's failback was due on the link that broke, and it
 			// announced it, or the link broke before it could: it may land
 			// in this episode.
@@ -376,6 +382,7 @@ func (s *State) learn(c *Config, rec Record, at time.Time, acts []Action) ([]Act
 		acts = append(acts, ActLog{slog.LevelWarn, LogRecordBack, "the record exists again", []any{"content", rec.Content}})
 	}
 	before := s.rec.content
+	onLink := s.madeOnLink(rec) // judged against what this node knew before
 	s.rec = knowledge{content: rec.Content, at: at}
 	if !s.ep.on {
 		return acts, true
@@ -406,7 +413,7 @@ func (s *State) learn(c *Config, rec Record, at time.Time, acts []Action) ([]Act
 		base = s.ep.first
 	}
 	touched := s.peerKnown && peerTouched(rec.Content, base, c.ThisValue, s.peerValue)
-	if (s.peersValue(c, rec.Content) || touched) && (changed || s.ep.held) && !changedBefore(rec, s.ep.since) && !s.madeOnLink(rec) {
+	if (s.peersValue(c, rec.Content) || touched) && (changed || s.ep.held) && !changedBefore(rec, s.ep.since) && !onLink {
 		acts = s.notePeerTook(c, "the record holds the peer's value, which it did not when this episode began", acts)
 	}
 	return acts, true

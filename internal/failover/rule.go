@@ -86,7 +86,7 @@ func mayBePeers(content, own, peer string, known bool) bool {
 // changed since. A change from before the link was last good is an
 // outside edit this node did not know of, not the peer's write.
 func (a ActEnsure) peerWrote(rec Record, asked time.Time) bool {
-	if changedBefore(rec, a.Since) || withinStamps(rec, a.LinkFrom, a.LinkUntil) {
+	if changedBefore(rec, a.Since) || withinStamps(rec, a.LinkFrom, a.LinkUntil) || a.saidOnLink(rec) {
 		// An edit from before the link was last good, or the peer's
 		// write made while it was on the link: not a write of this
 		// episode's.
@@ -112,6 +112,22 @@ func (a ActEnsure) peerWrote(rec Record, asked time.Time) bool {
 		return rec.Content != a.Base || changed
 	}
 	return changed
+}
+
+// saidOnLink reports whether rec holds what the peer's last keepalive on
+// the last link said the record holds, and is stamped after the link's
+// start (LinkFrom) but not surely after that keepalive was sent
+// (LinkUntil). A write in the last 2 s of the link is within the stamps'
+// margin of its end, and the stamp alone cannot place it before the
+// loss; the peer's word can: it said on the link that it held the
+// record, so it wrote (or knew) that value while on the link, and a peer
+// that already holds the record does not write it again once it has lost
+// the link. Such a record is as the peer last left it, not the peer's
+// write of the episode. Undated, or with no keepalive that said when it
+// was sent, it cannot say.
+func (a ActEnsure) saidOnLink(rec Record) bool {
+	return a.LinkSaid != "" && rec.Content == a.LinkSaid &&
+		changedAfter(rec, a.LinkFrom) && !changedAfter(rec, a.LinkUntil)
 }
 
 // withinStamps reports whether rec, as read, last changed surely between

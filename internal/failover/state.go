@@ -399,10 +399,24 @@ func (s State) onLink() (from, until time.Time) {
 }
 
 // madeOnLink reports whether rec, by its stamp, was written while the
-// peer was on the last link (onLink).
+// peer was on the last link (onLink), or, within the stamps' margin of
+// the link's end, holds what the peer said there it held (saidOnLink).
 func (s State) madeOnLink(rec Record) bool {
-	from, until := s.onLink()
-	return withinStamps(rec, from, until)
+	a := ActEnsure{LinkSaid: s.linkSaid()}
+	a.LinkFrom, a.LinkUntil = s.onLink()
+	return withinStamps(rec, a.LinkFrom, a.LinkUntil) || a.saidOnLink(rec)
+}
+
+// linkSaid is what the peer's last keepalive on the last link said the
+// record holds, if the peer said it since what this node knows ("" for
+// nothing, or no keepalive). A word older than this node's knowledge may
+// be stale (the peer had yet to learn of a write since, and may take the
+// record back once it loses the link): it says nothing of the record.
+func (s State) linkSaid() string {
+	if !s.claimSeen || !s.claimChanged.After(s.rec.at) {
+		return ""
+	}
+	return s.claim
 }
 
 // claimMoved reports whether the peer's claim changed on this link after
