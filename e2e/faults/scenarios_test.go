@@ -374,15 +374,17 @@ func partition(kind string) func(x *run) {
 		if kind == "reset" {
 			hold = 3 * time.Second
 		}
-		// The fault's time is taken before the cut: a reset lands while
-		// the command runs, and on a busy machine B may have repointed
-		// the record before the command returns.
+		// A reset lands while the command runs (on a busy machine B may
+		// repoint the record before it returns): its time is taken
+		// before; a cut holds from the command's end.
 		start := time.Now()
 		err := x.p.lab.cut(kind)
 		x.r.expected = fmt.Sprintf("srv2 by B ≤%s, none by A; healed: srv1 ≥failback_delay; 2w 3p", secs(x.limit()))
 		x.r.silent = kind == "blackhole"
-		x.fault(err)
-		x.t0 = start
+		x.t0 = x.fault(err)
+		if kind == "reset" {
+			x.t0 = start
+		}
 		at, ok := x.p.waitWrite(srv2, x.t0, x.limit()+5*time.Second)
 		x.measure(at, ok, x.limit(), "B repointed the record")
 		x.sleepUntil(x.t0.Add(hold))
