@@ -73,6 +73,7 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 		}
 	case EvReadFailed:
 		s.reading = false
+		s.lookFailed = s.lookFailed || !s.looked
 		if logAttempt(ev.Attempt) {
 			acts = append(acts, ActLog{slog.LevelWarn, LogReadFailed, "cannot read the record", []any{"error", ev.Err, "attempt", ev.Attempt, "drift", ev.Drift}})
 		}

@@ -644,6 +644,16 @@ func TestMachineGuard(t *testing.T) {
 			want: []string{"hook on_peer_down", "ensure#1 srv2 base=srv1 yield", "hook on_standby"},
 		},
 		{
+			// A lookup that failed (a wrong key, an API down) would keep
+			// the takeover waiting in silence: its own job reads, retries
+			// and says that the update fails.
+			name: "at start without a link, a lookup that failed does not hold the takeover back",
+			c:    other,
+			evs: seq(EvReadFailed{At: at(200 * ms), Err: "read record: BADSIG", Attempt: 1},
+				ticks(sec, 6*sec)),
+			want: []string{"hook on_peer_down", "ensure#1 srv2 base= yield"},
+		},
+		{
 			name: "at start, a lookup that already shows the peer's write, surely after this node started, withholds without a job",
 			c:    other,
 			evs:  seq(tick(sec), tick(2*sec), EvRead{At: at(3 * sec), Asked: at(2900 * ms), Record: Record{Content: "srv1", Modified: t0.Add(2500 * ms)}}, ticks(4*sec, 5*sec)),

@@ -180,6 +180,7 @@ type State struct {
 	reading       bool          // a plain read is under way
 	lookupAsked   bool          // the start-up lookup has been asked for
 	looked        bool          // a plain read has answered since start
+	lookFailed    bool          // a read has failed since start, before any answered
 
 	stopping bool
 	handover bool // stopping, and asking the peer to take the record

@@ -63,12 +63,14 @@ func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
 		}
 		return acts // a probe under way, or the peer serves: withhold
 	}
-	if !s.looked {
+	if !s.looked && !s.lookFailed {
 		// The lookup at start is still out: its answer is the base. A
 		// takeover judged without one would take a write of the peer's
 		// made since this node started (it reads the peer's value,
 		// undated) for the record as it found it, and write over a live
-		// peer. The lookup retries until it is answered.
+		// peer. (Once a read has failed, the provider is in trouble:
+		// the takeover's own job reads, retries, and says that its
+		// update fails, which a lookup that waits would not.)
 		return acts
 	}
 	s.pendingDown = false
