@@ -53,8 +53,8 @@ func BenchmarkCrashRepoint(b *testing.B) {
 		b.Skip("end-to-end benchmark: runs the built binary as processes")
 	}
 	b.Run("cloudflare", func(b *testing.B) { benchCrash(b, nil) })
-	for _, srv := range dnsServers {
-		b.Run(srv.name, func(b *testing.B) { benchCrash(b, srv.start) })
+	for _, srv := range dnstest.Kinds {
+		b.Run(srv.Name, func(b *testing.B) { benchCrash(b, srv.Start) })
 	}
 }
 

@@ -20,16 +20,6 @@ import (
 	"github.com/clooster/clooster/internal/dnstest"
 )
 
-// dnsServers are the name servers the rfc2136 records are kept on: each
-// test starts its own.
-var dnsServers = []struct {
-	name  string
-	start func(testing.TB, dnstest.Zone) *dnstest.Server
-}{
-	{"bind", dnstest.StartBIND},
-	{"knot", dnstest.StartKnot},
-}
-
 // The rfc2136 records' zone and name, and each node's values of the A and
 // the AAAA record.
 const (

@@ -36,11 +36,11 @@ func TestRFC2136(t *testing.T) {
 		{"server_down", testDNSServerDown},
 		{"with_cloudflare", testDNSWithCloudflare},
 	}
-	for _, srv := range dnsServers {
+	for _, srv := range dnstest.Kinds {
 		for _, c := range cases {
-			t.Run(srv.name+"/"+c.name, func(t *testing.T) {
+			t.Run(srv.Name+"/"+c.name, func(t *testing.T) {
 				e2eTest(t)
-				c.run(t, srv.start)
+				c.run(t, srv.Start)
 			})
 		}
 	}

@@ -15,22 +15,13 @@ import (
 	"github.com/clooster/clooster/rfc2136"
 )
 
-// servers are the real name servers every test here runs against.
-var servers = []struct {
-	name  string
-	start func(testing.TB, dnstest.Zone) *dnstest.Server
-}{
-	{"bind", dnstest.StartBIND},
-	{"knot", dnstest.StartKnot},
-}
-
 // eachServer runs f against a fresh server of each kind serving z, in
 // parallel.
 func eachServer(t *testing.T, z dnstest.Zone, f func(t *testing.T, s *dnstest.Server)) {
-	for _, srv := range servers {
-		t.Run(srv.name, func(t *testing.T) {
+	for _, srv := range dnstest.Kinds {
+		t.Run(srv.Name, func(t *testing.T) {
 			t.Parallel()
-			f(t, srv.start(t, z))
+			f(t, srv.Start(t, z))
 		})
 	}
 }

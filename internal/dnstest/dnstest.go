@@ -134,6 +134,16 @@ zone %[6]q {
 	return s
 }
 
+// Kind is a name server the tests can start.
+type Kind struct {
+	Name  string
+	Start func(testing.TB, Zone) *Server
+}
+
+// Kinds are the name servers this package starts, for tests that run
+// against each.
+var Kinds = []Kind{{"bind", StartBIND}, {"knot", StartKnot}}
+
 // StartKnot starts knotd serving z, and stops it when the test ends.
 func StartKnot(t testing.TB, z Zone) *Server {
 	t.Helper()
