@@ -7,8 +7,8 @@
 //
 // The query configures the request, as in shoutrrr: template ("json" for a
 // JSON object, empty for the message alone as a text/plain body),
-// contenttype, disabletls, title (the title when Push is given none),
-// titlekey, messagekey and method; "@Name=value" adds a request header and
+// contenttype, disabletls, title (the title when Push is given none, which
+// shoutrrr ignores), titlekey, messagekey and method; "@Name=value" adds a request header and
 // "$key=value" a field of the JSON object. Any other key is passed on in the
 // target's query; a key that collides with one of these is passed on by
 // prefixing it with "__" ("__title=x" sends "title=x"). Userinfo is sent as
