@@ -34,6 +34,19 @@ const (
 
 var authNames = []string{"None", "Plain", "CRAMMD5", "Unknown", "OAuth2"}
 
+// mechanism is the SASL name the server must offer for m.
+func (m authMethod) mechanism() string {
+	switch m {
+	case authPlain:
+		return "PLAIN"
+	case authCRAMMD5:
+		return "CRAM-MD5"
+	case authOAuth2:
+		return "XOAUTH2"
+	}
+	return ""
+}
+
 // encryption is the encryption key's value, in shoutrrr's order.
 type encryption int
 

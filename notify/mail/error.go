@@ -132,6 +132,16 @@ func misconfigured(cmd, msg string) *Error {
 	return &Error{Cmd: cmd, Msg: msg, Err: ErrMisconfigured}
 }
 
+// redact removes the secrets from s.
+func redact(s string, secrets []string) string {
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}
+
 // oneLine keeps s fit for a log line: control characters become spaces
 // and it is cut to at most n bytes.
 func oneLine(s string, n int) string {
