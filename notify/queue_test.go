@@ -181,12 +181,13 @@ func TestQueueRetry(t *testing.T) {
 			wantLevels: []string{"WARN push failed, will retry", "WARN push failed, will retry", "INFO push sent"},
 		},
 		{
-			name:      "gives up after four attempts",
-			errs:      []error{network, network, unavailable, network},
-			wantCalls: []string{"peer down@0s", "peer down@1s", "peer down@3s", "peer down@7s", "next@7s"},
-			want:      Stats{Sent: 1, Failed: 1, Retries: 3},
-			wantLevels: []string{"WARN push failed, will retry", "WARN push failed, will retry",
-				"WARN push failed, will retry", "ERROR push failed, giving up"},
+			name:      "a fifth failure is logged at debug, the eighth at warn",
+			errs:      []error{network, network, unavailable, network, network, network, network, network},
+			wantCalls: []string{"peer down@0s", "peer down@1s", "peer down@3s", "peer down@7s", "peer down@15s", "peer down@31s", "peer down@1m1s", "peer down@1m31s", "peer down@2m1s", "next@2m1s"},
+			want:      Stats{Sent: 2, Retries: 8},
+			wantLevels: []string{"WARN push failed, will retry", "WARN push failed, will retry", "DEBUG push failed, will retry",
+				"WARN push failed, will retry", "DEBUG push failed, will retry", "DEBUG push failed, will retry", "DEBUG push failed, will retry",
+				"WARN push failed, will retry", "INFO push sent"},
 		},
 		{
 			name:       "permanent 4xx is not retried",
@@ -344,17 +345,16 @@ func TestQueueFullDropsOldest(t *testing.T) {
 			t.Errorf("Stats() = %+v, want %+v", got, want)
 		}
 		stop := runQueue(t, q)
-		synctest.Wait()
+		time.Sleep(time.Hour)
 		stop()
-		calls := s.got()
-		if got, want := len(calls), queueSize; got != want {
-			t.Fatalf("%d sent, want %d", got, want)
+		// The oldest are dropped; of the rest, the rate limit lets five
+		// through, then one message for the others once the minute is over.
+		want := []string{"36@0s", "37@0s", "38@0s", "39@0s", "40@0s", fmt.Sprintf("%d@1m0s", n-1)}
+		if got := s.got(); !reflect.DeepEqual(got, want) {
+			t.Errorf("calls = %v, want %v", got, want)
 		}
-		if got, want := calls[0], "36@0s"; got != want {
-			t.Errorf("first sent = %s, want %s (the oldest are dropped)", got, want)
-		}
-		if got, want := calls[len(calls)-1], fmt.Sprintf("%d@0s", n-1); got != want {
-			t.Errorf("last sent = %s, want %s", got, want)
+		if got, want := q.Stats(), (Stats{Sent: 6, Dropped: 36, Coalesced: queueSize - 6}); got != want {
+			t.Errorf("Stats() = %+v, want %+v", got, want)
 		}
 		var drops []map[string]any
 		for _, r := range logs.records(t) {
@@ -383,9 +383,10 @@ func TestQueueNotifyWhileSending(t *testing.T) {
 			t.Errorf("Stats() = %+v, want %+v", got, want)
 		}
 		close(s.block)
-		synctest.Wait()
+		time.Sleep(time.Hour)
 		stop()
-		if got, want := q.Stats(), (Stats{Sent: queueSize + 1, Dropped: 2 * queueSize}); got != want {
+		// "first", four more, then the rest as one message.
+		if got, want := q.Stats(), (Stats{Sent: 6, Dropped: 2 * queueSize, Coalesced: queueSize - 5}); got != want {
 			t.Errorf("Stats() = %+v, want %+v", got, want)
 		}
 	})
@@ -408,10 +409,11 @@ func TestQueueShutdownFlushes(t *testing.T) {
 		if took > flushTimeout {
 			t.Errorf("Run took %v to return, want at most %v", took, flushTimeout)
 		}
-		if got, want := s.got(), []string{"a@0s", "a@500ms", "b@500ms", "c@500ms"}; !reflect.DeepEqual(got, want) {
+		// What waits goes out as one message, the newest note's.
+		if got, want := s.got(), []string{"a@0s", "c@500ms"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("calls = %v, want %v", got, want)
 		}
-		if got, want := q.Stats(), (Stats{Sent: 3, Retries: 1}); got != want {
+		if got, want := q.Stats(), (Stats{Sent: 1, Retries: 1, Coalesced: 2}); got != want {
 			t.Errorf("Stats() = %+v, want %+v", got, want)
 		}
 	})
@@ -435,7 +437,7 @@ func TestQueueShutdownDeadline(t *testing.T) {
 		if took != flushTimeout {
 			t.Errorf("Run took %v to return, want %v", took, flushTimeout)
 		}
-		if got, want := s.got(), []string{"a@0s", "a@1s"}; !reflect.DeepEqual(got, want) {
+		if got, want := s.got(), []string{"a@0s", "c@1s"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("calls = %v, want %v", got, want)
 		}
 		if got, want := q.Stats(), (Stats{Failed: 1, Dropped: 2}); got != want {
@@ -443,8 +445,8 @@ func TestQueueShutdownDeadline(t *testing.T) {
 		}
 		recs := logs.records(t)
 		last := recs[len(recs)-1]
-		if last["msg"] != "stopped with notes unsent" || last[keyUnsent] != float64(2) {
-			t.Errorf("last log = %v, want the unsent count", last)
+		if last["msg"] != "push failed at shutdown, giving up" || last[keyMerged] != float64(2) {
+			t.Errorf("last log = %v, want the failed flush of the message standing for 2 more", last)
 		}
 	})
 }
@@ -496,4 +498,138 @@ func TestQueueLogKeys(t *testing.T) {
 			t.Errorf("record = %v, want %v", got, want)
 		}
 	})
+}
+
+func TestQueueGivesUpAfterTenMinutes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		errs := make([]error, 100)
+		for i := range errs {
+			errs[i] = errors.New("dial tcp: connection refused")
+		}
+		s := newFakeSender(errs...)
+		logs := &logBuffer{}
+		q := newTestQueue(s, logs)
+		q.Notify("peer down", "")
+		stop := runQueue(t, q)
+		time.Sleep(time.Hour)
+		stop()
+		calls := s.got()
+		// 0, 1, 3, 7, 15, 31, 61 s, then every 30 s: the attempt at 9m31s
+		// is the last, as the next would come after 10 minutes.
+		if got, want := calls[len(calls)-1], "peer down@9m31s"; got != want || len(calls) != 24 {
+			t.Errorf("%d calls, the last %s; want 24, the last %s", len(calls), got, want)
+		}
+		if got, want := q.Stats(), (Stats{Failed: 1, Retries: 23}); got != want {
+			t.Errorf("Stats() = %+v, want %+v", got, want)
+		}
+		levels := logs.levels(t, "peer down")
+		if got, want := levels[len(levels)-1], "ERROR push failed, undelivered for 10 minutes, giving up"; got != want {
+			t.Errorf("last log = %q, want %q", got, want)
+		}
+	})
+}
+
+// downFor fails every push until its time is up, then delivers.
+type downFor struct {
+	until time.Time
+	mu    sync.Mutex
+	calls int
+	sent  []string
+}
+
+func (d *downFor) Push(ctx context.Context, title, body string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls++
+	if time.Now().Before(d.until) {
+		return &Error{Status: 503, Message: "Service Unavailable"}
+	}
+	d.sent = append(d.sent, title)
+	return nil
+}
+
+func TestQueueChannelDownForAMinute(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &downFor{until: time.Now().Add(time.Minute)}
+		q := NewQueue(d, nil) // the real jitter
+		q.Notify("peer down", "srv1 is silent")
+		stop := runQueue(t, q)
+		time.Sleep(10 * time.Minute)
+		stop()
+		if got, want := d.sent, []string{"peer down"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("delivered %v, want %v: once, after the minute", got, want)
+		}
+		if st := q.Stats(); st.Sent != 1 || st.Failed != 0 || st.Retries != uint64(d.calls-1) {
+			t.Errorf("Stats() = %+v after %d calls, want 1 sent, none failed", st, d.calls)
+		}
+	})
+}
+
+// recordingSender keeps every message.
+type recordingSender struct {
+	start time.Time
+	mu    sync.Mutex
+	got   []string // "title@offset"
+	body  []string
+}
+
+func (r *recordingSender) Push(ctx context.Context, title, body string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, fmt.Sprintf("%s@%v", title, time.Since(r.start)))
+	r.body = append(r.body, body)
+	return nil
+}
+
+func TestQueueRateLimitCoalesces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recordingSender{start: time.Now()}
+		q := newTestQueue(r, &logBuffer{})
+		stop := runQueue(t, q)
+		// A flapping service: a transition every 5 s for a minute.
+		for i := range 12 {
+			q.Notify(fmt.Sprintf("t%d", i), fmt.Sprintf("body %d", i))
+			time.Sleep(5 * time.Second)
+		}
+		time.Sleep(time.Hour)
+		stop()
+		want := []string{"t0@0s", "t1@5s", "t2@10s", "t3@15s", "t4@20s", "t11@1m0s"}
+		if !reflect.DeepEqual(r.got, want) {
+			t.Fatalf("messages = %v, want %v", r.got, want)
+		}
+		body := r.body[len(r.body)-1]
+		for _, part := range []string{"body 11\n\n6 more transitions in the last 35 seconds",
+			"(5 messages per 60 seconds):", "\n- ", " t5", " t10"} {
+			if !strings.Contains(body, part) {
+				t.Errorf("coalesced body %q lacks %q", body, part)
+			}
+		}
+		if strings.Contains(body, "t11") || strings.Contains(body, "t4") {
+			t.Errorf("coalesced body %q lists the newest or an earlier message", body)
+		}
+		if got, want := q.Stats(), (Stats{Sent: 6, Coalesced: 6}); got != want {
+			t.Errorf("Stats() = %+v, want %+v", got, want)
+		}
+	})
+}
+
+func TestFold(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var ns []note
+	for i := range 14 {
+		ns = append(ns, note{title: fmt.Sprintf("t%d", i), body: fmt.Sprintf("b%d", i), at: at.Add(time.Duration(i) * time.Second)})
+	}
+	ns[1].folded = 3
+	n := fold(ns, at.Add(3*time.Minute))
+	if n.title != "t13" || n.folded != 16 || !n.at.Equal(at) || n.guid == "" {
+		t.Errorf("fold = %+v, want t13's title, 16 folded, the first's time, a new guid", n)
+	}
+	want := "b13\n\n16 more transitions in the last 3 minutes, held back by the rate limit (5 messages per 60 seconds):\n- ... 3 earlier\n- 03:04:08 t3\n"
+	if !strings.HasPrefix(n.body, want) || !strings.HasSuffix(n.body, "- 03:04:17 t12") {
+		t.Errorf("body = %q, want it to start %q and end with t12", n.body, want)
+	}
+	one := fold([]note{{title: "a", at: at, folded: 1}, {title: "b", at: at}}, at)
+	if want := "2 more transitions in the last 0 seconds, held back by the rate limit (5 messages per 60 seconds):\n- 03:04:05 a (and 1 before it)"; one.body != want {
+		t.Errorf("body = %q, want %q", one.body, want)
+	}
 }
