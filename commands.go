@@ -18,6 +18,7 @@ import (
 
 	"github.com/clooster/clooster/config"
 	"github.com/clooster/clooster/internal/demo"
+	"github.com/clooster/clooster/internal/failover"
 	"github.com/clooster/clooster/notify"
 	"github.com/clooster/clooster/watchdog"
 )
@@ -253,24 +254,52 @@ func cmdNotifyTest(ctx context.Context, args, environ []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	if cfg.Pushbullet == nil {
-		return usagef("notify-test: no pushbullet block in the configuration\n  hint: add pushbullet.key, or set CLOOSTER_PUSHBULLET_KEY")
+	chans, err := channels(cfg)
+	if err != nil {
+		return usageError{err}
 	}
-	pb := pushbullet(cfg)
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	if len(chans) == 0 {
+		return usagef("notify-test: no notification channel in the configuration\n" +
+			"  hint: add a notify list (\"notify\": [\"ntfy://ntfy.sh/your-topic\"]), set CLOOSTER_NOTIFY_URLS, or add pushbullet.key")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	title := fmt.Sprintf("[%s] clooster test", cfg.ThisServer)
-	body := fmt.Sprintf("A test push from %s: notifications for %s work.", cfg.ThisServer, setValues(cfg).name)
-	rc, err := pb.Send(ctx, title, body)
-	if err != nil {
-		return fmt.Errorf("notify-test: %w", err)
+	body := fmt.Sprintf("A test message from %s, of the pair %s and %s: notifications for %s work.",
+		cfg.ThisServer, cfg.ThisServer, cfg.OtherServer, setValues(cfg).name)
+	scrub := scrubber(cfg.Secrets())
+	failed, tried := 0, 0
+	for _, r := range notify.Test(ctx, chans, failover.AlertTest, title, body) {
+		line := fmt.Sprintf("%s (%s): ", r.Name, r.Shown)
+		switch {
+		case r.Skipped:
+			line += "skipped: its events leave out " + failover.AlertTest
+		case r.Err != nil:
+			tried++
+			failed++
+			line += fmt.Sprintf("FAILED after %s: %v", r.Took.Round(time.Millisecond), r.Err)
+		default:
+			tried++
+			line += fmt.Sprintf("delivered in %s", r.Took.Round(time.Millisecond))
+			if r.Detail != "" {
+				line += ": " + r.Detail
+			}
+		}
+		fmt.Fprintln(stdout, scrub.Replace(line))
 	}
-	fmt.Fprintf(stdout, "sent: push %s at %s", rc.Iden, rc.Created.Format(time.RFC3339))
-	if rc.ReceiverEmail != "" {
-		fmt.Fprintf(stdout, " to %s", rc.ReceiverEmail)
+	if failed > 0 {
+		return fmt.Errorf("notify-test: %d of %d channels failed", failed, tried)
 	}
-	fmt.Fprintln(stdout)
 	return nil
+}
+
+// scrubber replaces each secret with "[redacted]".
+func scrubber(secrets []string) *strings.Replacer {
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets {
+		pairs = append(pairs, s, "[redacted]")
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 func pushbullet(cfg *config.Config) *notify.Pushbullet {

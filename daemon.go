@@ -37,7 +37,6 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		return usageError{err}
 	}
 
-	var queue *notify.Queue
 	values := setValues(cfg)
 	nc := watchdog.Config{
 		This:              cfg.ThisServer,
@@ -83,9 +82,14 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		}
 		nc.Hooks = runner
 	}
-	if cfg.Pushbullet != nil {
-		queue = notify.NewQueue(pushbullet(cfg), logger)
-		nc.Notifier = queue
+	var hub *notify.Hub
+	chans, err := channels(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	if len(chans) > 0 {
+		hub = notify.NewHub(chans, logger)
+		nc.Notifier = hub
 	}
 	switch cfg.Role {
 	case "server":
@@ -116,8 +120,8 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		}
 		extra := func(w io.Writer) {
 			writeAPIMetrics(w, clients)
-			if queue != nil {
-				writeQueueMetrics(w, queue.Stats())
+			if hub != nil {
+				writeQueueMetrics(w, hub.Stats())
 			}
 			if runner != nil {
 				writeHookMetrics(w, runner.Stats())
@@ -128,6 +132,13 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 
 	logger.Info("clooster starting", "version", buildVersion(), "node", cfg.ThisServer, "role", cfg.Role,
 		"peer", cfg.OtherServer, "record", values.name, "dry_run", cfg.DryRun)
+	for _, c := range chans {
+		events := "all"
+		if c.Events != nil {
+			events = strings.Join(c.Events, ",")
+		}
+		logger.Info("notification channel", "channel", c.Name, "service", c.Service, "events", events)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -143,9 +154,9 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		logger.Info("status listener up", "addr", statusLn.Addr().String())
 	}
 	queueCtx, stopQueue := context.WithCancel(context.Background())
-	if queue != nil {
+	if hub != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); queue.Run(queueCtx) }()
+		go func() { defer wg.Done(); hub.Run(queueCtx) }()
 	}
 	if monitor != nil {
 		wg.Add(1)
@@ -203,15 +214,44 @@ func writeHookMetrics(w io.Writer, s hooks.Stats) {
 	fmt.Fprintf(w, "clooster_hook_runs_total{result=\"dropped\"} %d\n", s.Dropped)
 }
 
-func writeQueueMetrics(w io.Writer, s notify.Stats) {
-	fmt.Fprintf(w, "# HELP clooster_notifications_total Pushes by result.\n# TYPE clooster_notifications_total counter\n")
-	fmt.Fprintf(w, "clooster_notifications_total{result=\"sent\"} %d\n", s.Sent)
-	fmt.Fprintf(w, "clooster_notifications_total{result=\"failed\"} %d\n", s.Failed)
-	fmt.Fprintf(w, "clooster_notifications_total{result=\"dropped\"} %d\n", s.Dropped)
-	fmt.Fprintf(w, "# HELP clooster_notification_retries_total Push attempts retried.\n# TYPE clooster_notification_retries_total counter\n")
-	fmt.Fprintf(w, "clooster_notification_retries_total %d\n", s.Retries)
-	fmt.Fprintf(w, "# HELP clooster_notifications_queued Pushes waiting.\n# TYPE clooster_notifications_queued gauge\n")
-	fmt.Fprintf(w, "clooster_notifications_queued %d\n", s.Queued)
+// writeQueueMetrics writes each notification channel's counters, labelled
+// by channel ("pushbullet", "notify[0]") and service ("ntfy").
+func writeQueueMetrics(w io.Writer, chans []notify.ChannelStats) {
+	fmt.Fprintf(w, "# HELP clooster_notifications_total Notifications by channel and result: sent, failed (given up), dropped (a full queue, or unsent at shutdown), coalesced (folded into a later message by the rate limit).\n# TYPE clooster_notifications_total counter\n")
+	for _, c := range chans {
+		for _, r := range []struct {
+			result string
+			n      uint64
+		}{{"sent", c.Sent}, {"failed", c.Failed}, {"dropped", c.Dropped}, {"coalesced", c.Coalesced}} {
+			fmt.Fprintf(w, "clooster_notifications_total{channel=%q,service=%q,result=%q} %d\n", c.Name, c.Service, r.result, r.n)
+		}
+	}
+	fmt.Fprintf(w, "# HELP clooster_notification_retries_total Notification attempts retried, by channel.\n# TYPE clooster_notification_retries_total counter\n")
+	for _, c := range chans {
+		fmt.Fprintf(w, "clooster_notification_retries_total{channel=%q,service=%q} %d\n", c.Name, c.Service, c.Retries)
+	}
+	fmt.Fprintf(w, "# HELP clooster_notifications_queued Notifications waiting, by channel.\n# TYPE clooster_notifications_queued gauge\n")
+	for _, c := range chans {
+		fmt.Fprintf(w, "clooster_notifications_queued{channel=%q,service=%q} %d\n", c.Name, c.Service, c.Queued)
+	}
+}
+
+// channels are cfg's notification channels: the pushbullet block, then
+// the notify list in its order.
+func channels(cfg *config.Config) ([]notify.Channel, error) {
+	var out []notify.Channel
+	if cfg.Pushbullet != nil {
+		out = append(out, notify.Channel{Name: "pushbullet", Service: "pushbullet", Shown: "pushbullet block", Sender: pushbullet(cfg)})
+	}
+	for i, n := range cfg.Notify {
+		u, err := notify.ParseURL(n.URL)
+		if err != nil {
+			return nil, fmt.Errorf("notify[%d]: %w", i, err) // Load checked it: not reached
+		}
+		out = append(out, notify.Channel{Name: fmt.Sprintf("notify[%d]", i), Service: u.Service, Shown: u.Redacted,
+			Events: n.Events, Sender: notify.Open(u)})
+	}
+	return out, nil
 }
 
 // newLogger returns the daemon's logger. As a last line of defence, every
@@ -221,11 +261,7 @@ func newLogger(w io.Writer, level, format string, secrets []string) *slog.Logger
 	lv.UnmarshalText([]byte(level)) // validated by config; "" is info
 	var scrub *strings.Replacer
 	if len(secrets) > 0 {
-		pairs := make([]string, 0, 2*len(secrets))
-		for _, s := range secrets {
-			pairs = append(pairs, s, "[redacted]")
-		}
-		scrub = strings.NewReplacer(pairs...)
+		scrub = scrubber(secrets)
 	}
 	opts := &slog.HandlerOptions{
 		Level: lv,

@@ -147,8 +147,8 @@ func TestNotifyTest(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("exit status %d, want %d; stderr: %s", code, exitOK, stderr)
 		}
-		if !regexp.MustCompile(`^sent: push \S+ at \S+( to \S+)?\n$`).MatchString(stdout) {
-			t.Errorf("stdout %q, want \"sent: push IDEN at TIME\"", stdout)
+		if !regexp.MustCompile(`^pushbullet \(pushbullet block\): delivered in \S+: push \S+ at \S+( to \S+)?\n$`).MatchString(stdout) {
+			t.Errorf("stdout %q, want \"pushbullet (pushbullet block): delivered in D: push IDEN at TIME\"", stdout)
 		}
 		pushes := pb.Pushes()[before:]
 		if len(pushes) != 1 {
@@ -177,13 +177,13 @@ func TestNotifyTest(t *testing.T) {
 		if code != exitFailure {
 			t.Errorf("exit status %d, want %d", code, exitFailure)
 		}
-		if stdout != "" {
-			t.Errorf("stdout %q, want nothing", stdout)
-		}
-		for _, want := range []string{"clooster: ", "401", "Access token is missing or invalid."} {
-			if !strings.Contains(stderr, want) {
-				t.Errorf("stderr %q does not contain %q (the API's answer)", stderr, want)
+		for _, want := range []string{"pushbullet (pushbullet block): FAILED after ", "401", "Access token is missing or invalid."} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("stdout %q does not contain %q (the API's answer)", stdout, want)
 			}
+		}
+		if want := "clooster: notify-test: 1 of 1 channels failed\n"; stderr != want {
+			t.Errorf("stderr %q, want %q", stderr, want)
 		}
 		if strings.Contains(stdout+stderr, wrong) {
 			t.Errorf("the Pushbullet key appears in the output")

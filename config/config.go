@@ -65,8 +65,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/clooster/clooster/notify"
 )
 
 // Defaults that other packages may want to show or reuse.
@@ -107,6 +110,7 @@ type Config struct {
 	RFC2136           *RFC2136    `json:"rfc2136,omitempty"`
 	Records           []Record    `json:"records,omitempty"`
 	Pushbullet        *Pushbullet `json:"pushbullet,omitempty"`
+	Notify            []Notify    `json:"notify,omitempty"`
 	Log               Log         `json:"log"`
 	Health            Health      `json:"health"`
 	PeerCheck         PeerCheck   `json:"peer_check"`
@@ -223,6 +227,14 @@ type PushbulletTarget struct {
 	Email      string `json:"email,omitempty"`
 	ChannelTag string `json:"channel_tag,omitempty"`
 	ClientIden string `json:"client_iden,omitempty"`
+}
+
+// Notify is one notification channel: a URL in shoutrrr's syntax
+// (ntfy://ntfy.sh/topic), and the events it takes (nil: all). In the file
+// an entry may be the URL alone. After Load, Events are in lower case.
+type Notify struct {
+	URL    string   `json:"url"`
+	Events []string `json:"events,omitempty"`
 }
 
 // Log is the log level (debug, info, warn, error) and format (text, json).
@@ -409,6 +421,12 @@ func (c *Config) Redacted() *Config {
 		redact(&x.TSIGSecret)
 		r.RFC2136 = &x
 	}
+	if c.Notify != nil {
+		r.Notify = make([]Notify, len(c.Notify))
+		for i, n := range c.Notify {
+			r.Notify[i] = Notify{URL: notify.Redact(n.URL), Events: slices.Clone(n.Events)}
+		}
+	}
 	if c.HandoverOnStop != nil {
 		h := *c.HandoverOnStop
 		r.HandoverOnStop = &h
@@ -418,8 +436,9 @@ func (c *Config) Redacted() *Config {
 }
 
 // Secrets lists the non-empty secret values (key, cloudflare.token,
-// cloudflare.key, pushbullet.key, rfc2136.tsig_secret), for scrubbing
-// them from output.
+// cloudflare.key, pushbullet.key, rfc2136.tsig_secret, each notify URL and
+// its secret parts of 8 characters or more), for scrubbing them from
+// output.
 func (c *Config) Secrets() []string {
 	var out []string
 	for _, s := range []string{c.Key, c.Cloudflare.Token, c.Cloudflare.Key, c.pushbulletKey(), c.tsigSecret()} {
@@ -427,8 +446,22 @@ func (c *Config) Secrets() []string {
 			out = append(out, s)
 		}
 	}
+	for _, n := range c.Notify {
+		out = append(out, n.URL)
+		if u, err := notify.ParseURL(n.URL); err == nil {
+			for _, s := range u.Secrets() {
+				if len(s) >= minScrubbed {
+					out = append(out, s)
+				}
+			}
+		}
+	}
 	return out
 }
+
+// minScrubbed is the shortest part of a notify URL that Secrets lists: the
+// words of a URL's path ("api", "hooks") would garble every log line.
+const minScrubbed = 8
 
 func (c *Config) pushbulletKey() string {
 	if c.Pushbullet == nil {

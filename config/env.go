@@ -105,6 +105,11 @@ type envLayer struct {
 		OnPeerUp   *string   `env:"ON_PEER_UP"`
 		Timeout    *Duration `env:"TIMEOUT"`
 	} `envPrefix:"HOOKS_"`
+	// The notify list: URLs separated by white space, in the variable or
+	// in a file (a line starting with # is a comment). No field of Config
+	// has these names: readEnv reads them.
+	NotifyURLs         *string   `env:"NOTIFY_URLS"`
+	NotifyURLsFile     *string   `env:"NOTIFY_URLS_FILE"`
 	HandoverOnStop     *bool     `env:"HANDOVER_ON_STOP"`
 	DriftCheckInterval *Duration `env:"DRIFT_CHECK_INTERVAL"`
 	DryRun             *bool     `env:"DRY_RUN"`
@@ -242,7 +247,50 @@ func (l *loader) readEnv(environ []string) []envValue {
 		}
 		out = append(out, envValue{s.path, s.fileVar, reflect.ValueOf(secret)})
 	}
+	if ev, ok := l.notifyEnv(vars); ok {
+		out = append(out, ev)
+	}
 	return out
+}
+
+// notifyEnv is the notify list from CLOOSTER_NOTIFY_URLS or
+// CLOOSTER_NOTIFY_URLS_FILE: it replaces the file's, every channel taking
+// every event.
+func (l *loader) notifyEnv(vars map[string]string) (envValue, bool) {
+	const direct, fileVar = "CLOOSTER_NOTIFY_URLS", "CLOOSTER_NOTIFY_URLS_FILE"
+	text, name := vars[direct], direct
+	if file := vars[fileVar]; file != "" {
+		if text != "" {
+			l.addProblem(Problem{Key: fileVar, Msg: "set only one of " + direct + " and " + fileVar})
+			return envValue{}, false
+		}
+		data, _, err := readFile(file, maxSecretFile)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			l.addProblem(Problem{Key: fileVar, Value: quote(file), Msg: "cannot read: " + err.Error()})
+			return envValue{}, false
+		}
+		text, name = string(data), fileVar
+	}
+	var list []Notify
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		for _, u := range strings.Fields(line) {
+			list = append(list, Notify{URL: u})
+		}
+	}
+	if list == nil {
+		if name == fileVar {
+			l.addProblem(Problem{Key: fileVar, Value: quote(vars[fileVar]), Msg: "no URL in the file"})
+		}
+		return envValue{}, false // an empty variable counts as unset
+	}
+	return envValue{"notify", name, reflect.ValueOf(list)}, true
 }
 
 // collectEnv lists the set fields of the env layer ev, whose counterpart in

@@ -245,9 +245,9 @@ func (cf Cloudflare) with(o Cloudflare) Cloudflare {
 }
 
 // Every key has its variable, named after its path, and there are no others
-// but the _FILE ones.
+// but the _FILE ones and the notify list's.
 func TestEnvNames(t *testing.T) {
-	var want []string
+	want := []string{"CLOOSTER_NOTIFY_URLS", "CLOOSTER_NOTIFY_URLS_FILE"}
 	for _, p := range leafPaths(configType, "") {
 		want = append(want, EnvName(p))
 	}

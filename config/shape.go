@@ -6,11 +6,14 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/clooster/clooster/notify"
 )
 
 var (
 	durationType = reflect.TypeFor[Duration]()
 	configType   = reflect.TypeFor[Config]()
+	notifyType   = reflect.TypeFor[Notify]()
 )
 
 // shape checks a decoded file value against the Go type it is meant for,
@@ -22,6 +25,9 @@ func (l *loader) shape(path string, v any, t reflect.Type) any {
 	l.fileSet[path] = true
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if s, ok := v.(string); ok && t == notifyType {
+		v = &object{keys: []string{"url"}, vals: map[string]any{"url": s}} // the URL alone
 	}
 	switch {
 	case t == durationType:
@@ -170,10 +176,24 @@ func showJSON(path string, v any) string {
 	if secretPaths[path] {
 		return strconv.Itoa(len(s)) + " bytes"
 	}
+	if _, ok := v.(string); ok && isNotifyURL(path) {
+		return quote(notify.Redact(s))
+	}
 	if _, ok := v.(string); ok {
 		return quote(s)
 	}
 	return s
+}
+
+// isNotifyURL reports whether path is a notify entry's URL: notify[2] (the
+// URL alone) or notify[2].url. Its value is shown redacted.
+func isNotifyURL(path string) bool {
+	rest, ok := strings.CutPrefix(path, "notify[")
+	if !ok {
+		return false
+	}
+	_, after, ok := strings.Cut(rest, "]")
+	return ok && (after == "" || after == ".url")
 }
 
 // quote is s in Go quotes, shortened if long.

@@ -14,6 +14,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/clooster/clooster/internal/failover"
+	"github.com/clooster/clooster/notify"
 )
 
 // Key lengths, in bytes.
@@ -67,6 +70,7 @@ func (l *loader) validate() {
 	l.checkCloudflare()
 	l.checkRFC2136()
 	l.checkPushbullet()
+	l.checkNotify()
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -349,6 +353,38 @@ func (l *loader) checkPushbullet() {
 	t := p.Target
 	l.atMostOne("pushbullet.target", "device_iden", t.DeviceIden, "email", t.Email, "channel_tag", t.ChannelTag, "client_iden", t.ClientIden)
 	l.checkURL("pushbullet.api_url", p.APIURL)
+}
+
+// checkNotify checks each channel's URL as its service parses it (nothing
+// is sent) and its events. A problem shows the URL redacted.
+func (l *loader) checkNotify() {
+	for i := range l.cfg.Notify {
+		n := &l.cfg.Notify[i]
+		path := fmt.Sprintf("notify[%d]", i)
+		key := path
+		if v := l.envSet["notify"]; v != "" {
+			key = path + " (" + v + ")"
+		}
+		if strings.TrimSpace(n.URL) == "" {
+			l.addProblem(Problem{Key: key, Msg: "the URL is empty"})
+		} else if _, err := notify.ParseURL(n.URL); err != nil {
+			l.addProblem(Problem{Key: key, Value: quote(notify.Redact(n.URL)), Msg: err.Error()})
+		}
+		if n.Events == nil {
+			continue
+		}
+		if len(n.Events) == 0 {
+			l.addProblem(Problem{Key: key + ".events", Value: "[]", Msg: "no event: leave events out for every event"})
+		}
+		for j, e := range n.Events {
+			e = strings.ToLower(strings.TrimSpace(e))
+			if !slices.Contains(failover.AlertEvents, e) {
+				l.addProblem(Problem{Key: fmt.Sprintf("%s.events[%d]", key, j), Value: quote(n.Events[j]),
+					Msg: "unknown event (want " + strings.Join(failover.AlertEvents, ", ") + ")"})
+			}
+			n.Events[j] = e
+		}
+	}
 }
 
 func (l *loader) checkHealth() {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"time"
 
 	"github.com/clooster/clooster/internal/failover"
@@ -137,7 +138,14 @@ func (t *truth) read(n *node) {
 // supervisor starts next has no stop under way).
 func (t *truth) exited(n *node) { t.stopAt[n.i] = time.Time{} }
 
-func (t *truth) notified(n *node, _ failover.ActNotify) { t.lastPush[n.i] = t.w.now }
+// notified is an alert of node n. Each names what it is about, so that a
+// channel's events filter can pass it; "test" is notify-test's alone.
+func (t *truth) notified(n *node, a failover.ActNotify) {
+	t.lastPush[n.i] = t.w.now
+	if a.Event == failover.AlertTest || !slices.Contains(failover.AlertEvents, a.Event) {
+		t.w.fail("alert events", "%s's alert %q has event %q, not one of %v", nodeName(n.i), a.Title, a.Event, failover.AlertEvents[:len(failover.AlertEvents)-1])
+	}
+}
 
 func (t *truth) checked(n *node, passed bool) {
 	t.checkOK[n.i] = passed

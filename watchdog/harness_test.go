@@ -217,16 +217,24 @@ func retryAfterErr(d time.Duration) error {
 
 var errAPI = errors.New("500 internal server error")
 
-// pushes records notifications.
+// pushes records notifications: "title | body", and their events.
 type pushes struct {
-	mu sync.Mutex
-	l  []string
+	mu     sync.Mutex
+	l      []string
+	events []string
 }
 
-func (p *pushes) Notify(title, body string) {
+func (p *pushes) Notify(event, title, body string) {
 	p.mu.Lock()
 	p.l = append(p.l, title+" | "+body)
+	p.events = append(p.events, event)
 	p.mu.Unlock()
+}
+
+func (p *pushes) gotEvents() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.events...)
 }
 
 func (p *pushes) get() []string {

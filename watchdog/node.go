@@ -20,9 +20,10 @@ import (
 	"github.com/clooster/clooster/internal/recordset"
 )
 
-// Notifier announces transitions. Notify must not block.
+// Notifier announces transitions; event is what the alert is about (one of
+// failover's Alert* words). Notify must not block.
 type Notifier interface {
-	Notify(title, body string)
+	Notify(event, title, body string)
 }
 
 // Config is what a Node needs. Zero durations are invalid; New checks.
@@ -257,7 +258,7 @@ func (n *Node) Run(ctx context.Context) error {
 			case failover.ActNotify:
 				n.met.notified()
 				if n.cfg.Notifier != nil {
-					n.cfg.Notifier.Notify(a.Title, a.Body)
+					n.cfg.Notifier.Notify(a.Event, a.Title, a.Body)
 				}
 			case failover.ActHook:
 				n.fire(a)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/clooster/clooster/internal/failover"
 )
 
 // Each test runs two nodes over in-memory connections in a synctest bubble:
@@ -146,6 +148,9 @@ func TestNodeFailback(t *testing.T) {
 		if len(got) != 2 || !strings.HasPrefix(got[1], "[srv1] Server 'srv2' is now up | The address for 'www.example.com' has been changed to 'srv1'") {
 			t.Errorf("pushes: %q", got)
 		}
+		if got, want := p.pushes.gotEvents(), []string{failover.AlertDown, failover.AlertUp}; !reflect.DeepEqual(got, want) {
+			t.Errorf("events of the pushes: got %q, want %q", got, want)
+		}
 		p.stopAll()
 	})
 }
@@ -167,6 +172,9 @@ func TestNodeAPIFaultsDelayButDoNotStopFailover(t *testing.T) {
 		got := p.pushes.get()
 		if len(got) != 2 || !strings.Contains(got[0], "something went wrong") || !strings.Contains(got[1], "record update delayed") {
 			t.Errorf("pushes: %q", got)
+		}
+		if got, want := p.pushes.gotEvents(), []string{failover.AlertFailed, failover.AlertFailed}; !reflect.DeepEqual(got, want) {
+			t.Errorf("events of the pushes: got %q, want %q", got, want)
 		}
 		p.stopAll()
 	})

@@ -11,6 +11,7 @@ import (
 
 func alertUnhealthyTakeover(c *Config, reason, healthReason string) ActNotify {
 	return ActNotify{
+		Event: AlertWithheld,
 		Title: fmt.Sprintf("[%s] Server '%s' is now down (%s), but this node is unhealthy", c.This, c.Other, reason),
 		Body:  fmt.Sprintf("Not taking '%s': this node's service fails its health check (%s).", c.Record, healthReason),
 	}
@@ -18,6 +19,7 @@ func alertUnhealthyTakeover(c *Config, reason, healthReason string) ActNotify {
 
 func alertPeerServing(c *Config, detail string) ActNotify {
 	return ActNotify{
+		Event: AlertWithheld,
 		Title: fmt.Sprintf("[%s] Link to '%s' down, peer still serving", c.This, c.Other),
 		Body:  fmt.Sprintf("Not taking '%s': the peer's service answers (%s). Probing it every %s; this node takes over when it stops answering.", c.Record, detail, c.Keepalive),
 	}
@@ -25,6 +27,7 @@ func alertPeerServing(c *Config, detail string) ActNotify {
 
 func alertPeerTookIt(c *Config, content string) ActNotify {
 	return ActNotify{
+		Event: AlertWithheld,
 		Title: fmt.Sprintf("[%s] Link to '%s' down, peer still serving", c.This, c.Other),
 		Body:  fmt.Sprintf("The peer took '%s' (now '%s') since the link was lost, so it is alive: not writing.", c.Record, content),
 	}
@@ -32,6 +35,7 @@ func alertPeerTookIt(c *Config, content string) ActNotify {
 
 func alertRecordsMismatch(c *Config, records []string) ActNotify {
 	return ActNotify{
+		Event: AlertWithheld,
 		Title: fmt.Sprintf("[%s] Record sets differ between '%s' and '%s'", c.This, c.This, c.Other),
 		Body: fmt.Sprintf("The records blocks of the two nodes' files do not agree: %s. A failover still moves the set; "+
 			"no failback until both files hold the same records block.", strings.Join(records, "; ")),
@@ -40,6 +44,7 @@ func alertRecordsMismatch(c *Config, records []string) ActNotify {
 
 func alertBothDown(c *Config, holder string) ActNotify {
 	return ActNotify{
+		Event: AlertHealth,
 		Title: fmt.Sprintf("[%s] Both services unhealthy", c.This),
 		Body:  fmt.Sprintf("Neither node passes its health check; '%s' stays on '%s'.", c.Record, holder),
 	}
@@ -47,6 +52,7 @@ func alertBothDown(c *Config, holder string) ActNotify {
 
 func alertEditedValid(c *Config, content string) ActNotify {
 	return ActNotify{
+		Event: AlertDrift,
 		Title: fmt.Sprintf("[%s] Record edited outside", c.This),
 		Body:  fmt.Sprintf("'%s' now points to '%s', one of the pair: leaving it.", c.Record, content),
 	}
@@ -58,6 +64,7 @@ func titleCorrected(c *Config) string {
 
 func alertUpdateFailing(c *Config, title, err, want string) ActNotify {
 	return ActNotify{
+		Event: AlertFailed,
 		Title: title + ", but something went wrong while updating the record",
 		Body:  fmt.Sprintf("Here's what went wrong: %s. Retrying until '%s' points to '%s'.", err, c.Record, want),
 	}
@@ -69,11 +76,12 @@ func alertDelayed(c *Config, title string, ev EvDone, failures int, took time.Du
 	if !ev.Changed {
 		body = fmt.Sprintf("No record change was necessary in the end: '%s' points to '%s'", c.Record, ev.Content)
 	}
-	return ActNotify{Title: title + ": record update delayed", Body: body}
+	return ActNotify{Event: AlertFailed, Title: title + ": record update delayed", Body: body}
 }
 
 func alertContested(c *Config, content string) ActNotify {
 	return ActNotify{
+		Event: AlertWithheld,
 		Title: fmt.Sprintf("[%s] Link to '%s' down; the peer keeps taking the record", c.This, c.Other),
 		Body: fmt.Sprintf("'%s' points to '%s' again although the peer's service does not answer from here, so the peer's clooster runs and sees this node's service gone too: not writing again until the link is back. Check the network between the two nodes.",
 			c.Record, content),
@@ -82,6 +90,7 @@ func alertContested(c *Config, content string) ActNotify {
 
 func alertMissing(c *Config) ActNotify {
 	return ActNotify{
+		Event: AlertFailed,
 		Title: fmt.Sprintf("[%s] Record '%s' not found", c.This, c.Record),
 		Body: fmt.Sprintf("'%s' does not exist, or no longer has its configured type: clooster does not create it. It looks for it every %s and goes on once it is back.",
 			c.Record, missingEvery),

@@ -177,7 +177,7 @@ func TestProbeVerdicts(t *testing.T) {
 	}
 	_, got := run(c, append(lost, tick(36*sec), probe(36100*ms, true), tick(37*sec), probe(37100*ms, true))...)
 	for _, g := range got {
-		if strings.HasPrefix(g, "push: [srv2] Link to 'srv1' down, peer still serving") {
+		if strings.HasPrefix(g, "push withheld: [srv2] Link to 'srv1' down, peer still serving") {
 			t.Errorf("the record is here, the peer serves again: %q", got)
 		}
 	}

@@ -186,7 +186,7 @@ func TestEvidenceTakeoverContested(t *testing.T) {
 	}
 	got = nil
 	feedTimed(c, &s, &got, withheld(14100*ms, watch.Job, "srv1"))
-	want := []string{"push: [srv2] Link to 'srv1' down; the peer keeps taking the record | 'www.example.com' points to 'srv1' again although the peer's service does not answer from here, so the peer's clooster runs and sees this node's service gone too: not writing again until the link is back. Check the network between the two nodes.@14.1s",
+	want := []string{"push withheld: [srv2] Link to 'srv1' down; the peer keeps taking the record | 'www.example.com' points to 'srv1' again although the peer's service does not answer from here, so the peer's clooster runs and sees this node's service gone too: not writing again until the link is back. Check the network between the two nodes.@14.1s",
 		"hook on_standby@14.1s"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("actions:\ngot  %q\nwant %q", got, want)

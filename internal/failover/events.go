@@ -233,8 +233,9 @@ type (
 	ActRead struct{ Retry, Drift, Verify bool }
 	// ActProbe probes the peer's service once (peer_check).
 	ActProbe struct{}
-	// ActNotify sends one alert.
-	ActNotify struct{ Title, Body string }
+	// ActNotify sends one alert; Event (one of the Alert* words) is what
+	// it is about.
+	ActNotify struct{ Event, Title, Body string }
 	// ActHook runs the operator's hook for Event.
 	ActHook struct{ Event, Content string }
 	// ActExit ends the node's loop: the stop (and any handover) is complete.

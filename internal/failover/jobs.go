@@ -9,7 +9,7 @@ import (
 // start begins a job of purpose p: make the record hold content.
 func (s *State) start(c *Config, p Purpose, content string, announce bool, title string, now time.Time, acts []Action) []Action {
 	s.jobSeq++
-	s.job = &job{id: s.jobSeq, content: content, purpose: p, announce: announce, title: title, since: now}
+	s.job = &job{id: s.jobSeq, content: content, purpose: p, announce: announce, title: title, event: alertEvent(p), since: now}
 	a := ActEnsure{Job: s.jobSeq, Purpose: p, Content: content,
 		Own: c.ThisValue, Peer: s.peerValue, PeerKnown: s.peerKnown, Disable: c.Disable,
 		Pause: c.TiePause()}
@@ -160,10 +160,10 @@ func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
 	case j.failures > 0:
 		acts = append(acts, alertDelayed(c, j.title, ev, j.failures, ev.At.Sub(j.since), j.lastErr))
 	case ev.Changed:
-		acts = append(acts, ActNotify{Title: j.title,
+		acts = append(acts, ActNotify{Event: j.event, Title: j.title,
 			Body: fmt.Sprintf("The address for '%s' has been changed to '%s'", c.Record, ev.Content)})
 	case j.announce:
-		acts = append(acts, ActNotify{Title: j.title, Body: "No record change is necessary"})
+		acts = append(acts, ActNotify{Event: j.event, Title: j.title, Body: "No record change is necessary"})
 	}
 	return acts
 }

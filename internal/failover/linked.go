@@ -119,12 +119,15 @@ func (s *State) failBack(c *Config, now time.Time, acts []Action) []Action {
 	if s.job != nil && s.job.content == c.Preferred {
 		return acts
 	}
-	title := fmt.Sprintf("[%s] Server '%s' is now up", c.This, c.Other)
+	title, event := fmt.Sprintf("[%s] Server '%s' is now up", c.This, c.Other), AlertUp
 	if !s.wasDown && s.healthySince.After(s.linkSince) {
 		// The record comes back after this node's service recovered.
 		title = fmt.Sprintf("[%s] Service healthy again: record back to '%s'", c.This, c.Preferred)
+		event = AlertHealth
 	}
-	return s.start(c, Failback, c.Preferred, s.wasDown, title, now, acts)
+	acts = s.start(c, Failback, c.Preferred, s.wasDown, title, now, acts)
+	s.job.event = event
+	return acts
 }
 
 // disputed reports whether the peer's word disagrees with this node's

@@ -71,7 +71,7 @@ func show(a Action) string {
 	case ActClose:
 		return "close: " + a.Reason
 	case ActNotify:
-		return "push: " + a.Title + " | " + a.Body
+		return "push " + a.Event + ": " + a.Title + " | " + a.Body
 	case ActHook:
 		return "hook " + a.Event
 	case ActRead:
@@ -192,7 +192,7 @@ func check(t *testing.T, tests []machineCase) {
 	}
 }
 
-const takenOver = "push: [srv2] Server 'srv1' is now down (EOF) | The address for 'www.example.com' has been changed to 'srv2'"
+const takenOver = "push down: [srv2] Server 'srv1' is now down (EOF) | The address for 'www.example.com' has been changed to 'srv2'"
 
 // The rules of SPEC.md's Behaviour section, each in its simplest case.
 func TestMachineRules(t *testing.T) {
@@ -246,7 +246,7 @@ func TestMachineRules(t *testing.T) {
 			evs: seq(linked(other, "srv1"), down(2*sec),
 				EvAttempt{At: at(2100 * ms), Job: 1, Err: "write record: 500"}, up(3*sec)),
 			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield",
-				"push: [srv2] Server 'srv1' is now down (EOF), but something went wrong while updating the record | Here's what went wrong: write record: 500. Retrying until 'www.example.com' points to 'srv2'.",
+				"push failed: [srv2] Server 'srv1' is now down (EOF), but something went wrong while updating the record | Here's what went wrong: write record: 500. Retrying until 'www.example.com' points to 'srv2'.",
 				"cancel"},
 			peer: PeerUp,
 		},
@@ -317,8 +317,8 @@ func TestMachineRules(t *testing.T) {
 				EvAttempt{At: at(2100 * ms), Job: 1, Err: "429"}, EvAttempt{At: at(4 * sec), Job: 1, Err: "500"},
 				EvAttempt{At: at(8 * sec), Job: 1, Err: "500"}, done(12*sec, 1, "srv2", true)),
 			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield",
-				"push: [srv2] Server 'srv1' is now down (EOF), but something went wrong while updating the record | Here's what went wrong: 429. Retrying until 'www.example.com' points to 'srv2'.",
-				"push: [srv2] Server 'srv1' is now down (EOF): record update delayed | The address for 'www.example.com' has been changed to 'srv2' after 3 failed attempts over 10s (last error: 500)",
+				"push failed: [srv2] Server 'srv1' is now down (EOF), but something went wrong while updating the record | Here's what went wrong: 429. Retrying until 'www.example.com' points to 'srv2'.",
+				"push failed: [srv2] Server 'srv1' is now down (EOF): record update delayed | The address for 'www.example.com' has been changed to 'srv2' after 3 failed attempts over 10s (last error: 500)",
 				"hook on_active"},
 		},
 		{
@@ -365,7 +365,7 @@ func TestMachineClaims(t *testing.T) {
 				EvDone{At: at(31100 * ms), Asked: at(31050 * ms), Job: 1, Content: "srv1", Changed: true, Replaced: "srv2"},
 				active(31200*ms), verified(31400*ms, "srv1"), active(31500*ms), hb(32*sec)),
 			want: []string{"hook on_standby", "hook on_peer_up", "ensure#1 srv1",
-				"push: [srv1] Server 'srv2' is now up | The address for 'www.example.com' has been changed to 'srv1'",
+				"push up: [srv1] Server 'srv2' is now up | The address for 'www.example.com' has been changed to 'srv1'",
 				"verify", "hook on_active"},
 		},
 		{
@@ -375,7 +375,7 @@ func TestMachineClaims(t *testing.T) {
 				EvDone{At: at(31100 * ms), Asked: at(31050 * ms), Job: 1, Content: "srv1", Changed: true, Replaced: "srv2"},
 				EvRead{At: at(36 * sec), Asked: at(30 * sec), Record: Record{Content: "srv2"}, Drift: true}),
 			want: []string{"hook on_standby", "hook on_peer_up", "ensure#1 srv1",
-				"push: [srv1] Server 'srv2' is now up | The address for 'www.example.com' has been changed to 'srv1'",
+				"push up: [srv1] Server 'srv2' is now up | The address for 'www.example.com' has been changed to 'srv1'",
 				"verify", "hook on_active"},
 		},
 		{
@@ -385,7 +385,7 @@ func TestMachineClaims(t *testing.T) {
 				EvDone{At: at(31100 * ms), Asked: at(31050 * ms), Job: 1, Content: "srv1", Changed: true, Replaced: "srv2"},
 				EvRead{At: at(31400 * ms), Asked: at(31300 * ms), Record: Record{Content: "srv2"}, Verify: true}),
 			want: []string{"hook on_standby", "hook on_peer_up", "ensure#1 srv1",
-				"push: [srv1] Server 'srv2' is now up | The address for 'www.example.com' has been changed to 'srv1'",
+				"push up: [srv1] Server 'srv2' is now up | The address for 'www.example.com' has been changed to 'srv1'",
 				"verify", "hook on_active"},
 		},
 		{
@@ -415,7 +415,7 @@ func failing(d time.Duration, why string) Event {
 }
 func healthy(d time.Duration) Event { return EvHealth{At: at(d), Healthy: true} }
 
-const bothUnhealthy = "push: [srv2] Both services unhealthy | Neither node passes its health check; 'www.example.com' stays on 'srv1'."
+const bothUnhealthy = "push health: [srv2] Both services unhealthy | Neither node passes its health check; 'www.example.com' stays on 'srv1'."
 
 func TestMachineHealth(t *testing.T) {
 	other, owner := testMachine(false), testMachine(true)
@@ -463,13 +463,13 @@ func TestMachineHealth(t *testing.T) {
 			name: "an unhealthy survivor does not take the record",
 			c:    other,
 			evs:  seq(linked(other, "srv1"), unhealthy(2500*ms, "503"), down(3*sec), tick(4*sec)),
-			want: []string{"hook on_standby", "hook on_peer_down", "push: [srv2] Server 'srv1' is now down (EOF), but this node is unhealthy | Not taking 'www.example.com': this node's service fails its health check (503)."},
+			want: []string{"hook on_standby", "hook on_peer_down", "push withheld: [srv2] Server 'srv1' is now down (EOF), but this node is unhealthy | Not taking 'www.example.com': this node's service fails its health check (503)."},
 		},
 		{
 			name: "an unhealthy survivor takes over once healthy again",
 			c:    other,
 			evs:  seq(linked(other, "srv1"), unhealthy(2500*ms, "503"), down(3*sec), healthy(4*sec)),
-			want: []string{"hook on_standby", "hook on_peer_down", "push: [srv2] Server 'srv1' is now down (EOF), but this node is unhealthy | Not taking 'www.example.com': this node's service fails its health check (503).",
+			want: []string{"hook on_standby", "hook on_peer_down", "push withheld: [srv2] Server 'srv1' is now down (EOF), but this node is unhealthy | Not taking 'www.example.com': this node's service fails its health check (503).",
 				"ensure#1 srv2 base=srv1 yield"},
 		},
 		{
@@ -555,8 +555,8 @@ func TestMayWrite(t *testing.T) {
 	}
 }
 
-const peerServing = "push: [srv2] Link to 'srv1' down, peer still serving | Not taking 'www.example.com': the peer's service answers (answers). Probing it every 1s; this node takes over when it stops answering."
-const peerTook = "push: [srv2] Link to 'srv1' down, peer still serving | The peer took 'www.example.com' (now 'srv1') since the link was lost, so it is alive: not writing."
+const peerServing = "push withheld: [srv2] Link to 'srv1' down, peer still serving | Not taking 'www.example.com': the peer's service answers (answers). Probing it every 1s; this node takes over when it stops answering."
+const peerTook = "push withheld: [srv2] Link to 'srv1' down, peer still serving | The peer took 'www.example.com' (now 'srv1') since the link was lost, so it is alive: not writing."
 
 func probe(d time.Duration, serving bool) Event {
 	detail := "answers"
@@ -619,9 +619,9 @@ func TestMachineGuard(t *testing.T) {
 			evs: seq(linked(owner, "srv1"), down(2*sec), EvDone{At: at(2100 * ms), Asked: at(2050 * ms), Job: 1, Content: "srv1", Purpose: Takeover},
 				up(2500*ms), active(3*sec), verified(3100*ms, "srv2"), down(4*sec), ticks(5*sec, 60*sec)),
 			want: []string{"hook on_active", "hook on_peer_down", "ensure#1 srv1 base=srv1",
-				"push: [srv1] Server 'srv2' is now down (EOF) | No record change is necessary",
+				"push down: [srv1] Server 'srv2' is now down (EOF) | No record change is necessary",
 				"verify", "hook on_standby",
-				"push: [srv1] Link to 'srv2' down, peer still serving | The peer took 'www.example.com' (now 'srv2') since the link was lost, so it is alive: not writing."},
+				"push withheld: [srv1] Link to 'srv2' down, peer still serving | The peer took 'www.example.com' (now 'srv2') since the link was lost, so it is alive: not writing."},
 		},
 		{
 			// Hole: an empty base at start never withheld: two nodes
@@ -746,7 +746,7 @@ func missing(d time.Duration) Event {
 	return EvRead{At: at(d), Asked: at(d - 50*ms), Missing: true}
 }
 
-const recordMissing = "push: [srv1] Record 'www.example.com' not found | 'www.example.com' does not exist, or no longer has its configured type: clooster does not create it. It looks for it every 1m0s and goes on once it is back."
+const recordMissing = "push failed: [srv1] Record 'www.example.com' not found | 'www.example.com' does not exist, or no longer has its configured type: clooster does not create it. It looks for it every 1m0s and goes on once it is back."
 
 func TestMachineDrift(t *testing.T) {
 	owner := with(testMachine(true), func(c *Config) { c.DriftInterval = 10 * sec })
@@ -763,7 +763,7 @@ func TestMachineDrift(t *testing.T) {
 			c:    owner,
 			evs:  seq(linked(owner, "srv1"), beats(2*sec, 31*sec), done(31100*ms, 1, "srv1", false), beats(32*sec, 40*sec), drift(40100*ms, "srv2")),
 			want: []string{"hook on_active", "hook on_peer_up", "ensure#1 srv1 base=", "drift",
-				"push: [srv1] Record edited outside | 'www.example.com' now points to 'srv2', one of the pair: leaving it.",
+				"push drift: [srv1] Record edited outside | 'www.example.com' now points to 'srv2', one of the pair: leaving it.",
 				"verify", "hook on_standby"}, // the peer's word (not active) disagrees now: read to settle
 		},
 		{
@@ -778,7 +778,7 @@ func TestMachineDrift(t *testing.T) {
 			evs: seq(linked(other, "srv2"), down(3*sec), done(3100*ms, 1, "srv2", false), ticks(4*sec, 13*sec),
 				drift(13100*ms, "srv1"), ticks(14*sec, 30*sec)),
 			want: []string{"hook on_active", "hook on_peer_down", "ensure#1 srv2 base=srv2 yield",
-				"push: [srv2] Server 'srv1' is now down (EOF) | No record change is necessary", "drift", peerTook, "hook on_standby", "drift"},
+				"push down: [srv2] Server 'srv1' is now down (EOF) | No record change is necessary", "drift", peerTook, "hook on_standby", "drift"},
 		},
 	})
 }
@@ -1114,7 +1114,7 @@ func TestMachineFailbackHoldsOverAnUnannouncedWrite(t *testing.T) {
 func TestMachineDriftCorrectedWhileWithheld(t *testing.T) {
 	owner := with(testMachine(true), func(c *Config) { c.PeerCheck, c.DriftInterval = true, 20*sec })
 	other := with(testMachine(false), func(c *Config) { c.PeerCheck, c.DriftInterval = true, 20*sec })
-	peerServingOwner := "push: [srv1] Link to 'srv2' down, peer still serving | Not taking 'www.example.com': the peer's service answers (answers). Probing it every 1s; this node takes over when it stops answering."
+	peerServingOwner := "push withheld: [srv1] Link to 'srv2' down, peer still serving | Not taking 'www.example.com': the peer's service answers (answers). Probing it every 1s; this node takes over when it stops answering."
 	check(t, []machineCase{
 		{
 			name: "the preferred node corrects it at once",

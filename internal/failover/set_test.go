@@ -14,7 +14,7 @@ func TestRecordsMismatch(t *testing.T) {
 	_, got := run(c, seq(up(100*ms), differ, read(150*ms, "srv2"), active(sec), actives(2*sec, 40*sec))...)
 	var pushes, ensures int
 	for _, g := range got {
-		if strings.HasPrefix(g, "push: [srv1] Record sets differ") && strings.Contains(g, "example.org AAAA (differs)") {
+		if strings.HasPrefix(g, "push withheld: [srv1] Record sets differ") && strings.Contains(g, "example.org AAAA (differs)") {
 			pushes++
 		}
 		if strings.HasPrefix(g, "ensure") {

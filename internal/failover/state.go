@@ -27,6 +27,7 @@ type job struct {
 	purpose  Purpose
 	announce bool   // push the outcome even if nothing changed
 	title    string // the push title for this transition
+	event    string // what its alerts are about (Alert*)
 	failures int
 	since    time.Time
 	lastErr  string

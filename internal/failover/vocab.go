@@ -46,6 +46,33 @@ const (
 	logStartedSuffix = "_started"
 )
 
+// Alert events: what an alert is about, the words notify[].events filters on.
+const (
+	AlertDown     = "down"     // the peer is gone (or stopping): the record moves here
+	AlertUp       = "up"       // the peer is back: the record returns to the preferred node
+	AlertFailed   = "failed"   // a record update failed, was delayed, or cannot be made
+	AlertWithheld = "withheld" // a move this node does not make, and why
+	AlertDrift    = "drift"    // the record was edited outside the pair
+	AlertHealth   = "health"   // a service's health moved the record, or both are unhealthy
+	AlertTest     = "test"     // a test message (clooster notify-test)
+)
+
+// AlertEvents lists the alert events, in the order the docs give them.
+var AlertEvents = []string{AlertDown, AlertUp, AlertFailed, AlertWithheld, AlertDrift, AlertHealth, AlertTest}
+
+// alertEvent is what the announcement of a job of purpose p is about.
+func alertEvent(p Purpose) string {
+	switch p {
+	case Failback:
+		return AlertUp
+	case HealthMove:
+		return AlertHealth
+	case Correction:
+		return AlertDrift
+	}
+	return AlertDown // Takeover, Handover
+}
+
 // Hook events: the operator's hooks.* and CLOOSTER_EVENT.
 const (
 	HookActive   = "on_active"
