@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/clooster/clooster/notify/mail"
+
+	"github.com/clooster/clooster/internal/smtptest"
 )
 
 const (
@@ -42,13 +44,13 @@ func newSender(t *testing.T, rawURL string, port int) *mail.Sender {
 
 // push sends through s with a bounded context.
 func push(s *mail.Sender, title, body string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), smtptest.Wait)
 	defer cancel()
 	return s.Push(ctx, title, body)
 }
 
 // readMail parses a received mail: headers, decoded subject and text body.
-func readMail(t *testing.T, m received) (netmail.Header, string, string) {
+func readMail(t *testing.T, m smtptest.Mail) (netmail.Header, string, string) {
 	t.Helper()
 	msg, err := netmail.ReadMessage(bufio.NewReader(bytes.NewReader(m.Data)))
 	if err != nil {
@@ -71,7 +73,7 @@ func readMail(t *testing.T, m received) (netmail.Header, string, string) {
 }
 
 func TestPushPlain(t *testing.T) {
-	srv := startSMTPD(t, smtpdOptions{})
+	srv := smtptest.Start(t, smtptest.Options{})
 	tests := []struct {
 		name        string
 		query       string
@@ -92,11 +94,11 @@ func TestPushPlain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSender(t, "smtp://127.0.0.1:PORT/?from=alerts@example.com&to=ops@example.com,oncall+dns@example.com&"+tt.query, srv.port)
+			s := newSender(t, "smtp://127.0.0.1:PORT/?from=alerts@example.com&to=ops@example.com,oncall+dns@example.com&"+tt.query, srv.Port)
 			if err := push(s, tt.title, tt.body); err != nil {
 				t.Fatalf("Push: %v", err)
 			}
-			m := srv.next(t)
+			m := srv.Next(t)
 			if got, want := m.MailFrom, "alerts@example.com"; got != want {
 				t.Errorf("MAIL FROM %q, want %q", got, want)
 			}
@@ -144,12 +146,12 @@ func TestPushPlain(t *testing.T) {
 }
 
 func TestPushHTML(t *testing.T) {
-	srv := startSMTPD(t, smtpdOptions{})
-	s := newSender(t, "smtp://127.0.0.1:PORT/?from=alerts@example.com&to=ops@example.com&usehtml=yes", srv.port)
+	srv := smtptest.Start(t, smtptest.Options{})
+	s := newSender(t, "smtp://127.0.0.1:PORT/?from=alerts@example.com&to=ops@example.com&usehtml=yes", srv.Port)
 	if err := push(s, "t", "a < b"); err != nil {
 		t.Fatalf("Push: %v", err)
 	}
-	h, _, body := readMail(t, srv.next(t))
+	h, _, body := readMail(t, srv.Next(t))
 	if kind, _, _ := mime.ParseMediaType(h.Get("Content-Type")); kind != "multipart/alternative" {
 		t.Errorf("Content-Type %q, want multipart/alternative", h.Get("Content-Type"))
 	}
@@ -159,12 +161,12 @@ func TestPushHTML(t *testing.T) {
 }
 
 func TestPushTLSAndAuth(t *testing.T) {
-	starttls := startSMTPD(t, smtpdOptions{startTLS: true, user: testUser, password: testPassword})
-	implicit := startSMTPD(t, smtpdOptions{implicit: true, user: testUser, password: testPassword})
+	starttls := smtptest.Start(t, smtptest.Options{StartTLS: true, User: testUser, Password: testPassword})
+	implicit := smtptest.Start(t, smtptest.Options{Implicit: true, User: testUser, Password: testPassword})
 	creds := url.UserPassword(testUser, testPassword).String() + "@"
 	tests := []struct {
 		name string
-		srv  *smtpd
+		srv  *smtptest.Server
 		url  string
 	}{
 		{name: "STARTTLS and PLAIN", srv: starttls, url: "smtp://" + creds + "127.0.0.1:PORT/?skiptlsverify=yes"},
@@ -176,11 +178,11 @@ func TestPushTLSAndAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSender(t, tt.url+"&from=alerts@example.com&to=ops@example.com", tt.srv.port)
+			s := newSender(t, tt.url+"&from=alerts@example.com&to=ops@example.com", tt.srv.Port)
 			if err := push(s, "over TLS", "body"); err != nil {
 				t.Fatalf("Push: %v", err)
 			}
-			m := tt.srv.next(t)
+			m := tt.srv.Next(t)
 			if !m.TLS {
 				t.Errorf("the server got the mail in clear")
 			}
@@ -222,66 +224,66 @@ func wantError(t *testing.T, err error, cmd string, code int, temporary bool, co
 }
 
 func TestPushRefused(t *testing.T) {
-	starttls := startSMTPD(t, smtpdOptions{startTLS: true, user: testUser, password: testPassword})
-	plain := startSMTPD(t, smtpdOptions{})
+	starttls := smtptest.Start(t, smtptest.Options{StartTLS: true, User: testUser, Password: testPassword})
+	plain := smtptest.Start(t, smtptest.Options{})
 	const addrs = "&from=alerts@example.com&to=ops@example.com"
 
 	for _, auth := range []struct{ key, mech string }{{"Plain", "PLAIN"}, {"CRAMMD5", "CRAM-MD5"}, {"OAuth2", "XOAUTH2"}} {
 		t.Run("wrong password "+auth.mech, func(t *testing.T) {
-			s := newSender(t, "smtp://"+testUser+":wrong-"+testPassword+"@127.0.0.1:PORT/?skiptlsverify=yes&auth="+auth.key+addrs, starttls.port)
+			s := newSender(t, "smtp://"+testUser+":wrong-"+testPassword+"@127.0.0.1:PORT/?skiptlsverify=yes&auth="+auth.key+addrs, starttls.Port)
 			err := push(s, "t", "b")
 			wantError(t, err, "AUTH "+auth.mech, 535, false, "smtp: 535 5.7.8")
-			starttls.none(t)
+			starttls.None(t)
 		})
 	}
 	t.Run("certificate not trusted", func(t *testing.T) {
-		s := newSender(t, "smtp://"+testUser+":"+testPassword+"@127.0.0.1:PORT/?"+addrs, starttls.port)
+		s := newSender(t, "smtp://"+testUser+":"+testPassword+"@127.0.0.1:PORT/?"+addrs, starttls.Port)
 		err := push(s, "t", "b")
 		wantError(t, err, "STARTTLS", 0, false, "certificate")
 		var verify *tls.CertificateVerificationError
 		if !errors.As(err, &verify) {
 			t.Errorf("error %v, want a certificate verification error", err)
 		}
-		starttls.none(t)
+		starttls.None(t)
 	})
 	t.Run("STARTTLS required but not offered", func(t *testing.T) {
-		s := newSender(t, "smtp://127.0.0.1:PORT/?encryption=ExplicitTLS"+addrs, plain.port)
+		s := newSender(t, "smtp://127.0.0.1:PORT/?encryption=ExplicitTLS"+addrs, plain.Port)
 		err := push(s, "t", "b")
 		wantError(t, err, "STARTTLS", 0, false, "does not offer")
 		if !errors.Is(err, mail.ErrMisconfigured) {
 			t.Errorf("error %v, want ErrMisconfigured", err)
 		}
-		plain.none(t)
+		plain.None(t)
 	})
 	t.Run("no AUTH offered", func(t *testing.T) {
-		s := newSender(t, "smtp://"+testUser+":"+testPassword+"@127.0.0.1:PORT/?"+addrs, plain.port)
+		s := newSender(t, "smtp://"+testUser+":"+testPassword+"@127.0.0.1:PORT/?"+addrs, plain.Port)
 		err := push(s, "t", "b")
 		wantError(t, err, "AUTH PLAIN", 0, false, "offers no AUTH")
-		plain.none(t)
+		plain.None(t)
 	})
 	t.Run("every recipient refused", func(t *testing.T) {
-		s := newSender(t, "smtp://127.0.0.1:PORT/?from=alerts@example.com&to=refuse-a@example.com,refuse-b@example.com", plain.port)
+		s := newSender(t, "smtp://127.0.0.1:PORT/?from=alerts@example.com&to=refuse-a@example.com,refuse-b@example.com", plain.Port)
 		err := push(s, "t", "b")
 		e := wantError(t, err, "RCPT TO <refuse-a@example.com>", 550, false, "smtp: 550 5.1.1", "2 of 2 recipients refused")
 		if e.Accepted != 0 || e.Rejected != 2 {
 			t.Errorf("Accepted %d, Rejected %d; want 0, 2", e.Accepted, e.Rejected)
 		}
-		plain.none(t)
+		plain.None(t)
 	})
 	t.Run("greylisted", func(t *testing.T) {
-		s := newSender(t, "smtp://127.0.0.1:PORT/?from=alerts@example.com&to=later@example.com,refuse@example.com", plain.port)
+		s := newSender(t, "smtp://127.0.0.1:PORT/?from=alerts@example.com&to=later@example.com,refuse@example.com", plain.Port)
 		err := push(s, "t", "b")
 		wantError(t, err, "RCPT TO <later@example.com>", 451, true, "smtp: 451 4.7.1")
-		plain.none(t)
+		plain.None(t)
 	})
 	t.Run("one recipient refused, the other gets it", func(t *testing.T) {
-		s := newSender(t, "smtp://127.0.0.1:PORT/?from=alerts@example.com&to=refuse@example.com,later@example.com,ops@example.com", plain.port)
+		s := newSender(t, "smtp://127.0.0.1:PORT/?from=alerts@example.com&to=refuse@example.com,later@example.com,ops@example.com", plain.Port)
 		err := push(s, "t", "b")
 		e := wantError(t, err, "RCPT TO <later@example.com>", 451, false, "2 of 3 recipients refused, the mail went to the others")
 		if e.Accepted != 1 {
 			t.Errorf("Accepted %d, want 1", e.Accepted)
 		}
-		if got, want := plain.next(t).RcptTos, []string{"ops@example.com"}; !slices.Equal(got, want) {
+		if got, want := plain.Next(t).RcptTos, []string{"ops@example.com"}; !slices.Equal(got, want) {
 			t.Errorf("RCPT TO %q, want %q", got, want)
 		}
 	})
@@ -290,7 +292,7 @@ func TestPushRefused(t *testing.T) {
 // TestPushNoCredentialsInClear points a remote host name at a server that
 // takes AUTH without TLS: the credentials must not go.
 func TestPushNoCredentialsInClear(t *testing.T) {
-	srv := startSMTPD(t, smtpdOptions{user: testUser, password: testPassword})
+	srv := smtptest.Start(t, smtptest.Options{User: testUser, Password: testPassword})
 	tests := []struct {
 		name, query, cmd string
 	}{
@@ -302,22 +304,22 @@ func TestPushNoCredentialsInClear(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSender(t, "smtp://"+testUser+":"+testPassword+"@mail.example.com/?"+tt.query+"from=alerts@example.com&to=ops@example.com", 0)
 			mail.SetDial(s, func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", srv.port))
+				return (&net.Dialer{}).DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", srv.Port))
 			})
 			err := push(s, "t", "b")
 			wantError(t, err, tt.cmd, 0, false, "refusing to send credentials over an unencrypted connection to mail.example.com")
 			if !errors.Is(err, mail.ErrMisconfigured) {
 				t.Errorf("error %v, want ErrMisconfigured", err)
 			}
-			srv.none(t)
+			srv.None(t)
 		})
 	}
 	t.Run("loopback may", func(t *testing.T) {
-		s := newSender(t, "smtp://"+testUser+":"+testPassword+"@127.0.0.1:PORT/?from=alerts@example.com&to=ops@example.com", srv.port)
+		s := newSender(t, "smtp://"+testUser+":"+testPassword+"@127.0.0.1:PORT/?from=alerts@example.com&to=ops@example.com", srv.Port)
 		if err := push(s, "t", "b"); err != nil {
 			t.Fatalf("Push: %v", err)
 		}
-		if m := srv.next(t); m.Login == nil || *m.Login != testUser {
+		if m := srv.Next(t); m.Login == nil || *m.Login != testUser {
 			t.Errorf("login %v, want %q", m.Login, testUser)
 		}
 	})
@@ -371,7 +373,7 @@ func TestPushSilentServer(t *testing.T) {
 		wantErr error
 	}{
 		{name: "context deadline", query: "", ctx: 200 * time.Millisecond, wantErr: context.DeadlineExceeded},
-		{name: "URL timeout", query: "timeout=200ms&", ctx: wait},
+		{name: "URL timeout", query: "timeout=200ms&", ctx: smtptest.Wait},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -383,8 +385,8 @@ func TestPushSilentServer(t *testing.T) {
 			var err error
 			select {
 			case err = <-done:
-			case <-time.After(wait):
-				t.Fatalf("Push still running after %v", wait)
+			case <-time.After(smtptest.Wait):
+				t.Fatalf("Push still running after %v", smtptest.Wait)
 			}
 			wantError(t, err, "greeting", 0, true)
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
@@ -410,7 +412,7 @@ func TestPushCanceled(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Push = %v, want context.Canceled", err)
 		}
-	case <-time.After(wait):
-		t.Fatalf("Push still running after %v", wait)
+	case <-time.After(smtptest.Wait):
+		t.Fatalf("Push still running after %v", smtptest.Wait)
 	}
 }

@@ -1,4 +1,4 @@
-"""An SMTP server on 127.0.0.1 for the tests of package mail, made of aiosmtpd.
+"""An SMTP server on 127.0.0.1 for clooster's tests, made of aiosmtpd.
 
 It prints "ready PORT" once it takes connections, then one JSON object a
 line for each mail it receives:

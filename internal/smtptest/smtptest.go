@@ -1,4 +1,11 @@
-package mail_test
+// Package smtptest runs a real SMTP server for tests: aiosmtpd (Debian's
+// python3-aiosmtpd) on 127.0.0.1, by a script of its own, which reports
+// each mail it receives. A test that needs it skips when aiosmtpd is
+// missing, or fails when CI is set.
+//
+// Concurrency: a Server's methods may be called from any goroutine; the
+// server stops when its test ends.
+package smtptest
 
 import (
 	"bufio"
@@ -8,6 +15,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	_ "embed"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -22,32 +30,35 @@ import (
 	"time"
 )
 
-// python is Debian's, which has python3-aiosmtpd; another python on PATH
+// Python is Debian's, which has python3-aiosmtpd; another Python on PATH
 // may not.
-const python = "/usr/bin/python3"
+const Python = "/usr/bin/python3"
 
-// wait bounds every wait on the server, so that a broken one fails the test
+// Wait bounds every wait on the server, so that a broken one fails the test
 // rather than hangs it.
-const wait = 20 * time.Second
+const Wait = 20 * time.Second
+
+//go:embed smtpd.py
+var script []byte
 
 var (
 	aiosmtpdOnce sync.Once
 	aiosmtpdErr  error
 )
 
-// needAiosmtpd skips the test when aiosmtpd cannot be imported, or fails it
-// when the environment has CI set.
-func needAiosmtpd(t *testing.T) {
+// Need skips the test when aiosmtpd cannot be imported, or fails it when
+// the environment has CI set.
+func Need(t testing.TB) {
 	t.Helper()
 	aiosmtpdOnce.Do(func() {
-		out, err := exec.Command(python, "-c", "import aiosmtpd").CombinedOutput()
+		out, err := exec.Command(Python, "-c", "import aiosmtpd").CombinedOutput()
 		if out = bytes.TrimSpace(out); err != nil && len(out) > 0 {
 			err = fmt.Errorf("%v: %s", err, out)
 		}
 		aiosmtpdErr = err
 	})
 	if aiosmtpdErr != nil {
-		msg := fmt.Sprintf("%s cannot import aiosmtpd (apt-get install python3-aiosmtpd): %v", python, aiosmtpdErr)
+		msg := fmt.Sprintf("%s cannot import aiosmtpd (apt-get install python3-aiosmtpd): %v", Python, aiosmtpdErr)
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}
@@ -55,8 +66,8 @@ func needAiosmtpd(t *testing.T) {
 	}
 }
 
-// received is one mail as the server got it.
-type received struct {
+// Mail is one mail as the server got it.
+type Mail struct {
 	MailFrom string   `json:"mail_from"`
 	RcptTos  []string `json:"rcpt_tos"`
 	Data     []byte   `json:"data"`
@@ -64,35 +75,40 @@ type received struct {
 	Login    *string  `json:"login"`
 }
 
-// smtpdOptions picks what the server offers.
-type smtpdOptions struct {
-	startTLS bool   // STARTTLS with a self-signed certificate
-	implicit bool   // TLS from the start instead
-	user     string // with password: AUTH, under TLS if there is TLS
-	password string
+// Options picks what the server offers.
+type Options struct {
+	StartTLS bool   // STARTTLS with a self-signed certificate for 127.0.0.1
+	Implicit bool   // TLS from the start instead
+	User     string // with Password: AUTH, under TLS if there is TLS
+	Password string
 }
 
-// smtpd is testdata/smtpd.py running on 127.0.0.1.
-type smtpd struct {
-	port  int
-	mails chan received
+// Server is the SMTP server, running on 127.0.0.1:Port.
+type Server struct {
+	Port  int
+	mails chan Mail
 }
 
-func startSMTPD(t *testing.T, o smtpdOptions) *smtpd {
+// Start starts a server offering what o says; it stops when t ends.
+func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	needAiosmtpd(t)
-	args := []string{filepath.Join("testdata", "smtpd.py")}
-	if o.startTLS || o.implicit {
+	Need(t)
+	path := filepath.Join(t.TempDir(), "smtpd.py")
+	if err := os.WriteFile(path, script, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{path}
+	if o.StartTLS || o.Implicit {
 		cert, key := writeCert(t)
 		args = append(args, "--cert", cert, "--key", key)
-		if o.implicit {
+		if o.Implicit {
 			args = append(args, "--implicit")
 		}
 	}
-	if o.user != "" {
-		args = append(args, "--user", o.user, "--password", o.password)
+	if o.User != "" {
+		args = append(args, "--user", o.User, "--password", o.Password)
 	}
-	cmd := exec.Command(python, args...)
+	cmd := exec.Command(Python, args...)
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -108,7 +124,7 @@ func startSMTPD(t *testing.T, o smtpdOptions) *smtpd {
 		t.Fatal(err)
 	}
 
-	s := &smtpd{mails: make(chan received, 16)}
+	s := &Server{mails: make(chan Mail, 64)}
 	ready := make(chan int, 1)
 	lines := make(chan struct{})
 	go func() {
@@ -123,7 +139,7 @@ func startSMTPD(t *testing.T, o smtpdOptions) *smtpd {
 				ready <- n
 				continue
 			}
-			var m received
+			var m Mail
 			if err := json.Unmarshal([]byte(line), &m); err != nil {
 				t.Errorf("smtpd printed %q: %v", line, err)
 				continue
@@ -142,7 +158,7 @@ func startSMTPD(t *testing.T, o smtpdOptions) *smtpd {
 		go func() { <-lines; done <- cmd.Wait() }()
 		select {
 		case <-done:
-		case <-time.After(wait):
+		case <-time.After(Wait):
 			cmd.Process.Kill()
 			<-done
 			t.Errorf("smtpd did not stop")
@@ -153,30 +169,29 @@ func startSMTPD(t *testing.T, o smtpdOptions) *smtpd {
 	})
 
 	select {
-	case s.port = <-ready:
+	case s.Port = <-ready:
 	case <-lines:
 		t.Fatalf("smtpd ended before it was ready")
-	case <-time.After(wait):
-		t.Fatalf("smtpd not ready within %v", wait)
+	case <-time.After(Wait):
+		t.Fatalf("smtpd not ready within %v", Wait)
 	}
 	return s
 }
 
-// next is the next mail the server got.
-func (s *smtpd) next(t *testing.T) received {
+// Next is the next mail the server got, waiting for it up to Wait.
+func (s *Server) Next(t testing.TB) Mail {
 	t.Helper()
 	select {
 	case m := <-s.mails:
 		return m
-	case <-time.After(wait):
-		t.Fatalf("no mail within %v", wait)
+	case <-time.After(Wait):
+		t.Fatalf("no mail within %v", Wait)
 	}
-	return received{}
+	return Mail{}
 }
 
-// none checks that the server got no mail. Push has returned, so a mail
-// would already be there.
-func (s *smtpd) none(t *testing.T) {
+// None checks that the server has no mail that Next has not taken.
+func (s *Server) None(t testing.TB) {
 	t.Helper()
 	select {
 	case m := <-s.mails:
@@ -186,7 +201,7 @@ func (s *smtpd) none(t *testing.T) {
 }
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and its key.
-func writeCert(t *testing.T) (certFile, keyFile string) {
+func writeCert(t testing.TB) (certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
