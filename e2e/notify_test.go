@@ -1,0 +1,197 @@
+//go:build unix
+
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"mime"
+	"net"
+	netmail "net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clooster/clooster/internal/fakechat"
+	"github.com/clooster/clooster/internal/smtptest"
+)
+
+// TestNotifyChannels: a failover on real processes reaches every channel at
+// once, the pushbullet block, a real SMTP server, an ntfy stand-in that
+// takes only "down" and a webhook, while a fifth channel that accepts
+// connections and never answers delays neither the record nor the others.
+// The failback that follows reaches every channel but ntfy.
+func TestNotifyChannels(t *testing.T) {
+	e2eTest(t)
+	ntfyUser, ntfyPass := "clooster", newSecret("ntfy-pass-")
+	hookToken := newSecret("hook-token-")
+	chat, err := fakechat.Start(fakechat.Config{NtfyUser: ntfyUser, NtfyPassword: ntfyPass, WebhookAuth: "Bearer " + hookToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(chat.Close)
+	smtpd := smtptest.Start(t, smtptest.Options{})
+	dead := silentListener(t)
+	chatHost := strings.TrimPrefix(chat.URL, "http://")
+
+	p := newPair(t, fastTiming)
+	notify := []any{
+		fmt.Sprintf("smtp://127.0.0.1:%d/?from=clooster@example.com&to=ops@example.com&encryption=None", smtpd.Port),
+		map[string]any{"url": fmt.Sprintf("ntfy://%s:%s@%s/alerts?scheme=http", ntfyUser, ntfyPass, chatHost), "events": []any{"down"}},
+		fmt.Sprintf("generic+http://%s/hook/clooster?template=json&@Authorization=Bearer%%20%s", chatHost, hookToken),
+		fmt.Sprintf("generic+http://%s/hook", dead),
+	}
+	for _, n := range []*nodeSpec{&p.srv1, &p.srv2} {
+		n.extra = append(n.extra, member{"notify", notify})
+	}
+	secrets := []secret{{"ntfy password", ntfyPass}, {"webhook token", hookToken}}
+	a := startProc(t, p.srv1.label, p.srv1.status, append(p.srv1.secrets(), secrets...), t.TempDir(), nil, p.srv1.writeConfig(t))
+	b := startProc(t, p.srv2.label, p.srv2.status, append(p.srv2.secrets(), secrets...), t.TempDir(), nil, p.srv2.writeConfig(t))
+	waitLinked(t, 10*time.Second, a, b)
+
+	killed := a.kill(t)
+	waitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
+	wrote := p.f.cf.Writes()[0].At
+	if took := wrote.Sub(killed); took >= time.Second {
+		t.Errorf("kill -9 → record repointed in %v, want < 1s: a channel held it up", took.Round(time.Millisecond))
+	}
+
+	down := downTitle(srv2, srv1)
+	mail := smtpd.Next(t)
+	var pushed, ntfyAt, hookAt time.Time
+	waitFor(t, 5*time.Second, "the down alert on pushbullet, ntfy and the webhook", func() bool {
+		if ps := p.f.pb.Pushes(); len(ps) > 0 {
+			pushed = ps[0].At
+		}
+		for _, m := range chat.Messages() {
+			switch {
+			case m.Service == fakechat.Ntfy && ntfyAt.IsZero():
+				ntfyAt = m.At
+			case m.Service == fakechat.Webhook && hookAt.IsZero():
+				hookAt = m.At
+			}
+		}
+		return !pushed.IsZero() && !ntfyAt.IsZero() && !hookAt.IsZero()
+	})
+	t.Logf("kill -9 → record written %v; alert after the write: pushbullet %v, ntfy %v, webhook %v",
+		wrote.Sub(killed).Round(time.Millisecond), pushed.Sub(wrote).Round(time.Millisecond),
+		ntfyAt.Sub(wrote).Round(time.Millisecond), hookAt.Sub(wrote).Round(time.Millisecond))
+	for what, at := range map[string]time.Time{"pushbullet": pushed, "ntfy": ntfyAt, "webhook": hookAt} {
+		if d := at.Sub(wrote); d > 2*time.Second {
+			t.Errorf("%s got the alert %v after the write: the dead channel held it up", what, d.Round(time.Millisecond))
+		}
+	}
+	if subject := mailSubject(t, mail); !strings.HasPrefix(subject, down) {
+		t.Errorf("mail subject %q, want it to start %q", subject, down)
+	}
+	if mail.MailFrom != "clooster@example.com" || len(mail.RcptTos) != 1 || mail.RcptTos[0] != "ops@example.com" {
+		t.Errorf("mail from %q to %q", mail.MailFrom, mail.RcptTos)
+	}
+	for _, m := range chat.Messages() {
+		if !strings.HasPrefix(m.Title, down) && !strings.Contains(m.Text, down) {
+			t.Errorf("%s message %q / %q does not carry the down alert", m.Service, m.Title, m.Text)
+		}
+		if !strings.Contains(m.Title+m.Text, "www.example.com") && !strings.Contains(string(m.Raw), "www.example.com") {
+			t.Errorf("%s message %q / %q does not name the record", m.Service, m.Title, m.Text)
+		}
+	}
+
+	// Back: srv1 fails back after failback_delay and says so everywhere
+	// but on ntfy, which takes only "down".
+	startProc(t, "srv1 (restarted)", p.srv1.status, append(p.srv1.secrets(), secrets...), t.TempDir(), nil, p.srv1.writeConfig(t))
+	waitFor(t, 15*time.Second, "failback to srv1", func() bool { return p.f.content() == srv1 })
+	up := "[" + srv1 + "] Server '" + srv2 + "' is now up"
+	if subject := mailSubject(t, smtpd.Next(t)); !strings.HasPrefix(subject, up) {
+		t.Errorf("mail subject %q, want it to start %q", subject, up)
+	}
+	waitFor(t, 5*time.Second, "the up alert on pushbullet and the webhook", func() bool {
+		return p.f.pushesWith(up) == 1 && countService(chat, fakechat.Webhook) == 2
+	})
+	time.Sleep(time.Second) // room for a stray message
+	if n := countService(chat, fakechat.Ntfy); n != 1 {
+		t.Errorf("ntfy (events: down) got %d messages, want 1", n)
+	}
+	if n := len(p.f.pb.Pushes()); n != 2 {
+		t.Errorf("pushbullet got %d pushes, want 2: %q", n, p.f.pushTitles())
+	}
+	smtpd.None(t)
+
+	// The dead channel's message waits in its queue, retried; the others'
+	// are sent.
+	metrics, err := b.get("/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`clooster_notifications_total{channel="pushbullet",service="pushbullet",result="sent"} 1`,
+		`clooster_notifications_total{channel="notify[0]",service="smtp",result="sent"} 1`,
+		`clooster_notifications_total{channel="notify[1]",service="ntfy",result="sent"} 1`,
+		`clooster_notifications_total{channel="notify[2]",service="generic",result="sent"} 1`,
+		`clooster_notifications_total{channel="notify[3]",service="generic",result="sent"} 0`,
+		`clooster_notifications_queued{channel="notify[3]",service="generic"} `,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("srv2's metrics lack %q", want)
+		}
+	}
+}
+
+// silentListener accepts connections on 127.0.0.1 and never answers, until
+// the test ends; it returns its address.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case conns <- c:
+			default:
+				c.Close()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-conns:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	return ln.Addr().String()
+}
+
+// mailSubject is the decoded Subject of m.
+func mailSubject(t *testing.T, m smtptest.Mail) string {
+	t.Helper()
+	msg, err := netmail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatalf("mail: %v", err)
+	}
+	s, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		t.Fatalf("mail subject: %v", err)
+	}
+	return s
+}
+
+func countService(chat *fakechat.Server, service string) int {
+	n := 0
+	for _, m := range chat.Messages() {
+		if m.Service == service {
+			n++
+		}
+	}
+	return n
+}
