@@ -289,6 +289,7 @@ type spec struct {
 	t           timing
 	env         []string // the process's whole environment
 	records     []any    // a records block, in place of the cloudflare block's record
+	notify      []any    // a notify list
 }
 
 func (s spec) config() map[string]any {
@@ -310,6 +311,9 @@ func (s spec) config() map[string]any {
 	if s.records != nil {
 		c["cloudflare"] = map[string]any{"token": s.f.cfToken, "zone": zoneName, "api_url": s.f.apiBase(s.label)}
 		c["records"] = s.records
+	}
+	if s.notify != nil {
+		c["notify"] = s.notify
 	}
 	host, port, _ := net.SplitHostPort(s.addr)
 	p, _ := strconv.Atoi(port)

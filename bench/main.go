@@ -47,6 +47,7 @@ type options struct {
 	goBench    bool
 	idleOnly   timing // with idle: only the idle figures, at these timings
 	idle       bool
+	notify     bool // with idle: the nodes also have notification channels
 	sets       bool
 	command    string // as typed, for the report
 }
@@ -63,6 +64,7 @@ func parseOptions(args []string) (options, error) {
 	idle := fs.Bool("idle", false, "measure only an idle linked pair's CPU and RSS (over 60s, -quick: 30s) and print them")
 	ka := fs.Duration("keepalive", 0, "with -idle: keepalive_interval (0: the default)")
 	pt := fs.Duration("peer-timeout", 0, "with -idle: peer_timeout (0: the default)")
+	notify := fs.Bool("notify", false, "with -idle: give each node four notification channels beside the pushbullet block (smtp, two ntfy, a webhook, on loopback; none is used while idle)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -71,7 +73,7 @@ func parseOptions(args []string) (options, error) {
 	}
 	o := options{trials: *trials, reconnects: *reconnects, out: *out, quick: *quick, goBench: *goBench,
 		cpuWindow: 60 * time.Second, apiWindow: 20 * time.Second, settle: *settle,
-		idle: *idle, idleOnly: timing{keepalive: *ka, peerTimeout: *pt}, sets: *sets}
+		idle: *idle, idleOnly: timing{keepalive: *ka, peerTimeout: *pt}, notify: *notify, sets: *sets}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.quick {

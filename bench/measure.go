@@ -100,6 +100,17 @@ func (b *bench) idleOnly(o options) error {
 	if err != nil {
 		return err
 	}
+	if o.notify {
+		// Channels on loopback ports nothing listens on: an idle pair
+		// sends nothing, and a test must not reach any other address.
+		list := []any{
+			"smtp://127.0.0.1:1/?from=clooster@example.com&to=ops@example.com",
+			"ntfy://127.0.0.1:1/alerts?scheme=http",
+			map[string]any{"url": "ntfy://127.0.0.1:1/pages?scheme=http", "events": []any{"down"}},
+			"generic+http://127.0.0.1:1/hook",
+		}
+		p.srv1.notify, p.srv2.notify = list, list
+	}
 	a, c, _, err := b.start(p)
 	defer p.stop(a, c)
 	if err != nil {

@@ -76,7 +76,7 @@ func TestNotifyValidation(t *testing.T) {
 		want  string
 	}{
 		{"unknown service", "ntfyy://" + ntfyPass + "@host/topic",
-			`notify[1]: unknown service "ntfyy" (known: bark, discord, generic,`},
+			`notify[1]: unknown service "ntfyy" (known: discord, generic, gotify,`},
 		{"no scheme", "ntfy.example.com/topic", `notify[1]: no scheme: want a URL like ntfy://ntfy.sh/topic`},
 		{"empty", "", "notify[1]: the URL is empty"},
 		{"object without url", map[string]any{"events": []any{"down"}}, "notify[1]: the URL is empty"},
@@ -85,7 +85,7 @@ func TestNotifyValidation(t *testing.T) {
 		{"smtp without to", "smtp://ops:" + smtpPass + "@mail.example.com/?from=a@example.com",
 			`notify[1]: smtp: to: missing (got "smtp://***:***@mail.example.com/?from=a%40example.com")`},
 		{"telegram without chats", "telegram://" + tgToken + "@telegram",
-			`notify[1]: no channels defined in config URL (got "telegram://***:***@telegram")`},
+			`notify[1]: telegram: no chats: want chats=<chat id>,@<channel>, one or more (got "telegram://***:***@telegram")`},
 		{"unknown event", map[string]any{"url": ntfyURL, "events": []any{"down", "flap"}},
 			`notify[1].events[1]: unknown event (want down, up, failed, withheld, drift, health, test) (got "flap")`},
 		{"no event", map[string]any{"url": ntfyURL, "events": []any{}}, "notify[1].events: no event: leave events out for every event (got [])"},

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net"
 	netmail "net/mail"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,18 +19,27 @@ import (
 
 // TestNotifyChannels: a failover on real processes reaches every channel at
 // once, the pushbullet block, a real SMTP server, an ntfy stand-in that
-// takes only "down" and a webhook, while a fifth channel that accepts
-// connections and never answers delays neither the record nor the others.
-// The failback that follows reaches every channel but ntfy.
+// takes only "down", a webhook, and Telegram and Discord stand-ins (reached
+// through HTTPS_PROXY, as their hosts are built in), while a channel that
+// accepts connections and never answers delays neither the record nor the
+// others. The failback that follows reaches every channel but ntfy.
 func TestNotifyChannels(t *testing.T) {
 	e2eTest(t)
 	ntfyUser, ntfyPass := "clooster", newSecret("ntfy-pass-")
 	hookToken := newSecret("hook-token-")
-	chat, err := fakechat.Start(fakechat.Config{NtfyUser: ntfyUser, NtfyPassword: ntfyPass, WebhookAuth: "Bearer " + hookToken})
+	tgToken := "110201543:" + newSecret("tg-")
+	discordID, discordToken := "987654321", newSecret("discord-")
+	chat, err := fakechat.Start(fakechat.Config{NtfyUser: ntfyUser, NtfyPassword: ntfyPass, WebhookAuth: "Bearer " + hookToken,
+		TelegramToken: tgToken, DiscordID: discordID, DiscordToken: discordToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(chat.Close)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := chat.WriteCA(caFile); err != nil {
+		t.Fatal(err)
+	}
+	env := chat.Env(caFile)
 	smtpd := smtptest.Start(t, smtptest.Options{})
 	dead := silentListener(t)
 	chatHost := strings.TrimPrefix(chat.URL, "http://")
@@ -40,13 +50,15 @@ func TestNotifyChannels(t *testing.T) {
 		map[string]any{"url": fmt.Sprintf("ntfy://%s:%s@%s/alerts?scheme=http", ntfyUser, ntfyPass, chatHost), "events": []any{"down"}},
 		fmt.Sprintf("generic+http://%s/hook/clooster?template=json&@Authorization=Bearer%%20%s", chatHost, hookToken),
 		fmt.Sprintf("generic+http://%s/hook", dead),
+		"telegram://" + tgToken + "@telegram?chats=-1001234",
+		"discord://" + discordToken + "@" + discordID,
 	}
 	for _, n := range []*nodeSpec{&p.srv1, &p.srv2} {
 		n.extra = append(n.extra, member{"notify", notify})
 	}
-	secrets := []secret{{"ntfy password", ntfyPass}, {"webhook token", hookToken}}
-	a := startProc(t, p.srv1.label, p.srv1.status, append(p.srv1.secrets(), secrets...), t.TempDir(), nil, p.srv1.writeConfig(t))
-	b := startProc(t, p.srv2.label, p.srv2.status, append(p.srv2.secrets(), secrets...), t.TempDir(), nil, p.srv2.writeConfig(t))
+	secrets := []secret{{"ntfy password", ntfyPass}, {"webhook token", hookToken}, {"telegram token", tgToken}, {"discord token", discordToken}}
+	a := startProc(t, p.srv1.label, p.srv1.status, append(p.srv1.secrets(), secrets...), t.TempDir(), env, p.srv1.writeConfig(t))
+	b := startProc(t, p.srv2.label, p.srv2.status, append(p.srv2.secrets(), secrets...), t.TempDir(), env, p.srv2.writeConfig(t))
 	waitLinked(t, 10*time.Second, a, b)
 
 	killed := a.kill(t)
@@ -58,8 +70,8 @@ func TestNotifyChannels(t *testing.T) {
 
 	down := downTitle(srv2, srv1)
 	mail := smtpd.Next(t)
-	var pushed, ntfyAt, hookAt time.Time
-	waitFor(t, 5*time.Second, "the down alert on pushbullet, ntfy and the webhook", func() bool {
+	var pushed, ntfyAt, hookAt, tgAt, discordAt time.Time
+	waitFor(t, 5*time.Second, "the down alert on pushbullet, ntfy, the webhook, Telegram and Discord", func() bool {
 		if ps := p.f.pb.Pushes(); len(ps) > 0 {
 			pushed = ps[0].At
 		}
@@ -69,14 +81,19 @@ func TestNotifyChannels(t *testing.T) {
 				ntfyAt = m.At
 			case m.Service == fakechat.Webhook && hookAt.IsZero():
 				hookAt = m.At
+			case m.Service == fakechat.Telegram && tgAt.IsZero():
+				tgAt = m.At
+			case m.Service == fakechat.Discord && discordAt.IsZero():
+				discordAt = m.At
 			}
 		}
-		return !pushed.IsZero() && !ntfyAt.IsZero() && !hookAt.IsZero()
+		return !pushed.IsZero() && !ntfyAt.IsZero() && !hookAt.IsZero() && !tgAt.IsZero() && !discordAt.IsZero()
 	})
-	t.Logf("kill -9 → record written %v; alert after the write: pushbullet %v, ntfy %v, webhook %v",
+	t.Logf("kill -9 → record written %v; alert after the write: pushbullet %v, ntfy %v, webhook %v, telegram %v, discord %v",
 		wrote.Sub(killed).Round(time.Millisecond), pushed.Sub(wrote).Round(time.Millisecond),
-		ntfyAt.Sub(wrote).Round(time.Millisecond), hookAt.Sub(wrote).Round(time.Millisecond))
-	for what, at := range map[string]time.Time{"pushbullet": pushed, "ntfy": ntfyAt, "webhook": hookAt} {
+		ntfyAt.Sub(wrote).Round(time.Millisecond), hookAt.Sub(wrote).Round(time.Millisecond),
+		tgAt.Sub(wrote).Round(time.Millisecond), discordAt.Sub(wrote).Round(time.Millisecond))
+	for what, at := range map[string]time.Time{"pushbullet": pushed, "ntfy": ntfyAt, "webhook": hookAt, "telegram": tgAt, "discord": discordAt} {
 		if d := at.Sub(wrote); d > 2*time.Second {
 			t.Errorf("%s got the alert %v after the write: the dead channel held it up", what, d.Round(time.Millisecond))
 		}
@@ -98,14 +115,15 @@ func TestNotifyChannels(t *testing.T) {
 
 	// Back: srv1 fails back after failback_delay and says so everywhere
 	// but on ntfy, which takes only "down".
-	startProc(t, "srv1 (restarted)", p.srv1.status, append(p.srv1.secrets(), secrets...), t.TempDir(), nil, p.srv1.writeConfig(t))
+	startProc(t, "srv1 (restarted)", p.srv1.status, append(p.srv1.secrets(), secrets...), t.TempDir(), env, p.srv1.writeConfig(t))
 	waitFor(t, 15*time.Second, "failback to srv1", func() bool { return p.f.content() == srv1 })
 	up := "[" + srv1 + "] Server '" + srv2 + "' is now up"
 	if subject := mailSubject(t, smtpd.Next(t)); !strings.HasPrefix(subject, up) {
 		t.Errorf("mail subject %q, want it to start %q", subject, up)
 	}
-	waitFor(t, 5*time.Second, "the up alert on pushbullet and the webhook", func() bool {
-		return p.f.pushesWith(up) == 1 && countService(chat, fakechat.Webhook) == 2
+	waitFor(t, 5*time.Second, "the up alert on pushbullet, the webhook, Telegram and Discord", func() bool {
+		return p.f.pushesWith(up) == 1 && countService(chat, fakechat.Webhook) == 2 &&
+			countService(chat, fakechat.Telegram) == 2 && countService(chat, fakechat.Discord) == 2
 	})
 	time.Sleep(time.Second) // room for a stray message
 	if n := countService(chat, fakechat.Ntfy); n != 1 {
@@ -129,6 +147,8 @@ func TestNotifyChannels(t *testing.T) {
 		`clooster_notifications_total{channel="notify[2]",service="generic",result="sent"} 1`,
 		`clooster_notifications_total{channel="notify[3]",service="generic",result="sent"} 0`,
 		`clooster_notifications_queued{channel="notify[3]",service="generic"} `,
+		`clooster_notifications_total{channel="notify[4]",service="telegram",result="sent"} 1`,
+		`clooster_notifications_total{channel="notify[5]",service="discord",result="sent"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("srv2's metrics lack %q", want)

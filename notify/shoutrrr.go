@@ -16,21 +16,15 @@ import (
 // generic, shoutrrr's service for the others. Nothing is dialled until the
 // first Push. Its errors never contain the URL's secrets.
 func Open(p *URL) Sender {
-	switch p.Service {
-	case "smtp":
-		s, err := newMail(p.u)
-		if err != nil {
-			return failing{p, err} // ParseURL checked it: not reached
-		}
-		return redacting{p, s}
-	case "generic":
-		s, err := newWebhook(p.u)
-		if err != nil {
-			return failing{p, err}
-		}
-		return redacting{p, s}
+	svc := services[p.Service]
+	if svc.own == nil {
+		return &shoutrrrSender{url: p, svc: svc}
 	}
-	return &shoutrrrSender{url: p, svc: services[p.Service]}
+	s, err := svc.own(p.u)
+	if err != nil {
+		return failing{p, err} // ParseURL checked it: not reached
+	}
+	return redacting{p, s}
 }
 
 // redacting passes pushes on, and takes the URL's secrets out of errors.

@@ -29,6 +29,8 @@ func TestParseURL(t *testing.T) {
 			"pushover://***:***@***/?devices=phone", []string{"apitoken123", "userkey456"}},
 		{"matrix is not dialled", "matrix://bot:pa55word@matrix.example.com/?rooms=!room:example.com", "matrix",
 			"matrix://***:***@matrix.example.com/?rooms=***", []string{"pa55word"}},
+		{"pushbullet", "pushbullet://o.abcdefghijklmnopqrstuvwxyz012345/#ops", "pushbullet",
+			"pushbullet://***/#***", []string{"o.abcdefghijklmnopqrstuvwxyz012345", "ops"}},
 		{"case of the scheme", "NTFY://ntfy.sh/topic-xyz", "ntfy", "ntfy://ntfy.sh/***", []string{"topic-xyz"}},
 	}
 	for _, tt := range tests {
@@ -60,12 +62,16 @@ func TestParseURLErrors(t *testing.T) {
 		name, raw, want string
 	}{
 		{"empty", "  ", "empty URL"},
-		{"no scheme", "ntfy.sh/topic", "no scheme: want a URL like ntfy://ntfy.sh/topic (known services: bark, "},
-		{"unknown", "pushy://tok-secret-1@x", `unknown service "pushy" (known: bark, discord, generic, `},
+		{"no scheme", "ntfy.sh/topic", "no scheme: want a URL like ntfy://ntfy.sh/topic (known services: discord, "},
+		{"unknown", "pushy://tok-secret-1@x", `unknown service "pushy" (known: discord, generic, gotify, `},
 		{"logger is left out", "logger://", `unknown service "logger"`},
+		{"teams is left out", "teams://group@tenant/altId/groupOwner?host=example.webhook.office.com", `unknown service "teams"`},
+		{"pushbullet token", "pushbullet://tok-secret-1/device", "the access token (the host) is 12 characters, want 34"},
+		{"pushbullet key", "pushbullet://" + strings.Repeat("x", 34) + "?device=x", `unknown key "device"`},
 		{"not a URL", "ntfy://host:port-secret-9/x", "not a URL (invalid port"},
 		{"custom URL for a service other than generic", "ntfy+https://ntfy.sh/topic", "ntfy: a custom URL (ntfy+...) is only for generic"},
-		{"the service's own check", "telegram://110201543:AAHdqTcvCH1v@telegram", "no channels defined in config URL"},
+		{"the service's own check", "ntfy://ntfy.sh/topic?priority=extreme", "setting query parameter"},
+		{"clooster's own check", "telegram://110201543:AAHdqTcvCH1v@telegram", "telegram: no chats"},
 		{"slack token", "slack://hook-secret-77", "invalid slack token format"},
 	}
 	for _, tt := range tests {
@@ -93,9 +99,9 @@ func TestRedactUnparsable(t *testing.T) {
 func TestServicesOpen(t *testing.T) {
 	for _, name := range Services() {
 		svc := services[name]
-		if name == "smtp" || name == "generic" {
-			if svc.open != nil {
-				t.Errorf("%s: sent by clooster itself, not by shoutrrr", name)
+		if svc.own != nil {
+			if svc.open != nil || svc.config != nil {
+				t.Errorf("%s: sent by clooster itself and by shoutrrr", name)
 			}
 			continue
 		}
