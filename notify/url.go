@@ -35,10 +35,10 @@ type service struct {
 // syntax: those an operator most likely runs. shoutrrr sends to discord,
 // gotify, matrix, ntfy, pushover and slack; clooster itself to generic and
 // smtp (shoutrrr's run text/template, which keeps every exported method of
-// the program in the binary: 4.7 MB each), telegram (shoutrrr's reports an
+// the program in the binary: 4.8 MB more), telegram (shoutrrr's reports an
 // unreachable API as a success) and pushbullet (its own client).
 // shoutrrr's other services are left out: with them the binary is 0.3 MB
-// and an idle node 0.6 MB larger, past the memory budget; a generic webhook
+// and an idle node 0.5 MB larger, past the memory budget; a generic webhook
 // reaches most of them (README, "Notification channels").
 var services = map[string]service{
 	"discord":    {open: func() types.Service { return &discord.Service{} }, titled: true},
