@@ -106,11 +106,13 @@ func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stderr, "clooster: warning: %s\n", w)
 	}
-	out, err := json.MarshalIndent(cfg.Redacted(), "", "  ")
-	if err != nil {
+	// As written, not escaped for HTML: a URL's "&" stays "&".
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(cfg.Redacted()); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s\n", out)
 	if from == "" {
 		from = "the environment"
 	}

@@ -46,7 +46,7 @@ func TestNotifyChannels(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"ntfy://***:***@ntfy.example.com/***", "telegram://***:***@telegram?chats=-1001234",
-		"smtp://***:***@mail.example.com:587/?from=clooster%40example.com\u0026to=ops%40example.com"} {
+		"smtp://***:***@mail.example.com:587/?from=clooster@example.com\u0026to=ops@example.com"} {
 		if !strings.Contains(string(out), strings.ReplaceAll(s, "&", `\u0026`)) {
 			t.Errorf("Redacted lacks %q: %s", s, out)
 		}
@@ -81,9 +81,9 @@ func TestNotifyValidation(t *testing.T) {
 		{"empty", "", "notify[1]: the URL is empty"},
 		{"object without url", map[string]any{"events": []any{"down"}}, "notify[1]: the URL is empty"},
 		{"bad port", "smtp://ops:" + smtpPass + "@mail.example.com:99999/?from=a@example.com&to=b@example.com",
-			`notify[1]: smtp: port: must be 1 to 65535 (got "99999") (got "smtp://***:***@mail.example.com:99999/?from=a%40example.com&to=b%40example.com")`},
+			`notify[1]: smtp: port: must be 1 to 65535 (got "99999") (got "smtp://***:***@mail.example.com:99999/?from=a@example.com&to=b@example.com")`},
 		{"smtp without to", "smtp://ops:" + smtpPass + "@mail.example.com/?from=a@example.com",
-			`notify[1]: smtp: to: missing (got "smtp://***:***@mail.example.com/?from=a%40example.com")`},
+			`notify[1]: smtp: to: missing (got "smtp://***:***@mail.example.com/?from=a@example.com")`},
 		{"telegram without chats", "telegram://" + tgToken + "@telegram",
 			`notify[1]: telegram: no chats: want chats=<chat id>,@<channel>, one or more (got "telegram://***:***@telegram")`},
 		{"unknown event", map[string]any{"url": ntfyURL, "events": []any{"down", "flap"}},

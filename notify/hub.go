@@ -17,9 +17,18 @@ type Channel struct {
 	Sender  Sender
 }
 
-// takes reports whether the channel takes alerts about event.
-func (c *Channel) takes(event string) bool {
-	return c.Events == nil || slices.Contains(c.Events, event)
+// takes reports whether the channel takes an alert about events: about
+// any of them.
+func (c *Channel) takes(events ...string) bool {
+	if c.Events == nil {
+		return true
+	}
+	for _, e := range events {
+		if slices.Contains(c.Events, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Hub sends each alert to every channel that takes its event, each channel
@@ -44,11 +53,11 @@ func NewHub(chans []Channel, logger *slog.Logger) *Hub {
 	return h
 }
 
-// Notify queues an alert about event on every channel that takes it, and
-// returns at once.
-func (h *Hub) Notify(event, title, body string) {
+// Notify queues an alert about events on every channel that takes one of
+// them, and returns at once.
+func (h *Hub) Notify(events []string, title, body string) {
 	for i := range h.chans {
-		if h.chans[i].takes(event) {
+		if h.chans[i].takes(events...) {
 			h.queues[i].Notify(title, body)
 		}
 	}

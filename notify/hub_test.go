@@ -211,14 +211,15 @@ func TestHub(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- h.Run(ctx) }()
-		h.Notify("down", "[srv2] srv1 down", "b")
-		h.Notify("drift", "[srv2] edited", "b")
+		h.Notify([]string{"down"}, "[srv2] srv1 down", "b")
+		h.Notify([]string{"drift"}, "[srv2] edited", "b")
+		h.Notify([]string{"failed", "down"}, "[srv2] srv1 down, but the update fails", "b")
 		synctest.Wait()
 		// The dead channel delays neither the caller nor the others.
-		if got, want := all.got, []string{"[srv2] srv1 down@0s", "[srv2] edited@0s"}; !slices.Equal(got, want) {
+		if got, want := all.got, []string{"[srv2] srv1 down@0s", "[srv2] edited@0s", "[srv2] srv1 down, but the update fails@0s"}; !slices.Equal(got, want) {
 			t.Errorf("notify[0] got %q, want %q", got, want)
 		}
-		if got, want := downOnly.got, []string{"[srv2] srv1 down@0s"}; !slices.Equal(got, want) {
+		if got, want := downOnly.got, []string{"[srv2] srv1 down@0s", "[srv2] srv1 down, but the update fails@0s"}; !slices.Equal(got, want) {
 			t.Errorf("notify[2] (events: down) got %q, want %q", got, want)
 		}
 		cancel()
@@ -226,11 +227,11 @@ func TestHub(t *testing.T) {
 			t.Errorf("Run = %v", err)
 		}
 		st := h.Stats()
-		if len(st) != 3 || st[0].Name != "notify[0]" || st[0].Sent != 2 || st[2].Sent != 1 || st[1].Service != "smtp" {
+		if len(st) != 3 || st[0].Name != "notify[0]" || st[0].Sent != 3 || st[2].Sent != 2 || st[1].Service != "smtp" {
 			t.Errorf("Stats() = %+v", st)
 		}
-		if want := (Stats{Failed: 1, Dropped: 1}); st[1].Stats != want {
-			t.Errorf("the dead channel's stats = %+v, want %+v: its two notes folded into one message at shutdown, not delivered", st[1].Stats, want)
+		if want := (Stats{Failed: 1, Dropped: 2}); st[1].Stats != want {
+			t.Errorf("the dead channel's stats = %+v, want %+v: its three notes folded into one message at shutdown, not delivered", st[1].Stats, want)
 		}
 	})
 }

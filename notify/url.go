@@ -221,10 +221,10 @@ func redactURL(u *url.URL) string {
 				if b.Len() > 0 {
 					b.WriteByte('&')
 				}
-				b.WriteString(url.QueryEscape(k))
+				b.WriteString(readable.Replace(url.QueryEscape(k)))
 				b.WriteByte('=')
 				if slices.Contains(notSecret, strings.ToLower(k)) {
-					b.WriteString(url.QueryEscape(v))
+					b.WriteString(readable.Replace(url.QueryEscape(v)))
 				} else {
 					b.WriteString("***")
 				}
@@ -238,6 +238,10 @@ func redactURL(u *url.URL) string {
 	s := r.String()
 	return strings.ReplaceAll(s, "%2A%2A%2A", "***")
 }
+
+// readable undoes the escapes a query does not need, for people: the "@"
+// of an address or of a header key (@Authorization), a list's ",", a "$".
+var readable = strings.NewReplacer("%40", "@", "%2C", ",", "%24", "$")
 
 func hostIsSecret(u *url.URL) bool {
 	name, _, _ := strings.Cut(strings.ToLower(u.Scheme), "+")

@@ -18,7 +18,7 @@ func TestParseURL(t *testing.T) {
 			"ntfy://***:***@ntfy.example.com/***?priority=high", []string{"s3cret-pw", "alice", "alerts-topic"}},
 		{"ntfy topic only", "ntfy://ntfy.sh/topic-xyz", "ntfy", "ntfy://ntfy.sh/***", []string{"topic-xyz"}},
 		{"telegram", "telegram://110201543:AAHdqTcvCH1v@telegram?chats=@ops,-1001", "telegram",
-			"telegram://***:***@telegram?chats=%40ops%2C-1001", []string{"110201543:AAHdqTcvCH1v", "AAHdqTcvCH1v"}},
+			"telegram://***:***@telegram?chats=@ops,-1001", []string{"110201543:AAHdqTcvCH1v", "AAHdqTcvCH1v"}},
 		{"discord", "discord://tok-abc123@987654321", "discord", "discord://***@987654321", []string{"tok-abc123"}},
 		{"slack webhook", "slack://hook:T00000000-B00000000-XXXXXXXXXXXXXXXXXXXXXXXX@webhook?color=good", "slack",
 			"slack://***:***@***?color=good", []string{"T00000000-B00000000-XXXXXXXXXXXXXXXXXXXXXXXX"}},

@@ -142,8 +142,14 @@ func (t *truth) exited(n *node) { t.stopAt[n.i] = time.Time{} }
 // channel's events filter can pass it; "test" is notify-test's alone.
 func (t *truth) notified(n *node, a failover.ActNotify) {
 	t.lastPush[n.i] = t.w.now
-	if a.Event == failover.AlertTest || !slices.Contains(failover.AlertEvents, a.Event) {
-		t.w.fail("alert events", "%s's alert %q has event %q, not one of %v", nodeName(n.i), a.Title, a.Event, failover.AlertEvents[:len(failover.AlertEvents)-1])
+	events := []string{a.Event}
+	if a.Also != "" {
+		events = append(events, a.Also)
+	}
+	for _, e := range events {
+		if e == failover.AlertTest || !slices.Contains(failover.AlertEvents, e) {
+			t.w.fail("alert events", "%s's alert %q has event %q, not one of %v", nodeName(n.i), a.Title, e, failover.AlertEvents[:len(failover.AlertEvents)-1])
+		}
 	}
 }
 

@@ -224,10 +224,10 @@ type pushes struct {
 	events []string
 }
 
-func (p *pushes) Notify(event, title, body string) {
+func (p *pushes) Notify(events []string, title, body string) {
 	p.mu.Lock()
 	p.l = append(p.l, title+" | "+body)
-	p.events = append(p.events, event)
+	p.events = append(p.events, strings.Join(events, "+"))
 	p.mu.Unlock()
 }
 

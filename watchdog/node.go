@@ -20,10 +20,10 @@ import (
 	"github.com/clooster/clooster/internal/recordset"
 )
 
-// Notifier announces transitions; event is what the alert is about (one of
-// failover's Alert* words). Notify must not block.
+// Notifier announces transitions; events are what the alert is about (of
+// failover's Alert* words), the first foremost. Notify must not block.
 type Notifier interface {
-	Notify(event, title, body string)
+	Notify(events []string, title, body string)
 }
 
 // Config is what a Node needs. Zero durations are invalid; New checks.
@@ -258,7 +258,11 @@ func (n *Node) Run(ctx context.Context) error {
 			case failover.ActNotify:
 				n.met.notified()
 				if n.cfg.Notifier != nil {
-					n.cfg.Notifier.Notify(a.Event, a.Title, a.Body)
+					events := []string{a.Event}
+					if a.Also != "" {
+						events = append(events, a.Also)
+					}
+					n.cfg.Notifier.Notify(events, a.Title, a.Body)
 				}
 			case failover.ActHook:
 				n.fire(a)

@@ -173,7 +173,7 @@ func TestNodeAPIFaultsDelayButDoNotStopFailover(t *testing.T) {
 		if len(got) != 2 || !strings.Contains(got[0], "something went wrong") || !strings.Contains(got[1], "record update delayed") {
 			t.Errorf("pushes: %q", got)
 		}
-		if got, want := p.pushes.gotEvents(), []string{failover.AlertFailed, failover.AlertFailed}; !reflect.DeepEqual(got, want) {
+		if got, want := p.pushes.gotEvents(), []string{"failed+down", "failed+down"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("events of the pushes: got %q, want %q", got, want)
 		}
 		p.stopAll()

@@ -302,7 +302,7 @@ type killable struct {
 	dead  atomic.Bool
 }
 
-func (k *killable) Notify(_, title, body string) {
+func (k *killable) Notify(_ []string, title, body string) {
 	if !k.dead.Load() {
 		k.queue.Notify(title, body)
 	}

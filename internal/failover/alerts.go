@@ -62,21 +62,22 @@ func titleCorrected(c *Config) string {
 	return fmt.Sprintf("[%s] Record edited outside: corrected", c.This)
 }
 
-func alertUpdateFailing(c *Config, title, err, want string) ActNotify {
+func alertUpdateFailing(c *Config, title, also, err, want string) ActNotify {
 	return ActNotify{
 		Event: AlertFailed,
+		Also:  also,
 		Title: title + ", but something went wrong while updating the record",
 		Body:  fmt.Sprintf("Here's what went wrong: %s. Retrying until '%s' points to '%s'.", err, c.Record, want),
 	}
 }
 
-func alertDelayed(c *Config, title string, ev EvDone, failures int, took time.Duration, lastErr string) ActNotify {
+func alertDelayed(c *Config, title, also string, ev EvDone, failures int, took time.Duration, lastErr string) ActNotify {
 	body := fmt.Sprintf("The address for '%s' has been changed to '%s' after %d failed attempts over %s (last error: %s)",
 		c.Record, ev.Content, failures, took.Round(time.Second), lastErr)
 	if !ev.Changed {
 		body = fmt.Sprintf("No record change was necessary in the end: '%s' points to '%s'", c.Record, ev.Content)
 	}
-	return ActNotify{Event: AlertFailed, Title: title + ": record update delayed", Body: body}
+	return ActNotify{Event: AlertFailed, Also: also, Title: title + ": record update delayed", Body: body}
 }
 
 func alertContested(c *Config, content string) ActNotify {

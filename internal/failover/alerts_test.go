@@ -38,8 +38,9 @@ func TestJobAlertEvents(t *testing.T) {
 			id = s.job.id
 			acts = s.attempt(c, EvAttempt{At: at(time.Second), Job: id, Err: "500"}, nil)
 			acts = s.done(c, EvDone{At: at(2 * time.Second), Job: id, Purpose: tt.purpose, Content: c.ThisValue, Changed: true}, acts)
-			if got := notifyEvents(acts); !slices.Equal(got, []string{AlertFailed, AlertFailed}) {
-				t.Errorf("failure and late success events = %q, want failed twice", got)
+			want := []string{AlertFailed + "+" + tt.want, AlertFailed + "+" + tt.want}
+			if got := notifyEvents(acts); !slices.Equal(got, want) {
+				t.Errorf("failure and late success events = %q, want %q: failed, and what the job was for", got, want)
 			}
 		})
 	}
@@ -66,6 +67,9 @@ func notifyEvents(acts []Action) []string {
 	var out []string
 	for _, a := range acts {
 		if n, ok := a.(ActNotify); ok {
+			if n.Also != "" {
+				n.Event += "+" + n.Also
+			}
 			out = append(out, n.Event)
 		}
 	}

@@ -234,8 +234,9 @@ type (
 	// ActProbe probes the peer's service once (peer_check).
 	ActProbe struct{}
 	// ActNotify sends one alert; Event (one of the Alert* words) is what
-	// it is about.
-	ActNotify struct{ Event, Title, Body string }
+	// it is about, and Also, if set, another: a failing takeover is about
+	// the failure and the peer's loss.
+	ActNotify struct{ Event, Also, Title, Body string }
 	// ActHook runs the operator's hook for Event.
 	ActHook struct{ Event, Content string }
 	// ActExit ends the node's loop: the stop (and any handover) is complete.

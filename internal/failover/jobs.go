@@ -91,7 +91,7 @@ func (s *State) attempt(c *Config, ev EvAttempt, acts []Action) []Action {
 			[]any{"want", j.content, "attempt", j.failures, "error", ev.Err}})
 	}
 	if j.failures == 1 {
-		acts = append(acts, alertUpdateFailing(c, j.title, ev.Err, j.content))
+		acts = append(acts, alertUpdateFailing(c, j.title, j.event, ev.Err, j.content))
 	}
 	return acts
 }
@@ -158,7 +158,7 @@ func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
 	}
 	switch {
 	case j.failures > 0:
-		acts = append(acts, alertDelayed(c, j.title, ev, j.failures, ev.At.Sub(j.since), j.lastErr))
+		acts = append(acts, alertDelayed(c, j.title, j.event, ev, j.failures, ev.At.Sub(j.since), j.lastErr))
 	case ev.Changed:
 		acts = append(acts, ActNotify{Event: j.event, Title: j.title,
 			Body: fmt.Sprintf("The address for '%s' has been changed to '%s'", c.Record, ev.Content)})

@@ -71,7 +71,11 @@ func show(a Action) string {
 	case ActClose:
 		return "close: " + a.Reason
 	case ActNotify:
-		return "push " + a.Event + ": " + a.Title + " | " + a.Body
+		ev := a.Event
+		if a.Also != "" {
+			ev += "+" + a.Also
+		}
+		return "push " + ev + ": " + a.Title + " | " + a.Body
 	case ActHook:
 		return "hook " + a.Event
 	case ActRead:
@@ -246,7 +250,7 @@ func TestMachineRules(t *testing.T) {
 			evs: seq(linked(other, "srv1"), down(2*sec),
 				EvAttempt{At: at(2100 * ms), Job: 1, Err: "write record: 500"}, up(3*sec)),
 			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield",
-				"push failed: [srv2] Server 'srv1' is now down (EOF), but something went wrong while updating the record | Here's what went wrong: write record: 500. Retrying until 'www.example.com' points to 'srv2'.",
+				"push failed+down: [srv2] Server 'srv1' is now down (EOF), but something went wrong while updating the record | Here's what went wrong: write record: 500. Retrying until 'www.example.com' points to 'srv2'.",
 				"cancel"},
 			peer: PeerUp,
 		},
@@ -317,8 +321,8 @@ func TestMachineRules(t *testing.T) {
 				EvAttempt{At: at(2100 * ms), Job: 1, Err: "429"}, EvAttempt{At: at(4 * sec), Job: 1, Err: "500"},
 				EvAttempt{At: at(8 * sec), Job: 1, Err: "500"}, done(12*sec, 1, "srv2", true)),
 			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield",
-				"push failed: [srv2] Server 'srv1' is now down (EOF), but something went wrong while updating the record | Here's what went wrong: 429. Retrying until 'www.example.com' points to 'srv2'.",
-				"push failed: [srv2] Server 'srv1' is now down (EOF): record update delayed | The address for 'www.example.com' has been changed to 'srv2' after 3 failed attempts over 10s (last error: 500)",
+				"push failed+down: [srv2] Server 'srv1' is now down (EOF), but something went wrong while updating the record | Here's what went wrong: 429. Retrying until 'www.example.com' points to 'srv2'.",
+				"push failed+down: [srv2] Server 'srv1' is now down (EOF): record update delayed | The address for 'www.example.com' has been changed to 'srv2' after 3 failed attempts over 10s (last error: 500)",
 				"hook on_active"},
 		},
 		{
