@@ -12,9 +12,10 @@ import (
 	"github.com/nicholas-fedor/shoutrrr/pkg/types"
 )
 
-// Open returns the Sender for a channel's URL: clooster's own for smtp and
-// generic, shoutrrr's service for the others. Nothing is dialled until the
-// first Push. Its errors never contain the URL's secrets.
+// Open returns the Sender for a channel's URL: clooster's own for smtp,
+// generic, telegram and pushbullet, shoutrrr's service for the others.
+// Nothing is dialled until the first Push. Its errors never contain the
+// URL's secrets.
 func Open(p *URL) Sender {
 	svc := services[p.Service]
 	if svc.own == nil {

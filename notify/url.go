@@ -119,11 +119,11 @@ func (p *URL) check(svc service) (err error) {
 		}
 	}()
 	switch {
+	case strings.Contains(p.u.Scheme, "+") && p.Service != "generic":
+		return fmt.Errorf("%s: a custom URL (%s+...) is only for generic", p.Service, p.Service)
 	case svc.own != nil:
 		_, err = svc.own(p.u)
 		return err
-	case strings.Contains(p.u.Scheme, "+"):
-		return fmt.Errorf("%s: a custom URL (%s+...) is only for generic", p.Service, p.Service)
 	case svc.config != nil:
 		return svc.config().SetURL(p.u)
 	}

@@ -70,6 +70,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"pushbullet key", "pushbullet://" + strings.Repeat("x", 34) + "?device=x", `unknown key "device"`},
 		{"not a URL", "ntfy://host:port-secret-9/x", "not a URL (invalid port"},
 		{"custom URL for a service other than generic", "ntfy+https://ntfy.sh/topic", "ntfy: a custom URL (ntfy+...) is only for generic"},
+		{"custom URL for one of clooster's own", "smtp+tls://mail.example.com/?from=a@b.c&to=d@e.f", "smtp: a custom URL (smtp+...) is only for generic"},
 		{"the service's own check", "ntfy://ntfy.sh/topic?priority=extreme", "setting query parameter"},
 		{"clooster's own check", "telegram://110201543:AAHdqTcvCH1v@telegram", "telegram: no chats"},
 		{"slack token", "slack://hook-secret-77", "invalid slack token format"},
