@@ -215,3 +215,40 @@ func countService(chat *fakechat.Server, service string) int {
 	}
 	return n
 }
+
+// TestNotifyChannelDownThenBack: the ntfy server is down when the failover
+// happens; the survivor keeps retrying, and once the server is back the
+// alert arrives, once.
+func TestNotifyChannelDownThenBack(t *testing.T) {
+	e2eTest(t)
+	chat, err := fakechat.Start(fakechat.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(chat.Close)
+	chat.Down(fakechat.Ntfy, true)
+	p := newPair(t, fastTiming)
+	for _, n := range []*nodeSpec{&p.srv1, &p.srv2} {
+		n.extra = append(n.extra, member{"notify", []any{
+			"ntfy://" + strings.TrimPrefix(chat.URL, "http://") + "/alerts?scheme=http"}})
+	}
+	a, _ := p.start(t)
+	a.kill(t)
+	waitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
+	waitFor(t, 20*time.Second, "three attempts on the dead server", func() bool { return chat.Requests(fakechat.Ntfy) >= 3 })
+	if n := countService(chat, fakechat.Ntfy); n != 0 {
+		t.Fatalf("%d messages while down", n)
+	}
+	tried := chat.Requests(fakechat.Ntfy)
+	chat.Down(fakechat.Ntfy, false)
+	back := time.Now()
+	waitFor(t, 40*time.Second, "the alert after the server's return", func() bool { return countService(chat, fakechat.Ntfy) == 1 })
+	t.Logf("%d attempts while down; delivered %v after the server came back", tried, time.Since(back).Round(time.Millisecond))
+	time.Sleep(2 * time.Second) // room for a repeat
+	if n := countService(chat, fakechat.Ntfy); n != 1 {
+		t.Errorf("%d messages, want the alert once", n)
+	}
+	if m := chat.Messages()[0]; !strings.HasPrefix(m.Title, downTitle(srv2, srv1)) {
+		t.Errorf("message %q, want the down alert", m.Title)
+	}
+}

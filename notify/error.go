@@ -40,9 +40,6 @@ func (e *Error) Temporary() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status >= 500
 }
 
-// RetryAfter is how long the API asked to wait, 0 if it did not say.
-func (e *Error) RetryAfter() time.Duration { return e.Retry }
-
 // apiError turns a non-2xx answer into an *Error. Whatever the answer says is
 // kept out of it if it contains the token.
 func (p *Pushbullet) apiError(resp *http.Response, answer []byte) *Error {

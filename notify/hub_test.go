@@ -3,6 +3,8 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -88,8 +90,7 @@ func TestShoutrrrSetUpRetried(t *testing.T) {
 	f := &fakeService{initErr: errors.New("login to matrix.example.com: connection refused")}
 	s := fakeShoutrrr(t, "ntfy://ntfy.sh/topic", f, true)
 	err := s.Push(t.Context(), "t", "b")
-	var tmp temporary
-	if err == nil || !errors.As(err, &tmp) || !tmp.Temporary() || !strings.Contains(err.Error(), "ntfy: set up: login") {
+	if tmp, known, _ := judge(err); err == nil || !known || !tmp || !strings.Contains(err.Error(), "ntfy: set up: login") {
 		t.Fatalf("Push = %v, want a temporary set-up error", err)
 	}
 	f.initErr = nil
@@ -110,6 +111,14 @@ func TestShoutrrrErrors(t *testing.T) {
 		{"server error", `failed to send ntfy notification: got 503 Service Unavailable`, true},
 		{"network", `Post "https://alice:s3cret-pw@ntfy.example.com/alerts-topic": dial tcp: connection refused`, true},
 	}
+	// A connection the server closed: net/http's error says Temporary()
+	// false, which must not make the message given up.
+	eof := fmt.Errorf("posting to ntfy API: %w", &url.Error{Op: "Post", URL: "http://127.0.0.1:1/alerts-topic", Err: io.EOF})
+	f := &fakeService{err: eof}
+	err := fakeShoutrrr(t, "ntfy://alice:s3cret-pw@ntfy.example.com/alerts-topic", f, true).Push(t.Context(), "t", "b")
+	if tmp, _, _ := judge(err); !tmp {
+		t.Errorf("Push = %v: not temporary, want a retry", err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeService{err: errors.New(tt.err)}
@@ -126,8 +135,7 @@ func TestShoutrrrErrors(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "ntfy: ") {
 				t.Errorf("error %q does not name the service", err)
 			}
-			var tmp temporary
-			if !errors.As(err, &tmp) || tmp.Temporary() != tt.temporary {
+			if tmp, known, _ := judge(err); !known || tmp != tt.temporary {
 				t.Errorf("Temporary() of %q, want %v", err, tt.temporary)
 			}
 			if errors.Unwrap(err) != nil {

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -165,6 +167,9 @@ func TestQueueSendsInOrder(t *testing.T) {
 func TestQueueRetry(t *testing.T) {
 	unavailable := &Error{Status: 503, Code: "service_unavailable", Type: "server", Message: "down"}
 	network := errors.New("pushbullet: dial tcp: connection refused")
+	// net/http's error for a connection the server closed says
+	// Temporary() false: no reason to give up.
+	closed := fmt.Errorf("pushbullet: %w", &url.Error{Op: "Post", URL: "https://api.pushbullet.com/v2/pushes", Err: io.EOF})
 	unauthorized := &Error{Status: 401, Code: "invalid_access_token", Message: "Access token is missing or invalid."}
 	tests := []struct {
 		name       string
@@ -175,7 +180,7 @@ func TestQueueRetry(t *testing.T) {
 	}{
 		{
 			name:       "temporary then sent",
-			errs:       []error{unavailable, network},
+			errs:       []error{unavailable, closed},
 			wantCalls:  []string{"peer down@0s", "peer down@1s", "peer down@3s", "next@3s"},
 			want:       Stats{Sent: 2, Retries: 2},
 			wantLevels: []string{"WARN push failed, will retry", "WARN push failed, will retry", "INFO push sent"},

@@ -6,31 +6,53 @@ import (
 	"time"
 
 	"github.com/clooster/clooster/internal/backoff"
+	"github.com/clooster/clooster/notify/mail"
+	"github.com/clooster/clooster/notify/telegram"
+	"github.com/clooster/clooster/notify/webhook"
 )
 
-// temporary is an error that says whether trying again may succeed.
-type temporary interface{ Temporary() bool }
-
-// waiter is an error that says how long to wait before trying again (a
-// Retry-After); 0 when it does not say.
-type waiter interface{ RetryAfter() time.Duration }
+// judge reads what an error of one of clooster's senders says of a retry:
+// whether it may succeed and how long the service asked to wait; known is
+// false for any other error (a retry may succeed). Only those errors are
+// asked: net/http's, deep in many a chain, have a deprecated Temporary
+// that says false for a connection the server closed.
+func judge(err error) (temporary, known bool, wait time.Duration) {
+	var (
+		se *sendError
+		pe *Error
+		we *webhook.Error
+		me *mail.Error
+		te *telegram.Error
+	)
+	switch {
+	case errors.As(err, &se):
+		return se.Temporary(), true, se.RetryAfter()
+	case errors.As(err, &pe):
+		return pe.Temporary(), true, pe.Retry
+	case errors.As(err, &we):
+		return we.Temporary(), true, we.Retry
+	case errors.As(err, &me):
+		return me.Temporary(), true, 0
+	case errors.As(err, &te):
+		return te.Temporary(), true, te.Retry
+	}
+	return true, false, 0
+}
 
 // retryWait decides what follows a failed attempt: how long to wait before
 // the next one, or, when why is not empty, that the note is given up and why.
 func (q *Queue) retryWait(attempt int, err error) (wait time.Duration, why string) {
-	var tmp temporary
-	var w waiter
-	switch {
-	case errors.Is(err, ErrMisconfigured):
+	if errors.Is(err, ErrMisconfigured) {
 		return 0, "not retrying a misconfiguration"
-	case errors.As(err, &tmp) && !tmp.Temporary():
-		return 0, "rejected, not retrying"
 	}
-	if errors.As(err, &w) && w.RetryAfter() > 0 {
-		if w.RetryAfter() > maxRetryAfter {
-			return 0, "rate limited for too long, giving up"
-		}
-		return w.RetryAfter(), ""
+	temporary, _, wait := judge(err)
+	switch {
+	case !temporary:
+		return 0, "rejected, not retrying"
+	case wait > maxRetryAfter:
+		return 0, "rate limited for too long, giving up"
+	case wait > 0:
+		return wait, ""
 	}
 	return q.jitter(retries.Delay(attempt)), ""
 }

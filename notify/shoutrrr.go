@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -52,8 +51,9 @@ func (f failing) Push(context.Context, string, string) error {
 }
 
 // sendError is a channel's failure, its text free of the URL's secrets. It
-// keeps the error it came from for errors.As (Temporary, RetryAfter) but
-// does not unwrap to it, so that no caller can print the original.
+// keeps the error of one of clooster's own senders for errors.As (their
+// Temporary, RetryAfter) but does not unwrap to it, so that no caller can
+// print the original.
 type sendError struct {
 	service string
 	msg     string
@@ -70,20 +70,21 @@ func (e *sendError) Error() string {
 
 // Temporary reports whether trying again may succeed.
 func (e *sendError) Temporary() bool {
-	var t temporary
-	if errors.As(e.err, &t) {
-		return t.Temporary()
+	if e.err != nil {
+		if t, known, _ := judge(e.err); known {
+			return t
+		}
 	}
 	return !e.perm
 }
 
 // RetryAfter is how long the service asked to wait, if it said.
 func (e *sendError) RetryAfter() time.Duration {
-	var w waiter
-	if errors.As(e.err, &w) {
-		return w.RetryAfter()
+	if e.err == nil {
+		return 0
 	}
-	return 0
+	_, _, wait := judge(e.err)
+	return wait
 }
 
 // shoutrrrSender sends through one of shoutrrr's services. The service is
@@ -179,8 +180,11 @@ func (s *shoutrrrSender) service() (svc types.Service, err error) {
 	return svc, nil
 }
 
+// fail is err as the sender's error. Only perm says whether to retry: the
+// chains of shoutrrr's errors hold net/http's, whose deprecated Temporary
+// says false for a connection the server closed.
 func (s *shoutrrrSender) fail(err error, perm bool) error {
-	return &sendError{service: s.url.Service, msg: s.url.redact(err.Error()), err: err, perm: perm}
+	return &sendError{service: s.url.Service, msg: s.url.redact(err.Error()), perm: perm}
 }
 
 // refusedStatus finds an HTTP status in a shoutrrr error that says the

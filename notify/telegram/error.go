@@ -80,9 +80,6 @@ func (e *Error) Error() string {
 // that is not the API's.
 func (e *Error) Unwrap() error { return e.Err }
 
-// RetryAfter is how long the API asked to wait, 0 if it did not say.
-func (e *Error) RetryAfter() time.Duration { return e.Retry }
-
 // Temporary reports whether trying again may succeed: true for no answer,
 // an answer that is not the API's, 429, 5xx and any answer that asks to
 // wait; false for the API's other refusals (400, 401, 403, 404).

@@ -54,9 +54,6 @@ func (e *Error) Error() string {
 // errors.Is(err, context.Canceled) holds when ctx was cancelled.
 func (e *Error) Unwrap() error { return e.Err }
 
-// RetryAfter is how long the answer asked to wait, 0 if it did not say.
-func (e *Error) RetryAfter() time.Duration { return e.Retry }
-
 // Temporary reports whether trying again may succeed: true for 429, 5xx and
 // a request that got no answer; false for the other 4xx.
 func (e *Error) Temporary() bool {
