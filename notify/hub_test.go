@@ -109,6 +109,8 @@ func TestShoutrrrErrors(t *testing.T) {
 	}{
 		{"refused", `failed to send ntfy notification: got 401 Unauthorized from https://ntfy.example.com/alerts-topic`, false},
 		{"server error", `failed to send ntfy notification: got 503 Service Unavailable`, true},
+		{"ntfy's code for a refusal", `failed to send ntfy notification: server response: unauthorized (40101), see: https://ntfy.sh/docs/`, false},
+		{"ntfy's code for a rate limit", `failed to send ntfy notification: server response: limit reached (42901)`, true},
 		{"network", `Post "https://alice:s3cret-pw@ntfy.example.com/alerts-topic": dial tcp: connection refused`, true},
 	}
 	// A connection the server closed: net/http's error says Temporary()

@@ -189,8 +189,9 @@ func (s *shoutrrrSender) fail(err error, perm bool) error {
 
 // refusedStatus finds an HTTP status in a shoutrrr error that says the
 // service refused the message for good (bad token, unknown chat): shoutrrr
-// reports statuses only as text.
-var refusedStatus = regexp.MustCompile(`\b(400|401|403|404|405|410|413|422)\b`)
+// reports statuses only as text, ntfy's as its own codes ("unauthorized
+// (40101)").
+var refusedStatus = regexp.MustCompile(`\b(400|401|403|404|405|410|413|422)\b|\((400|401|403|404|413)\d\d\)`)
 
 func refused(err error) bool {
 	msg := err.Error()
