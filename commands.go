@@ -132,10 +132,11 @@ func cmdSecret(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
+func cmdStatus(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	fs := newFlags("status")
 	addr := fs.String("addr", config.DefaultStatusAddress, "status address of the running daemon")
 	raw := fs.Bool("json", false, "print the JSON as the daemon sent it")
+	tokenFile := fs.String("token-file", "", "file holding the daemon's status.token (else $CLOOSTER_STATUS_TOKEN)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -152,6 +153,17 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return usagef("status: %v", err)
 	}
+	token := envValue(environ, "CLOOSTER_STATUS_TOKEN")
+	if *tokenFile != "" {
+		data, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return usagef("status: -token-file: %v", err)
+		}
+		token = strings.TrimSpace(string(data))
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("status: %w\n  hint: is clooster running, with status.address %s?", err, *addr)
@@ -160,6 +172,9 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		return fmt.Errorf("status: %s answered %s\n  hint: the daemon has a status.token: set CLOOSTER_STATUS_TOKEN, or pass -token-file", url, resp.Status)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("status: %s answered %s", url, resp.Status)
@@ -293,6 +308,16 @@ func cmdNotifyTest(ctx context.Context, args, environ []string, stdout, stderr i
 		return fmt.Errorf("notify-test: %d of %d channels failed", failed, tried)
 	}
 	return nil
+}
+
+// envValue is the value of name in environ, "" if unset.
+func envValue(environ []string, name string) string {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // scrubber replaces each secret with "[redacted]".

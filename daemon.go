@@ -19,6 +19,7 @@ import (
 	"github.com/clooster/clooster/internal/health"
 	"github.com/clooster/clooster/internal/hooks"
 	"github.com/clooster/clooster/internal/recordset"
+	"github.com/clooster/clooster/internal/statuspage"
 	"github.com/clooster/clooster/notify"
 	"github.com/clooster/clooster/rfc2136"
 	"github.com/clooster/clooster/watchdog"
@@ -127,7 +128,12 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 				writeHookMetrics(w, runner.Stats())
 			}
 		}
-		statusSrv = &http.Server{Handler: watchdog.StatusHandler(node, extra), ReadHeaderTimeout: 5 * time.Second}
+		page := statuspage.Handler(node, statuspage.Options{
+			Token: cfg.Status.Token,
+			API:   watchdog.StatusHandler(node, extra),
+			Scrub: scrubber(cfg.Secrets()).Replace,
+		})
+		statusSrv = &http.Server{Handler: page, ReadHeaderTimeout: 5 * time.Second}
 	}
 
 	logger.Info("clooster starting", "version", buildVersion(), "node", cfg.ThisServer, "role", cfg.Role,

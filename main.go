@@ -68,7 +68,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "check":
 		err = cmdCheck(rest, environ, stdout, stderr)
 	case "status":
-		err = cmdStatus(ctx, rest, stdout)
+		err = cmdStatus(ctx, rest, environ, stdout)
 	case "secret":
 		err = cmdSecret(rest, stdout)
 	case "demo":

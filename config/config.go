@@ -153,6 +153,8 @@ type TLS struct {
 type Status struct {
 	// Address is nil for the default, "" when disabled.
 	Address *string `json:"address"`
+	// Token, when set, is required for everything but /healthz.
+	Token string `json:"token"`
 }
 
 // Cloudflare is the DNS record to keep and how to reach it.
@@ -397,6 +399,7 @@ func (c *Config) Redacted() *Config {
 		}
 	}
 	redact(&r.Key)
+	redact(&r.Status.Token)
 	redact(&r.Cloudflare.Token)
 	redact(&r.Cloudflare.Key)
 	if c.Server != nil {
@@ -435,13 +438,13 @@ func (c *Config) Redacted() *Config {
 	return &r
 }
 
-// Secrets lists the non-empty secret values (key, cloudflare.token,
+// Secrets lists the non-empty secret values (key, status.token, cloudflare.token,
 // cloudflare.key, pushbullet.key, rfc2136.tsig_secret, each notify URL and
 // its secret parts of 8 characters or more), for scrubbing them from
 // output.
 func (c *Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.Key, c.Cloudflare.Token, c.Cloudflare.Key, c.pushbulletKey(), c.tsigSecret()} {
+	for _, s := range []string{c.Key, c.Status.Token, c.Cloudflare.Token, c.Cloudflare.Key, c.pushbulletKey(), c.tsigSecret()} {
 		if s != "" {
 			out = append(out, s)
 		}
@@ -480,6 +483,7 @@ func (c *Config) tsigSecret() string {
 // secretPaths are the keys whose values are never shown.
 var secretPaths = map[string]bool{
 	"key":              true,
+	"status.token":     true,
 	"cloudflare.token": true,
 	"cloudflare.key":   true,
 	"pushbullet.key":   true,

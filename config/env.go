@@ -43,7 +43,9 @@ type envLayer struct {
 	PeerTimeout       *Duration `env:"PEER_TIMEOUT"`
 	FailbackDelay     *Duration `env:"FAILBACK_DELAY"`
 	Status            struct {
-		Address *string `env:"ADDRESS"`
+		Address   *string `env:"ADDRESS"`
+		Token     *string `env:"TOKEN"`
+		TokenFile *string `env:"TOKEN_FILE"`
 	} `envPrefix:"STATUS_"`
 	Cloudflare struct {
 		Token          *string `env:"TOKEN"`
@@ -121,6 +123,7 @@ var hookVars = []string{"CLOOSTER_EVENT", "CLOOSTER_NODE", "CLOOSTER_PEER", "CLO
 // secretFiles pairs each secret with its _FILE variable.
 var secretFiles = []struct{ path, fileVar string }{
 	{"key", "CLOOSTER_KEY_FILE"},
+	{"status.token", "CLOOSTER_STATUS_TOKEN_FILE"},
 	{"cloudflare.token", "CLOOSTER_CLOUDFLARE_TOKEN_FILE"},
 	{"cloudflare.key", "CLOOSTER_CLOUDFLARE_KEY_FILE"},
 	{"pushbullet.key", "CLOOSTER_PUSHBULLET_KEY_FILE"},

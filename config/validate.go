@@ -65,6 +65,7 @@ func (l *loader) validate() {
 	}
 	if a := *c.Status.Address; a != "" {
 		l.checkHostPort("status.address", a, true)
+		l.checkStatusToken(a)
 	}
 
 	l.checkCloudflare()
@@ -353,6 +354,36 @@ func (l *loader) checkPushbullet() {
 	t := p.Target
 	l.atMostOne("pushbullet.target", "device_iden", t.DeviceIden, "email", t.Email, "channel_tag", t.ChannelTag, "client_iden", t.ClientIden)
 	l.checkURL("pushbullet.api_url", p.APIURL)
+}
+
+// minStatusToken is the shortest status.token accepted.
+const minStatusToken = 16
+
+// checkStatusToken checks status.token, and warns when the status listener
+// at addr is open beyond loopback without one.
+func (l *loader) checkStatusToken(addr string) {
+	t := l.cfg.Status.Token
+	switch {
+	case t != "" && len(t) < minStatusToken:
+		l.bad("status.token", strconv.Itoa(len(t))+" bytes", fmt.Sprintf("want at least %d bytes (clooster secret makes one)", minStatusToken))
+	case t != "" && strings.ContainsAny(t, " \t\r\n"):
+		l.bad("status.token", strconv.Itoa(len(t))+" bytes", "white space in the token")
+	case t == "" && !loopbackAddr(addr):
+		l.warn(l.name("status.address"), fmt.Sprintf("%s is reachable beyond this host and status.token is not set: anyone who reaches it sees the pair's state", addr))
+	}
+}
+
+// loopbackAddr reports whether host:port listens on loopback only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // checkNotify checks each channel's URL as its service parses it (nothing

@@ -98,12 +98,13 @@ type Node struct {
 	mc  failover.Config
 	log *slog.Logger
 
-	mu    sync.Mutex
-	snap  Status
-	met   *Metrics
-	flags atomic.Uint32 // keepalive flags, as the loop last set them
-	turn  atomic.Int64  // unix nanoseconds of the loop's last turn
-	ready chan struct{} // closed once the link side is up (listening or dialling)
+	mu     sync.Mutex
+	snap   Status
+	met    *Metrics
+	events eventLog      // the last transitions, for /events
+	flags  atomic.Uint32 // keepalive flags, as the loop last set them
+	turn   atomic.Int64  // unix nanoseconds of the loop's last turn
+	ready  chan struct{} // closed once the link side is up (listening or dialling)
 }
 
 // Ready is closed once the node listens (server) or dials (client).
@@ -271,6 +272,7 @@ func (n *Node) Run(ctx context.Context) error {
 			case failover.ActLog:
 				n.log.Log(ctx, a.Level, a.Msg, append([]any{"event", a.Event}, a.Attrs...)...)
 				n.met.transition(a.Event, at)
+				n.events.add(at, a)
 			}
 		}
 		n.flags.Store(uint32(loop.Flags()))
