@@ -17,7 +17,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
-	"html/template"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -49,10 +49,8 @@ type Options struct {
 // token itself is not stored in the browser.
 const cookieName = "clooster_status"
 
-//go:embed page.html page.css page.js
+//go:embed page.css page.js
 var files embed.FS
-
-var page = template.Must(template.New("page.html").Funcs(funcs).ParseFS(files, "page.html"))
 
 // Handler returns the status listener's handler for src.
 func Handler(src Source, o Options) http.Handler {
@@ -170,13 +168,15 @@ func (h *handler) scrubbed(evs []watchdog.Event) []watchdog.Event {
 }
 
 func (h *handler) render(w http.ResponseWriter, code int, v view) {
+	var b strings.Builder
+	if v.Part {
+		writeMain(&b, v)
+	} else {
+		writePage(&b, v)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	name := "page.html"
-	if v.Part {
-		name = "main"
-	}
-	page.ExecuteTemplate(w, name, v)
+	io.WriteString(w, b.String())
 }
 
 // secure sets the headers every answer carries: no framing, no sniffing,
