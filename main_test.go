@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -326,5 +328,42 @@ func TestPrintStatusLinePerRecord(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// clooster status sends the status token: from CLOOSTER_STATUS_TOKEN, or
+// from -token-file; without it, a node that has one answers 401 and the
+// command says what to do.
+func TestStatusToken(t *testing.T) {
+	const token = "status-token-0123456789abcdef"
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Authorization"))
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "status.token required", http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, `{"node":"a.example.com","role":"server","peer":{"name":"b.example.com","state":"up"}}`)
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	code, _, stderr := runCLI(t, ctx, nil, "status", "-addr", addr)
+	if code != exitFailure || !strings.Contains(stderr, "401") || !strings.Contains(stderr, "hint: the daemon has a status.token: set CLOOSTER_STATUS_TOKEN, or pass -token-file") {
+		t.Errorf("without the token: exit %d, stderr %q", code, stderr)
+	}
+	if code, stdout, _ := runCLI(t, ctx, []string{"CLOOSTER_STATUS_TOKEN=" + token}, "status", "-addr", addr, "-json"); code != exitOK || !strings.Contains(stdout, `"a.example.com"`) {
+		t.Errorf("with CLOOSTER_STATUS_TOKEN: exit %d, stdout %q", code, stdout)
+	}
+	if code, stdout, _ := runCLI(t, ctx, nil, "status", "-addr", addr, "-token-file", file, "-json"); code != exitOK || !strings.Contains(stdout, `"a.example.com"`) {
+		t.Errorf("with -token-file: exit %d, stdout %q", code, stdout)
+	}
+	if want := []string{"", "Bearer " + token, "Bearer " + token}; !slices.Equal(got, want) {
+		t.Errorf("Authorization headers %q, want %q", got, want)
 	}
 }
