@@ -31,6 +31,17 @@ func FuzzLoad(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(mixed)
+	withNotify := base()
+	withNotify["notify"] = []any{"ntfy://u:p@ntfy.example.com/topic?scheme=http",
+		map[string]any{"url": "smtp://mail.example.com:587/?from=a@example.com&to=b@example.com", "events": []any{"down", "UP"}},
+		"generic+https://hooks.example.com/x?template=json&@Authorization=Bearer%20t&$k=v",
+		"telegram://110201543:AAHdqTcvCH1v@telegram?chats=-100123,@ops"}
+	withNotify["status"] = map[string]any{"address": "0.0.0.0:9797", "token": "status-token-0123456789"}
+	notifyJSON, err := json.Marshal(withNotify)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(notifyJSON)
 	f.Add([]byte("{\"a\": \"# not a comment\", # a comment\n \"b\": [1, 2,], /* x */}"))
 	f.Add([]byte(`{"server": {"port": "4096", "address": "[::1]"}, "peer_timeout": 0.5, "status": {"address": null}}`))
 	f.Add([]byte("\xef\xbb\xbf{\"key\": \"a\tb\", \"key\": 1}"))
