@@ -136,7 +136,7 @@ func TestRecordMetrics(t *testing.T) {
 		{Name: "example.org", Type: "AAAA", PointsTo: "srv2", Writes: 1, WriteFailures: 3},
 	}}
 	var b strings.Builder
-	writeRecordMetrics(&b, st)
+	newMetrics().WritePrometheus(&b, func() Status { return st })
 	for _, want := range []string{
 		`clooster_record_active{record="example.org A"} 1`,
 		`clooster_record_active{record="example.org AAAA"} 0`,

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/clooster/clooster/internal/failover"
 	"github.com/clooster/clooster/internal/recordset"
 )
@@ -214,7 +216,8 @@ func (n *Node) recordsStatus(v failover.View) []SetRecordStatus {
 }
 
 // StatusHandler serves /healthz, /status (JSON) and /metrics (Prometheus
-// text) for n. extra, if not nil, appends more metrics (the notifier's).
+// text) for n: the node's metrics, then extra's, if extra is not nil (the
+// daemon's own), then the process's and the Go runtime's.
 func StatusHandler(n *Node, extra func(io.Writer)) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -229,10 +232,11 @@ func StatusHandler(n *Node, extra func(io.Writer)) http.Handler {
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		n.met.WritePrometheus(w, n.Status())
+		n.met.WritePrometheus(w, n.Status)
 		if extra != nil {
 			extra(w)
 		}
+		metrics.WriteProcessMetrics(w)
 	})
 	return mux
 }
