@@ -119,18 +119,10 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		if err != nil {
 			return fmt.Errorf("status listener: %w\n  hint: set status.address to a free port, or \"\" to disable it", err)
 		}
-		extra := func(w io.Writer) {
-			writeAPIMetrics(w, clients)
-			if hub != nil {
-				writeQueueMetrics(w, hub.Stats())
-			}
-			if runner != nil {
-				writeHookMetrics(w, runner.Stats())
-			}
-		}
+		extra := newDaemonMetrics(clients, hub, runner)
 		page := statuspage.Handler(node, statuspage.Options{
 			Token: cfg.Status.Token,
-			API:   watchdog.StatusHandler(node, extra),
+			API:   watchdog.StatusHandler(node, extra.WritePrometheus),
 			Scrub: scrubber(cfg.Secrets()).Replace,
 		})
 		statusSrv = &http.Server{Handler: page, ReadHeaderTimeout: 5 * time.Second}
@@ -189,57 +181,6 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 	}
 	wg.Wait()
 	return runErr
-}
-
-// writeAPIMetrics writes the DNS API client's failures by kind.
-func writeAPIMetrics(w io.Writer, clients []*cfapi.Client) {
-	var s cfapi.Stats
-	for _, c := range clients {
-		x := c.Stats()
-		s.RateLimited += x.RateLimited
-		s.AuthErrors += x.AuthErrors
-		s.ServerErrors += x.ServerErrors
-		s.RequestErrors += x.RequestErrors
-		s.NetworkErrors += x.NetworkErrors
-	}
-	fmt.Fprintf(w, "# HELP clooster_dns_api_failures_total DNS API calls that failed, by kind.\n# TYPE clooster_dns_api_failures_total counter\n")
-	for _, k := range []struct {
-		kind string
-		n    uint64
-	}{{"rate_limited", s.RateLimited}, {"auth", s.AuthErrors}, {"server", s.ServerErrors}, {"request", s.RequestErrors}, {"network", s.NetworkErrors}} {
-		fmt.Fprintf(w, "clooster_dns_api_failures_total{kind=%q} %d\n", k.kind, k.n)
-	}
-}
-
-// writeHookMetrics writes the hooks' runs by outcome.
-func writeHookMetrics(w io.Writer, s hooks.Stats) {
-	fmt.Fprintf(w, "# HELP clooster_hook_runs_total Hook runs, by result.\n# TYPE clooster_hook_runs_total counter\n")
-	fmt.Fprintf(w, "clooster_hook_runs_total{result=\"ok\"} %d\n", s.Runs-s.Failures)
-	fmt.Fprintf(w, "clooster_hook_runs_total{result=\"failed\"} %d\n", s.Failures-s.Timeouts)
-	fmt.Fprintf(w, "clooster_hook_runs_total{result=\"timeout\"} %d\n", s.Timeouts)
-	fmt.Fprintf(w, "clooster_hook_runs_total{result=\"dropped\"} %d\n", s.Dropped)
-}
-
-// writeQueueMetrics writes each notification channel's counters, labelled
-// by channel ("pushbullet", "notify[0]") and service ("ntfy").
-func writeQueueMetrics(w io.Writer, chans []notify.ChannelStats) {
-	fmt.Fprintf(w, "# HELP clooster_notifications_total Notifications by channel and result: sent, failed (given up), dropped (a full queue, or unsent at shutdown), coalesced (folded into a later message by the rate limit).\n# TYPE clooster_notifications_total counter\n")
-	for _, c := range chans {
-		for _, r := range []struct {
-			result string
-			n      uint64
-		}{{"sent", c.Sent}, {"failed", c.Failed}, {"dropped", c.Dropped}, {"coalesced", c.Coalesced}} {
-			fmt.Fprintf(w, "clooster_notifications_total{channel=%q,service=%q,result=%q} %d\n", c.Name, c.Service, r.result, r.n)
-		}
-	}
-	fmt.Fprintf(w, "# HELP clooster_notification_retries_total Notification attempts retried, by channel.\n# TYPE clooster_notification_retries_total counter\n")
-	for _, c := range chans {
-		fmt.Fprintf(w, "clooster_notification_retries_total{channel=%q,service=%q} %d\n", c.Name, c.Service, c.Retries)
-	}
-	fmt.Fprintf(w, "# HELP clooster_notifications_queued Notifications waiting, by channel.\n# TYPE clooster_notifications_queued gauge\n")
-	for _, c := range chans {
-		fmt.Fprintf(w, "clooster_notifications_queued{channel=%q,service=%q} %d\n", c.Name, c.Service, c.Queued)
-	}
 }
 
 // channels are cfg's notification channels: the pushbullet block, then
