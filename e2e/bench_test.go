@@ -11,14 +11,15 @@ import (
 
 	"github.com/clooster/clooster/config"
 	"github.com/clooster/clooster/internal/dnstest"
+	"github.com/clooster/clooster/internal/pairtest"
 )
 
 // defaultTiming is clooster's own: keepalive_interval 500ms, peer_timeout
 // 2.5s, failback_delay 30s.
-var defaultTiming = timing{
-	keepalive:     time.Duration(config.DefaultKeepaliveInterval),
-	peerTimeout:   time.Duration(config.DefaultPeerTimeout),
-	failbackDelay: 30 * time.Second,
+var defaultTiming = pairtest.Timing{
+	Keepalive:     time.Duration(config.DefaultKeepaliveInterval),
+	PeerTimeout:   time.Duration(config.DefaultPeerTimeout),
+	FailbackDelay: 30 * time.Second,
 }
 
 // repointPoll is how often a crash trial looks whether the record holds
@@ -85,31 +86,31 @@ func benchCrash(b *testing.B, start func(testing.TB, dnstest.Zone) *dnstest.Serv
 // held the survivor's value. Only that span is timed.
 func crashTrial(b *testing.B, s *dnstest.Server) time.Duration {
 	b.Helper()
-	var p *pair
+	var p *pairtest.Pair
 	var holds func() bool
 	var reset time.Time // of the zone by the test
 	if s == nil {
-		p = newPair(b, defaultTiming)
-		holds = func() bool { return p.f.content() == srv2 }
+		p = pairtest.NewPair(b, defaultTiming)
+		holds = func() bool { return p.F.Content() == srv2 }
 	} else {
 		if got, err := lookup(s.Addr, dnsName, "A"); err != nil || !slices.Equal(got, []string{dnsValues["A"][srv1]}) {
 			s.Set(b, dnsName+".", "A", dnsValues["A"][srv1]) // back from the last trial
 			reset = time.Now()
 		}
 		d := newDNSPair(b, s, defaultTiming, "A")
-		d.srv1.dns.server, d.srv2.dns.server = s.Addr, s.Addr // no proxy in the way
-		p = d.pair
+		d.Srv1.DNS.Server, d.Srv2.DNS.Server = s.Addr, s.Addr // no proxy in the way
+		p = d.Pair
 		holds = func() bool { return d.holds(d.on(srv2)) }
 	}
-	a, c := p.start(b)
+	a, c := bin.StartPair(b, p)
 	// Settled: past the start-up reads, at a random phase of the
 	// keepalive cycle, and the zone left alone for zoneQuiet, as a
 	// record that has not changed in a while is.
-	time.Sleep(500*time.Millisecond + mrand.N(defaultTiming.keepalive))
+	time.Sleep(500*time.Millisecond + mrand.N(defaultTiming.Keepalive))
 	time.Sleep(time.Until(reset.Add(zoneQuiet)))
 
 	b.StartTimer()
-	killed := a.kill(b)
+	killed := a.Kill(b)
 	next := killed
 	for !holds() {
 		if time.Since(killed) > 10*time.Second {
@@ -120,6 +121,6 @@ func crashTrial(b *testing.B, s *dnstest.Server) time.Duration {
 	}
 	took := time.Since(killed)
 	b.StopTimer()
-	c.kill(b)
+	c.Kill(b)
 	return took
 }

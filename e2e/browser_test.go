@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/clooster/clooster/internal/browsertest"
+	"github.com/clooster/clooster/internal/pairtest"
 )
 
 // statusPNG, when set, is where TestStatusPageFailover also writes its
@@ -26,10 +27,10 @@ var statusPNG = flag.String("status-png", "", "write the status page's screensho
 func TestStatusPageFailover(t *testing.T) {
 	e2eTest(t)
 	ctx := browsertest.Start(t, 2*time.Minute)
-	p := newPair(t, fastTiming)
-	a, b := p.start(t)
+	p := pairtest.NewPair(t, fastTiming)
+	a, b := bin.StartPair(t, p)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate("http://"+b.status+"/"),
+		chromedp.Navigate("http://"+b.Addr+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-verdict="standby"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-peer-state="up"]`)),
 	); err != nil {
@@ -39,7 +40,7 @@ func TestStatusPageFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	killed := a.kill(t)
+	killed := a.Kill(t)
 	if err := chromedp.Do(ctx,
 		chromedp.WaitVisible(chromedp.CSS(`[data-verdict="active"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-peer-state="down"]`)),

@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/clooster/clooster/internal/dnstest"
+	"github.com/clooster/clooster/internal/pairtest"
 )
 
 // The rfc2136 records' zone and name, and each node's values of the A and
@@ -60,7 +61,7 @@ func dnsRecords(types ...string) []any {
 // node reaches the server through a dnsProxy of its own, which keeps the
 // node's updates: every write is known, and whose it was.
 type dnsPair struct {
-	*pair
+	*pairtest.Pair
 	dns      *dnstest.Server
 	types    []string  // of the rfc2136 records, in the records block's order
 	px1, px2 *dnsProxy // srv1's and srv2's way to the server
@@ -69,17 +70,17 @@ type dnsPair struct {
 
 // newDNSPair makes a pair with timing tm that keeps www.example.test's
 // RRsets of types on s; the nodes are not started.
-func newDNSPair(t testing.TB, s *dnstest.Server, tm timing, types ...string) *dnsPair {
+func newDNSPair(t testing.TB, s *dnstest.Server, tm pairtest.Timing, types ...string) *dnsPair {
 	t.Helper()
-	p := &dnsPair{pair: newPair(t, tm), dns: s, types: types,
+	p := &dnsPair{Pair: pairtest.NewPair(t, tm), dns: s, types: types,
 		px1: newDNSProxy(t, s.Addr), px2: newDNSProxy(t, s.Addr)}
-	for _, n := range []*nodeSpec{&p.srv1, &p.srv2} {
+	for _, n := range []*pairtest.Node{&p.Srv1, &p.Srv2} {
 		px := p.px1
-		if n == &p.srv2 {
+		if n == &p.Srv2 {
 			px = p.px2
 		}
-		n.dns = &dnsBlock{server: px.addr(), zone: dnsZone, keyName: s.KeyName, secret: s.Secret}
-		n.records = dnsRecords(types...)
+		n.DNS = &pairtest.DNSBlock{Server: px.addr(), Zone: dnsZone, KeyName: s.KeyName, Secret: s.Secret}
+		n.Records = dnsRecords(types...)
 	}
 	p.serial0 = p.serial(t)
 	return p
@@ -353,7 +354,7 @@ func (p *dnsProxy) writes() []dnsUpdate {
 // answer: it waits for it a little.
 func (p *dnsProxy) firstWrite(t testing.TB) dnsUpdate {
 	t.Helper()
-	waitFor(t, time.Second, "the proxy's record of an accepted update", func() bool { return len(p.writes()) > 0 })
+	pairtest.WaitFor(t, time.Second, "the proxy's record of an accepted update", func() bool { return len(p.writes()) > 0 })
 	return p.writes()[0]
 }
 
@@ -374,7 +375,7 @@ func (p *dnsPair) wantWrites(t testing.TB, who string, px *dnsProxy, want []stri
 	// The record may show an update a moment before the proxy has kept
 	// its answer.
 	for deadline := time.Now().Add(time.Second); len(px.writes()) < len(want) && time.Now().Before(deadline); {
-		time.Sleep(pollEvery)
+		time.Sleep(pairtest.Poll)
 	}
 	var got, exp []string
 	for _, u := range px.writes() {
@@ -480,8 +481,8 @@ type linkProxy struct {
 
 func newLinkProxy(t testing.TB, target string) *linkProxy {
 	t.Helper()
-	port := freePort(t)
-	ln, err := net.Listen("tcp", loopback(port))
+	port := pairtest.FreePort(t)
+	ln, err := net.Listen("tcp", pairtest.Loopback(port))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,10 @@
 // TestMain builds the binary once into a temporary directory. Every test
 // starts its own processes with their own ports and stand-ins, so the tests
 // run in parallel; every process is killed when its test ends, pass or fail,
-// and its output is shown when the test fails. Nothing talks to an address
+// its output is checked for the secrets of its configuration, and shown
+// when the test fails. The build, the stand-ins, the nodes' configurations
+// and processes are internal/pairtest's, shared with the fault suite and
+// the bench. Nothing talks to an address
 // other than 127.0.0.1. The package is skipped under -short.
 //
 // The package holds no code outside its tests.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/clooster/clooster/internal/fakecf"
 	"github.com/clooster/clooster/internal/fakepb"
+	"github.com/clooster/clooster/internal/pairtest"
 )
 
 // downTitle starts the push the survivor sends when it takes over.
@@ -30,27 +31,27 @@ func downTitle(this, other string) string {
 // timeout (fastTiming's peer_timeout, 1.5 s, is longer than the 1 s allowed).
 func TestCrashFailover(t *testing.T) {
 	e2eTest(t)
-	p := newPair(t, fastTiming)
-	a, b := p.start(t)
+	p := pairtest.NewPair(t, fastTiming)
+	a, b := bin.StartPair(t, p)
 
-	killed := a.kill(t)
-	waitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
-	took := p.f.cf.Writes()[0].At.Sub(killed)
+	killed := a.Kill(t)
+	pairtest.WaitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.F.Content() == srv2 })
+	took := p.F.CF.Writes()[0].At.Sub(killed)
 	t.Logf("kill -9 of srv1 → record repointed to srv2 in %d ms", took.Milliseconds())
 	if took >= time.Second {
 		t.Errorf("kill -9 → record repointed in %v, want < 1s", took.Round(time.Millisecond))
 	}
 
-	waitFor(t, 5*time.Second, "push from srv2", func() bool { return len(p.f.pb.Pushes()) > 0 })
+	pairtest.WaitFor(t, 5*time.Second, "push from srv2", func() bool { return len(p.F.PB.Pushes()) > 0 })
 	time.Sleep(time.Second) // room for a stray write or push
-	if got, want := p.f.writeContents(), []string{srv2}; !slices.Equal(got, want) {
+	if got, want := p.F.WriteContents(), []string{srv2}; !slices.Equal(got, want) {
 		t.Errorf("record writes: got %q, want %q", got, want)
 	}
-	titles := p.f.pushTitles()
+	titles := p.F.PushTitles()
 	if len(titles) != 1 || !strings.HasPrefix(titles[0], downTitle(srv2, srv1)) {
 		t.Errorf("pushes: got %q, want one starting %q", titles, downTitle(srv2, srv1))
 	}
-	if b.exited() {
+	if b.Exited() {
 		t.Errorf("srv2 exited after its peer crashed")
 	}
 }
@@ -79,48 +80,48 @@ func TestHangFailoverNoFight(t *testing.T) {
 		{"resumed on repoint 3", 0},
 		{"resumed on repoint 4", 0},
 		{"resumed on repoint 5", 0},
-		{"frozen peer_timeout+1s", tm.peerTimeout + time.Second},
+		{"frozen peer_timeout+1s", tm.PeerTimeout + time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e2eTest(t)
-			p := newPair(t, tm)
-			a, b := p.start(t)
+			p := pairtest.NewPair(t, tm)
+			a, b := bin.StartPair(t, p)
 
-			stopped := a.signal(t, syscall.SIGSTOP)
-			waitFor(t, tm.peerTimeout+5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
-			took := p.f.cf.Writes()[0].At.Sub(stopped)
-			t.Logf("SIGSTOP of srv1 → record repointed to srv2 in %.2f s (peer_timeout %v)", took.Seconds(), tm.peerTimeout)
-			if took > tm.peerTimeout+time.Second {
-				t.Errorf("SIGSTOP → record repointed in %v, want within peer_timeout + 1s = %v", took.Round(time.Millisecond), tm.peerTimeout+time.Second)
+			stopped := a.Signal(t, syscall.SIGSTOP)
+			pairtest.WaitFor(t, tm.PeerTimeout+5*time.Second, "record repointed to srv2", func() bool { return p.F.Content() == srv2 })
+			took := p.F.CF.Writes()[0].At.Sub(stopped)
+			t.Logf("SIGSTOP of srv1 → record repointed to srv2 in %.2f s (peer_timeout %v)", took.Seconds(), tm.PeerTimeout)
+			if took > tm.PeerTimeout+time.Second {
+				t.Errorf("SIGSTOP → record repointed in %v, want within peer_timeout + 1s = %v", took.Round(time.Millisecond), tm.PeerTimeout+time.Second)
 			}
 
 			time.Sleep(time.Until(stopped.Add(c.frozen)))
-			resumed := a.signal(t, syscall.SIGCONT)
+			resumed := a.Signal(t, syscall.SIGCONT)
 			frozen := resumed.Sub(stopped).Round(time.Millisecond)
-			relink := waitLinked(t, 10*time.Second, a, b)
+			relink := pairtest.WaitLinked(t, 10*time.Second, a, b)
 			t.Logf("SIGCONT of srv1 after %v frozen → linked again in %d ms", frozen, relink.Milliseconds())
 
-			waitFor(t, tm.failbackDelay+10*time.Second, "failback to srv1", func() bool { return p.f.content() == srv1 })
-			back := p.f.cf.Writes()[1].At.Sub(resumed)
-			t.Logf("SIGCONT of srv1 → record back to srv1 in %.2f s (failback_delay %v)", back.Seconds(), tm.failbackDelay)
-			if back < tm.failbackDelay {
+			pairtest.WaitFor(t, tm.FailbackDelay+10*time.Second, "failback to srv1", func() bool { return p.F.Content() == srv1 })
+			back := p.F.CF.Writes()[1].At.Sub(resumed)
+			t.Logf("SIGCONT of srv1 → record back to srv1 in %.2f s (failback_delay %v)", back.Seconds(), tm.FailbackDelay)
+			if back < tm.FailbackDelay {
 				t.Errorf("srv1, frozen %v, wrote the record %v after SIGCONT, before failback_delay (%v): it took its own freeze for its peer's failure",
-					frozen, back.Round(time.Millisecond), tm.failbackDelay)
+					frozen, back.Round(time.Millisecond), tm.FailbackDelay)
 			}
-			if limit := relink + tm.failbackDelay + time.Second; back > limit {
+			if limit := relink + tm.FailbackDelay + time.Second; back > limit {
 				t.Errorf("SIGCONT → failback in %v, want within relink + failback_delay + 1s = %v", back.Round(time.Millisecond), limit.Round(time.Millisecond))
 			}
 
-			time.Sleep(tm.peerTimeout) // room for a fight
-			if got, want := p.f.writeContents(), []string{srv2, srv1}; !slices.Equal(got, want) {
+			time.Sleep(tm.PeerTimeout) // room for a fight
+			if got, want := p.F.WriteContents(), []string{srv2, srv1}; !slices.Equal(got, want) {
 				t.Errorf("record writes: got %q, want %q", got, want)
 			}
-			if n := p.f.pushesWith(downTitle(srv1, srv2)); n != 0 {
-				t.Errorf("srv1, frozen %v, announced its peer down: pushes %q, want none starting %q", frozen, p.f.pushTitles(), downTitle(srv1, srv2))
+			if n := p.F.PushesWith(downTitle(srv1, srv2)); n != 0 {
+				t.Errorf("srv1, frozen %v, announced its peer down: pushes %q, want none starting %q", frozen, p.F.PushTitles(), downTitle(srv1, srv2))
 			}
-			if !linked(a, b) {
-				t.Errorf("srv1 and srv2 are not linked %v after the failback", tm.peerTimeout)
+			if !pairtest.Linked(a, b) {
+				t.Errorf("srv1 and srv2 are not linked %v after the failback", tm.PeerTimeout)
 			}
 		})
 	}
@@ -134,38 +135,38 @@ func TestHangFailoverNoFight(t *testing.T) {
 func TestRestartFailback(t *testing.T) {
 	e2eTest(t)
 	tm := fastTiming
-	p := newPair(t, tm)
-	a, b := p.start(t)
+	p := pairtest.NewPair(t, tm)
+	a, b := bin.StartPair(t, p)
 
-	a.kill(t)
-	waitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
+	a.Kill(t)
+	pairtest.WaitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.F.Content() == srv2 })
 
 	restarted := time.Now()
-	again := p.srv1
-	again.label = "srv1 (restarted)"
-	a2 := startNode(t, again)
-	waitLinked(t, 10*time.Second, a2, b)
-	st, err := a2.getStatus()
+	again := p.Srv1
+	again.Label = "srv1 (restarted)"
+	a2 := bin.StartNode(t, again)
+	pairtest.WaitLinked(t, 10*time.Second, a2, b)
+	st, err := a2.Status()
 	if err != nil {
 		t.Fatal(err)
 	}
 	up := st.Peer.Since
-	waitFor(t, tm.failbackDelay+10*time.Second, "failback to srv1", func() bool { return p.f.content() == srv1 })
-	back := p.f.cf.Writes()[1].At.Sub(up)
+	pairtest.WaitFor(t, tm.FailbackDelay+10*time.Second, "failback to srv1", func() bool { return p.F.Content() == srv1 })
+	back := p.F.CF.Writes()[1].At.Sub(up)
 	t.Logf("restart of srv1 → linked in %d ms → failback to srv1 %.2f s later (failback_delay %v)",
-		up.Sub(restarted).Milliseconds(), back.Seconds(), tm.failbackDelay)
-	if back > tm.failbackDelay+time.Second {
-		t.Errorf("link up → failback in %v, want within failback_delay + 1s = %v", back.Round(time.Millisecond), tm.failbackDelay+time.Second)
+		up.Sub(restarted).Milliseconds(), back.Seconds(), tm.FailbackDelay)
+	if back > tm.FailbackDelay+time.Second {
+		t.Errorf("link up → failback in %v, want within failback_delay + 1s = %v", back.Round(time.Millisecond), tm.FailbackDelay+time.Second)
 	}
-	if back < tm.failbackDelay {
-		t.Errorf("link up → failback in %v, before the link had been up for failback_delay (%v)", back.Round(time.Millisecond), tm.failbackDelay)
+	if back < tm.FailbackDelay {
+		t.Errorf("link up → failback in %v, before the link had been up for failback_delay (%v)", back.Round(time.Millisecond), tm.FailbackDelay)
 	}
 
-	time.Sleep(tm.peerTimeout) // room for a stray write
-	if got, want := p.f.writeContents(), []string{srv2, srv1}; !slices.Equal(got, want) {
+	time.Sleep(tm.PeerTimeout) // room for a stray write
+	if got, want := p.F.WriteContents(), []string{srv2, srv1}; !slices.Equal(got, want) {
 		t.Errorf("record writes: got %q, want %q", got, want)
 	}
-	if !linked(a2, b) {
+	if !pairtest.Linked(a2, b) {
 		t.Errorf("restarted srv1 and srv2 are not linked")
 	}
 }
@@ -177,22 +178,22 @@ func TestRestartFailback(t *testing.T) {
 // failback read takes one of the injected faults.
 func TestAPIFaultsDuringFailover(t *testing.T) {
 	e2eTest(t)
-	p := newPair(t, noFailback)
-	a, b := p.start(t)
+	p := pairtest.NewPair(t, noFailback)
+	a, b := bin.StartPair(t, p)
 
-	before := len(p.f.cf.Requests())
-	p.f.cf.FailNext(3, http.StatusInternalServerError)
-	p.f.cf.RateLimitNext(1, time.Second)
-	killed := a.kill(t)
+	before := len(p.F.CF.Requests())
+	p.F.CF.FailNext(3, http.StatusInternalServerError)
+	p.F.CF.RateLimitNext(1, time.Second)
+	killed := a.Kill(t)
 
-	waitFor(t, 20*time.Second, "record repointed to srv2 despite the faults", func() bool { return p.f.content() == srv2 })
-	took := p.f.cf.Writes()[0].At.Sub(killed)
+	pairtest.WaitFor(t, 20*time.Second, "record repointed to srv2 despite the faults", func() bool { return p.F.Content() == srv2 })
+	took := p.F.CF.Writes()[0].At.Sub(killed)
 	t.Logf("kill -9 of srv1 → record repointed through 3 × 500 and a 429 in %.2f s", took.Seconds())
 	if took < time.Second {
 		t.Errorf("repointed %v after the kill, want >= 1s (a 429 with Retry-After: 1 came first)", took.Round(time.Millisecond))
 	}
 
-	reqs := p.f.cf.Requests()[before:]
+	reqs := p.F.CF.Requests()[before:]
 	var statuses []int
 	for _, r := range reqs {
 		statuses = append(statuses, r.Status)
@@ -207,12 +208,12 @@ func TestAPIFaultsDuringFailover(t *testing.T) {
 	}
 
 	const wentWrong, delayed = "something went wrong", "record update delayed"
-	waitFor(t, 10*time.Second, "pushes about the failed and the delayed update", func() bool {
-		return p.f.pushesWith(wentWrong) > 0 && p.f.pushesWith(delayed) > 0
+	pairtest.WaitFor(t, 10*time.Second, "pushes about the failed and the delayed update", func() bool {
+		return p.F.PushesWith(wentWrong) > 0 && p.F.PushesWith(delayed) > 0
 	})
 	time.Sleep(500 * time.Millisecond) // room for a duplicate
-	titles := p.f.pushTitles()
-	if p.f.pushesWith(wentWrong) != 1 || p.f.pushesWith(delayed) != 1 {
+	titles := p.F.PushTitles()
+	if p.F.PushesWith(wentWrong) != 1 || p.F.PushesWith(delayed) != 1 {
 		t.Errorf("pushes: got %q, want one with %q and one with %q", titles, wentWrong, delayed)
 	}
 	for _, title := range titles {
@@ -220,18 +221,18 @@ func TestAPIFaultsDuringFailover(t *testing.T) {
 			t.Errorf("push %q: want it from the survivor, starting %q", title, downTitle(srv2, srv1))
 		}
 	}
-	if got, want := p.f.writeContents(), []string{srv2}; !slices.Equal(got, want) {
+	if got, want := p.F.WriteContents(), []string{srv2}; !slices.Equal(got, want) {
 		t.Errorf("record writes: got %q, want %q", got, want)
 	}
 
-	if b.exited() {
+	if b.Exited() {
 		t.Fatalf("srv2 exited during the API faults")
 	}
-	if body, err := b.get("/healthz"); err != nil || strings.TrimSpace(body) != "ok" {
+	if body, err := b.Get("/healthz"); err != nil || strings.TrimSpace(body) != "ok" {
 		t.Errorf("srv2 GET /healthz: got %q (%v), want 200 ok", body, err)
 	}
-	for _, push := range p.f.pb.Pushes() {
-		checkNoSecrets(t, "push "+strconv.Quote(push.Title), push.Title+"\n"+push.Body, p.srv2.secrets())
+	for _, push := range p.F.PB.Pushes() {
+		pairtest.CheckNoSecrets(t, "push "+strconv.Quote(push.Title), push.Title+"\n"+push.Body, p.Srv2.Secrets())
 	}
 }
 
@@ -241,52 +242,53 @@ func TestAPIFaultsDuringFailover(t *testing.T) {
 // where its lone takeover goes unnoticed.
 func TestIntruderRejected(t *testing.T) {
 	e2eTest(t)
-	p := newPair(t, noFailback)
-	a, b := p.start(t)
-	since := map[*proc]time.Time{}
-	for _, n := range []*proc{a, b} {
-		st, err := n.getStatus()
+	p := pairtest.NewPair(t, noFailback)
+	a, b := bin.StartPair(t, p)
+	since := map[*pairtest.Proc]time.Time{}
+	for _, n := range []*pairtest.Proc{a, b} {
+		st, err := n.Status()
 		if err != nil {
 			t.Fatal(err)
 		}
 		since[n] = st.Peer.Since
 	}
 
-	intruder := nodeSpec{label: "intruder", this: srv2, other: srv1, role: "client", port: p.srv1.port,
-		key: newSecret("wrong-key-"), status: loopback(freePort(t)), fakes: newFakes(t), timing: noFailback}
-	x := startNode(t, intruder)
+	intruder := pairtest.Node{Label: "intruder", This: srv2, Other: srv1, Role: "client", Address: "127.0.0.1", Port: p.Srv1.Port,
+		Key: pairtest.NewSecret("wrong-key-"), Status: pairtest.Loopback(pairtest.FreePort(t)), Fakes: pairtest.NewFakes(t), Timing: noFailback,
+		LogLevel: "debug"}
+	x := bin.StartNode(t, intruder)
 	start := time.Now()
 	const rejected = "rejected peer 127.0.0.1: "
 	// Watch the pair for 3 s, and until srv1 has rejected the intruder twice.
-	for time.Since(start) < 3*time.Second || strings.Count(a.log(), rejected) < 2 {
+	for time.Since(start) < 3*time.Second || strings.Count(a.Log(), rejected) < 2 {
 		if time.Since(start) > 15*time.Second {
 			break
 		}
-		for _, n := range []*proc{a, b} {
-			st, err := n.getStatus()
+		for _, n := range []*pairtest.Proc{a, b} {
+			st, err := n.Status()
 			if err != nil {
-				t.Fatalf("%s: %v", n.label, err)
+				t.Fatalf("%s: %v", n.Label, err)
 			}
 			if st.Peer.State != "up" || !st.Peer.Since.Equal(since[n]) {
 				t.Fatalf("%s, %v after the intruder started: peer %s since %v, want up since %v",
-					n.label, time.Since(start).Round(time.Millisecond), st.Peer.State, st.Peer.Since, since[n])
+					n.Label, time.Since(start).Round(time.Millisecond), st.Peer.State, st.Peer.Since, since[n])
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	n := strings.Count(a.log(), rejected)
+	n := strings.Count(a.Log(), rejected)
 	t.Logf("srv1 logged %d %q lines in %.1f s; the pair's link stayed up", n, rejected, time.Since(start).Seconds())
 	if n == 0 {
 		t.Errorf("srv1's log has no %q line", rejected)
 	}
-	if got := p.f.writeContents(); len(got) != 0 {
+	if got := p.F.WriteContents(); len(got) != 0 {
 		t.Errorf("pair's record writes: got %q, want none", got)
 	}
-	if got := p.f.pushTitles(); len(got) != 0 {
+	if got := p.F.PushTitles(); len(got) != 0 {
 		t.Errorf("pair's pushes: got %q, want none", got)
 	}
-	if st, err := x.getStatus(); err != nil || st.Peer.State == "up" {
+	if st, err := x.Status(); err != nil || st.Peer.State == "up" {
 		t.Errorf("intruder: peer state %q (%v), want never up", st.Peer.State, err)
 	}
 }
@@ -300,20 +302,20 @@ func TestSIGTERMExitsCleanly(t *testing.T) {
 	for _, order := range [][]string{{"srv1", "srv2"}, {"srv2", "srv1"}} {
 		t.Run(strings.Join(order, " then "), func(t *testing.T) {
 			e2eTest(t)
-			p := newPair(t, fastTiming)
+			p := pairtest.NewPair(t, fastTiming)
 			if order[0] == "srv1" {
-				p.srv1.extra = obj{{"handover_on_stop", false}}
+				p.Srv1.Extra = pairtest.Obj{{Key: "handover_on_stop", Val: false}}
 			}
-			a, b := p.start(t)
-			procs := map[string]*proc{"srv1": a, "srv2": b}
+			a, b := bin.StartPair(t, p)
+			procs := map[string]*pairtest.Proc{"srv1": a, "srv2": b}
 			for i, name := range order {
 				n := procs[name]
 				state := "linked"
 				if i > 0 {
 					state = "alone"
 				}
-				sent := n.signal(t, syscall.SIGTERM)
-				took, code, ok := n.waitExit(10*time.Second, sent)
+				sent := n.Signal(t, syscall.SIGTERM)
+				took, code, ok := n.WaitExit(10*time.Second, sent)
 				if !ok {
 					t.Fatalf("%s (%s): still running %v after SIGTERM, want exit within 2s", name, state, took.Round(time.Millisecond))
 				}
@@ -350,21 +352,21 @@ func TestOriginalConfig(t *testing.T) {
 		record  = "cluster.example.com"
 		origPre = "srv1.example.com"
 	)
-	secrets := []secret{{"key", key}, {"cloudflare.key", cfKey}, {"pushbullet.key", pbKey}}
+	secrets := []pairtest.Secret{{Name: "key", Value: key}, {Name: "cloudflare.key", Value: cfKey}, {Name: "pushbullet.key", Value: pbKey}}
 
 	cf := fakecf.New()
 	cf.SetLegacyAuth(cfKey, cfMail)
 	rid := cf.AddRecord(cf.AddZone("example.com"), fakecf.Record{Name: record, Type: "CNAME", Content: origPre, TTL: 1})
-	cfURL := serve(t, cf) + "/client/v4"
+	cfURL := pairtest.Serve(t, cf) + "/client/v4"
 	pb := fakepb.New(pbKey)
-	pbURL := serve(t, pb) + "/v2"
+	pbURL := pairtest.Serve(t, pb) + "/v2"
 
 	// The example as it is passes check, with no environment at all.
 	abs, err := filepath.Abs(filepath.Join("testdata", "clooster.json.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, stderr, code := runCLI(t, t.TempDir(), nil, "check", abs); code != 0 {
+	if _, stderr, code := bin.RunCLI(t, t.TempDir(), nil, "check", abs); code != 0 {
 		t.Fatalf("clooster check on the unchanged example: exit status %d, want 0\n%s", code, stderr)
 	}
 
@@ -379,13 +381,13 @@ func TestOriginalConfig(t *testing.T) {
 		"    #\"client\": {\n    #    \"address\": \"srv2.example.com\",\n    #    \"port\": 4096\n    #},",
 		"    \"client\": {\n        \"address\": \"srv2.example.com\",\n        \"port\": 4096\n    },")
 
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(pairtest.FreePort(t))
 	common := []string{
 		"CLOOSTER_CLOUDFLARE_API_URL=" + cfURL,
 		"CLOOSTER_PUSHBULLET_API_URL=" + pbURL,
 		"CLOOSTER_LOG_LEVEL=debug",
 	}
-	status1, status2 := loopback(freePort(t)), loopback(freePort(t))
+	status1, status2 := pairtest.Loopback(pairtest.FreePort(t)), pairtest.Loopback(pairtest.FreePort(t))
 	env1 := append([]string{"CLOOSTER_SERVER_ADDRESS=127.0.0.1", "CLOOSTER_SERVER_PORT=" + port, "CLOOSTER_STATUS_ADDRESS=" + status1}, common...)
 	env2 := append([]string{"CLOOSTER_CLIENT_ADDRESS=127.0.0.1", "CLOOSTER_CLIENT_PORT=" + port, "CLOOSTER_STATUS_ADDRESS=" + status2}, common...)
 
@@ -401,11 +403,11 @@ func TestOriginalConfig(t *testing.T) {
 		env  []string
 		role string
 	}{{file1, env1, "server"}, {file2, env2, "client"}} {
-		stdout, stderr, code := runCLI(t, dir, c.env, "check", c.file)
+		stdout, stderr, code := bin.RunCLI(t, dir, c.env, "check", c.file)
 		if code != 0 {
 			t.Fatalf("clooster check %s: exit status %d, want 0\n%s", filepath.Base(c.file), code, stderr)
 		}
-		checkNoSecrets(t, "clooster check "+filepath.Base(c.file), stdout+stderr, secrets)
+		pairtest.CheckNoSecrets(t, "clooster check "+filepath.Base(c.file), stdout+stderr, secrets)
 		var eff struct {
 			Role string `json:"role"`
 		}
@@ -414,11 +416,11 @@ func TestOriginalConfig(t *testing.T) {
 		}
 	}
 
-	a := startProc(t, "srv1 (original format)", status1, secrets, dir, env1, file1)
-	b := startProc(t, "srv2 (original format)", status2, secrets, dir, env2, file2)
-	waitLinked(t, 10*time.Second, a, b)
-	killed := a.kill(t)
-	waitFor(t, 10*time.Second, "record repointed to srv2", func() bool { return cf.Record(rid).Content == srv2 })
+	a := bin.Start(t, pairtest.Cmd{Label: "srv1 (original format)", Status: status1, Secrets: secrets, Dir: dir, Env: env1, Args: []string{file1}})
+	b := bin.Start(t, pairtest.Cmd{Label: "srv2 (original format)", Status: status2, Secrets: secrets, Dir: dir, Env: env2, Args: []string{file2}})
+	pairtest.WaitLinked(t, 10*time.Second, a, b)
+	killed := a.Kill(t)
+	pairtest.WaitFor(t, 10*time.Second, "record repointed to srv2", func() bool { return cf.Record(rid).Content == srv2 })
 	t.Logf("original format: kill -9 of srv1 → record repointed in %d ms", cf.Writes()[0].At.Sub(killed).Milliseconds())
 	if n := len(cf.Writes()); n != 1 {
 		t.Errorf("record writes: got %d, want 1", n)
@@ -428,7 +430,7 @@ func TestOriginalConfig(t *testing.T) {
 			t.Errorf("%s %s: credentials %q, want the legacy key and mail", r.Method, r.Path, r.Auth)
 		}
 	}
-	waitFor(t, 5*time.Second, "push from srv2", func() bool { return len(pb.Pushes()) > 0 })
+	pairtest.WaitFor(t, 5*time.Second, "push from srv2", func() bool { return len(pb.Pushes()) > 0 })
 	if title := pb.Pushes()[0].Title; !strings.HasPrefix(title, downTitle(srv2, srv1)) {
 		t.Errorf("push: got %q, want it to start %q", title, downTitle(srv2, srv1))
 	}
@@ -451,48 +453,48 @@ func replaceOnce(t *testing.T, s, old, new string) string {
 // same way when it ends.
 func TestLogsHoldNoSecret(t *testing.T) {
 	e2eTest(t)
-	p := newPair(t, noFailback)
-	for _, n := range []nodeSpec{p.srv1, p.srv2} {
-		stdout, stderr, code := runCLI(t, t.TempDir(), nil, "check", n.writeConfig(t))
+	p := pairtest.NewPair(t, noFailback)
+	for _, n := range []pairtest.Node{p.Srv1, p.Srv2} {
+		stdout, stderr, code := bin.RunCLI(t, t.TempDir(), nil, "check", n.WriteConfig(t))
 		if code != 0 {
-			t.Fatalf("clooster check (%s): exit status %d, want 0\n%s", n.label, code, stderr)
+			t.Fatalf("clooster check (%s): exit status %d, want 0\n%s", n.Label, code, stderr)
 		}
-		checkNoSecrets(t, "clooster check ("+n.label+")", stdout+stderr, n.secrets())
+		pairtest.CheckNoSecrets(t, "clooster check ("+n.Label+")", stdout+stderr, n.Secrets())
 	}
-	a, b := p.start(t)
-	for _, n := range []*proc{a, b} {
+	a, b := bin.StartPair(t, p)
+	for _, n := range []*pairtest.Proc{a, b} {
 		for _, path := range []string{"/status", "/metrics"} {
-			body, err := n.get(path)
+			body, err := n.Get(path)
 			if err != nil {
-				t.Fatalf("%s: %v", n.label, err)
+				t.Fatalf("%s: %v", n.Label, err)
 			}
-			checkNoSecrets(t, n.label+" GET "+path, body, p.srv1.secrets())
+			pairtest.CheckNoSecrets(t, n.Label+" GET "+path, body, p.Srv1.Secrets())
 		}
 	}
 
-	p.f.cf.SetToken(newSecret("cf-rotated-"))
-	p.f.pb.FailNext(1000, http.StatusUnauthorized)
-	a.kill(t)
-	waitFor(t, 10*time.Second, "the takeover's auth error and the refused push", func() bool {
-		return p.f.cf.Stats().Failures[http.StatusForbidden] > 0 && p.f.pb.Stats().Rejected[http.StatusUnauthorized] > 0
+	p.F.CF.SetToken(pairtest.NewSecret("cf-rotated-"))
+	p.F.PB.FailNext(1000, http.StatusUnauthorized)
+	a.Kill(t)
+	pairtest.WaitFor(t, 10*time.Second, "the takeover's auth error and the refused push", func() bool {
+		return p.F.CF.Stats().Failures[http.StatusForbidden] > 0 && p.F.PB.Stats().Rejected[http.StatusUnauthorized] > 0
 	})
 	time.Sleep(300 * time.Millisecond) // let the failures reach the log
-	if body, err := b.get("/metrics"); err != nil || !regexp.MustCompile(`clooster_dns_api_failures_total\{kind="auth"\} [1-9]`).MatchString(body) {
+	if body, err := b.Get("/metrics"); err != nil || !regexp.MustCompile(`clooster_dns_api_failures_total\{kind="auth"\} [1-9]`).MatchString(body) {
 		t.Errorf("srv2's /metrics does not count the refused credentials (%v):\n%s", err, body)
 	}
-	sent := b.signal(t, syscall.SIGTERM)
-	if _, _, ok := b.waitExit(5*time.Second, sent); !ok {
+	sent := b.Signal(t, syscall.SIGTERM)
+	if _, _, ok := b.WaitExit(5*time.Second, sent); !ok {
 		t.Errorf("srv2 still running 5 s after SIGTERM")
 	}
 
 	// The scenario ran as meant: debug lines, and both refusals reported.
 	for _, want := range []string{"level=DEBUG", "403", "401"} {
-		if !strings.Contains(b.log(), want) {
+		if !strings.Contains(b.Log(), want) {
 			t.Errorf("srv2's log has no %q", want)
 		}
 	}
-	checkNoSecrets(t, "srv1's log", a.log(), p.srv1.secrets())
-	checkNoSecrets(t, "srv2's log", b.log(), p.srv2.secrets())
+	pairtest.CheckNoSecrets(t, "srv1's log", a.Log(), p.Srv1.Secrets())
+	pairtest.CheckNoSecrets(t, "srv2's log", b.Log(), p.Srv2.Secrets())
 }
 
 // TestEnvironmentOnly: a node configured by CLOOSTER_* variables alone (no
@@ -500,10 +502,10 @@ func TestLogsHoldNoSecret(t *testing.T) {
 // links with a peer configured by a file.
 func TestEnvironmentOnly(t *testing.T) {
 	e2eTest(t)
-	p := newPair(t, fastTiming)
-	n, f := p.srv2, p.f
+	p := pairtest.NewPair(t, fastTiming)
+	n, f := p.Srv2, p.F
 	keyFile := filepath.Join(t.TempDir(), "key")
-	if err := os.WriteFile(keyFile, []byte(n.key+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(keyFile, []byte(n.Key+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := []string{
@@ -511,27 +513,27 @@ func TestEnvironmentOnly(t *testing.T) {
 		"CLOOSTER_OTHER_SERVER=" + srv1,
 		"CLOOSTER_KEY_FILE=" + keyFile,
 		"CLOOSTER_CLIENT_ADDRESS=127.0.0.1",
-		"CLOOSTER_CLIENT_PORT=" + strconv.Itoa(n.port),
-		"CLOOSTER_KEEPALIVE_INTERVAL=" + n.timing.keepalive.String(),
-		"CLOOSTER_PEER_TIMEOUT=" + n.timing.peerTimeout.String(),
-		"CLOOSTER_FAILBACK_DELAY=" + n.timing.failbackDelay.String(),
-		"CLOOSTER_STATUS_ADDRESS=" + n.status,
-		"CLOOSTER_CLOUDFLARE_TOKEN=" + f.cfToken,
-		"CLOOSTER_CLOUDFLARE_ZONE=" + zoneName,
-		"CLOOSTER_CLOUDFLARE_RECORD=" + recordName,
+		"CLOOSTER_CLIENT_PORT=" + strconv.Itoa(n.Port),
+		"CLOOSTER_KEEPALIVE_INTERVAL=" + n.Timing.Keepalive.String(),
+		"CLOOSTER_PEER_TIMEOUT=" + n.Timing.PeerTimeout.String(),
+		"CLOOSTER_FAILBACK_DELAY=" + n.Timing.FailbackDelay.String(),
+		"CLOOSTER_STATUS_ADDRESS=" + n.Status,
+		"CLOOSTER_CLOUDFLARE_TOKEN=" + f.CFToken,
+		"CLOOSTER_CLOUDFLARE_ZONE=" + pairtest.Zone,
+		"CLOOSTER_CLOUDFLARE_RECORD=" + pairtest.Record,
 		"CLOOSTER_CLOUDFLARE_PREFERRED_VALUE=" + srv1,
-		"CLOOSTER_CLOUDFLARE_API_URL=" + f.cfURL,
-		"CLOOSTER_PUSHBULLET_KEY=" + f.pbKey,
-		"CLOOSTER_PUSHBULLET_API_URL=" + f.pbURL,
+		"CLOOSTER_CLOUDFLARE_API_URL=" + f.CloudflareURL(),
+		"CLOOSTER_PUSHBULLET_KEY=" + f.PBKey,
+		"CLOOSTER_PUSHBULLET_API_URL=" + f.PushbulletURL(),
 		"CLOOSTER_LOG_LEVEL=debug",
 	}
 	empty := t.TempDir()
 
-	stdout, stderr, code := runCLI(t, empty, env, "check")
+	stdout, stderr, code := bin.RunCLI(t, empty, env, "check")
 	if code != 0 {
 		t.Fatalf("clooster check from the environment: exit status %d, want 0\n%s", code, stderr)
 	}
-	checkNoSecrets(t, "clooster check from the environment", stdout+stderr, n.secrets())
+	pairtest.CheckNoSecrets(t, "clooster check from the environment", stdout+stderr, n.Secrets())
 	var eff struct {
 		ThisServer string `json:"this_server"`
 		Role       string `json:"role"`
@@ -540,17 +542,17 @@ func TestEnvironmentOnly(t *testing.T) {
 		t.Errorf("clooster check from the environment: this_server %q, role %q (%v), want %q, client", eff.ThisServer, eff.Role, err, srv2)
 	}
 
-	a := startNode(t, p.srv1)
-	b := startProc(t, "srv2 (environment only)", n.status, n.secrets(), empty, env)
-	took := waitLinked(t, 10*time.Second, a, b)
+	a := bin.StartNode(t, p.Srv1)
+	b := bin.Start(t, pairtest.Cmd{Label: "srv2 (environment only)", Status: n.Status, Secrets: n.Secrets(), Dir: empty, Env: env})
+	took := pairtest.WaitLinked(t, 10*time.Second, a, b)
 	t.Logf("file-configured srv1 and environment-configured srv2 linked in %d ms", took.Milliseconds())
-	st, err := b.getStatus()
+	st, err := b.Status()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Node != srv2 || st.Role != "client" || st.Peer.Name != srv1 || st.Record.Name != recordName || st.Record.Content != srv1 {
+	if st.Node != srv2 || st.Role != "client" || st.Peer.Name != srv1 || st.Record.Name != pairtest.Record || st.Record.Content != srv1 {
 		t.Errorf("srv2 status: node %q, role %q, peer %q, record %q → %q; want %q, client, %q, %q → %q",
-			st.Node, st.Role, st.Peer.Name, st.Record.Name, st.Record.Content, srv2, srv1, recordName, srv1)
+			st.Node, st.Role, st.Peer.Name, st.Record.Name, st.Record.Content, srv2, srv1, pairtest.Record, srv1)
 	}
 }
 
@@ -560,9 +562,9 @@ func TestEnvironmentOnly(t *testing.T) {
 // writes, through their configured api_url and token.
 func TestCloudflareLibraryVariablesIgnored(t *testing.T) {
 	e2eTest(t)
-	p := newPair(t, fastTiming)
+	p := pairtest.NewPair(t, fastTiming)
 	var strayHits atomic.Int64
-	strayURL := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	strayURL := pairtest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		strayHits.Add(1)
 		http.Error(w, "not the configured API", http.StatusInternalServerError)
 	}))
@@ -583,7 +585,7 @@ func TestCloudflareLibraryVariablesIgnored(t *testing.T) {
 		"CF_ZONE_ID=wrong",
 	}
 
-	stdout, stderr, code := runCLI(t, t.TempDir(), stray, "check", p.srv2.writeConfig(t))
+	stdout, stderr, code := bin.RunCLI(t, t.TempDir(), stray, "check", p.Srv2.WriteConfig(t))
 	if code != 0 {
 		t.Fatalf("clooster check with CLOUDFLARE_* set: exit status %d, want 0\n%s", code, stderr)
 	}
@@ -592,20 +594,20 @@ func TestCloudflareLibraryVariablesIgnored(t *testing.T) {
 			APIURL string `json:"api_url"`
 		} `json:"cloudflare"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &eff); err != nil || eff.Cloudflare.APIURL != p.f.cfURL {
-		t.Errorf("clooster check with CLOUDFLARE_* set: cloudflare.api_url %q (%v), want %q", eff.Cloudflare.APIURL, err, p.f.cfURL)
+	if err := json.Unmarshal([]byte(stdout), &eff); err != nil || eff.Cloudflare.APIURL != p.F.CloudflareURL() {
+		t.Errorf("clooster check with CLOUDFLARE_* set: cloudflare.api_url %q (%v), want %q", eff.Cloudflare.APIURL, err, p.F.CloudflareURL())
 	}
 
-	a := startNode(t, p.srv1, stray...)
-	b := startNode(t, p.srv2, stray...)
-	waitLinked(t, 10*time.Second, a, b)
-	a.kill(t)
-	waitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
+	a := bin.StartNode(t, p.Srv1, stray...)
+	b := bin.StartNode(t, p.Srv2, stray...)
+	pairtest.WaitLinked(t, 10*time.Second, a, b)
+	a.Kill(t)
+	pairtest.WaitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.F.Content() == srv2 })
 
 	if n := strayHits.Load(); n != 0 {
 		t.Errorf("requests to CLOUDFLARE_BASE_URL: got %d, want 0", n)
 	}
-	reqs := p.f.cf.Requests()
+	reqs := p.F.CF.Requests()
 	if len(reqs) == 0 {
 		t.Fatal("no request reached the configured API")
 	}
@@ -614,10 +616,10 @@ func TestCloudflareLibraryVariablesIgnored(t *testing.T) {
 			t.Errorf("%s %s: credentials %q, status %d; want the configured token, 200", r.Method, r.Path, r.Auth, r.Status)
 		}
 	}
-	if got, want := p.f.writeContents(), []string{srv2}; !slices.Equal(got, want) {
+	if got, want := p.F.WriteContents(), []string{srv2}; !slices.Equal(got, want) {
 		t.Errorf("record writes: got %q, want %q", got, want)
 	}
-	if b.exited() {
+	if b.Exited() {
 		t.Errorf("srv2 exited")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clooster/clooster/internal/fakechat"
+	"github.com/clooster/clooster/internal/pairtest"
 	"github.com/clooster/clooster/internal/smtptest"
 )
 
@@ -25,10 +26,10 @@ import (
 // others. The failback that follows reaches every channel but ntfy.
 func TestNotifyChannels(t *testing.T) {
 	e2eTest(t)
-	ntfyUser, ntfyPass := "clooster", newSecret("ntfy-pass-")
-	hookToken := newSecret("hook-token-")
-	tgToken := "110201543:" + newSecret("tg-")
-	discordID, discordToken := "987654321", newSecret("discord-")
+	ntfyUser, ntfyPass := "clooster", pairtest.NewSecret("ntfy-pass-")
+	hookToken := pairtest.NewSecret("hook-token-")
+	tgToken := "110201543:" + pairtest.NewSecret("tg-")
+	discordID, discordToken := "987654321", pairtest.NewSecret("discord-")
 	chat, err := fakechat.Start(fakechat.Config{NtfyUser: ntfyUser, NtfyPassword: ntfyPass, WebhookAuth: "Bearer " + hookToken,
 		TelegramToken: tgToken, DiscordID: discordID, DiscordToken: discordToken})
 	if err != nil {
@@ -44,7 +45,7 @@ func TestNotifyChannels(t *testing.T) {
 	dead := silentListener(t)
 	chatHost := strings.TrimPrefix(chat.URL, "http://")
 
-	p := newPair(t, fastTiming)
+	p := pairtest.NewPair(t, fastTiming)
 	notify := []any{
 		fmt.Sprintf("smtp://127.0.0.1:%d/?from=clooster@example.com&to=ops@example.com&encryption=None", smtpd.Port),
 		map[string]any{"url": fmt.Sprintf("ntfy://%s:%s@%s/alerts?scheme=http", ntfyUser, ntfyPass, chatHost), "events": []any{"down"}},
@@ -53,17 +54,21 @@ func TestNotifyChannels(t *testing.T) {
 		"telegram://" + tgToken + "@telegram?chats=-1001234",
 		"discord://" + discordToken + "@" + discordID,
 	}
-	for _, n := range []*nodeSpec{&p.srv1, &p.srv2} {
-		n.extra = append(n.extra, member{"notify", notify})
+	for _, n := range []*pairtest.Node{&p.Srv1, &p.Srv2} {
+		n.Extra = append(n.Extra, pairtest.Member{Key: "notify", Val: notify})
 	}
-	secrets := []secret{{"ntfy password", ntfyPass}, {"webhook token", hookToken}, {"telegram token", tgToken}, {"discord token", discordToken}}
-	a := startProc(t, p.srv1.label, p.srv1.status, append(p.srv1.secrets(), secrets...), t.TempDir(), env, p.srv1.writeConfig(t))
-	b := startProc(t, p.srv2.label, p.srv2.status, append(p.srv2.secrets(), secrets...), t.TempDir(), env, p.srv2.writeConfig(t))
-	waitLinked(t, 10*time.Second, a, b)
+	secrets := []pairtest.Secret{{Name: "ntfy password", Value: ntfyPass}, {Name: "webhook token", Value: hookToken},
+		{Name: "telegram token", Value: tgToken}, {Name: "discord token", Value: discordToken}}
+	start := func(n pairtest.Node) *pairtest.Proc {
+		return bin.Start(t, pairtest.Cmd{Label: n.Label, Status: n.Status, Secrets: append(n.Secrets(), secrets...), Env: env, Args: []string{n.WriteConfig(t)}})
+	}
+	a := start(p.Srv1)
+	b := start(p.Srv2)
+	pairtest.WaitLinked(t, 10*time.Second, a, b)
 
-	killed := a.kill(t)
-	waitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
-	wrote := p.f.cf.Writes()[0].At
+	killed := a.Kill(t)
+	pairtest.WaitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.F.Content() == srv2 })
+	wrote := p.F.CF.Writes()[0].At
 	if took := wrote.Sub(killed); took >= time.Second {
 		t.Errorf("kill -9 → record repointed in %v, want < 1s: a channel held it up", took.Round(time.Millisecond))
 	}
@@ -71,8 +76,8 @@ func TestNotifyChannels(t *testing.T) {
 	down := downTitle(srv2, srv1)
 	mail := smtpd.Next(t)
 	var pushed, ntfyAt, hookAt, tgAt, discordAt time.Time
-	waitFor(t, 5*time.Second, "the down alert on pushbullet, ntfy, the webhook, Telegram and Discord", func() bool {
-		if ps := p.f.pb.Pushes(); len(ps) > 0 {
+	pairtest.WaitFor(t, 5*time.Second, "the down alert on pushbullet, ntfy, the webhook, Telegram and Discord", func() bool {
+		if ps := p.F.PB.Pushes(); len(ps) > 0 {
 			pushed = ps[0].At
 		}
 		for _, m := range chat.Messages() {
@@ -115,28 +120,30 @@ func TestNotifyChannels(t *testing.T) {
 
 	// Back: srv1 fails back after failback_delay and says so everywhere
 	// but on ntfy, which takes only "down".
-	startProc(t, "srv1 (restarted)", p.srv1.status, append(p.srv1.secrets(), secrets...), t.TempDir(), env, p.srv1.writeConfig(t))
-	waitFor(t, 15*time.Second, "failback to srv1", func() bool { return p.f.content() == srv1 })
+	again := p.Srv1
+	again.Label = "srv1 (restarted)"
+	start(again)
+	pairtest.WaitFor(t, 15*time.Second, "failback to srv1", func() bool { return p.F.Content() == srv1 })
 	up := "[" + srv1 + "] Server '" + srv2 + "' is now up"
 	if subject := mailSubject(t, smtpd.Next(t)); !strings.HasPrefix(subject, up) {
 		t.Errorf("mail subject %q, want it to start %q", subject, up)
 	}
-	waitFor(t, 5*time.Second, "the up alert on pushbullet, the webhook, Telegram and Discord", func() bool {
-		return p.f.pushesWith(up) == 1 && countService(chat, fakechat.Webhook) == 2 &&
+	pairtest.WaitFor(t, 5*time.Second, "the up alert on pushbullet, the webhook, Telegram and Discord", func() bool {
+		return p.F.PushesWith(up) == 1 && countService(chat, fakechat.Webhook) == 2 &&
 			countService(chat, fakechat.Telegram) == 2 && countService(chat, fakechat.Discord) == 2
 	})
 	time.Sleep(time.Second) // room for a stray message
 	if n := countService(chat, fakechat.Ntfy); n != 1 {
 		t.Errorf("ntfy (events: down) got %d messages, want 1", n)
 	}
-	if n := len(p.f.pb.Pushes()); n != 2 {
-		t.Errorf("pushbullet got %d pushes, want 2: %q", n, p.f.pushTitles())
+	if n := len(p.F.PB.Pushes()); n != 2 {
+		t.Errorf("pushbullet got %d pushes, want 2: %q", n, p.F.PushTitles())
 	}
 	smtpd.None(t)
 
 	// The dead channel's message waits in its queue, retried; the others'
 	// are sent.
-	metrics, err := b.get("/metrics")
+	metrics, err := b.Get("/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,22 +234,22 @@ func TestNotifyChannelDownThenBack(t *testing.T) {
 	}
 	t.Cleanup(chat.Close)
 	chat.Down(fakechat.Ntfy, true)
-	p := newPair(t, fastTiming)
-	for _, n := range []*nodeSpec{&p.srv1, &p.srv2} {
-		n.extra = append(n.extra, member{"notify", []any{
+	p := pairtest.NewPair(t, fastTiming)
+	for _, n := range []*pairtest.Node{&p.Srv1, &p.Srv2} {
+		n.Extra = append(n.Extra, pairtest.Member{Key: "notify", Val: []any{
 			"ntfy://" + strings.TrimPrefix(chat.URL, "http://") + "/alerts?scheme=http"}})
 	}
-	a, _ := p.start(t)
-	a.kill(t)
-	waitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.f.content() == srv2 })
-	waitFor(t, 20*time.Second, "three attempts on the dead server", func() bool { return chat.Requests(fakechat.Ntfy) >= 3 })
+	a, _ := bin.StartPair(t, p)
+	a.Kill(t)
+	pairtest.WaitFor(t, 5*time.Second, "record repointed to srv2", func() bool { return p.F.Content() == srv2 })
+	pairtest.WaitFor(t, 20*time.Second, "three attempts on the dead server", func() bool { return chat.Requests(fakechat.Ntfy) >= 3 })
 	if n := countService(chat, fakechat.Ntfy); n != 0 {
 		t.Fatalf("%d messages while down", n)
 	}
 	tried := chat.Requests(fakechat.Ntfy)
 	chat.Down(fakechat.Ntfy, false)
 	back := time.Now()
-	waitFor(t, 40*time.Second, "the alert after the server's return", func() bool { return countService(chat, fakechat.Ntfy) == 1 })
+	pairtest.WaitFor(t, 40*time.Second, "the alert after the server's return", func() bool { return countService(chat, fakechat.Ntfy) == 1 })
 	t.Logf("%d attempts while down; delivered %v after the server came back", tried, time.Since(back).Round(time.Millisecond))
 	time.Sleep(2 * time.Second) // room for a repeat
 	if n := countService(chat, fakechat.Ntfy); n != 1 {

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clooster/clooster/internal/pairtest"
 )
 
 // TestSystemdNotify: run as a Type=notify unit would (NOTIFY_SOCKET and
@@ -35,17 +37,17 @@ func TestSystemdNotify(t *testing.T) {
 			msgs <- string(buf[:n])
 		}
 	}()
-	p := newPair(t, fastTiming)
-	a := startNode(t, p.srv1, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
-	b := startNode(t, p.srv2)
-	waitLinked(t, 10*time.Second, a, b)
+	p := pairtest.NewPair(t, fastTiming)
+	a := bin.StartNode(t, p.Srv1, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
+	b := bin.StartNode(t, p.Srv2)
+	pairtest.WaitLinked(t, 10*time.Second, a, b)
 
 	seen := map[string]string{}
 	deadline := time.After(5 * time.Second)
 	// The record shows once the start-up lookup has answered, which may
 	// be after the link is up.
 	for seen["READY"] == "" || seen["WATCHDOG"] == "" || !strings.Contains(seen["STATUS"], "peer "+srv2+" up") ||
-		!strings.Contains(seen["STATUS"], recordName+" -> "+srv1) {
+		!strings.Contains(seen["STATUS"], pairtest.Record+" -> "+srv1) {
 		select {
 		case m := <-msgs:
 			for _, line := range strings.Split(m, "\n") {
@@ -56,15 +58,15 @@ func TestSystemdNotify(t *testing.T) {
 			t.Fatalf("notifications so far: %q; want READY=1, WATCHDOG=1 and a STATUS naming the linked peer", seen)
 		}
 	}
-	if !strings.Contains(seen["STATUS"], "ACTIVE") || !strings.Contains(seen["STATUS"], recordName) {
+	if !strings.Contains(seen["STATUS"], "ACTIVE") || !strings.Contains(seen["STATUS"], pairtest.Record) {
 		t.Errorf("STATUS=%s: want the record and that it points here", seen["STATUS"])
 	}
-	sent := a.signal(t, syscall.SIGTERM)
+	sent := a.Signal(t, syscall.SIGTERM)
 	for {
 		select {
 		case m := <-msgs:
 			if strings.Contains(m, "STOPPING=1") {
-				a.waitExit(5*time.Second, sent)
+				a.WaitExit(5*time.Second, sent)
 				return
 			}
 		case <-time.After(5 * time.Second):
@@ -78,20 +80,20 @@ func TestSystemdNotify(t *testing.T) {
 // with the record on a stopped node.
 func TestHandoverOnStop(t *testing.T) {
 	e2eTest(t)
-	p := newPair(t, fastTiming)
-	a, _ := p.start(t)
+	p := pairtest.NewPair(t, fastTiming)
+	a, _ := bin.StartPair(t, p)
 	time.Sleep(500 * time.Millisecond) // both know the record is on srv1
-	sent := a.signal(t, syscall.SIGTERM)
-	took, code, ok := a.waitExit(10*time.Second, sent)
+	sent := a.Signal(t, syscall.SIGTERM)
+	took, code, ok := a.WaitExit(10*time.Second, sent)
 	if !ok || code != 0 {
 		t.Fatalf("srv1 after SIGTERM: exited %v, status %d", ok, code)
 	}
-	writes := p.f.cf.Writes()
+	writes := p.F.CF.Writes()
 	if len(writes) != 1 || writes[0].Content != srv2 {
-		t.Fatalf("writes: %q, want one to %s", p.f.writeContents(), srv2)
+		t.Fatalf("writes: %q, want one to %s", p.F.WriteContents(), srv2)
 	}
-	if !writes[0].At.Before(a.exitAt) {
-		t.Errorf("record written at %s, after srv1 exited at %s: the record pointed at a stopped node", writes[0].At, a.exitAt)
+	if !writes[0].At.Before(a.ExitAt()) {
+		t.Errorf("record written at %s, after srv1 exited at %s: the record pointed at a stopped node", writes[0].At, a.ExitAt())
 	}
 	t.Logf("handover: record on %s %d ms after SIGTERM; srv1 exited after %d ms",
 		srv2, writes[0].At.Sub(sent).Milliseconds(), took.Milliseconds())

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/clooster/clooster/internal/dnstest"
+	"github.com/clooster/clooster/internal/pairtest"
 )
 
 // TestRFC2136 runs the pair with its records on a real BIND 9 and, as
@@ -53,28 +52,28 @@ func TestRFC2136(t *testing.T) {
 func testDNSCrash(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Server) {
 	tm := fastTiming
 	p := newDNSPair(t, start(t, dnsTestZone()), tm, "A", "AAAA")
-	a, _ := p.start(t)
+	a, _ := bin.StartPair(t, p.Pair)
 
-	killed := a.kill(t)
-	waitFor(t, 5*time.Second, "A and AAAA repointed to srv2", func() bool { return p.holds(p.on(srv2)) })
+	killed := a.Kill(t)
+	pairtest.WaitFor(t, 5*time.Second, "A and AAAA repointed to srv2", func() bool { return p.holds(p.on(srv2)) })
 	t.Logf("kill -9 of srv1 → A and AAAA seen on srv2 in %d ms", time.Since(killed).Milliseconds())
 	p.wantGet(t, p.on(srv2))
-	waitFor(t, time.Second, "the proxy's record of srv2's updates", func() bool { return len(p.px2.writes()) == 2 })
+	pairtest.WaitFor(t, time.Second, "the proxy's record of srv2's updates", func() bool { return len(p.px2.writes()) == 2 })
 	w := p.px2.writes()
 	t.Logf("kill -9 of srv1 → srv2's last update answered in %d ms", w[len(w)-1].at.Sub(killed).Milliseconds())
 
 	restarted := time.Now()
-	again := p.srv1
-	again.label = "srv1 (restarted)"
-	a2 := startNode(t, again)
-	waitFor(t, tm.failbackDelay+10*time.Second, "A and AAAA back on srv1", func() bool { return p.holds(p.on(srv1)) })
+	again := p.Srv1
+	again.Label = "srv1 (restarted)"
+	a2 := bin.StartNode(t, again)
+	pairtest.WaitFor(t, tm.FailbackDelay+10*time.Second, "A and AAAA back on srv1", func() bool { return p.holds(p.on(srv1)) })
 	back := p.px1.firstWrite(t).at.Sub(restarted)
-	t.Logf("restart of srv1 → failback in %.2f s (failback_delay %v)", back.Seconds(), tm.failbackDelay)
-	if back < tm.failbackDelay {
-		t.Errorf("restart → failback in %v, before the link can have been up for failback_delay (%v)", back.Round(time.Millisecond), tm.failbackDelay)
+	t.Logf("restart of srv1 → failback in %.2f s (failback_delay %v)", back.Seconds(), tm.FailbackDelay)
+	if back < tm.FailbackDelay {
+		t.Errorf("restart → failback in %v, before the link can have been up for failback_delay (%v)", back.Round(time.Millisecond), tm.FailbackDelay)
 	}
 
-	time.Sleep(tm.peerTimeout) // room for a stray write
+	time.Sleep(tm.PeerTimeout) // room for a stray write
 	p.wantGet(t, p.on(srv1))
 	p.wantWrites(t, "srv2", p.px2, p.on(srv2))
 	p.wantWrites(t, "srv1", p.px1, p.on(srv1))
@@ -82,7 +81,7 @@ func testDNSCrash(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Se
 		t.Errorf("srv1's failback came before srv2's failover was done: srv2 %q, srv1 %q", summary(w2), summary(w1))
 	}
 	p.checkSerial(t, 4, 2)
-	if !linked(a2) {
+	if !pairtest.Linked(a2) {
 		t.Errorf("restarted srv1 is not linked")
 	}
 }
@@ -95,27 +94,27 @@ func testDNSCrash(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Se
 func testDNSHang(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Server) {
 	tm := fastTiming
 	p := newDNSPair(t, start(t, dnsTestZone()), tm, "A")
-	a, b := p.start(t)
+	a, b := bin.StartPair(t, p.Pair)
 
-	stopped := a.signal(t, syscall.SIGSTOP)
-	waitFor(t, tm.peerTimeout+5*time.Second, "record repointed to srv2", func() bool { return p.holds(p.on(srv2)) })
+	stopped := a.Signal(t, syscall.SIGSTOP)
+	pairtest.WaitFor(t, tm.PeerTimeout+5*time.Second, "record repointed to srv2", func() bool { return p.holds(p.on(srv2)) })
 	took := p.px2.firstWrite(t).at.Sub(stopped)
-	t.Logf("SIGSTOP of srv1 → srv2's update answered in %.2f s (peer_timeout %v)", took.Seconds(), tm.peerTimeout)
-	if took > tm.peerTimeout+time.Second {
+	t.Logf("SIGSTOP of srv1 → srv2's update answered in %.2f s (peer_timeout %v)", took.Seconds(), tm.PeerTimeout)
+	if took > tm.PeerTimeout+time.Second {
 		t.Errorf("SIGSTOP → record repointed in %v, want within peer_timeout + 1s", took.Round(time.Millisecond))
 	}
 
-	resumed := a.signal(t, syscall.SIGCONT)
-	relink := waitLinked(t, 10*time.Second, a, b)
+	resumed := a.Signal(t, syscall.SIGCONT)
+	relink := pairtest.WaitLinked(t, 10*time.Second, a, b)
 	t.Logf("SIGCONT of srv1 after %v frozen → linked again in %d ms", resumed.Sub(stopped).Round(time.Millisecond), relink.Milliseconds())
-	waitFor(t, tm.failbackDelay+10*time.Second, "failback to srv1", func() bool { return p.holds(p.on(srv1)) })
+	pairtest.WaitFor(t, tm.FailbackDelay+10*time.Second, "failback to srv1", func() bool { return p.holds(p.on(srv1)) })
 	back := p.px1.firstWrite(t).at.Sub(resumed)
-	t.Logf("SIGCONT of srv1 → failback in %.2f s (failback_delay %v)", back.Seconds(), tm.failbackDelay)
-	if back < tm.failbackDelay {
-		t.Errorf("srv1 wrote the record %v after SIGCONT, before failback_delay (%v): it took its own freeze for its peer's failure", back.Round(time.Millisecond), tm.failbackDelay)
+	t.Logf("SIGCONT of srv1 → failback in %.2f s (failback_delay %v)", back.Seconds(), tm.FailbackDelay)
+	if back < tm.FailbackDelay {
+		t.Errorf("srv1 wrote the record %v after SIGCONT, before failback_delay (%v): it took its own freeze for its peer's failure", back.Round(time.Millisecond), tm.FailbackDelay)
 	}
 
-	time.Sleep(tm.peerTimeout) // room for a fight
+	time.Sleep(tm.PeerTimeout) // room for a fight
 	p.wantGet(t, p.on(srv1))
 	p.wantWrites(t, "srv2", p.px2, p.on(srv2))
 	if got := summary(p.px1.allUpdates()); len(got) != 1 {
@@ -126,13 +125,13 @@ func testDNSHang(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Ser
 		t.Errorf("srv2's updates: %q, want its takeover alone", got)
 	}
 	p.checkSerial(t, 2, 2)
-	for _, line := range strings.Split(a.log(), "\n") {
+	for _, line := range strings.Split(a.Log(), "\n") {
 		if strings.Contains(line, "event=record_updated") && strings.Contains(line, "purpose=takeover") {
 			t.Errorf("srv1, frozen and resumed, took the record over: %s", line)
 		}
 	}
-	if n := p.f.pushesWith(downTitle(srv1, srv2)); n != 0 {
-		t.Errorf("srv1, frozen, announced its peer down: pushes %q", p.f.pushTitles())
+	if n := p.F.PushesWith(downTitle(srv1, srv2)); n != 0 {
+		t.Errorf("srv1, frozen, announced its peer down: pushes %q", p.F.PushTitles())
 	}
 }
 
@@ -145,14 +144,14 @@ func testDNSHang(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Ser
 func testDNSLinkCut(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Server) {
 	tm := fastTiming
 	p := newDNSPair(t, start(t, dnsTestZone()), tm, "A")
-	lp := newLinkProxy(t, loopback(p.srv1.port))
-	p.srv2.port = lp.port
-	a, b := p.start(t)
+	lp := newLinkProxy(t, pairtest.Loopback(p.Srv1.Port))
+	p.Srv2.Port = lp.port
+	a, b := bin.StartPair(t, p.Pair)
 
 	cut := lp.cutLink()
-	waitFor(t, tm.peerTimeout+5*time.Second, "record repointed to srv2", func() bool { return p.holds(p.on(srv2)) })
+	pairtest.WaitFor(t, tm.PeerTimeout+5*time.Second, "record repointed to srv2", func() bool { return p.holds(p.on(srv2)) })
 	t.Logf("link cut → srv2's update answered in %d ms", p.px2.firstWrite(t).at.Sub(cut).Milliseconds())
-	time.Sleep(time.Until(cut.Add(tm.peerTimeout + 3*time.Second))) // the cut lasts
+	time.Sleep(time.Until(cut.Add(tm.PeerTimeout + 3*time.Second))) // the cut lasts
 	if got := summary(p.px1.allUpdates()); len(got) != 0 {
 		t.Errorf("srv1 sent updates while the link was cut: %q, want none", got)
 	}
@@ -161,11 +160,11 @@ func testDNSLinkCut(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.
 	}
 
 	healed := lp.heal()
-	waitLinked(t, 15*time.Second, a, b)
-	waitFor(t, tm.failbackDelay+15*time.Second, "failback to srv1", func() bool { return p.holds(p.on(srv1)) })
-	t.Logf("link healed → failback in %.2f s (failback_delay %v)", p.px1.firstWrite(t).at.Sub(healed).Seconds(), tm.failbackDelay)
+	pairtest.WaitLinked(t, 15*time.Second, a, b)
+	pairtest.WaitFor(t, tm.FailbackDelay+15*time.Second, "failback to srv1", func() bool { return p.holds(p.on(srv1)) })
+	t.Logf("link healed → failback in %.2f s (failback_delay %v)", p.px1.firstWrite(t).at.Sub(healed).Seconds(), tm.FailbackDelay)
 
-	time.Sleep(tm.peerTimeout) // room for a stray write
+	time.Sleep(tm.PeerTimeout) // room for a stray write
 	p.wantGet(t, p.on(srv1))
 	p.wantWrites(t, "srv2", p.px2, p.on(srv2))
 	p.wantWrites(t, "srv1", p.px1, p.on(srv1))
@@ -188,7 +187,7 @@ const outsideValue = "192.0.2.77"
 // what it finds: its next update is conditional on the outside value.
 func testDNSRace(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Server) {
 	p := newDNSPair(t, start(t, dnsTestZone()), fastTiming, "A")
-	a, b := p.start(t)
+	a, b := bin.StartPair(t, p.Pair)
 
 	held := make(chan dnsUpdate)
 	release := make(chan struct{})
@@ -216,7 +215,7 @@ func testDNSRace(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Ser
 		return dnsUpdate{}
 	}
 
-	a.kill(t)
+	a.Kill(t)
 	first := next("takeover")
 	if !slices.Equal(first.prereq, p.on(srv1)) || !slices.Equal(first.to, p.on(srv2)) {
 		t.Fatalf("srv2's takeover update: %v, want conditional on srv1's value, to srv2's", first)
@@ -232,12 +231,12 @@ func testDNSRace(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Ser
 	if !slices.Equal(second.prereq, []string{outsideValue}) || !slices.Equal(second.to, p.on(srv2)) {
 		t.Errorf("srv2's update after the conflict: %v, want conditional on the outside value, as read again", second)
 	}
-	line := grepLines(b.log(), "event=write_conflict")
+	line := grepLines(b.Log(), "event=write_conflict")
 	t.Logf("srv2: %s", line)
 	if !strings.Contains(line, "read="+p.on(srv1)[0]) || !strings.Contains(line, "NXRRSET") {
 		t.Errorf("srv2's log has no write_conflict line naming what it read and the server's NXRRSET: %q", line)
 	}
-	metrics, err := b.get("/metrics")
+	metrics, err := b.Get("/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +246,7 @@ func testDNSRace(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Ser
 	p.px2.setHold(nil)
 	release <- struct{}{}
 
-	waitFor(t, 10*time.Second, "record repointed to srv2", func() bool { return p.holds(p.on(srv2)) })
+	pairtest.WaitFor(t, 10*time.Second, "record repointed to srv2", func() bool { return p.holds(p.on(srv2)) })
 	p.wantGet(t, p.on(srv2))
 	t.Logf("srv2's updates: %q", summary(p.px2.allUpdates()))
 	if got := summary(p.px2.allUpdates()); len(got) != 2 {
@@ -276,27 +275,27 @@ func grepLines(text, s string) string {
 func testDNSWrongKey(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Server) {
 	tm := fastTiming
 	p := newDNSPair(t, start(t, dnsTestZone()), tm, "A")
-	p.srv2.dns.secret = newWrongSecret()
+	p.Srv2.DNS.Secret = pairtest.NewKey()
 	p.dns.Set(t, dnsName+".", "A", p.on(srv2)[0])
 	p.serial0 = p.serial(t)
 
-	a := startNode(t, p.srv1)
-	b := startNode(t, p.srv2)
-	waitFor(t, 10*time.Second, "link between srv1 and srv2", func() bool {
-		for _, n := range []*proc{a, b} {
-			if st, err := n.getStatus(); err != nil || st.Peer.State != "up" {
+	a := bin.StartNode(t, p.Srv1)
+	b := bin.StartNode(t, p.Srv2)
+	pairtest.WaitFor(t, 10*time.Second, "link between srv1 and srv2", func() bool {
+		for _, n := range []*pairtest.Proc{a, b} {
+			if st, err := n.Status(); err != nil || st.Peer.State != "up" {
 				return false
 			}
 		}
 		return true
 	})
-	waitFor(t, tm.failbackDelay+10*time.Second, "srv1's failback", func() bool { return p.holds(p.on(srv1)) })
+	pairtest.WaitFor(t, tm.FailbackDelay+10*time.Second, "srv1's failback", func() bool { return p.holds(p.on(srv1)) })
 	p.wantWrites(t, "srv1", p.px1, p.on(srv1))
 
-	a.kill(t)
+	a.Kill(t)
 	failed := regexp.MustCompile(`(?m)^time=(\S+) .*event=record_update_failed.* attempt=(\d+) .*$`)
-	attempts := func() [][]string { return failed.FindAllStringSubmatch(b.log(), -1) }
-	waitFor(t, 10*time.Second, "srv2's failed takeover", func() bool { return len(attempts()) >= 1 })
+	attempts := func() [][]string { return failed.FindAllStringSubmatch(b.Log(), -1) }
+	pairtest.WaitFor(t, 10*time.Second, "srv2's failed takeover", func() bool { return len(attempts()) >= 1 })
 	line := attempts()[0][0]
 	t.Logf("srv2: %s", line)
 	for _, want := range []string{`key \"` + p.dns.KeyName + `\"`, "wrong secret", "BADSIG"} {
@@ -305,7 +304,7 @@ func testDNSWrongKey(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest
 		}
 	}
 
-	waitFor(t, 45*time.Second, "srv2's second attempt", func() bool { return len(attempts()) >= 2 })
+	pairtest.WaitFor(t, 45*time.Second, "srv2's second attempt", func() bool { return len(attempts()) >= 2 })
 	at := make([]time.Time, 2)
 	for i, m := range attempts()[:2] {
 		if at[i], _ = time.Parse(time.RFC3339Nano, m[1]); m[2] != []string{"1", "2"}[i] {
@@ -317,10 +316,10 @@ func testDNSWrongKey(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest
 	if gap < 29*time.Second { // 30 s, less the log's rounding and the time the read takes
 		t.Errorf("srv2 tried again %v after a refused key, want the 30 s an operator's fix needs", gap.Round(time.Millisecond))
 	}
-	if b.exited() {
+	if b.Exited() {
 		t.Fatalf("srv2 exited")
 	}
-	if _, err := b.getStatus(); err != nil {
+	if _, err := b.Status(); err != nil {
 		t.Errorf("srv2's status: %v", err)
 	}
 	if got := p.px2.allUpdates(); len(got) != 0 {
@@ -328,13 +327,6 @@ func testDNSWrongKey(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest
 	}
 	p.wantGet(t, p.on(srv1))
 	p.checkSerial(t, 1, 1) // srv1's failback
-}
-
-// newWrongSecret is a TSIG secret, base64, that no server knows.
-func newWrongSecret() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
 }
 
 // testDNSServerDown: the name server is down when the active node dies,
@@ -345,30 +337,30 @@ func newWrongSecret() string {
 func testDNSServerDown(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Server) {
 	const down = 30 * time.Second
 	p := newDNSPair(t, start(t, dnsTestZone()), noFailback, "A")
-	p.srv1.dns.server, p.srv2.dns.server = p.dns.Addr, p.dns.Addr
-	a, b := p.start(t)
+	p.Srv1.DNS.Server, p.Srv2.DNS.Server = p.dns.Addr, p.dns.Addr
+	a, b := bin.StartPair(t, p.Pair)
 
 	p.dns.Stop()
 	stopped := time.Now()
-	a.kill(t)
-	waitFor(t, 10*time.Second, "srv2's failed attempt", func() bool { return strings.Contains(b.log(), "event=record_update_failed") })
-	if line := grepLines(b.log(), "event=record_update_failed"); !strings.Contains(line, "connection refused") {
+	a.Kill(t)
+	pairtest.WaitFor(t, 10*time.Second, "srv2's failed attempt", func() bool { return strings.Contains(b.Log(), "event=record_update_failed") })
+	if line := grepLines(b.Log(), "event=record_update_failed"); !strings.Contains(line, "connection refused") {
 		t.Errorf("srv2's failed attempt does not say the connection was refused: %s", line)
 	}
 	time.Sleep(time.Until(stopped.Add(down)))
 	p.dns.Start()
 	started := time.Now()
-	took := waitFor(t, 20*time.Second, "record repointed to srv2", func() bool { return p.holds(p.on(srv2)) })
+	took := pairtest.WaitFor(t, 20*time.Second, "record repointed to srv2", func() bool { return p.holds(p.on(srv2)) })
 	t.Logf("server down %v → up again → record on srv2 %.2f s later", started.Sub(stopped).Round(time.Second), took.Seconds())
 
 	p.wantGet(t, p.on(srv2))
 	p.checkSerial(t, 1, 1)
-	n := strings.Count(b.log(), "event=record_update_failed")
+	n := strings.Count(b.Log(), "event=record_update_failed")
 	t.Logf("srv2 logged %d failed attempts", n)
 	if n < 2 {
 		t.Errorf("srv2 logged %d failed attempts over %v, want it to have retried", n, down)
 	}
-	if b.exited() {
+	if b.Exited() {
 		t.Errorf("srv2 exited")
 	}
 }
@@ -378,11 +370,11 @@ func testDNSServerDown(t *testing.T, start func(testing.TB, dnstest.Zone) *dnste
 // one write each.
 func testDNSWithCloudflare(t *testing.T, start func(testing.TB, dnstest.Zone) *dnstest.Server) {
 	p := newDNSPair(t, start(t, dnsTestZone()), noFailback, "A")
-	cf := map[string]any{"name": recordName, "type": "CNAME", "provider": "cloudflare"}
-	p.srv1.records = append([]any{cf}, p.srv1.records...)
-	p.srv2.records = append([]any{cf}, p.srv2.records...)
-	a, b := p.start(t)
-	st, err := b.getStatus()
+	cf := map[string]any{"name": pairtest.Record, "type": "CNAME", "provider": "cloudflare"}
+	p.Srv1.Records = append([]any{cf}, p.Srv1.Records...)
+	p.Srv2.Records = append([]any{cf}, p.Srv2.Records...)
+	a, b := bin.StartPair(t, p.Pair)
+	st, err := b.Status()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,11 +382,11 @@ func testDNSWithCloudflare(t *testing.T, start func(testing.TB, dnstest.Zone) *d
 		t.Fatalf("/status records: %+v, want 2", st.Records)
 	}
 
-	a.kill(t)
-	waitFor(t, 5*time.Second, "both records repointed to srv2", func() bool { return p.f.content() == srv2 && p.holds(p.on(srv2)) })
+	a.Kill(t)
+	pairtest.WaitFor(t, 5*time.Second, "both records repointed to srv2", func() bool { return p.F.Content() == srv2 && p.holds(p.on(srv2)) })
 	time.Sleep(500 * time.Millisecond) // room for a stray write
 	p.wantGet(t, p.on(srv2))
-	if got, want := p.f.writeContents(), []string{srv2}; !slices.Equal(got, want) {
+	if got, want := p.F.WriteContents(), []string{srv2}; !slices.Equal(got, want) {
 		t.Errorf("Cloudflare writes: got %q, want %q", got, want)
 	}
 	p.wantWrites(t, "srv2", p.px2, p.on(srv2))
