@@ -36,6 +36,9 @@
 // role client, dialling 198.18.0.1) in namespace B; their status listeners
 // are on their api0 addresses, port 9797. Scenarios run in parallel, one lab
 // each, which is how the short profile stays under five minutes.
+// The helpers of internal/pairtest, shared with the end-to-end tests and
+// the bench, build the binary, serve the fakes, write the nodes'
+// configurations and run their processes.
 //
 // Faults come from outside: nftables rules in namespace A on link0 only
 // (blackhole, one-way drops, random loss with numgen, TCP resets with

@@ -3,17 +3,17 @@
 package faults
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/clooster/clooster/internal/pairtest"
 )
 
 var (
@@ -29,8 +29,18 @@ var (
 // long reports whether the long profile was asked for.
 func long() bool { return *flagLong || os.Getenv("CLOOSTER_FAULTS_LONG") == "1" }
 
-// binary is the clooster executable, built once by requireEnv.
-var binary string
+// bin is the clooster executable, built once by requireEnv; binary reads
+// it.
+var bin struct {
+	sync.Mutex
+	b *pairtest.Binary
+}
+
+func binary() *pairtest.Binary {
+	bin.Lock()
+	defer bin.Unlock()
+	return bin.b
+}
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -94,43 +104,21 @@ func missingPrerequisite() string {
 // build compiles the module's main package with the go command that runs
 // the tests.
 func build() error {
-	binDir.Lock()
-	defer binDir.Unlock()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		return fmt.Errorf("build clooster: the go command is not in PATH: %w", err)
-	}
-	dir, err := os.MkdirTemp("", "clooster-faults-")
+	b, err := pairtest.Build()
 	if err != nil {
 		return err
 	}
-	binDir.path = dir
-	out := filepath.Join(dir, "clooster")
-	cmd := exec.Command(goCmd, "build", "-o", out, "github.com/clooster/clooster")
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	if err := cmd.Run(); err != nil {
-		os.RemoveAll(dir)
-		binDir.path = ""
-		return fmt.Errorf("build clooster: %v\n%s", err, buf.Bytes())
-	}
-	binary = out
+	bin.Lock()
+	bin.b = b
+	bin.Unlock()
 	return nil
 }
 
-// binDir is the build's directory, for removeBinary, which may run on the
-// signal handler's goroutine.
-var binDir struct {
-	sync.Mutex
-	path string
-}
-
+// removeBinary removes the binary; it may run on the signal handler's
+// goroutine.
 func removeBinary() {
-	binDir.Lock()
-	defer binDir.Unlock()
-	if binDir.path != "" {
-		os.RemoveAll(binDir.path)
-		binDir.path = ""
+	if b := binary(); b != nil {
+		b.Remove()
 	}
 }
 
@@ -144,7 +132,7 @@ func cleanupOnSignal() (stop func()) {
 		select {
 		case sig := <-c:
 			fmt.Fprintf(os.Stderr, "faults: %v: removing the labs\n", sig)
-			killAllProcs()
+			pairtest.KillAll()
 			removeOwnLabs()
 			removeBinary()
 			os.Exit(2)

@@ -4,30 +4,30 @@ package faults
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/clooster/clooster/internal/pairtest"
 	"github.com/clooster/clooster/watchdog"
+	"testing"
 )
 
 // node is one clooster daemon across its restarts: the process of each
 // generation runs with ip netns exec in the node's namespace, with the same
 // configuration; its output goes to one log.
 type node struct {
+	t      testing.TB
 	label  string // "A" or "B"
 	name   string // this_server
 	ns     string
+	spec   pairtest.Node
 	config string // the configuration file
-	status string // base URL of the status listener
 	log    *nodeLog
 
 	mu    sync.Mutex
@@ -36,75 +36,36 @@ type node struct {
 
 // proc is one process of a node.
 type proc struct {
+	*pairtest.Proc
 	gen      int
-	cmd      *exec.Cmd
-	started  time.Time
-	done     chan struct{} // closed when the process has exited
-	exitAt   time.Time
-	err      error       // from Wait
 	expected atomic.Bool // the suite ended it, or is about to
 }
 
-// Every process of the run, so that an interrupted run can kill them.
-var procs struct {
-	sync.Mutex
-	m map[*proc]bool
-}
-
-func killAllProcs() {
-	procs.Lock()
-	defer procs.Unlock()
-	for p := range procs.m {
-		p.cmd.Process.Signal(syscall.SIGKILL)
-	}
-}
-
 // start runs a new generation. The previous one must have exited.
-func (n *node) start() error {
+func (n *node) start() {
+	n.t.Helper()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if k := len(n.procs); k > 0 && n.procs[k-1].alive() {
-		return fmt.Errorf("%s: start: generation %d still running", n.label, k)
+	if k := len(n.procs); k > 0 && !n.procs[k-1].Exited() {
+		n.t.Fatalf("%s: start: generation %d still running", n.label, k)
 	}
-	p := &proc{gen: len(n.procs) + 1, done: make(chan struct{})}
-	p.cmd = exec.Command("ip", "netns", "exec", n.ns, binary, n.config)
-	// Nothing of the test's environment: no proxy, no CLOOSTER_* variable.
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	p := &proc{gen: len(n.procs) + 1}
 	w := n.log.writer(p.gen)
-	p.cmd.Stdout, p.cmd.Stderr = w, w
-	// ip netns exec execs the binary: the pid is the daemon's. It dies
-	// with the test binary.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		return fmt.Errorf("%s: start: %w", n.label, err)
-	}
-	p.started = time.Now()
-	procs.Lock()
-	if procs.m == nil {
-		procs.m = make(map[*proc]bool)
-	}
-	procs.m[p] = true
-	procs.Unlock()
-	go func() {
-		p.err = p.cmd.Wait()
-		p.exitAt = time.Now()
-		w.flush()
-		procs.Lock()
-		delete(procs.m, p)
-		procs.Unlock()
-		close(p.done)
-	}()
+	p.Proc = binary().Start(n.t, pairtest.Cmd{
+		Label:  fmt.Sprintf("node %s, generation %d", n.label, p.gen),
+		Prefix: []string{"ip", "netns", "exec", n.ns},
+		Args:   []string{n.config},
+		// Nothing of the test's environment: no proxy, no CLOOSTER_*
+		// variable.
+		Env:    []string{"PATH=" + os.Getenv("PATH")},
+		Status: n.spec.Status,
+		Output: w,
+		Exited: w.flush,
+		// ip netns exec execs the binary: the pid is the daemon's. It
+		// dies with the test binary.
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	})
 	n.procs = append(n.procs, p)
-	return nil
-}
-
-func (p *proc) alive() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
 }
 
 // cur is the latest generation.
@@ -116,18 +77,20 @@ func (n *node) cur() *proc {
 
 // signal sends sig to the current process and returns when it was sent.
 func (n *node) signal(sig syscall.Signal) time.Time {
+	n.t.Helper()
 	p := n.cur()
 	if sig == syscall.SIGKILL || sig == syscall.SIGTERM {
 		p.expected.Store(true)
 	}
-	p.cmd.Process.Signal(sig)
-	return time.Now()
+	return p.Signal(n.t, sig)
 }
 
 // kill9 kills the current process and waits until it is gone.
-func (n *node) kill9() (time.Time, error) {
-	at := n.signal(syscall.SIGKILL)
-	return at, n.wait(5 * time.Second)
+func (n *node) kill9() time.Time {
+	n.t.Helper()
+	p := n.cur()
+	p.expected.Store(true)
+	return p.Kill(n.t)
 }
 
 func (n *node) stop() time.Time { return n.signal(syscall.SIGSTOP) }
@@ -135,38 +98,17 @@ func (n *node) cont() time.Time { return n.signal(syscall.SIGCONT) }
 
 // wait waits for the current process to exit.
 func (n *node) wait(limit time.Duration) error {
-	p := n.cur()
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(limit):
+	if _, _, ok := n.cur().WaitExit(limit, time.Now()); !ok {
 		return fmt.Errorf("%s: still running %s after it was told to stop", n.label, limit)
 	}
+	return nil
 }
 
 // exit returns how the current process ended and how long after since.
 func (n *node) exit(since time.Time) (code int, took time.Duration) {
 	p := n.cur()
-	<-p.done
-	code = p.cmd.ProcessState.ExitCode()
-	return code, p.exitAt.Sub(since)
-}
-
-// killAll kills every generation still running, stopped ones included.
-func (n *node) killAll() {
-	n.mu.Lock()
-	ps := append([]*proc(nil), n.procs...)
-	n.mu.Unlock()
-	for _, p := range ps {
-		if p.alive() {
-			p.expected.Store(true)
-			p.cmd.Process.Signal(syscall.SIGKILL)
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-			}
-		}
-	}
+	<-p.Done()
+	return p.ExitCode(), p.ExitAt().Sub(since)
 }
 
 // crashes describes every process that exited without being told to, and
@@ -177,9 +119,9 @@ func (n *node) crashes(t0 time.Time) []string {
 	n.mu.Unlock()
 	var out []string
 	for _, p := range ps {
-		if !p.alive() && !p.expected.Load() {
+		if p.Exited() && !p.expected.Load() {
 			out = append(out, fmt.Sprintf("node %s (%s, generation %d) exited unexpectedly at %+.1fs: %v",
-				n.label, short(n.name), p.gen, p.exitAt.Sub(t0).Seconds(), p.err))
+				n.label, short(n.name), p.gen, p.ExitAt().Sub(t0).Seconds(), p.Err()))
 		}
 	}
 	for _, marker := range []string{"panic:", "fatal error:", "DATA RACE"} {
@@ -190,27 +132,8 @@ func (n *node) crashes(t0 time.Time) []string {
 	return out
 }
 
-// statusClient reaches the nodes' status listeners directly, never through
-// a proxy.
-var statusClient = &http.Client{
-	Timeout:   time.Second,
-	Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
-}
-
 // state asks the node's status listener.
-func (n *node) state() (watchdog.Status, error) {
-	var st watchdog.Status
-	resp, err := statusClient.Get(n.status + "/status")
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("status: %s", resp.Status)
-	}
-	err = json.NewDecoder(resp.Body).Decode(&st)
-	return st, err
-}
+func (n *node) state() (watchdog.Status, error) { return n.cur().Status() }
 
 // linked reports whether the node says its link to the peer is up.
 func (n *node) linked() bool {

@@ -3,16 +3,8 @@
 package faults
 
 import (
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,20 +12,19 @@ import (
 	"github.com/clooster/clooster/config"
 	"github.com/clooster/clooster/internal/fakecf"
 	"github.com/clooster/clooster/internal/fakepb"
+	"github.com/clooster/clooster/internal/pairtest"
 )
 
-// The pair's names and record, as in the original example configuration.
+// The pair's names and the lab's ports.
 const (
-	srv1       = "srv1.example.com" // node A: the server, and the preferred value
-	srv2       = "srv2.example.com" // node B: the client
-	zoneName   = "example.com"
-	recordName = "www.example.com"
+	srv1       = pairtest.Srv1 // node A: the server, and the preferred value
+	srv2       = pairtest.Srv2 // node B: the client
 	linkPort   = 4096
 	statusPort = 9797
 )
 
 // short is a node name without the zone, for tables.
-func short(name string) string { return strings.TrimSuffix(name, "."+zoneName) }
+func short(name string) string { return strings.TrimSuffix(name, "."+pairtest.Zone) }
 
 // pairOpts are the timing keys a pair's configuration sets; zero leaves the
 // key out, so that the default applies.
@@ -72,15 +63,9 @@ type pair struct {
 	// The nodes' services, with opt.health: each node's health check
 	// and the other's peer_check ask them.
 	svcA, svcB *service
-	secrets    []string
+	secrets    []pairtest.Secret
 	linked     time.Time // when both nodes first said the link was up
 	set        []setRecord
-}
-
-func newSecret(prefix string) string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
 }
 
 // newPair builds a lab, serves the fakes on its root-side addresses, starts
@@ -88,109 +73,50 @@ func newSecret(prefix string) string {
 func newPair(t testing.TB, opt pairOpts) *pair {
 	t.Helper()
 	p := &pair{t: t, lab: newLab(t)}
-
-	token, pbKey := newSecret("cf-token-"), newSecret("o.pb-")
-	kb := make([]byte, 32)
-	rand.Read(kb)
-	key := base64.StdEncoding.EncodeToString(kb)
-	p.secrets = []string{token, pbKey, key}
-
-	p.cf = fakecf.New()
-	p.cf.SetToken(token)
-	zone := p.cf.AddZone(zoneName)
-	p.rid = p.cf.AddRecord(zone, fakecf.Record{Name: recordName, Type: "CNAME", Content: srv1, TTL: 60, Comment: "kept by clooster"})
+	f := pairtest.NewFakes(t, p.lab.hostA, p.lab.hostB)
+	p.cf, p.rid, p.pb = f.CF, f.RecordID, f.PB
 	var records []any
 	if opt.set {
 		p.set = []setRecord{
-			{p.cf.AddRecord(zone, fakecf.Record{Name: zoneName, Type: "A", Content: "192.0.2.1"}), zoneName, "A", "192.0.2.1", "198.51.100.1"},
-			{p.cf.AddRecord(zone, fakecf.Record{Name: zoneName, Type: "AAAA", Content: "2001:db8::1"}), zoneName, "AAAA", "2001:db8::1", "2001:db8:1::1"},
-			{p.rid, recordName, "CNAME", srv1, srv2},
+			{p.cf.AddRecord(f.ZoneID, fakecf.Record{Name: pairtest.Zone, Type: "A", Content: "192.0.2.1"}), pairtest.Zone, "A", "192.0.2.1", "198.51.100.1"},
+			{p.cf.AddRecord(f.ZoneID, fakecf.Record{Name: pairtest.Zone, Type: "AAAA", Content: "2001:db8::1"}), pairtest.Zone, "AAAA", "2001:db8::1", "2001:db8:1::1"},
+			{p.rid, pairtest.Record, "CNAME", srv1, srv2},
 		}
 		for _, r := range p.set {
 			records = append(records, map[string]any{"name": r.name, "type": r.typ, "values": map[string]any{srv1: r.a, srv2: r.b}})
 		}
 	}
-	p.pb = fakepb.New(pbKey)
-	mux := http.NewServeMux()
-	mux.Handle("/client/v4/", p.cf)
-	mux.Handle("/v2/", p.pb)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	urls := make(map[string]string)
-	for _, host := range []string{p.lab.hostA, p.lab.hostB} {
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			t.Fatalf("listen on %s: %v", host, err)
-		}
-		urls[host] = "http://" + ln.Addr().String()
-		go srv.Serve(ln)
-	}
-	t.Cleanup(func() { srv.Close() })
 
-	dir := t.TempDir()
-	write := func(file string, cfg map[string]any) string {
-		for k, v := range map[string]time.Duration{"keepalive_interval": opt.keepalive, "peer_timeout": opt.peerTimeout, "failback_delay": opt.failback} {
-			if v > 0 {
-				cfg[k] = v.String()
-			}
-		}
-		b, err := json.MarshalIndent(cfg, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, file)
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
+	key := pairtest.NewKey()
+	// Each node reaches the fakes through its own api0 address.
+	spec := func(label, this, other, role, host, status string) pairtest.Node {
+		return pairtest.Node{Label: label, This: this, Other: other, Role: role, Address: linkA, Port: linkPort,
+			Key: key, Status: net.JoinHostPort(status, fmt.Sprint(statusPort)), Fakes: f,
+			CloudflareURL: f.URL(host) + "/client/v4", PushbulletURL: f.URL(host) + "/v2",
+			Timing:   pairtest.Timing{Keepalive: opt.keepalive, PeerTimeout: opt.peerTimeout, FailbackDelay: opt.failback},
+			LogLevel: "info", LogFormat: "text", Records: records}
 	}
-	common := func(this, other, apiURL string) map[string]any {
-		c := map[string]any{
-			"this_server":  this,
-			"other_server": other,
-			"key":          key,
-			"cloudflare": map[string]any{
-				"token": token, "zone": zoneName, "record": recordName,
-				"preferred_value": srv1, "api_url": apiURL + "/client/v4",
-			},
-			"pushbullet": map[string]any{"key": pbKey, "api_url": apiURL + "/v2"},
-			"log":        map[string]any{"level": "info", "format": "text"},
-		}
-		if records != nil {
-			c["cloudflare"] = map[string]any{"token": token, "zone": zoneName, "api_url": apiURL + "/client/v4"}
-			c["records"] = records
-		}
-		return c
-	}
-	var svcURLA, svcURLB map[string]string
+	sa := spec("A", srv1, srv2, "server", p.lab.hostA, p.lab.apiA)
+	sb := spec("B", srv2, srv1, "client", p.lab.hostB, p.lab.apiB)
+	p.secrets = sa.Secrets()
 	if opt.health || opt.peerCheck {
 		p.svcA, p.svcB = &service{}, &service{}
-		svcURLA = p.svcA.serve(t, p.lab.hostA, p.lab.hostB)
-		svcURLB = p.svcB.serve(t, p.lab.hostA, p.lab.hostB)
+		svcURLA := p.svcA.serve(t, p.lab.hostA, p.lab.hostB)
+		svcURLB := p.svcB.serve(t, p.lab.hostA, p.lab.hostB)
+		// Each node reaches both services through its own api0 address,
+		// as it would reach them over the internet: A's health check and
+		// B's peer_check ask the same service, A's.
+		if opt.health {
+			sa.Extra = append(sa.Extra, pairtest.Member{Key: "health", Val: map[string]any{"url": svcURLA[p.lab.hostA]}})
+			sb.Extra = append(sb.Extra, pairtest.Member{Key: "health", Val: map[string]any{"url": svcURLB[p.lab.hostB]}})
+		}
+		if opt.peerCheck {
+			sa.Extra = append(sa.Extra, pairtest.Member{Key: "peer_check", Val: map[string]any{"url": svcURLB[p.lab.hostA]}})
+			sb.Extra = append(sb.Extra, pairtest.Member{Key: "peer_check", Val: map[string]any{"url": svcURLA[p.lab.hostB]}})
+		}
 	}
-	ca := common(srv1, srv2, urls[p.lab.hostA])
-	ca["role"] = "server"
-	ca["server"] = map[string]any{"address": linkA, "port": linkPort}
-	ca["status"] = map[string]any{"address": net.JoinHostPort(p.lab.apiA, fmt.Sprint(statusPort))}
-	cb := common(srv2, srv1, urls[p.lab.hostB])
-	cb["role"] = "client"
-	cb["client"] = map[string]any{"address": linkA, "port": linkPort}
-	cb["status"] = map[string]any{"address": net.JoinHostPort(p.lab.apiB, fmt.Sprint(statusPort))}
-	// Each node reaches both services through its own api0 address, as it
-	// would reach them over the internet: A's health check and B's
-	// peer_check ask the same service, A's.
-	if opt.health {
-		ca["health"] = map[string]any{"url": svcURLA[p.lab.hostA]}
-		cb["health"] = map[string]any{"url": svcURLB[p.lab.hostB]}
-	}
-	if opt.peerCheck {
-		ca["peer_check"] = map[string]any{"url": svcURLB[p.lab.hostA]}
-		cb["peer_check"] = map[string]any{"url": svcURLA[p.lab.hostB]}
-	}
-
-	p.a = &node{label: "A", name: srv1, ns: p.lab.nsA, config: write("a.json", ca), log: &nodeLog{},
-		status: "http://" + net.JoinHostPort(p.lab.apiA, fmt.Sprint(statusPort))}
-	p.b = &node{label: "B", name: srv2, ns: p.lab.nsB, config: write("b.json", cb), log: &nodeLog{},
-		status: "http://" + net.JoinHostPort(p.lab.apiB, fmt.Sprint(statusPort))}
+	p.a = &node{t: t, label: "A", name: srv1, ns: p.lab.nsA, spec: sa, config: sa.WriteConfig(t), log: &nodeLog{}}
+	p.b = &node{t: t, label: "B", name: srv2, ns: p.lab.nsB, spec: sb, config: sb.WriteConfig(t), log: &nodeLog{}}
 
 	// The timings the nodes run with, as the daemon's own loader reads them.
 	cfg, err := config.Load(p.a.config, nil)
@@ -200,16 +126,13 @@ func newPair(t testing.TB, opt pairOpts) *pair {
 	p.tm = timing{cfg.KeepaliveInterval.D(), cfg.PeerTimeout.D(), cfg.FailbackDelay.D(),
 		cfg.Health.Interval.D(), cfg.Health.Fall, cfg.Health.Rise}
 
+	// The nodes' processes are killed first, by their own cleanups.
 	t.Cleanup(func() {
-		p.a.killAll()
-		p.b.killAll()
 		if t.Failed() || *flagLogs {
 			p.dumpLogs()
 		}
 	})
-	if err := p.startBoth(); err != nil {
-		t.Fatal(err)
-	}
+	p.startBoth()
 	at, ok := p.waitLinked(10 * time.Second)
 	if !ok {
 		t.Fatalf("the nodes did not link within 10 s of starting")
@@ -219,8 +142,10 @@ func newPair(t testing.TB, opt pairOpts) *pair {
 }
 
 // startBoth starts a new generation of both nodes at once.
-func (p *pair) startBoth() error {
-	return errors.Join(p.a.start(), p.b.start())
+func (p *pair) startBoth() {
+	p.t.Helper()
+	p.a.start()
+	p.b.start()
 }
 
 // settle waits for the steady state: for a failback_delay of 10 s or less,
@@ -321,9 +246,8 @@ func (p *pair) setWrites() error {
 
 // waitWrite waits up to limit for a write of content made at or after
 // since, and returns when the API took it.
-func (p *pair) waitWrite(content string, since time.Time, limit time.Duration) (time.Time, bool) {
-	deadline := time.Now().Add(limit)
-	for {
+func (p *pair) waitWrite(content string, since time.Time, limit time.Duration) (at time.Time, ok bool) {
+	ok = pairtest.Within(10*time.Millisecond, limit, func() bool {
 		if p.set != nil {
 			// A set: once every record points to that node, the last
 			// write of the move.
@@ -333,49 +257,42 @@ func (p *pair) waitWrite(content string, since time.Time, limit time.Duration) (
 					last = w.At
 				}
 			}
-			if !last.IsZero() && p.content() == content {
-				return last, true
-			}
+			at = last
+			return !last.IsZero() && p.content() == content
 		}
 		for _, w := range p.cf.Writes() {
-			if p.set == nil && w.Content == content && !w.At.Before(since) {
-				return w.At, true
+			if w.Content == content && !w.At.Before(since) {
+				at = w.At
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			return time.Time{}, false
-		}
-		time.Sleep(10 * time.Millisecond)
+		return false
+	})
+	if !ok {
+		return time.Time{}, false
 	}
+	return at, true
 }
 
 // waitPushes waits up to limit until n pushes have arrived, and returns
 // when the n-th did.
-func (p *pair) waitPushes(n int, limit time.Duration) (time.Time, bool) {
-	deadline := time.Now().Add(limit)
-	for {
-		if ps := p.pb.Pushes(); len(ps) >= n {
-			return ps[n-1].At, true
+func (p *pair) waitPushes(n int, limit time.Duration) (at time.Time, ok bool) {
+	ok = pairtest.Within(10*time.Millisecond, limit, func() bool {
+		ps := p.pb.Pushes()
+		if len(ps) >= n {
+			at = ps[n-1].At
 		}
-		if time.Now().After(deadline) {
-			return time.Time{}, false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(ps) >= n
+	})
+	return at, ok
 }
 
 // waitLinked waits up to limit until both nodes say the link is up.
 func (p *pair) waitLinked(limit time.Duration) (time.Time, bool) {
-	deadline := time.Now().Add(limit)
-	for {
-		if p.a.linked() && p.b.linked() {
-			return time.Now(), true
-		}
-		if time.Now().After(deadline) {
-			return time.Time{}, false
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !pairtest.Within(20*time.Millisecond, limit, func() bool { return p.a.linked() && p.b.linked() }) {
+		return time.Time{}, false
 	}
+	return time.Now(), true
 }
 
 // quiet waits until no push has arrived for d (at most limit), so that the
