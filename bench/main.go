@@ -3,8 +3,9 @@
 // Command bench measures clooster as operators run it: the stripped static
 // binary, as real processes on loopback, against the local stand-ins for
 // the Cloudflare and Pushbullet APIs (internal/fakecf, internal/fakepb),
-// which it hosts itself. It prints a markdown report and, with -out, writes
-// it to a file (docs/BENCHMARKS.md holds the last full run).
+// which it hosts itself, all through internal/pairtest, as the end-to-end
+// tests do. It prints a markdown report and, with -out, writes it to a file
+// (docs/BENCHMARKS.md holds the last full run).
 //
 //	go run ./bench [-trials 20] [-out docs/BENCHMARKS.md] [-quick]
 //	go run ./bench -sets [-trials 20]     # record-set failovers only
@@ -23,6 +24,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/clooster/clooster/internal/pairtest"
 )
 
 func main() {
@@ -45,7 +48,7 @@ type options struct {
 	quick      bool
 	out        string
 	goBench    bool
-	idleOnly   timing // with idle: only the idle figures, at these timings
+	idleOnly   pairtest.Timing // with idle: only the idle figures, at these timings
 	idle       bool
 	notify     bool // with idle: the nodes also have notification channels
 	sets       bool
@@ -73,7 +76,7 @@ func parseOptions(args []string) (options, error) {
 	}
 	o := options{trials: *trials, reconnects: *reconnects, out: *out, quick: *quick, goBench: *goBench,
 		cpuWindow: 60 * time.Second, apiWindow: 20 * time.Second, settle: *settle,
-		idle: *idle, idleOnly: timing{keepalive: *ka, peerTimeout: *pt}, notify: *notify, sets: *sets}
+		idle: *idle, idleOnly: pairtest.Timing{Keepalive: *ka, PeerTimeout: *pt}, notify: *notify, sets: *sets}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.quick {
@@ -103,33 +106,26 @@ func run(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	b, err := newBench(ctx)
+	b, err := newBench()
 	if err != nil {
 		return err
 	}
 	defer b.cleanup()
-	if o.idle {
-		return b.idleOnly(o)
-	}
-	if o.sets {
-		text, err := b.setsOnly(o)
-		if err != nil {
-			return err
+	return pairtest.Run(ctx, func(t pairtest.T) {
+		switch {
+		case o.idle:
+			b.idleOnly(t, o)
+		case o.sets:
+			fmt.Print(b.setsOnly(t, o))
+		default:
+			text := b.all(t, o).markdown()
+			fmt.Print(text)
+			if o.out != "" {
+				if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
+					t.Fatalf("%v", err)
+				}
+				b.progress("report written to %s", o.out)
+			}
 		}
-		fmt.Print(text)
-		return nil
-	}
-	rep, err := b.all(o)
-	if err != nil {
-		return err
-	}
-	text := rep.markdown()
-	fmt.Print(text)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
-			return err
-		}
-		b.progress("report written to %s", o.out)
-	}
-	return nil
+	})
 }

@@ -31,7 +31,8 @@ func newProxy(target string) (*proxy, error) {
 	return p, nil
 }
 
-func (p *proxy) addr() string { return p.ln.Addr().String() }
+// port is the port the proxy listens on, on 127.0.0.1.
+func (p *proxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
 
 func (p *proxy) accept() {
 	defer p.wg.Done()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clooster/clooster/internal/fakecf"
+	"github.com/clooster/clooster/internal/pairtest"
 )
 
 // setCase is a record set of n records over zones zones: record i is an A
@@ -27,27 +28,23 @@ type setResult struct {
 // setsOnly times the failover of record sets of 1, 2, 10 and 50 records
 // after a kill -9 of the active node, at the defaults, and counts the
 // survivor's API requests.
-func (b *bench) setsOnly(o options) (string, error) {
-	b.progress("building the binary")
-	if err := b.build(); err != nil {
-		return "", err
-	}
-	return b.setTrials(o)
+func (b *bench) setsOnly(t pairtest.T, o options) string {
+	b.build(t)
+	return b.setTrials(t, o)
 }
 
 // setTrials runs o.trials trials of every case and returns the report's
 // section.
-func (b *bench) setTrials(o options) (string, error) {
+func (b *bench) setTrials(t pairtest.T, o options) string {
 	var results []setResult
 	for _, c := range setCases {
 		res := setResult{c: c}
 		for i := range o.trials {
 			b.progress("record set of %d in %d zone(s): trial %d/%d", c.n, c.zones, i+1, o.trials)
-			last, reqs, err := b.setTrial(c)
-			if err != nil {
-				return "", err
-			}
-			res.last, res.requests = append(res.last, last), append(res.requests, reqs)
+			scope(t, fmt.Sprintf("record set of %d, trial %d", c.n, i+1), func(t pairtest.T) {
+				last, reqs := b.setTrial(t, c)
+				res.last, res.requests = append(res.last, last), append(res.requests, reqs)
+			})
 		}
 		results = append(results, res)
 	}
@@ -61,18 +58,15 @@ func (b *bench) setTrials(o options) (string, error) {
 	big := summarize(results[len(results)-1].requests)
 	perFive := big.max * 4 * 5 // over and back twice a minute, for five minutes
 	fmt.Fprintf(&w, "\nCloudflare allows 1,200 requests per 5 minutes. 50 records in 5 zones failing over and back twice a minute cost at most %.0f requests per move, so %.0f per 5 minutes (the failback's job makes the same one read and one write per zone).\n", big.max, perFive)
-	return w.String(), nil
+	return w.String()
 }
 
 // setTrial runs one trial of c on a fresh pair.
-func (b *bench) setTrial(c setCase) (last, requests float64, err error) {
-	p, err := b.newPair(defaults, nil)
-	if err != nil {
-		return 0, 0, err
-	}
+func (b *bench) setTrial(t pairtest.T, c setCase) (last, requests float64) {
+	p := newPair(t, defaults)
 	zones := make([]string, c.zones)
 	for z := range zones {
-		zones[z] = p.f.cf.AddZone(fmt.Sprintf("z%d.example.net", z))
+		zones[z] = p.F.CF.AddZone(fmt.Sprintf("z%d.example.net", z))
 	}
 	var records []any
 	var ids []string
@@ -88,37 +82,29 @@ func (b *bench) setTrial(c setCase) (last, requests float64, err error) {
 				typ, v1, v2 = "AAAA", "2001:db8::1", "2001:db8:1::1"
 			}
 		}
-		ids = append(ids, p.f.cf.AddRecord(zones[z], fakecf.Record{Name: name, Type: typ, Content: v1}))
+		ids = append(ids, p.F.CF.AddRecord(zones[z], fakecf.Record{Name: name, Type: typ, Content: v1}))
 		want = append(want, v2)
 		records = append(records, map[string]any{"name": name, "type": typ, "zone": zone,
 			"values": map[string]any{srv1: v1, srv2: v2}})
 	}
-	p.srv1.records, p.srv2.records = records, records
-	a, s, _, err := b.start(p)
-	defer p.stop(a, s)
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := b.settle(defaults); err != nil {
-		return 0, 0, err
-	}
-	at := a.kill()
+	p.Srv1.Records, p.Srv2.Records = records, records
+	a, s, _ := b.start(t, p)
+	settle(t, defaults)
+	at := a.Kill(t)
 	moved := func() bool {
 		for i, id := range ids {
-			if p.f.cf.Record(id).Content != want[i] {
+			if p.F.CF.Record(id).Content != want[i] {
 				return false
 			}
 		}
 		return true
 	}
-	if err := b.waitFor(20*time.Second, time.Millisecond, "every record moved", moved, s); err != nil {
-		return 0, 0, err
-	}
+	pairtest.WaitEvery(t, time.Millisecond, 20*time.Second, "every record moved", moved, s)
 	var end time.Time
-	for _, w := range p.f.cf.Writes() {
+	for _, w := range p.F.CF.Writes() {
 		if w.At.After(end) {
 			end = w.At
 		}
 	}
-	return end.Sub(at).Seconds(), float64(requestsBy(p.f.requestsBetween(at, end), "srv2")), nil
+	return end.Sub(at).Seconds(), float64(requestsBy(requestsBetween(p.F, at, end), "srv2"))
 }
