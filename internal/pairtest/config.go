@@ -92,6 +92,7 @@ type Node struct {
 	Port        int
 	Key         string
 	Status      string // status.address, host:port
+	StatusToken string // status.token; "" leaves the listener open
 	Fakes       *Fakes // the stand-ins, and the credentials they accept
 	// CloudflareURL and PushbulletURL are the APIs' bases for this node;
 	// "" is the stand-ins' on their first host.
@@ -128,8 +129,12 @@ func (n Node) Config() Obj {
 		{n.Role, Obj{{"address", n.Address}, {"port", n.Port}}},
 	}
 	o = append(o, n.Timing.members()...)
-	if n.Status != "" {
-		o = append(o, Member{"status", Obj{{"address", n.Status}}})
+	if n.Status != "" || n.StatusToken != "" {
+		status := Obj{{"address", n.Status}}
+		if n.StatusToken != "" {
+			status = append(status, Member{"token", n.StatusToken})
+		}
+		o = append(o, Member{"status", status})
 	}
 	cf := Obj{{"token", n.Fakes.CFToken}, {"zone", Zone}}
 	if n.Records == nil {
@@ -181,6 +186,9 @@ func (n Node) Secrets() []Secret {
 		{"key", n.Key},
 		{"cloudflare.token", n.Fakes.CFToken},
 		{"pushbullet.key", n.Fakes.PBKey},
+	}
+	if n.StatusToken != "" {
+		out = append(out, Secret{"status.token", n.StatusToken})
 	}
 	if n.DNS != nil {
 		out = append(out, Secret{"rfc2136.tsig_secret", n.DNS.Secret})

@@ -217,6 +217,11 @@ func TestNodeConfig(t *testing.T) {
 					c.RFC2136, c.Cloudflare.Token != "", c.Cloudflare.Record, len(c.Records))
 			}
 		}},
+		{"status token", func(n *pairtest.Node) { n.StatusToken = pairtest.NewSecret("status-") }, func(t *testing.T, c *config.Config) {
+			if len(c.Status.Token) != len("status-")+32 || c.StatusAddr() != p.Srv1.Status {
+				t.Errorf("status: token of %d bytes on %q, want the node's on %q", len(c.Status.Token), c.StatusAddr(), p.Srv1.Status)
+			}
+		}},
 		{"extra members", func(n *pairtest.Node) {
 			n.Extra = pairtest.Obj{{Key: "handover_on_stop", Val: false}, {Key: "log", Val: pairtest.Obj{{Key: "level", Val: "warn"}}}}
 		}, func(t *testing.T, c *config.Config) {

@@ -28,6 +28,9 @@ type Cmd struct {
 	Dir    string   // the working directory; "" is a new temporary one
 	Env    []string // the whole environment: nothing of the caller's leaks in
 	Status string   // the status listener's address, host:port, if any
+	// StatusToken, if set, is sent to the status listener as a bearer
+	// token.
+	StatusToken string
 	// Secrets are values the output must not show: it is checked for
 	// them when the process is stopped.
 	Secrets []Secret
@@ -45,6 +48,8 @@ type Proc struct {
 	Label   string
 	Addr    string    // its status listener's address, host:port
 	Started time.Time // just before the exec
+
+	token string
 
 	cmd     *exec.Cmd
 	out     syncBuffer // stdout and stderr, without Cmd.Output
@@ -73,7 +78,7 @@ func KillAll() {
 // then its output is checked for c.Secrets, and shown if t failed.
 func (b *Binary) Start(t T, c Cmd) *Proc {
 	t.Helper()
-	p := &Proc{Label: c.Label, Addr: c.Status, done: make(chan struct{})}
+	p := &Proc{Label: c.Label, Addr: c.Status, token: c.StatusToken, done: make(chan struct{})}
 	args := append(append(append([]string{}, c.Prefix...), b.Path), c.Args...)
 	p.cmd = exec.Command(args[0], args[1:]...)
 	p.cmd.Dir = c.Dir
@@ -132,7 +137,8 @@ func (b *Binary) Start(t T, c Cmd) *Proc {
 // env as its whole environment.
 func (b *Binary) StartNode(t T, n Node, env ...string) *Proc {
 	t.Helper()
-	return b.Start(t, Cmd{Label: n.Label, Args: []string{n.WriteConfig(t)}, Env: env, Status: n.Status, Secrets: n.Secrets()})
+	return b.Start(t, Cmd{Label: n.Label, Args: []string{n.WriteConfig(t)}, Env: env, Status: n.Status, StatusToken: n.StatusToken,
+		Secrets: n.Secrets()})
 }
 
 // StartPair starts both nodes of p at once, so that each finds the other
@@ -237,10 +243,17 @@ var httpClient = &http.Client{
 	Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2, IdleConnTimeout: 10 * time.Second},
 }
 
-// Get returns the body of GET path from the status listener; an answer
-// other than 200 is an error.
+// Get returns the body of GET path from the status listener, with the
+// status token if there is one; an answer other than 200 is an error.
 func (p *Proc) Get(path string) (string, error) {
-	resp, err := httpClient.Get("http://" + p.Addr + path)
+	req, err := http.NewRequest(http.MethodGet, "http://"+p.Addr+path, nil)
+	if err != nil {
+		return "", err
+	}
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return "", err
 	}

@@ -32,8 +32,9 @@ func TestMain(m *testing.M) {
 
 // node stands in for a clooster process. "serve": a status listener on
 // PAIRTEST_ADDR that shows the peer up and the record read, until SIGTERM,
-// which ends it with status 0; it first prints PAIRTEST_PRINT. "exit":
-// exits at once with status 3.
+// which ends it with status 0; it first prints PAIRTEST_PRINT, and it
+// answers only requests with the bearer token PAIRTEST_TOKEN if that is
+// set. "exit": exits at once with status 3.
 func node(mode string) {
 	if mode == "exit" {
 		os.Exit(3)
@@ -53,7 +54,14 @@ func node(mode string) {
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "# TYPE clooster_links_total counter\nclooster_links_total 3\nclooster_x{kind=\"auth\"} 2\n")
 	})
-	go http.Serve(ln, mux)
+	token := os.Getenv("PAIRTEST_TOKEN")
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "status.token required", http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	<-term
 	os.Exit(0)
 }
@@ -100,6 +108,32 @@ func TestProc(t *testing.T) {
 	}
 	if got := p.Log(); !strings.Contains(got, "starting") {
 		t.Errorf("output: got %q, want the line it printed", got)
+	}
+}
+
+func TestProcStatusToken(t *testing.T) {
+	token := pairtest.NewSecret("status-")
+	cases := []struct {
+		name, token string
+		wantErr     string
+	}{
+		{"with the token", token, ""},
+		{"without", "", "GET /status: 401 Unauthorized"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			addr := pairtest.Loopback(pairtest.FreePort(t))
+			env := []string{"PAIRTEST_NODE=serve", "PAIRTEST_ADDR=" + addr, "PAIRTEST_TOKEN=" + token}
+			p := stand(t).Start(t, pairtest.Cmd{Label: "node", Status: addr, StatusToken: c.token, Env: env})
+			pairtest.WaitFor(t, 10*time.Second, "the status listener", func() bool {
+				_, err := p.Get("/healthz")
+				return err == nil || strings.Contains(err.Error(), "GET")
+			})
+			_, err := p.Status()
+			if got := errString(err); got != c.wantErr {
+				t.Errorf("Status: got error %q, want %q", got, c.wantErr)
+			}
+		})
 	}
 }
 
