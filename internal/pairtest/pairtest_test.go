@@ -71,6 +71,31 @@ func errString(err error) string {
 	return err.Error()
 }
 
+func TestRunLogf(t *testing.T) {
+	cases := []struct {
+		name        string
+		interrupted bool
+		want        string
+	}{
+		{"running", false, "a line 1\n"},
+		{"interrupted", true, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if c.interrupted {
+				cancel()
+			}
+			var log bytes.Buffer
+			pairtest.RunTo(ctx, &log, func(t pairtest.T) { t.Logf("a line %d", 1) })
+			if got := log.String(); got != c.want {
+				t.Errorf("log: got %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
 func TestRunTempDirRemoved(t *testing.T) {
 	var dir string
 	err := pairtest.RunTo(context.Background(), &bytes.Buffer{}, func(t pairtest.T) {

@@ -30,7 +30,8 @@ type T interface {
 // Run runs f as one step of a program that is not a test, with a T of its
 // own, and waits for it. As in a test, Fatalf ends f (f runs on a
 // goroutine of its own, which Fatalf exits) and Errorf marks the step
-// failed; Logf writes to standard error. When f has returned, the T's
+// failed; Logf writes to standard error, unless ctx is done: an
+// interrupted program needs no diagnosis. When f has returned, the T's
 // context is cancelled and the cleanups run, newest first: what f started
 // is stopped when Run returns. The error is the messages of Errorf and
 // Fatalf, one a line, or nil.
@@ -39,7 +40,7 @@ func Run(ctx context.Context, f func(T)) error {
 }
 
 func run(ctx context.Context, log io.Writer, f func(T)) error {
-	s := &step{log: log}
+	s := &step{parent: ctx, log: log}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -77,6 +78,7 @@ func run(ctx context.Context, log io.Writer, f func(T)) error {
 
 // step is the T of Run.
 type step struct {
+	parent context.Context // Run's
 	ctx    context.Context
 	cancel context.CancelFunc
 	log    io.Writer
@@ -108,7 +110,9 @@ func (s *step) Fatalf(format string, args ...any) {
 }
 
 func (s *step) Logf(format string, args ...any) {
-	fmt.Fprintf(s.log, format+"\n", args...)
+	if s.parent.Err() == nil {
+		fmt.Fprintf(s.log, format+"\n", args...)
+	}
 }
 
 func (s *step) Failed() bool {
