@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clooster/clooster/internal/logtext"
 )
 
 // Error is an error the Pushbullet API answered.
@@ -60,9 +62,9 @@ func (p *Pushbullet) apiError(resp *http.Response, answer []byte) *Error {
 		e.Type = body.Error.Type
 		e.Message = body.Error.Message
 	}
-	e.Code = oneLine(redact(e.Code, p.Token), 64)
-	e.Type = oneLine(redact(e.Type, p.Token), 64)
-	e.Message = oneLine(redact(e.Message, p.Token), 256)
+	e.Code = logtext.OneLine(logtext.Redact(e.Code, p.Token), 64)
+	e.Type = logtext.OneLine(logtext.Redact(e.Type, p.Token), 64)
+	e.Message = logtext.OneLine(logtext.Redact(e.Message, p.Token), 256)
 	if e.Message == "" {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
@@ -110,27 +112,4 @@ func untilReset(h http.Header, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
-}
-
-// redact removes secret from s.
-func redact(s, secret string) string {
-	if secret == "" || !strings.Contains(s, secret) {
-		return s
-	}
-	return strings.ReplaceAll(s, secret, "[redacted]")
-}
-
-// oneLine keeps s fit for a log line: control characters become spaces and it
-// is cut to at most n bytes.
-func oneLine(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if len(s) > n {
-		s = strings.ToValidUTF8(s[:n], "") + "…"
-	}
-	return s
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/clooster/clooster/internal/logtext"
 )
 
 // Defaults, as shoutrrr's.
@@ -112,7 +114,7 @@ func (p *problems) add(key, msg, got string) {
 
 // quote shows a value from the URL in an error: quoted, on one line, short.
 func quote(v string) string {
-	return strconv.Quote(oneLine(v, 64))
+	return strconv.Quote(logtext.OneLine(v, 64))
 }
 
 // New parses a shoutrrr smtp URL. Its error, an *Error wrapping
@@ -167,7 +169,7 @@ func New(u *url.URL) (*Sender, error) {
 		name, ok := keys[strings.ToLower(k)]
 		switch {
 		case !ok:
-			p.add(oneLine(k, 32), "unknown key", "")
+			p.add(logtext.OneLine(k, 32), "unknown key", "")
 		case len(q[k]) > 1:
 			p.add(name, "given more than once", "")
 		default:

@@ -131,28 +131,3 @@ func temporary(err error) bool {
 func misconfigured(cmd, msg string) *Error {
 	return &Error{Cmd: cmd, Msg: msg, Err: ErrMisconfigured}
 }
-
-// redact removes the secrets from s.
-func redact(s string, secrets []string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
-		}
-	}
-	return s
-}
-
-// oneLine keeps s fit for a log line: control characters become spaces
-// and it is cut to at most n bytes.
-func oneLine(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if len(s) > n {
-		s = strings.ToValidUTF8(s[:n], "") + "…"
-	}
-	return s
-}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clooster/clooster/internal/logtext"
 )
 
 // Push sends one mail to every recipient: its subject is the URL's subject,
@@ -166,7 +168,7 @@ func (ss *session) authenticate(c *smtp.Client) *Error {
 	case !ok:
 		return misconfigured(cmd, "the server offers no AUTH over this unencrypted connection")
 	case !slices.ContainsFunc(strings.Fields(offered), func(m string) bool { return strings.EqualFold(m, mech) }):
-		return misconfigured(cmd, "the server offers "+oneLine(offered, 64)+", not "+mech)
+		return misconfigured(cmd, "the server offers "+logtext.OneLine(offered, 64)+", not "+mech)
 	}
 	var a smtp.Auth
 	switch ss.auth {
@@ -203,7 +205,7 @@ func (ss *session) tlsConfig() *tls.Config {
 func (ss *session) fail(cmd string, err error) *Error {
 	var reply *textproto.Error
 	if errors.As(err, &reply) {
-		return &Error{Cmd: cmd, Code: reply.Code, Msg: oneLine(redact(reply.Msg, ss.Secrets()), 256)}
+		return &Error{Cmd: cmd, Code: reply.Code, Msg: logtext.OneLine(logtext.Redact(reply.Msg, ss.Secrets()...), 256)}
 	}
 	if cerr := ss.ctx.Err(); cerr != nil {
 		err = cerr

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clooster/clooster/internal/logtext"
 )
 
 // maxRetry caps the wait an answer may ask for.
@@ -49,7 +51,7 @@ func (e *Error) Error() string {
 		b.WriteString("sendMessage")
 		if e.Err != nil {
 			b.WriteString(": ")
-			b.WriteString(oneLine(redact(e.Err.Error(), e.secrets), 300))
+			b.WriteString(logtext.OneLine(logtext.Redact(e.Err.Error(), e.secrets...), 300))
 		}
 	case e.Err != nil:
 		b.WriteString(strconv.Itoa(e.Status))
@@ -58,7 +60,7 @@ func (e *Error) Error() string {
 			b.WriteString(t)
 		}
 		b.WriteString(": ")
-		b.WriteString(oneLine(redact(e.Err.Error(), e.secrets), 300))
+		b.WriteString(logtext.OneLine(logtext.Redact(e.Err.Error(), e.secrets...), 300))
 	default:
 		b.WriteString("error ")
 		b.WriteString(strconv.Itoa(e.Code))
@@ -108,7 +110,7 @@ func (s *Sender) answerError(c chat, resp *http.Response, answer []byte) *Error 
 		if mt == "" {
 			mt = "no content type"
 		}
-		e.Err = fmt.Errorf("%w (%s)", ErrUnexpectedAnswer, oneLine(mt, 64))
+		e.Err = fmt.Errorf("%w (%s)", ErrUnexpectedAnswer, logtext.OneLine(mt, 64))
 		e.Retry = retryAfter(resp.Header, time.Now())
 		return e
 	}
@@ -116,7 +118,7 @@ func (s *Sender) answerError(c chat, resp *http.Response, answer []byte) *Error 
 		return nil
 	}
 	e.Code = cmp.Or(a.ErrorCode, resp.StatusCode)
-	e.Description = oneLine(redact(a.Description, e.secrets), 200)
+	e.Description = logtext.OneLine(logtext.Redact(a.Description, e.secrets...), 200)
 	if p := a.Parameters; p != nil {
 		if p.RetryAfter > 0 {
 			e.Retry = time.Duration(min(p.RetryAfter, int64(maxRetry/time.Second))) * time.Second
@@ -191,35 +193,4 @@ func (es chatErrors) Unwrap() []error {
 		out[i] = e
 	}
 	return out
-}
-
-// redact replaces every secret in s, longest first so that a secret holding
-// another is replaced whole.
-func redact(s string, secrets []string) string {
-	sorted := make([]string, 0, len(secrets))
-	for _, v := range secrets {
-		if v != "" && strings.Contains(s, v) {
-			sorted = append(sorted, v)
-		}
-	}
-	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
-	for _, v := range sorted {
-		s = strings.ReplaceAll(s, v, "[redacted]")
-	}
-	return s
-}
-
-// oneLine keeps s fit for a log line: control characters become spaces and
-// it is cut to at most n bytes.
-func oneLine(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if len(s) > n {
-		s = strings.ToValidUTF8(s[:n], "") + "…"
-	}
-	return s
 }

@@ -42,6 +42,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/clooster/clooster/internal/logtext"
 )
 
 // apiBase is the Bot API's address.
@@ -90,7 +92,7 @@ func New(u *url.URL, client *http.Client) (*Sender, error) {
 			secret, _ := u.User.Password()
 			secrets = []string{u.User.Username() + ":" + secret, secret}
 		}
-		return nil, errors.New("telegram: " + oneLine(redact(err.Error(), secrets), 300))
+		return nil, errors.New("telegram: " + logtext.OneLine(logtext.Redact(err.Error(), secrets...), 300))
 	}
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}

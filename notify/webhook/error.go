@@ -4,10 +4,11 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clooster/clooster/internal/logtext"
 )
 
 // maxRetryAfter caps the wait a Retry-After header may ask for.
@@ -34,7 +35,7 @@ func (e *Error) Error() string {
 		b.WriteString(e.Op)
 		if e.Err != nil {
 			b.WriteString(": ")
-			b.WriteString(redact(e.Err.Error(), e.secrets))
+			b.WriteString(logtext.Redact(e.Err.Error(), e.secrets...))
 		}
 		return b.String()
 	}
@@ -65,7 +66,7 @@ func (s *Sender) statusError(resp *http.Response, answer []byte) *Error {
 	e := &Error{Status: resp.StatusCode, Retry: retryAfter(resp.Header, time.Now()), secrets: s.Secrets()}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/plain" || mt == "application/json" || strings.HasSuffix(mt, "+json") {
 		line, _, _ := strings.Cut(string(answer), "\n")
-		e.Message = oneLine(redact(line, e.secrets), 200)
+		e.Message = logtext.OneLine(logtext.Redact(line, e.secrets...), 200)
 	}
 	return e
 }
@@ -90,36 +91,5 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 
 // redact is err with the sender's secrets replaced.
 func (s *Sender) redact(err error) error {
-	return errors.New(redact(err.Error(), s.Secrets()))
-}
-
-// redact replaces every secret in s, longest first so that a secret holding
-// another is replaced whole.
-func redact(s string, secrets []string) string {
-	sorted := make([]string, 0, len(secrets))
-	for _, v := range secrets {
-		if v != "" && strings.Contains(s, v) {
-			sorted = append(sorted, v)
-		}
-	}
-	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
-	for _, v := range sorted {
-		s = strings.ReplaceAll(s, v, "[redacted]")
-	}
-	return s
-}
-
-// oneLine keeps s fit for a log line: control characters become spaces and
-// it is cut to at most n bytes.
-func oneLine(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if len(s) > n {
-		s = strings.ToValidUTF8(s[:n], "") + "…"
-	}
-	return s
+	return errors.New(logtext.Redact(err.Error(), s.Secrets()...))
 }

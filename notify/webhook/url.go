@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/clooster/clooster/internal/logtext"
 )
 
 // Scheme is the URL scheme of a webhook; "generic+https" and "generic+http"
@@ -50,7 +52,7 @@ func parse(u *url.URL) (*Sender, error) {
 	case Scheme + "+http":
 		scheme = "http"
 	default:
-		return nil, fmt.Errorf("scheme: want %s, %s+https or %s+http (got %q)", Scheme, Scheme, Scheme, oneLine(u.Scheme, 32))
+		return nil, fmt.Errorf("scheme: want %s, %s+https or %s+http (got %q)", Scheme, Scheme, Scheme, logtext.OneLine(u.Scheme, 32))
 	}
 	if u.Opaque != "" || u.Host == "" {
 		return nil, errors.New("no host: want " + Scheme + "://host[:port]/path")
@@ -108,14 +110,14 @@ func parse(u *url.URL) (*Sender, error) {
 			case strings.EqualFold(v, "json"):
 				s.json = true
 			default:
-				return nil, fmt.Errorf("template: custom templates are not supported, only json (got %q)", oneLine(v, 64))
+				return nil, fmt.Errorf("template: custom templates are not supported, only json (got %q)", logtext.OneLine(v, 64))
 			}
 		case keyContentType:
 			s.contentType = v
 		case keyDisableTLS:
 			b, ok := parseBool(v)
 			if !ok {
-				return nil, fmt.Errorf("disabletls: want yes or no (got %q)", oneLine(v, 16))
+				return nil, fmt.Errorf("disabletls: want yes or no (got %q)", logtext.OneLine(v, 16))
 			}
 			disableTLS = b
 		case keyTitle:
@@ -126,14 +128,14 @@ func parse(u *url.URL) (*Sender, error) {
 			s.messageKey = v
 		case keyMethod:
 			if !validMethod(v) {
-				return nil, fmt.Errorf("method: not an HTTP method (got %q)", oneLine(v, 16))
+				return nil, fmt.Errorf("method: not an HTTP method (got %q)", logtext.OneLine(v, 16))
 			}
 			s.method = v
 		}
 	}
 	for _, h := range s.headers {
 		if !validHeader(h.name, h.value) {
-			return nil, fmt.Errorf("header %q: invalid name or value", oneLine(h.name, 64))
+			return nil, fmt.Errorf("header %q: invalid name or value", logtext.OneLine(h.name, 64))
 		}
 	}
 	if scheme == "" {
