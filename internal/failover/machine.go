@@ -117,9 +117,18 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 
 	if s.stopping {
 		// Rule 7 with handover: leave once the peer holds the record, or
-		// the link is gone, or the handover took too long.
-		if !s.link || s.claim == s.peerValue && !s.claimChanged.Before(s.stopAt) || !now.Before(s.stopBy) {
+		// the link is gone, or the handover took too long. The peer's
+		// word is not enough: a node says it holds the record as soon as
+		// its write is under way, so a read made after the peer said so
+		// must find the peer's value.
+		claimed := s.claim == s.peerValue && !s.claimChanged.Before(s.stopAt)
+		landed := claimed && s.rec.content == s.peerValue && !s.rec.at.Before(s.claimChanged)
+		switch {
+		case !s.link || landed || !now.Before(s.stopBy):
 			acts = append(acts, ActExit{})
+		case claimed && !s.reading && !now.Before(s.stopReadNext):
+			s.reading, s.stopReadNext = true, now.Add(c.Keepalive)
+			acts = append(acts, ActRead{Verify: true})
 		}
 		return s, s.hooks(c, acts)
 	}

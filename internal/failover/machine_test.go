@@ -501,8 +501,19 @@ func TestMachineHealth(t *testing.T) {
 		{
 			name: "handover: the active node asks, waits for the peer to hold the record, then exits",
 			c:    handover,
-			evs:  seq(linked(handover, "srv1"), hb(2*sec), EvStop{at(3 * sec)}, hb(3100*ms), hbf(3200*ms, FlagHealthy|FlagActive)),
-			want: []string{"hook on_active", "exit"},
+			evs:  seq(linked(handover, "srv1"), hb(2*sec), EvStop{at(3 * sec)}, hb(3100*ms), hbf(3200*ms, FlagHealthy|FlagActive), verified(3250*ms, "srv2")),
+			want: []string{"hook on_active", "verify", "exit", "hook on_standby"},
+		},
+		{
+			// The peer says it holds the record as soon as its write is
+			// under way: a read that still finds this node's value
+			// (the write has yet to land) keeps it here, and it reads
+			// again a keepalive later.
+			name: "handover: the peer's word alone is not the record moved",
+			c:    handover,
+			evs: seq(linked(handover, "srv1"), hb(2*sec), EvStop{at(3 * sec)}, hbf(3200*ms, FlagHealthy|FlagActive),
+				verified(3250*ms, "srv1"), hbf(3700*ms, FlagHealthy|FlagActive), hbf(4200*ms, FlagHealthy|FlagActive), verified(4250*ms, "srv2")),
+			want: []string{"hook on_active", "verify", "verify", "exit", "hook on_standby"},
 		},
 		{
 			name: "handover: gives up after 5 s",

@@ -183,10 +183,11 @@ type State struct {
 	looked        bool          // a plain read has answered since start
 	lookFailed    bool          // a read has failed since start, before any answered
 
-	stopping bool
-	handover bool // stopping, and asking the peer to take the record
-	stopAt   time.Time
-	stopBy   time.Time
+	stopping     bool
+	handover     bool // stopping, and asking the peer to take the record
+	stopAt       time.Time
+	stopBy       time.Time
+	stopReadNext time.Time // a stopping node's next read of whether the peer holds the record
 
 	active      bool // as last announced to hooks: the record points here
 	activeKnown bool // a hook has announced it at all
