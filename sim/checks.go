@@ -421,6 +421,7 @@ func (t *truth) stopped(i int) {
 		return
 	}
 	value := w.nodes[y].value
+	t.handingTo[i] = value
 	t.expectBy("handover", nodeName(i)+" stops holding the record: "+nodeName(y)+" has it within "+failover.HandoverLimit.String(),
 		failover.HandoverLimit,
 		func() bool { return t.linkGood() && t.healthyFor(y, 0) && t.steady(since) && n.proc != procFrozen },

@@ -41,6 +41,10 @@ type truth struct {
 	ownWrite   [2]time.Time // node i's last write of its own value
 	expect     []*expectation
 	stopAt     [2]time.Time // a SIGTERM not yet followed by the exit
+	// handingTo is, while a node stops with a handover the peer can
+	// take, the peer's value: the node may not exit before the record
+	// holds it ("" for none).
+	handingTo [2]string
 	rearmSince [2]time.Time
 }
 
@@ -136,7 +140,14 @@ func (t *truth) read(n *node) {
 // crash or its machine's loss. A SIGTERM it got is over with it (a kill -9
 // during the handover ends the stop as surely as the exit; the process its
 // supervisor starts next has no stop under way).
-func (t *truth) exited(n *node) { t.stopAt[n.i] = time.Time{} }
+func (t *truth) exited(n *node) {
+	if v := t.handingTo[n.i]; v != "" && !t.recordIs(v) && t.w.now.Before(t.stopAt[n.i].Add(failover.HandoverLimit)) &&
+		t.linkGood() && t.healthyFor(1-n.i, 0) && t.steady(t.stopAt[n.i]) {
+		t.w.fail("handover", "%s exited %.3fs after SIGTERM while the record did not yet hold %s's value %q: it left the record on a stopped node",
+			nodeName(n.i), t.w.since(t.stopAt[n.i]), nodeName(1-n.i), v)
+	}
+	t.stopAt[n.i], t.handingTo[n.i] = time.Time{}, ""
+}
 
 // notified is an alert of node n. Each names what it is about, so that a
 // channel's events filter can pass it; "test" is notify-test's alone.
