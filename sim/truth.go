@@ -34,17 +34,17 @@ type truth struct {
 	quietWrites int
 	races       int // writes that raced: both nodes read before either wrote
 
-	lastPush   [2]time.Time // node i's last alert
-	firstRead  [2]time.Time // node i's first read answered since it started
-	calm       [2]time.Time // the last step at which node i saw no down episode
-	deadWrite  [2]time.Time // node i's last write of its own value while its service was down
-	ownWrite   [2]time.Time // node i's last write of its own value
-	expect     []*expectation
-	stopAt     [2]time.Time // a SIGTERM not yet followed by the exit
+	lastPush  [2]time.Time // node i's last alert
+	firstRead [2]time.Time // node i's first read answered since it started
+	calm      [2]time.Time // the last step at which node i saw no down episode
+	deadWrite [2]time.Time // node i's last write of its own value while its service was down
+	ownWrite  [2]time.Time // node i's last write of its own value
+	expect    []*expectation
+	stopAt    [2]time.Time // a SIGTERM not yet followed by the exit
 	// handingTo is, while a node stops with a handover the peer can
 	// take, the peer's value: the node may not exit before the record
 	// holds it ("" for none).
-	handingTo [2]string
+	handingTo  [2]string
 	rearmSince [2]time.Time
 }
 
