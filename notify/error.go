@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/clooster/clooster/internal/logtext"
+
+	"github.com/clooster/clooster/internal/httpwait"
 )
 
 // Error is an error the Pushbullet API answered.
@@ -75,29 +77,11 @@ func (p *Pushbullet) apiError(resp *http.Response, answer []byte) *Error {
 // retryIn is how long an answer asks to wait: its Retry-After, or for a 429
 // without one, until its X-Ratelimit-Reset.
 func retryIn(status int, h http.Header, now time.Time) time.Duration {
-	if d := retryAfter(h, now); d > 0 {
+	if d := httpwait.RetryAfter(h, now); d > 0 {
 		return d
 	}
 	if status == http.StatusTooManyRequests {
 		return untilReset(h, now)
-	}
-	return 0
-}
-
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
 	}
 	return 0
 }

@@ -13,10 +13,9 @@ import (
 	"time"
 
 	"github.com/clooster/clooster/internal/logtext"
-)
 
-// maxRetry caps the wait an answer may ask for.
-const maxRetry = 24 * time.Hour
+	"github.com/clooster/clooster/internal/httpwait"
+)
 
 // ErrUnexpectedAnswer is the Err of an *Error for an answer that is not the
 // Bot API's: not its JSON (a proxy's HTML page for a 502, say), or "ok"
@@ -111,7 +110,7 @@ func (s *Sender) answerError(c chat, resp *http.Response, answer []byte) *Error 
 			mt = "no content type"
 		}
 		e.Err = fmt.Errorf("%w (%s)", ErrUnexpectedAnswer, logtext.OneLine(mt, 64))
-		e.Retry = retryAfter(resp.Header, time.Now())
+		e.Retry = httpwait.RetryAfter(resp.Header, time.Now())
 		return e
 	}
 	if *a.OK {
@@ -121,32 +120,14 @@ func (s *Sender) answerError(c chat, resp *http.Response, answer []byte) *Error 
 	e.Description = logtext.OneLine(logtext.Redact(a.Description, e.secrets...), 200)
 	if p := a.Parameters; p != nil {
 		if p.RetryAfter > 0 {
-			e.Retry = time.Duration(min(p.RetryAfter, int64(maxRetry/time.Second))) * time.Second
+			e.Retry = time.Duration(min(p.RetryAfter, int64(httpwait.Max/time.Second))) * time.Second
 		}
 		e.MigrateTo = p.MigrateToChatID
 	}
 	if e.Retry == 0 {
-		e.Retry = retryAfter(resp.Header, time.Now())
+		e.Retry = httpwait.RetryAfter(resp.Header, time.Now())
 	}
 	return e
-}
-
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(maxRetry/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), maxRetry)
-	}
-	return 0
 }
 
 // chatErrors are the failures of a Push to several chats, the one that

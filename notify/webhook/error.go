@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"github.com/clooster/clooster/internal/logtext"
-)
 
-// maxRetryAfter caps the wait a Retry-After header may ask for.
-const maxRetryAfter = 24 * time.Hour
+	"github.com/clooster/clooster/internal/httpwait"
+)
 
 // Error is a push that failed: the endpoint answered with a status of 400
 // or more, or no answer came (Status 0, Err says why).
@@ -63,30 +62,12 @@ func (e *Error) Temporary() bool {
 
 // statusError turns an answer of 400 or more into an *Error.
 func (s *Sender) statusError(resp *http.Response, answer []byte) *Error {
-	e := &Error{Status: resp.StatusCode, Retry: retryAfter(resp.Header, time.Now()), secrets: s.Secrets()}
+	e := &Error{Status: resp.StatusCode, Retry: httpwait.RetryAfter(resp.Header, time.Now()), secrets: s.Secrets()}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/plain" || mt == "application/json" || strings.HasSuffix(mt, "+json") {
 		line, _, _ := strings.Cut(string(answer), "\n")
 		e.Message = logtext.OneLine(logtext.Redact(line, e.secrets...), 200)
 	}
 	return e
-}
-
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), maxRetryAfter)
-	}
-	return 0
 }
 
 // redact is err with the sender's secrets replaced.
