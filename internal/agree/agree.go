@@ -10,6 +10,7 @@ package agree
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,10 @@ type Settings struct {
 	Role        string // "server" or "client"
 	Keepalive   time.Duration
 	PeerTimeout time.Duration
+	// Record is the single record of the original format, as "name type"
+	// ("www.example.com CNAME", the type "" when the file leaves it to
+	// the lookup); "" with a records block.
+	Record string
 	// Preferred is the single record's preferred_value; "" with a records
 	// block (each record's preferred node is in its digest).
 	Preferred string
@@ -113,7 +118,11 @@ func Compare(a, b Settings) []Difference {
 
 	out = append(out, timings(a, b, an, bn)...)
 
-	// Where the record belongs while both are up.
+	// Which record, and where it belongs while both are up.
+	if a.Record != "" && b.Record != "" && !sameRecord(a.Record, b.Record) {
+		add(Difference{Field: "cloudflare.record", A: a.Record, B: b.Record, Blocks: true,
+			What: "the nodes look after different records"})
+	}
 	if a.Preferred != "" && b.Preferred != "" && a.Preferred != b.Preferred {
 		add(Difference{Field: "cloudflare.preferred_value", A: a.Preferred, B: b.Preferred, Blocks: true,
 			What: "the nodes disagree on the record's content while both are up: neither fails back until they agree"})
@@ -214,4 +223,12 @@ func side(s Settings, what string) string {
 		return s.Name
 	}
 	return what
+}
+
+// sameRecord compares two "name type" records; a missing type matches any
+// (the lookup picks the only record of the name).
+func sameRecord(a, b string) bool {
+	an, at, _ := strings.Cut(strings.ToLower(a), " ")
+	bn, bt, _ := strings.Cut(strings.ToLower(b), " ")
+	return strings.TrimSuffix(an, ".") == strings.TrimSuffix(bn, ".") && (at == "" || bt == "" || at == bt)
 }
