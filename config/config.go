@@ -52,10 +52,19 @@
 //     those clooster sets for its hooks. Other programs' variables, such as
 //     the Cloudflare library's CLOUDFLARE_*, are ignored.
 //
+// # Pairs
+//
+// Settings is what a configuration says about the pair, as the link
+// compares it with the peer's (package agree). ComparePair compares the two
+// nodes' configurations before they are deployed: the same comparison, and
+// what only both files show (the keys, the client's port, address and
+// certificate pins against the server's).
+//
 // # Concurrency
 //
 // Load starts no goroutines and keeps no global state: it may be called
-// concurrently. A loaded Config is plain data, safe to read concurrently.
+// concurrently. A loaded Config is plain data, safe to read concurrently;
+// so is ComparePair, which only reads the TLS files the configurations name.
 package config
 
 import (
