@@ -76,6 +76,18 @@ func loadConfig(flagPath string, args, environ []string) (*config.Config, string
 	return cfg, path, nil
 }
 
+// loadPeerFile loads one of the two files check compares, without the
+// environment: CLOOSTER_* variables describe the node they are set on, not
+// two. Its errors name the file.
+func loadPeerFile(path string) (*config.Config, error) {
+	cfg, err := config.Load(path, nil)
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return nil, fmt.Errorf("%s: invalid configuration:\n%w", path, err)
+	}
+	return cfg, err // a read error names the file
+}
+
 func cmdRun(ctx context.Context, args, environ []string, stderr io.Writer) error {
 	fs := newFlags("clooster")
 	path := fs.String("config", "", "configuration file")
@@ -99,6 +111,16 @@ func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	files := fs.Args()
+	if *path != "" && (len(files) != 1 || files[0] != *path) {
+		files = append([]string{*path}, files...)
+	}
+	switch {
+	case len(files) > 2:
+		return usagef("%w: check takes one configuration file, or two to compare (got %d)", errFlags, len(files))
+	case len(files) == 2:
+		return checkPair(files[0], files[1], stdout, stderr)
+	}
 	cfg, from, err := loadConfig(*path, fs.Args(), environ)
 	if err != nil {
 		return err
@@ -117,6 +139,51 @@ func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
 		from = "the environment"
 	}
 	fmt.Fprintf(stderr, "clooster: configuration from %s is valid (%s, role %s)\n", from, cfg.ThisServer, cfg.Role)
+	return nil
+}
+
+// checkPair compares the two nodes' files: each is loaded and validated
+// on its own, then every difference between them is printed, one a line.
+// Only a difference that keeps the pair from working fails the check.
+func checkPair(pathA, pathB string, stdout, stderr io.Writer) error {
+	a, errA := loadPeerFile(pathA)
+	b, errB := loadPeerFile(pathB)
+	if err := errors.Join(errA, errB); err != nil {
+		return usageError{err}
+	}
+	for _, f := range []struct {
+		path string
+		cfg  *config.Config
+	}{{pathA, a}, {pathB, b}} {
+		for _, w := range f.cfg.Warnings {
+			if !strings.HasPrefix(w, f.path+" ") { // a warning about the file names it
+				w = f.path + ": " + w
+			}
+			fmt.Fprintf(stderr, "clooster: warning: %s\n", w)
+		}
+	}
+	diffs := config.ComparePair(a, b)
+	var fatal int
+	var minor []string
+	for _, d := range diffs {
+		fmt.Fprintf(stdout, "differ: %s\n", d)
+		if config.Fatal(d) {
+			fatal++
+		} else {
+			minor = append(minor, d.Field)
+		}
+	}
+	pair := fmt.Sprintf("%s (%s, %s) and %s (%s, %s)", pathA, a.ThisServer, a.Role, pathB, b.ThisServer, b.Role)
+	switch {
+	case fatal > 0 && len(diffs) == 1:
+		return usagef("%s disagree on 1 setting", pair)
+	case fatal > 0:
+		return usagef("%s disagree on %d settings", pair, len(diffs))
+	case len(minor) > 0:
+		fmt.Fprintf(stderr, "clooster: %s agree, but for %s, which does not stop them\n", pair, strings.Join(minor, ", "))
+	default:
+		fmt.Fprintf(stderr, "clooster: %s agree\n", pair)
+	}
 	return nil
 }
 

@@ -35,6 +35,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 const usage = `usage:
   clooster [-config FILE] [-dry-run] [FILE]   run the daemon
   clooster check [-config FILE] [FILE]        validate and print the effective configuration
+  clooster check FILE FILE                    compare the two nodes' files (CLOOSTER_* variables not applied)
   clooster status [-addr HOST:PORT] [-json]   show the state of a running daemon
   clooster notify-test [-config FILE] [FILE]  send one test push
   clooster secret                             print a fresh random key
