@@ -140,6 +140,10 @@ type Server struct {
 	Port    int    `json:"port"`
 	// Backlog is accepted for compatibility with the original and ignored.
 	Backlog int `json:"backlog,omitempty"`
+	// PeerAddress is where the server looks, while it has no link, for a
+	// peer that listens as a server too: host:port, by default
+	// other_server and this server's port; "" turns the look off.
+	PeerAddress string `json:"peer_address"`
 }
 
 // Client is where the client role dials.

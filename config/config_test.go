@@ -406,3 +406,40 @@ func TestDuration(t *testing.T) {
 		t.Errorf("MarshalJSON: got %s, %v, want \"5s\"", b, err)
 	}
 }
+
+// server.peer_address: other_server at the server's port unless set; a
+// host alone takes the port; "" (in the file or the environment) turns the
+// look off; a value that is no host:port is an error naming the key.
+func TestPeerAddress(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		change  func(m map[string]any)
+		environ []string
+		want    string
+	}{
+		{name: "default", want: "b.example.com:4096"},
+		{name: "default at the server's port", change: func(m map[string]any) { set(m, "server.port", 5000) }, want: "b.example.com:5000"},
+		{name: "set", change: func(m map[string]any) { set(m, "server.peer_address", "192.0.2.2:4443") }, want: "192.0.2.2:4443"},
+		{name: "host only", change: func(m map[string]any) { set(m, "server.peer_address", "2001:db8::2") }, want: "[2001:db8::2]:4096"},
+		{name: "off in the file", change: func(m map[string]any) { set(m, "server.peer_address", "") }, want: ""},
+		{name: "off by the environment", environ: []string{"CLOOSTER_SERVER_PEER_ADDRESS="}, want: ""},
+		{name: "by the environment", environ: []string{"CLOOSTER_SERVER_PEER_ADDRESS=peer.example.net:9"}, want: "peer.example.net:9"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := base()
+			if tt.change != nil {
+				tt.change(m)
+			}
+			c := mustLoad(t, writeConfig(t, m), tt.environ)
+			if c.Server.PeerAddress != tt.want {
+				t.Errorf("server.peer_address %q, want %q", c.Server.PeerAddress, tt.want)
+			}
+		})
+	}
+	m := base()
+	set(m, "server.peer_address", "b.example.com:0")
+	_, err := Load(writeConfig(t, m), nil)
+	if ps := problems(t, err); len(ps) != 1 || ps[0].Key != "server.peer_address" || !strings.Contains(ps[0].String(), `"b.example.com:0"`) {
+		t.Errorf("problems %q", ps)
+	}
+}

@@ -28,6 +28,8 @@ type envLayer struct {
 		Address *string `env:"ADDRESS"`
 		Port    *int    `env:"PORT"`
 		Backlog *int    `env:"BACKLOG"`
+		// PeerAddress may be set empty: the look is then off.
+		PeerAddress *string `env:"PEER_ADDRESS"`
 	} `envPrefix:"SERVER_"`
 	Client struct {
 		Address *string `env:"ADDRESS"`
@@ -230,8 +232,11 @@ func (l *loader) readEnv(environ []string) []envValue {
 
 	var out []envValue
 	collectEnv(reflect.ValueOf(&e).Elem(), configType, "", &out)
-	if v, ok := vars["CLOOSTER_STATUS_ADDRESS"]; ok && v == "" {
-		out = append(out, envValue{"status.address", "CLOOSTER_STATUS_ADDRESS", reflect.ValueOf("")})
+	// Addresses that an empty value turns off.
+	for _, path := range []string{"status.address", "server.peer_address"} {
+		if v, ok := vars[EnvName(path)]; ok && v == "" {
+			out = append(out, envValue{path, EnvName(path), reflect.ValueOf("")})
+		}
 	}
 	for _, s := range secretFiles {
 		file := vars[s.fileVar]

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -176,6 +177,15 @@ func (l *loader) defaults() {
 			c.Server.Address = DefaultServerAddress
 		}
 		setDefault(l, "server.port", &c.Server.Port, DefaultPort)
+		port := strconv.Itoa(c.Server.Port)
+		if !l.isSet("server.peer_address") {
+			c.Server.PeerAddress = ""
+			if c.OtherServer != "" {
+				c.Server.PeerAddress = net.JoinHostPort(unbracket(c.OtherServer), port)
+			}
+		} else {
+			c.Server.PeerAddress = withPort(strings.TrimSpace(c.Server.PeerAddress), port)
+		}
 	}
 	if c.Client != nil {
 		c.Client.Address = unbracket(c.Client.Address)

@@ -41,6 +41,11 @@ func (l *loader) validate() {
 	if c.Role == "server" {
 		l.checkHost("server.address", c.Server.Address)
 		l.checkPort("server.port", c.Server.Port)
+		if a := c.Server.PeerAddress; a != "" && l.isSet("server.peer_address") {
+			if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "0" {
+				l.bad("server.peer_address", quote(a), "must be host:port, or empty to turn the look for a second server off")
+			}
+		}
 	}
 	if c.Role == "client" {
 		if c.Client.Address == "" {

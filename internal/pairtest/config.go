@@ -90,6 +90,10 @@ type Node struct {
 	Role        string // "server" listens on Address and Port, "client" dials them
 	Address     string
 	Port        int
+	// PeerAddress is a server's server.peer_address, where it looks for a
+	// second server; "" turns the look off (the default address,
+	// other_server, is a name no test may resolve).
+	PeerAddress string
 	Key         string
 	Status      string // status.address, host:port
 	StatusToken string // status.token; "" leaves the listener open
@@ -126,7 +130,11 @@ func (n Node) Config() Obj {
 		{"this_server", n.This},
 		{"other_server", n.Other},
 		{"key", n.Key},
-		{n.Role, Obj{{"address", n.Address}, {"port", n.Port}}},
+	}
+	if n.Role == "server" {
+		o = append(o, Member{n.Role, Obj{{"address", n.Address}, {"port", n.Port}, {"peer_address", n.PeerAddress}}})
+	} else {
+		o = append(o, Member{n.Role, Obj{{"address", n.Address}, {"port", n.Port}}})
 	}
 	o = append(o, n.Timing.members()...)
 	if n.Status != "" || n.StatusToken != "" {
