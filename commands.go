@@ -293,8 +293,14 @@ func printStatus(w io.Writer, st watchdog.Status, now time.Time) {
 	} else {
 		fmt.Fprintf(w, "         preferred %s, this node writes %s\n", st.Record.Preferred, st.Record.ThisValue)
 	}
-	for _, m := range st.RecordsMismatch {
-		fmt.Fprintf(w, "         RECORD SETS DIFFER (no failback): %s\n", m)
+	for _, p := range st.Link.Problems {
+		fmt.Fprintf(w, "problem  %s since %s: %s\n", strings.ToUpper(p.Kind), p.Since.Format(time.RFC3339), p.What)
+		if p.Hint != "" {
+			fmt.Fprintf(w, "         hint: %s\n", p.Hint)
+		}
+	}
+	if len(st.Link.NoFailback) > 0 {
+		fmt.Fprintf(w, "         no failback while the files differ on: %s\n", strings.Join(st.Link.NoFailback, "; "))
 	}
 	if st.Health.Checked {
 		h := "healthy"

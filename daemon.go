@@ -55,7 +55,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		DryRun:            cfg.DryRun,
 		Store:             set,
 		Records:           values.records,
-		RecordDigests:     recordDigests(cfg),
+		Settings:          cfg.Settings(),
 		RecordStates:      set.States,
 		Logger:            logger,
 		Version:           buildVersion(),
@@ -95,6 +95,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 	switch cfg.Role {
 	case "server":
 		nc.ListenAddr = cfg.ListenAddr()
+		nc.PeerAddress = cfg.Server.PeerAddress
 		if nc.ServerTLS, err = watchdog.ServerTLS(cfg.TLS.Cert, cfg.TLS.Key); err != nil {
 			return err
 		}
@@ -337,13 +338,4 @@ func setValues(cfg *config.Config) values {
 	v.name = strings.Join(names, ", ")
 	v.this, v.other, v.preferred = recordset.Join(this), recordset.Join(other), recordset.Join(preferred)
 	return v
-}
-
-// recordDigests are the digests of cfg's records block, for the link.
-func recordDigests(cfg *config.Config) []watchdog.RecordDigest {
-	var out []watchdog.RecordDigest
-	for _, d := range cfg.RecordDigests() {
-		out = append(out, watchdog.RecordDigest{Label: d.Label, Key: d.Key, Hash: d.Hash})
-	}
-	return out
 }

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/clooster/clooster/internal/backoff"
+	"github.com/clooster/clooster/internal/failover"
 )
 
 // Reconnect backoff of the dialling side: short, because the link's return
@@ -34,6 +36,80 @@ type dialer struct {
 	log     *slog.Logger
 	newLink func(ws *websocket.Conn, remote string) *link
 	reject  func(addr, reason string) // counts rejections (metrics); may be nil
+	// problem reports what the attempts show of a disagreement between
+	// the two nodes' configurations (nil r: what it reported is gone);
+	// may be nil. It must not block.
+	problem func(r *refusal, addr string)
+	// timeout is peer_timeout: the peer's port must refuse connections
+	// for at least that long, and noListenerAfter, with no link since
+	// start, before that is reported.
+	timeout time.Duration
+
+	// Of the attempts so far (run's goroutine only).
+	linked       bool      // a link was made since start
+	refusedSince time.Time // connections refused since then; zero if the last was not
+	silentHellos int       // attempts in a row the server closed after our hello
+	reported     string    // the kind last reported; "" none
+}
+
+// noListenerAfter is how long, at least, the peer's port must refuse
+// connections, with no link since start, before it is said: a peer that is
+// merely stopped or restarting must not cost a push of its own.
+const noListenerAfter = 30 * time.Second
+
+// closedAfterHelloTimes is how many attempts in a row must meet a server
+// that closes the connection after our hello without a word before it is
+// said: it is what a server of protocol version 1 does.
+const closedAfterHelloTimes = 3
+
+// judge reports what an attempt that ended in err shows: a refusal (the
+// server says our configurations disagree), a port that refuses
+// connections for peer_timeout with no link since start (nothing listens:
+// the peer is stopped, or a client too), or a server that keeps closing
+// after our hello (an older version).
+func (d *dialer) judge(err error, remote string) {
+	if d.problem == nil {
+		return
+	}
+	var r *refusal
+	now := time.Now()
+	switch {
+	case err == nil:
+		d.linked = true
+	case errors.Is(err, syscall.ECONNREFUSED):
+		if d.refusedSince.IsZero() {
+			d.refusedSince = now
+		}
+		if !d.linked && now.Sub(d.refusedSince) >= max(d.timeout, noListenerAfter) {
+			r = &refusal{Kind: failover.ProblemNoListener,
+				What: fmt.Sprintf("%s refuses connections: nothing listens there", d.addr),
+				Hint: "clooster is not running on the peer, or the peer is configured as a client too: one node must be the server"}
+		}
+	case errors.Is(err, errClosedAfterHello):
+		d.silentHellos++
+		if d.silentHellos >= closedAfterHelloTimes {
+			r = &refusal{Kind: failover.ProblemVersion,
+				What: fmt.Sprintf("the server at %s closes the connection after this node's hello without a word", remote),
+				Hint: "it may run an older clooster (link protocol version 1): run the same version on both nodes"}
+		}
+	default:
+		r, _ = errors.AsType[*refusal](err)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		d.refusedSince = time.Time{}
+	}
+	if err == nil || !errors.Is(err, errClosedAfterHello) {
+		d.silentHellos = 0
+	}
+	switch {
+	case r != nil:
+		d.reported = r.Kind
+		d.problem(r, remote)
+	case err != nil && d.reported == failover.ProblemNoListener && !errors.Is(err, syscall.ECONNREFUSED):
+		// Something listens now: what it says is reported for itself.
+		d.problem(&refusal{Kind: failover.ProblemNoListener}, remote)
+		d.reported = ""
+	}
 }
 
 func (d *dialer) run(ctx context.Context, out chan<- *link) error {
@@ -47,6 +123,9 @@ func (d *dialer) run(ctx context.Context, out chan<- *link) error {
 			return nil
 		}
 		l, err := d.connect(ctx)
+		if ctx.Err() == nil {
+			d.judge(err, d.addr)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -91,6 +170,9 @@ func (d *dialer) connect(ctx context.Context) (*link, error) {
 	}
 	ws, _, err := wd.DialContext(ctx, "wss://"+d.addr+"/", nil)
 	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("dial: %w", syscall.ECONNREFUSED)
+		}
 		return nil, fmt.Errorf("dial: %s", shortErr(err))
 	}
 	remote := hostOf(ws.NetConn().RemoteAddr())
@@ -108,12 +190,20 @@ func (d *dialer) connect(ctx context.Context) (*link, error) {
 	}
 	if err != nil {
 		ws.Close()
-		if errors.Is(err, errBadProof) || errors.Is(err, errFrameLayout) || errors.Is(err, errFrameVersion) {
+		if _, ok := errors.AsType[*refusal](err); ok {
+			d.log.Debug("handshake refused", "peer", remote, "reason", shortErr(err))
+		} else if errors.Is(err, errBadProof) || errors.Is(err, errFrameLayout) || errors.Is(err, errFrameVersion) {
 			// The listener is not our peer, or someone sits in between.
 			if d.reject != nil {
 				d.reject(remote, shortErr(err))
 			}
 			d.log.Warn(fmt.Sprintf("rejected peer %s: %s", remote, shortErr(err)), "peer", remote, "reason", shortErr(err))
+		}
+		if r, ok := errors.AsType[*refusal](err); ok {
+			return nil, fmt.Errorf("handshake: %w", r)
+		}
+		if errors.Is(err, errClosedAfterHello) {
+			return nil, fmt.Errorf("handshake: %w", errClosedAfterHello)
 		}
 		return nil, fmt.Errorf("handshake: %s", shortErr(err))
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/clooster/clooster/internal/failover"
 )
@@ -16,8 +17,8 @@ import (
 //
 // Frames are small and bounded by maxFrameSize; anything else is an error.
 const (
-	protoVersion = 1
-	maxFrameSize = 512
+	protoVersion = 2
+	maxFrameSize = 1024
 	nonceSize    = 32
 	macSize      = 32
 	maxNameLen   = 253
@@ -40,16 +41,6 @@ const (
 	roleClient byte = 2
 )
 
-func roleName(r byte) string {
-	switch r {
-	case roleServer:
-		return "server"
-	case roleClient:
-		return "client"
-	}
-	return fmt.Sprintf("role(%d)", r)
-}
-
 // Errors returned by the decoder; callers report them as the reason a peer
 // was rejected.
 var (
@@ -71,13 +62,14 @@ type proof struct {
 }
 
 // keepaliveSize is a keepalive's length; its flags are failover's Flag*.
-const keepaliveSize = 2 + 8 + 8 + 8 + 8 + 1
+const keepaliveSize = 2 + 8 + 8 + 8 + 8 + 8 + 1
 
 type keepalive struct {
 	Seq   uint64 // per connection, from 1
 	Sent  int64  // sender's monotonic nanoseconds at sending
 	Echo  int64  // the Sent of the last keepalive received from the peer, 0 if none
 	Held  int64  // nanoseconds between receiving that keepalive and sending this one
+	Clock int64  // sender's wall clock at sending, Unix nanoseconds; 0 if unknown
 	Flags byte
 }
 
@@ -87,6 +79,7 @@ const (
 	byeReplaced byte = 2 // a newer connection took this one's place
 	byeTimeout  byte = 3 // the sender heard nothing for too long
 	byeProtocol byte = 4 // the sender could not parse what it got
+	byeRefused  byte = 5 // the handshake failed: the reason is "<problem kind>: <text>"
 )
 
 type bye struct {
@@ -94,43 +87,78 @@ type bye struct {
 	Reason string
 }
 
-// info tells the peer what this node writes when it takes over, so that each
-// side knows the other's value even when cloudflare.this_value is set; and,
-// when the node has a records block, the digest of each record, so that the
-// two nodes can compare their sets. Layout: the value's length and the
-// value; then, only with a records block, the number of records and, for
-// each, its key and hash (4 bytes each). The value may then be empty.
+// info tells the peer, once per link, what this node's configuration
+// says about the pair: the value it writes when it takes over, its timings,
+// the single record and its preferred value, or the digests of its records
+// block, so that the two nodes can compare them (package agree). Layout:
+// the value's length and the value, then fields, each a tag (1 byte), a
+// length (2 bytes) and that many bytes; fields of unknown tags are skipped,
+// so that later versions can add some.
 type info struct {
-	Value   string
-	Records []recordDigest // nil: no records block
+	Value       string
+	Keepalive   time.Duration
+	PeerTimeout time.Duration
+	Record      string         // the single record, "name type"
+	Preferred   string         // the single record's preferred value
+	OtherValue  string         // what the sender expects this node to write; "" if its file does not say
+	Version     string         // the sender's software version
+	Records     []recordDigest // nil: no records block
 }
 
 // recordDigest is one record's key (its name and type) and hash (its
 // whole configuration).
 type recordDigest struct{ Key, Hash uint32 }
 
+// INFO field tags.
+const (
+	infoRecords     = 1 // the records block's digests: key and hash, 4 bytes each, per record
+	infoKeepalive   = 2 // keepalive_interval, nanoseconds, 8 bytes
+	infoPeerTimeout = 3 // peer_timeout, nanoseconds, 8 bytes
+	infoRecord      = 4 // the single record: "name type"
+	infoPreferred   = 5 // the single record's preferred_value
+	infoOtherValue  = 6 // cloudflare.other_value
+	infoVersion     = 7 // the software version
+)
+
 // maxInfoRecords is the most record digests an INFO frame holds.
-const maxInfoRecords = (maxFrameSize - 2 - 1 - 1) / 8
+const maxInfoRecords = 64
 
 func (i info) encode() []byte {
 	v := i.Value
 	if len(v) > 255 {
 		v = "" // the peer then learns it from its own configuration only
 	}
-	n := 1 + len(v)
-	if i.Records != nil {
-		n += 1 + 8*len(i.Records)
-	}
-	b := header(frameInfo, n)
+	b := header(frameInfo, 64)
 	b = append(b, byte(len(v)))
 	b = append(b, v...)
-	if i.Records != nil {
-		b = append(b, byte(len(i.Records)))
-		for _, r := range i.Records {
-			b = binary.BigEndian.AppendUint32(b, r.Key)
-			b = binary.BigEndian.AppendUint32(b, r.Hash)
+	field := func(tag byte, data []byte) {
+		b = append(b, tag, byte(len(data)>>8), byte(len(data)))
+		b = append(b, data...)
+	}
+	text := func(tag byte, s string) {
+		if s != "" && len(s) <= 255 && len(b)+3+len(s) <= maxFrameSize {
+			field(tag, []byte(s))
 		}
 	}
+	dur := func(tag byte, d time.Duration) {
+		if d > 0 {
+			field(tag, binary.BigEndian.AppendUint64(nil, uint64(d)))
+		}
+	}
+	if i.Records != nil && len(i.Records) <= maxInfoRecords {
+		var rs []byte
+		for _, r := range i.Records {
+			rs = binary.BigEndian.AppendUint32(rs, r.Key)
+			rs = binary.BigEndian.AppendUint32(rs, r.Hash)
+		}
+		field(infoRecords, rs)
+	}
+	dur(infoKeepalive, i.Keepalive)
+	dur(infoPeerTimeout, i.PeerTimeout)
+	text(infoRecord, i.Record)
+	text(infoPreferred, i.Preferred)
+	text(infoOtherValue, i.OtherValue)
+	text(infoVersion, i.Version)
 	return b
 }
 
@@ -141,19 +169,50 @@ func decodeInfo(p []byte) (info, error) {
 	n := int(p[0])
 	i := info{Value: printable(string(p[1 : 1+n]))}
 	rest := p[1+n:]
-	if len(rest) == 0 {
-		if n == 0 {
-			return info{}, errFrameLayout // neither a value nor records
+	if n == 0 && len(rest) == 0 {
+		return info{}, errFrameLayout // says nothing
+	}
+	for len(rest) > 0 {
+		if len(rest) < 3 {
+			return info{}, errFrameLayout
 		}
-		return i, nil
-	}
-	if int(rest[0]) > maxInfoRecords || len(rest) != 1+8*int(rest[0]) {
-		return info{}, errFrameLayout
-	}
-	i.Records = make([]recordDigest, rest[0])
-	for k := range i.Records {
-		off := 1 + 8*k
-		i.Records[k] = recordDigest{binary.BigEndian.Uint32(rest[off:]), binary.BigEndian.Uint32(rest[off+4:])}
+		tag, size := rest[0], int(binary.BigEndian.Uint16(rest[1:]))
+		if len(rest) < 3+size {
+			return info{}, errFrameLayout
+		}
+		data := rest[3 : 3+size]
+		rest = rest[3+size:]
+		switch tag {
+		case infoRecords:
+			if size%8 != 0 || size/8 > maxInfoRecords {
+				return info{}, errFrameLayout
+			}
+			i.Records = make([]recordDigest, size/8)
+			for k := range i.Records {
+				i.Records[k] = recordDigest{binary.BigEndian.Uint32(data[8*k:]), binary.BigEndian.Uint32(data[8*k+4:])}
+			}
+		case infoKeepalive, infoPeerTimeout:
+			if size != 8 {
+				return info{}, errFrameLayout
+			}
+			d := time.Duration(binary.BigEndian.Uint64(data))
+			if d < 0 {
+				return info{}, errFrameLayout
+			}
+			if tag == infoKeepalive {
+				i.Keepalive = d
+			} else {
+				i.PeerTimeout = d
+			}
+		case infoRecord:
+			i.Record = printable(string(data))
+		case infoPreferred:
+			i.Preferred = printable(string(data))
+		case infoOtherValue:
+			i.OtherValue = printable(string(data))
+		case infoVersion:
+			i.Version = printable(string(data))
+		}
 	}
 	return i, nil
 }
@@ -183,6 +242,7 @@ func (k keepalive) encode() []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(k.Sent))
 	b = binary.BigEndian.AppendUint64(b, uint64(k.Echo))
 	b = binary.BigEndian.AppendUint64(b, uint64(k.Held))
+	b = binary.BigEndian.AppendUint64(b, uint64(k.Clock))
 	return append(b, k.Flags)
 }
 
@@ -252,7 +312,8 @@ func decodeKeepalive(p []byte) (keepalive, error) {
 	k.Sent = int64(binary.BigEndian.Uint64(p[8:]))
 	k.Echo = int64(binary.BigEndian.Uint64(p[16:]))
 	k.Held = int64(binary.BigEndian.Uint64(p[24:]))
-	k.Flags = p[32]
+	k.Clock = int64(binary.BigEndian.Uint64(p[32:]))
+	k.Flags = p[40]
 	if k.Seq == 0 {
 		return k, errFrameLayout
 	}

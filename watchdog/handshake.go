@@ -9,6 +9,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/clooster/clooster/internal/failover"
 )
 
 // exporterLabel is the RFC 9266 channel binding label: both ends of one TLS
@@ -31,6 +36,36 @@ const binaryMessage = 2 // websocket.BinaryMessage
 // errBadProof is what a wrong key looks like from either side.
 var errBadProof = errors.New("bad proof (wrong key?)")
 
+// refusal is a handshake that failed because the two nodes' configurations
+// disagree: the peer answers, but it is not the peer this node expects, or
+// it does not expect this node. Kind is a failover.Problem* kind; What says
+// what was seen, Hint what to do. It is unauthenticated evidence: anyone on
+// the path can produce it.
+type refusal struct {
+	Kind, What, Hint string
+	Err              error // what it also is (errBadProof, errFrameVersion); may be nil
+	// Told: the other side has been told why (a BYE it can read), or was
+	// the one that told us.
+	Told bool
+}
+
+func (r *refusal) Error() string { return r.What }
+
+func (r *refusal) Unwrap() error { return r.Err }
+
+// refusedBy reads the BYE(refused) the other side sent: its kind and text,
+// or nil if it is not one.
+func refusedBy(y bye) *refusal {
+	if y.Code != byeRefused {
+		return nil
+	}
+	kind, what, ok := strings.Cut(y.Reason, ": ")
+	if !ok || !slices.Contains(failover.ProblemKinds, kind) {
+		return nil
+	}
+	return &refusal{Kind: kind, What: what, Told: true}
+}
+
 // authenticator proves this node's knowledge of the shared key and checks the
 // peer's, over one TLS session. It holds no per-connection state and is safe
 // for concurrent use.
@@ -39,6 +74,8 @@ type authenticator struct {
 	this  string
 	other string
 	rand  io.Reader
+
+	probing atomic.Pointer[[nonceSize]byte] // the nonce of this node's probe under way
 }
 
 // channelBinding returns the TLS exporter value of a finished TLS 1.3 session.
@@ -85,7 +122,9 @@ func (a *authenticator) nonce() ([nonceSize]byte, error) {
 }
 
 // client runs the dialling side: hello, read the server's hello, prove,
-// check the server's proof. The caller sets the deadline.
+// check the server's proof. The caller sets the deadline. A server that
+// refuses us says why (BYE refused): that is a *refusal, and so is a
+// server's hello this node refuses, which it tells the server.
 func (a *authenticator) client(c messageConn, cb []byte) error {
 	nc, err := a.nonce()
 	if err != nil {
@@ -94,23 +133,30 @@ func (a *authenticator) client(c messageConn, cb []byte) error {
 	if err := c.WriteMessage(binaryMessage, hello{Role: roleClient, Nonce: nc, Name: a.this}.encode()); err != nil {
 		return fmt.Errorf("send hello: %w", err)
 	}
-	p, err := readFrame(c, frameHello)
+	p, err := readHandshake(c, frameHello)
 	if err != nil {
+		if _, ok := errors.AsType[*refusal](err); !ok {
+			err = fmt.Errorf("%w: %w", errClosedAfterHello, err)
+		}
 		return fmt.Errorf("read hello: %w", err)
 	}
 	sh, err := decodeHello(p)
 	if err != nil {
 		return fmt.Errorf("read hello: %w", err)
 	}
-	if err := a.checkHello(sh, roleServer); err != nil {
-		return err
+	if r := a.checkHello(sh, roleServer); r != nil {
+		a.tell(c, r)
+		return r
 	}
 	mine := a.mac(roleClient, cb, nc, sh.Nonce, a.this, a.other)
 	if err := c.WriteMessage(binaryMessage, proof{MAC: mine}.encode()); err != nil {
 		return fmt.Errorf("send proof: %w", err)
 	}
-	p, err = readFrame(c, frameProof)
+	p, err = readHandshake(c, frameProof)
 	if err != nil {
+		if _, ok := errors.AsType[*refusal](err); ok {
+			return fmt.Errorf("read proof: %w", err)
+		}
 		return fmt.Errorf("read proof: %w (the server refused us: wrong key?)", err)
 	}
 	sp, err := decodeProof(p)
@@ -119,6 +165,8 @@ func (a *authenticator) client(c messageConn, cb []byte) error {
 	}
 	want := a.mac(roleServer, cb, nc, sh.Nonce, a.this, a.other)
 	if !hmac.Equal(sp.MAC[:], want[:]) {
+		// The server took our proof, so it holds our key: this one is
+		// not from it (a relay). Not a disagreement of the two files.
 		return errBadProof
 	}
 	return nil
@@ -126,18 +174,25 @@ func (a *authenticator) client(c messageConn, cb []byte) error {
 
 // server runs the listening side: read the client's hello, answer, check the
 // client's proof, then prove. A client learns nothing keyed before it has
-// proved itself.
+// proved itself; a client refused is told why, as a *refusal is returned.
 func (a *authenticator) server(c messageConn, cb []byte) error {
-	p, err := readFrame(c, frameHello)
+	p, err := readHandshake(c, frameHello)
 	if err != nil {
+		if r, ok := errors.AsType[*refusal](err); ok && !r.Told {
+			a.tell(c, r)
+		}
 		return fmt.Errorf("read hello: %w", err)
 	}
 	ch, err := decodeHello(p)
 	if err != nil {
 		return fmt.Errorf("read hello: %w", err)
 	}
-	if err := a.checkHello(ch, roleClient); err != nil {
-		return err
+	if a.isProbe(ch.Nonce) {
+		return errSelfProbe
+	}
+	if r := a.checkHello(ch, roleClient); r != nil {
+		a.tell(c, r)
+		return r
 	}
 	ns, err := a.nonce()
 	if err != nil {
@@ -146,7 +201,7 @@ func (a *authenticator) server(c messageConn, cb []byte) error {
 	if err := c.WriteMessage(binaryMessage, hello{Role: roleServer, Nonce: ns, Name: a.this}.encode()); err != nil {
 		return fmt.Errorf("send hello: %w", err)
 	}
-	p, err = readFrame(c, frameProof)
+	p, err = readHandshake(c, frameProof)
 	if err != nil {
 		return fmt.Errorf("read proof: %w", err)
 	}
@@ -156,7 +211,10 @@ func (a *authenticator) server(c messageConn, cb []byte) error {
 	}
 	want := a.mac(roleClient, cb, ch.Nonce, ns, a.other, a.this)
 	if !hmac.Equal(cp.MAC[:], want[:]) {
-		return errBadProof
+		r := &refusal{Kind: failover.ProblemKey, What: fmt.Sprintf("%q answers the handshake, but its proof does not match this node's key", ch.Name),
+			Hint: hintFor(failover.ProblemKey), Err: errBadProof}
+		a.tell(c, r)
+		return r
 	}
 	mine := a.mac(roleServer, cb, ch.Nonce, ns, a.other, a.this)
 	if err := c.WriteMessage(binaryMessage, proof{MAC: mine}.encode()); err != nil {
@@ -165,22 +223,132 @@ func (a *authenticator) server(c messageConn, cb []byte) error {
 	return nil
 }
 
-func (a *authenticator) checkHello(h hello, wantRole byte) error {
-	if h.Role != wantRole {
-		return fmt.Errorf("peer says it is a %s, want a %s (both configured with the same role?)", roleName(h.Role), roleName(wantRole))
+// probe runs the server role's look at the peer's link port: it says hello
+// as what it is, a server, and reads one answer. A listening peer that is
+// a server too refuses it (or answers as a server): that is a refusal of
+// kind role_mismatch. Anything else is nil: a client does not listen, and
+// this node's own listener ignores its probe.
+func (a *authenticator) probe(c messageConn) *refusal {
+	n, err := a.nonce()
+	if err != nil {
+		return nil
 	}
-	if h.Name != a.other {
-		return fmt.Errorf("peer says it is %q, want %q", h.Name, a.other)
+	a.probing.Store(&n)
+	defer a.probing.Store(nil)
+	if err := c.WriteMessage(binaryMessage, hello{Role: roleServer, Nonce: n, Name: a.this}.encode()); err != nil {
+		return nil
+	}
+	p, err := readHandshake(c, frameHello)
+	if r, ok := errors.AsType[*refusal](err); ok {
+		if r.Kind != failover.ProblemRole {
+			return nil // it refused us for another reason: the name, say, which it reports itself
+		}
+		return r
+	}
+	if err != nil {
+		return nil
+	}
+	if h, err := decodeHello(p); err == nil && h.Role == roleServer {
+		return &refusal{Kind: failover.ProblemRole, Hint: hintFor(failover.ProblemRole),
+			What: fmt.Sprintf("%q answers on the link port as a server, and so is this node: both nodes are configured as servers", h.Name)}
 	}
 	return nil
 }
 
-// readFrame reads one binary message and checks its envelope and type.
-func readFrame(c messageConn, want frameType) ([]byte, error) {
+// isProbe reports whether a hello with nonce n is this node's own probe.
+func (a *authenticator) isProbe(n [nonceSize]byte) bool {
+	p := a.probing.Load()
+	return p != nil && *p == n
+}
+
+// checkHello checks the peer's hello: the role this node expects, and the
+// name other_server gives.
+func (a *authenticator) checkHello(h hello, wantRole byte) *refusal {
+	switch {
+	case h.Role != wantRole:
+		what := fmt.Sprintf("%q connects as a server, and so is this node: both nodes are configured as servers", h.Name)
+		if wantRole == roleServer {
+			what = fmt.Sprintf("%q answers as a client, and so is this node: both nodes are configured as clients", h.Name)
+		}
+		return &refusal{Kind: failover.ProblemRole, What: what, Hint: hintFor(failover.ProblemRole)}
+	case h.Name == a.this:
+		return &refusal{Kind: failover.ProblemSameName, What: fmt.Sprintf("the peer calls itself %q, this node's own name", h.Name),
+			Hint: hintFor(failover.ProblemSameName)}
+	case h.Name != a.other:
+		return &refusal{Kind: failover.ProblemName, What: fmt.Sprintf("the peer calls itself %q, but other_server here is %q", h.Name, a.other),
+			Hint: hintFor(failover.ProblemName)}
+	}
+	return nil
+}
+
+// tell sends the other side a BYE(refused) that says why, as far as it
+// goes: a peer of another version may not read it.
+func (a *authenticator) tell(c messageConn, r *refusal) {
+	reason := r.Kind + ": " + a.this + " says " + r.What
+	if len(reason) > maxReasonLen {
+		reason = reason[:maxReasonLen]
+	}
+	c.WriteMessage(binaryMessage, bye{Code: byeRefused, Reason: reason}.encode())
+	r.Told = true
+}
+
+// hintFor is what an operator does about a problem of kind.
+func hintFor(kind string) string {
+	switch kind {
+	case failover.ProblemKey:
+		return "set the same key on both nodes (clooster secret prints a new one); if they are the same, something between the nodes terminates TLS"
+	case failover.ProblemName:
+		return "each node's other_server must be the other node's this_server"
+	case failover.ProblemSameName:
+		return "both files name their node alike: swap this_server and other_server in one of them"
+	case failover.ProblemRole:
+		return "one node must be the server (it listens) and the other the client (a client block with the server's address)"
+	case failover.ProblemVersion:
+		return "run the same clooster version on both nodes"
+	}
+	return ""
+}
+
+// Handshake errors that are neither a refusal nor a broken frame.
+var (
+	// errClosedAfterHello: the server closed the connection after our
+	// hello without a word; a server of protocol version 1 does so when
+	// it meets another version, or refuses our name or role.
+	errClosedAfterHello = errors.New("the server closed the connection after our hello")
+	// errSelfProbe: this node's own probe of the peer's address reached
+	// this node's listener.
+	errSelfProbe = errors.New("this node's own probe")
+)
+
+// readHandshake reads one frame of the handshake: a frame of type want, or
+// the peer's BYE (a refusal if it says why), or a frame of another
+// protocol version (a refusal of kind version_mismatch).
+func readHandshake(c messageConn, want frameType) ([]byte, error) {
 	mt, b, err := c.ReadMessage()
 	if err != nil {
 		return nil, err
 	}
+	if mt == binaryMessage && len(b) >= 2 && b[0] != protoVersion {
+		return nil, &refusal{Kind: failover.ProblemVersion,
+			What: fmt.Sprintf("the peer speaks link protocol version %d, this node version %d", b[0], protoVersion),
+			Hint: hintFor(failover.ProblemVersion), Err: fmt.Errorf("%w %d", errFrameVersion, b[0])}
+	}
+	if mt == binaryMessage && len(b) >= 2 && frameType(b[1]) == frameBye {
+		y, err := decodeBye(b[2:])
+		if err != nil {
+			return nil, err
+		}
+		if r := refusedBy(y); r != nil {
+			r.Hint = hintFor(r.Kind)
+			return nil, r
+		}
+		return nil, fmt.Errorf("the peer said bye: %s", y.Reason)
+	}
+	return checkFrame(mt, b, want)
+}
+
+// checkFrame checks one message's envelope and type.
+func checkFrame(mt int, b []byte, want frameType) ([]byte, error) {
 	if mt != binaryMessage {
 		return nil, fmt.Errorf("%w: text message", errFrameLayout)
 	}

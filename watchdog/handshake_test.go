@@ -8,12 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/clooster/clooster/internal/failover"
 )
 
 // msgPipe is an in-memory message transport; what one end writes, the other
@@ -98,22 +101,34 @@ func TestHandshake(t *testing.T) {
 		ckey, skey string
 		ccb, scb   []byte
 		cname      string
+		sname      string
 		wantServer string // substring of the server's error, "" for success
 		wantClient string
+		kind       string // the refusal both sides report
 	}{
 		{name: "same key", ckey: testKey, skey: testKey, ccb: cb1, scb: cb1},
 		{name: "wrong key", ckey: testKey, skey: "another key of 32 bytes, really!", ccb: cb1, scb: cb1,
-			wantServer: "bad proof (wrong key?)", wantClient: "the server refused us"},
+			wantServer: `"srv2" answers the handshake, but its proof does not match this node's key`,
+			wantClient: `srv1 says "srv2" answers the handshake, but its proof does not match`, kind: failover.ProblemKey},
 		{name: "different TLS sessions (a relay)", ckey: testKey, skey: testKey, ccb: cb1, scb: bytes.Repeat([]byte{2}, 32),
-			wantServer: "bad proof", wantClient: "the server refused us"},
+			wantServer: "its proof does not match", wantClient: "its proof does not match", kind: failover.ProblemKey},
 		{name: "unknown client name", ckey: testKey, skey: testKey, ccb: cb1, scb: cb1, cname: "mallory",
-			wantServer: `peer says it is "mallory", want "srv2"`, wantClient: "read hello"},
+			wantServer: `the peer calls itself "mallory", but other_server here is "srv2"`,
+			wantClient: `srv1 says the peer calls itself "mallory"`, kind: failover.ProblemName},
+		{name: "unknown server name", ckey: testKey, skey: testKey, ccb: cb1, scb: cb1, sname: "srv9",
+			wantServer: `srv2 says the peer calls itself "srv9", but other_server here is "srv1"`,
+			wantClient: `the peer calls itself "srv9"`, kind: failover.ProblemName},
+		{name: "same name", ckey: testKey, skey: testKey, ccb: cb1, scb: cb1, cname: "srv1",
+			wantServer: `the peer calls itself "srv1", this node's own name`, wantClient: "srv1 says", kind: failover.ProblemSameName},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, s := authPair(tt.ckey, tt.skey)
 			if tt.cname != "" {
 				c.this = tt.cname
+			}
+			if tt.sname != "" {
+				s.this = tt.sname
 			}
 			cerr, serr := handshake(c, s, tt.ccb, tt.scb)
 			check := func(side string, err error, want string) {
@@ -127,6 +142,18 @@ func TestHandshake(t *testing.T) {
 			}
 			check("server", serr, tt.wantServer)
 			check("client", cerr, tt.wantClient)
+			for side, err := range map[string]error{"server": serr, "client": cerr} {
+				r, ok := errors.AsType[*refusal](err)
+				switch {
+				case tt.kind == "" && ok:
+					t.Errorf("%s: a refusal %+v", side, r)
+				case tt.kind != "" && (!ok || r.Kind != tt.kind || !r.Told):
+					t.Errorf("%s: %v (refusal %+v), want a refusal of kind %s, told to the other side", side, err, r, tt.kind)
+				}
+			}
+			if tt.kind == failover.ProblemKey && !errors.Is(serr, errBadProof) {
+				t.Errorf("server: %v is not %v", serr, errBadProof)
+			}
 		})
 	}
 }
@@ -190,11 +217,14 @@ func TestServerProvesOnlyAfterClient(t *testing.T) {
 	if err := s.server(probe, cb1); !errors.Is(err, errBadProof) {
 		t.Fatalf("got %v, want %v", err, errBadProof)
 	}
-	if len(probe.sent) != 1 {
-		t.Fatalf("server sent %d messages, want only its hello", len(probe.sent))
+	// Its hello, and why it refuses: no proof.
+	var types []frameType
+	for _, m := range probe.sent {
+		typ, _, _ := decodeFrame(m)
+		types = append(types, typ)
 	}
-	if typ, _, _ := decodeFrame(probe.sent[0]); typ != frameHello {
-		t.Errorf("server sent frame type %d, want hello", typ)
+	if !slices.Equal(types, []frameType{frameHello, frameBye}) {
+		t.Fatalf("server sent frames %v, want its hello and a bye", types)
 	}
 }
 
@@ -206,7 +236,8 @@ func TestHandshakeMalformed(t *testing.T) {
 		want error
 	}{
 		{"empty", [][]byte{{}}, errFrameShort},
-		{"version 2", [][]byte{{2, byte(frameHello)}}, errFrameVersion},
+		{"version 1", [][]byte{{1, byte(frameHello)}}, errFrameVersion},
+		{"version 3", [][]byte{{3, byte(frameHello)}}, errFrameVersion},
 		{"proof first", [][]byte{proof{}.encode()}, errFrameType},
 		{"truncated hello", [][]byte{good[:20]}, errFrameLayout},
 		{"name length lies", [][]byte{append(append([]byte(nil), good[:len(good)-5]...), 'x')}, errFrameLayout},

@@ -51,7 +51,8 @@ type linkEvent struct {
 	bye    byte          // for closed: the code of the peer's BYE, 0 if none
 	rtt    time.Duration // for a keepalive that echoed ours; 0 if unknown
 	flags  byte
-	info   info // the peer's record value and set, from its INFO frame
+	clock  time.Time // for a keepalive: the peer's wall clock when it sent it; zero if unknown
+	info   info      // the peer's settings, from its INFO frame
 	isInfo bool
 }
 
@@ -147,7 +148,7 @@ func (l *link) writeLoop(ctx context.Context) {
 	var seq uint64
 	t := time.NewTimer(0) // the first keepalive goes out at once
 	defer t.Stop()
-	if l.value.Value != "" || l.value.Records != nil {
+	{
 		l.ws.SetWriteDeadline(time.Now().Add(l.timeout))
 		if err := l.ws.WriteMessage(websocket.BinaryMessage, l.value.encode()); err != nil {
 			l.ws.NetConn().Close()
@@ -175,7 +176,7 @@ func (l *link) writeLoop(ctx context.Context) {
 			t.Reset(jitter(l.interval))
 		}
 		seq++
-		k := keepalive{Seq: seq, Sent: monoNow(), Flags: l.flags()}
+		k := keepalive{Seq: seq, Sent: monoNow(), Clock: time.Now().UnixNano(), Flags: l.flags()}
 		if s := l.lastSent.Load(); s != 0 {
 			k.Echo = s
 			k.Held = k.Sent - l.lastAt.Load()
@@ -226,6 +227,9 @@ func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) (string, byte
 				}
 			}
 			ev.flags = k.Flags
+			if k.Clock != 0 {
+				ev.clock = time.Unix(0, k.Clock)
+			}
 			if l.answer {
 				l.kick()
 			}
@@ -241,8 +245,10 @@ func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) (string, byte
 				return "protocol error: bye: " + err.Error(), 0
 			}
 			return "peer closed the link: " + y.Reason, y.Code
-		default:
+		case frameHello, frameProof:
 			return fmt.Sprintf("protocol error: unexpected frame type %d", t), 0
+		default:
+			continue // a frame of a later version of this protocol: not for us
 		}
 		ev.at = time.Now()
 		select {

@@ -3,6 +3,7 @@ package watchdog
 import (
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -124,6 +125,12 @@ func (m *Metrics) WritePrometheus(w io.Writer, status func() Status) {
 	m.gauge("clooster_guard_withholding", st.Guard.Withholding)
 	m.gaugeIf(st.Health.Checked, "clooster_health_last_check_passed", st.Health.LastCheck == "passed")
 	m.gaugeIf(st.Peer.Healthy != nil, "clooster_peer_healthy", st.Peer.Healthy != nil && *st.Peer.Healthy)
+	for _, kind := range failover.ProblemKinds {
+		on := slices.ContainsFunc(st.Link.Problems, func(p failover.Problem) bool { return p.Kind == kind })
+		m.gauge(series.Name("clooster_link_problem", "problem", kind), on)
+	}
+	m.offset(series.Name("clooster_clock_offset_seconds", "clock", "peer"), st.Link.ClockOffsetMillis)
+	m.offset(series.Name("clooster_clock_offset_seconds", "clock", "dns_api"), st.Link.APIClockOffsetMillis)
 	for _, r := range st.Records {
 		label := strings.TrimSpace(r.Name + " " + r.Type)
 		m.gauge(series.Name("clooster_record_active", "record", label), r.PointsTo == st.Node)
@@ -148,6 +155,16 @@ func (m *Metrics) gaugeIf(present bool, name string, v bool) {
 		return
 	}
 	m.gauge(name, v)
+}
+
+// offset sets the gauge name to ms in seconds, or removes it while ms is
+// not known.
+func (m *Metrics) offset(name string, ms *float64) {
+	if ms == nil {
+		m.set.UnregisterMetric(name)
+		return
+	}
+	m.set.GetOrCreateGauge(name, nil).Set(*ms / 1000)
 }
 
 func b2f(b bool) float64 {

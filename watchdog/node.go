@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/clooster/clooster/internal/agree"
 	"github.com/clooster/clooster/internal/failover"
 	"github.com/clooster/clooster/internal/recordset"
 )
@@ -35,6 +36,9 @@ type Config struct {
 	ListenAddr string       // server: where to listen, unless Listener is set
 	Listener   net.Listener // server: an open listener (tests, socket activation)
 	ServerTLS  *tls.Config  // server
+	// PeerAddress (server): where to look, while no link has come up
+	// since start, for a peer that listens as a server too; "" none.
+	PeerAddress string
 
 	DialAddr  string      // client: the server's address
 	Dial      DialFunc    // client: opens the TCP connection; nil = net.Dialer
@@ -61,9 +65,11 @@ type Config struct {
 	// set, in the order of Records; nil: none.
 	RecordStates func() []recordset.State
 
-	// RecordDigests are the digests of this node's records block, sent
-	// to the peer and compared with the peer's; nil without a block.
-	RecordDigests []RecordDigest
+	// Settings is what this node's file says about the pair, sent to
+	// the peer in its INFO and compared with the peer's (package
+	// agree): timings, values, the record or the records block's
+	// digests. Zero fields are neither sent nor compared.
+	Settings agree.Settings
 
 	Store    failover.RecordStore
 	Notifier Notifier // nil: no pushes
@@ -181,6 +187,21 @@ func (n *Node) Run(ctx context.Context) error {
 	links := make(chan *link)
 	var wg sync.WaitGroup
 	linkErr := make(chan error, 1)
+	// What the link's goroutines find of a disagreement between the two
+	// nodes' files. They repeat at every attempt: one dropped when the
+	// loop is busy is said again by the next.
+	problems := make(chan failover.EvProblem, 16)
+	report := func(r *refusal, addr string) {
+		ev := failover.EvProblem{At: time.Now(), Kind: r.Kind, What: r.What, Hint: r.Hint}
+		if ev.What != "" && !r.Told && addr != "" {
+			ev.What += " (from " + addr + ")"
+		}
+		select {
+		case problems <- ev:
+		default:
+		}
+	}
+	var linked atomic.Bool // a link came up since start
 
 	switch n.cfg.Role {
 	case "server":
@@ -194,9 +215,16 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		n.log.Info("listening", "addr", ln.Addr().String(), "fingerprint", Fingerprint(n.cfg.ServerTLS))
 		s := &listener{ln: ln, tls: n.cfg.ServerTLS, auth: auth, log: n.log, limit: newLimiter(),
-			newLink: newLink, reject: n.met.rejected}
+			newLink: newLink, reject: n.met.rejected, problem: report}
 		wg.Add(1)
 		go func() { defer wg.Done(); linkErr <- s.run(parts, links) }()
+		if n.cfg.PeerAddress != "" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n.lookForServer(parts, auth, &linked, report)
+			}()
+		}
 	case "client":
 		dial := n.cfg.Dial
 		if dial == nil {
@@ -205,7 +233,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		dial = tunedDial(dial, n.log)
 		d := &dialer{addr: n.cfg.DialAddr, dial: dial, tls: n.cfg.ClientTLS, auth: auth, log: n.log,
-			newLink: newLink, reject: n.met.rejected}
+			newLink: newLink, reject: n.met.rejected, problem: report, timeout: n.cfg.PeerTimeout}
 		n.log.Info("dialling peer", "addr", n.cfg.DialAddr)
 		wg.Add(1)
 		go func() { defer wg.Done(); linkErr <- d.run(parts, links) }()
@@ -302,6 +330,7 @@ func (n *Node) Run(ctx context.Context) error {
 				drop(cur, byeReplaced, "replaced by a newer connection")
 			}
 			cur = l
+			linked.Store(true)
 			l.start(parts, events)
 			n.met.linked()
 			apply(failover.EvLinkUp{At: time.Now()})
@@ -314,16 +343,18 @@ func (n *Node) Run(ctx context.Context) error {
 				drop(e.link, byeProtocol, e.reason)
 				apply(failover.EvLinkDown{At: e.at, Reason: e.reason, PeerAlive: e.bye == byeTimeout || e.bye == byeProtocol})
 			case e.isInfo:
-				apply(failover.EvInfo{At: e.at, Value: e.info.Value, Mismatch: setMismatch(n.cfg.RecordDigests, e.info.Records)})
+				apply(failover.EvInfo{At: e.at, Value: e.info.Value, Differences: agree.Compare(n.ownSettings(), peerSettings(e.info))})
 			default:
 				n.met.heard(e.rtt)
 				var sent time.Time // unknown: the keepalive echoes none of ours
 				if e.rtt > 0 {
 					sent = e.at.Add(-e.rtt)
 				}
-				apply(failover.EvHeard{At: e.at, Sent: sent, Flags: e.flags})
+				apply(failover.EvHeard{At: e.at, Sent: sent, Flags: e.flags, PeerClock: e.clock})
 			}
 		case ev := <-results:
+			apply(ev)
+		case ev := <-problems:
 			apply(ev)
 		case now := <-timer.C:
 			apply(failover.EvTick{At: now})
@@ -376,66 +407,48 @@ func (n *Node) fire(a failover.ActHook) {
 	n.cfg.Hooks.Fire(a.Event, env)
 }
 
-// RecordDigest is one record of a records block as the link compares it:
-// Key names the record (its name and type), Hash its whole configuration.
-type RecordDigest struct {
-	Label     string
-	Key, Hash uint32
-}
-
-// ownInfo is what this node's INFO frame says: its value, and its records
-// block's digests.
+// ownInfo is what this node's INFO frame says: its value, and what its
+// file says about the pair.
 func (n *Node) ownInfo() info {
-	i := info{Value: n.cfg.ThisValue}
+	st := n.cfg.Settings
+	i := info{Value: n.cfg.ThisValue, Keepalive: n.cfg.KeepaliveInterval, PeerTimeout: n.cfg.PeerTimeout,
+		Record: st.Record, Preferred: st.Preferred, OtherValue: st.OtherValue, Version: n.cfg.Version}
 	if len(n.cfg.Records) > 0 {
 		i.Value = "" // the peer knows it from its own records block
 	}
-	if n.cfg.RecordDigests != nil {
-		i.Records = make([]recordDigest, len(n.cfg.RecordDigests))
-		for k, d := range n.cfg.RecordDigests {
+	if st.Records != nil {
+		i.Records = make([]recordDigest, len(st.Records))
+		for k, d := range st.Records {
 			i.Records[k] = recordDigest{d.Key, d.Hash}
 		}
 	}
 	return i
 }
 
-// setMismatch names what differs between this node's records block and
-// the peer's, as the peer's INFO gives it: nil if they agree (or neither
-// node has one).
-func setMismatch(own []RecordDigest, peer []recordDigest) []string {
-	switch {
-	case own == nil && peer == nil:
-		return nil
-	case own == nil:
-		return []string{fmt.Sprintf("this node's file has no records block, the peer's has %d records", len(peer))}
-	case peer == nil:
-		return []string{"the peer's file has no records block"}
+// ownSettings is this node's side of the comparison: what its file says,
+// as the peer's INFO can say it.
+func (n *Node) ownSettings() agree.Settings {
+	st := n.cfg.Settings
+	st.Name, st.Peer, st.Role = "", "", "" // the handshake checked them
+	st.Keepalive, st.PeerTimeout = n.cfg.KeepaliveInterval, n.cfg.PeerTimeout
+	if st.ThisValue == "" && len(n.cfg.Records) == 0 {
+		st.ThisValue = n.cfg.ThisValue
 	}
-	theirs := make(map[uint32]uint32, len(peer))
-	for _, d := range peer {
-		theirs[d.Key] = d.Hash
-	}
-	var out []string
-	mine := make(map[uint32]bool, len(own))
-	for _, d := range own {
-		mine[d.Key] = true
-		switch h, ok := theirs[d.Key]; {
-		case !ok:
-			out = append(out, d.Label+": not in the peer's set")
-		case h != d.Hash:
-			out = append(out, d.Label+": configured differently")
+	st.RecordsKnown = true
+	return st
+}
+
+// peerSettings is the peer's side, from its INFO frame.
+func peerSettings(i info) agree.Settings {
+	st := agree.Settings{Keepalive: i.Keepalive, PeerTimeout: i.PeerTimeout, Record: i.Record,
+		Preferred: i.Preferred, ThisValue: i.Value, OtherValue: i.OtherValue, RecordsKnown: true}
+	if i.Records != nil {
+		st.Records = make([]agree.Digest, len(i.Records))
+		for k, d := range i.Records {
+			st.Records[k] = agree.Digest{Key: d.Key, Hash: d.Hash}
 		}
 	}
-	extra := 0
-	for _, d := range peer {
-		if !mine[d.Key] {
-			extra++
-		}
-	}
-	if extra > 0 {
-		out = append(out, fmt.Sprintf("%d record(s) of the peer's set not in this node's", extra))
-	}
-	return out
+	return st
 }
 
 // SetRecord is one record of a set as configured: its name and type, and
@@ -668,4 +681,60 @@ func (w *worker) cancel() {
 		w.jobC = nil
 	}
 	w.mu.Unlock()
+}
+
+// lookForServerEvery is how often a server with no link since start looks
+// at the peer's address for a second server.
+const lookForServerEvery = time.Minute
+
+// lookForServer is the server role's look for a peer that listens as a
+// server too (both files with a server role: each waits for the other):
+// once peer_timeout has passed with no link since start, then every
+// lookForServerEvery until a link comes up. It reports a peer that
+// answers as a server; it ends with ctx.
+func (n *Node) lookForServer(ctx context.Context, auth *authenticator, linked *atomic.Bool, report func(*refusal, string)) {
+	t := time.NewTimer(n.cfg.PeerTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if linked.Load() {
+			return
+		}
+		if r := probeServer(ctx, n.cfg.PeerAddress, auth); r != nil {
+			report(r, "")
+		}
+		t.Reset(lookForServerEvery)
+	}
+}
+
+// probeServer dials addr as a client would and says hello as a server:
+// a refusal of kind role_mismatch if a server answers there.
+func probeServer(ctx context.Context, addr string, auth *authenticator) *refusal {
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	wd := websocket.Dialer{
+		NetDialContext: (&net.Dialer{KeepAlive: -1}).DialContext,
+		// Trust does not matter here: nothing is proved, and the
+		// answer is only reported.
+		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true},
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+	}
+	ws, _, err := wd.DialContext(ctx, "wss://"+addr+"/", nil)
+	if err != nil {
+		return nil
+	}
+	defer ws.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		ws.NetConn().SetDeadline(dl)
+	}
+	r := auth.probe(ws)
+	if r != nil && !r.Told {
+		r.What += " (at " + addr + ")"
+	}
+	return r
 }

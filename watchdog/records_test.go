@@ -2,10 +2,12 @@ package watchdog
 
 import (
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/clooster/clooster/internal/agree"
 	"github.com/clooster/clooster/internal/failover"
 	"github.com/clooster/clooster/internal/recordset"
 )
@@ -75,57 +77,88 @@ func TestStatusRecordsOfASet(t *testing.T) {
 	}
 }
 
-// INFO frames: the original's value only, and a records block's digests.
+// INFO frames: the value, the settings and a records block's digests,
+// as fields the decoder reads back; unknown fields are skipped.
 func TestInfoFrame(t *testing.T) {
 	for _, i := range []info{
 		{Value: "srv1.example.com"},
 		{Records: []recordDigest{{1, 2}, {3, 4}}},
 		{Value: "192.0.2.1", Records: []recordDigest{{5, 6}}},
+		{Value: "192.0.2.1", Keepalive: 500 * time.Millisecond, PeerTimeout: 2500 * time.Millisecond, Record: "www.example.com A",
+			Preferred: "192.0.2.1", OtherValue: "192.0.2.2", Version: "1.2.3"},
 	} {
 		_, p, err := decodeFrame(i.encode())
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := decodeInfo(p)
-		if err != nil || got.Value != i.Value || len(got.Records) != len(i.Records) {
+		if err != nil || !reflect.DeepEqual(got, i) {
 			t.Errorf("%+v: decoded %+v, %v", i, got, err)
 		}
 	}
-	for _, bad := range [][]byte{{}, {0}, {5, 'a'}, {0, 1, 1, 2}, {1, 'a', 2, 0, 0, 0, 0, 0, 0, 0, 0}} {
+	for _, bad := range [][]byte{
+		{}, {0}, {5, 'a'}, // nothing said; a value longer than the frame
+		{0, 1, 0},                               // a field cut short
+		{0, 1, 0, 7, 1, 2, 3, 4, 5, 6, 7},       // digests of 7 bytes
+		{0, 2, 0, 4, 0, 0, 0, 1},                // a duration of 4 bytes
+		{0, 3, 0, 8, 0x80, 0, 0, 0, 0, 0, 0, 0}, // a negative duration
+	} {
 		if _, err := decodeInfo(bad); err == nil {
 			t.Errorf("%x decoded", bad)
 		}
 	}
-	// A set too long for the value field still links: the value is left out.
+	// A field of a later version is skipped.
+	if got, err := decodeInfo([]byte{1, 'a', 99, 0, 2, 'x', 'y', 7, 0, 1, 'v'}); err != nil || got.Value != "a" || got.Version != "v" {
+		t.Errorf("unknown field: %+v, %v", got, err)
+	}
+	// A value too long for its field is left out; the rest still goes.
 	long := info{Value: strings.Repeat("x", 300), Records: []recordDigest{{1, 2}}}
 	if _, p, _ := decodeFrame(long.encode()); p == nil {
 		t.Fatal("no frame")
-	} else if got, err := decodeInfo(p); err != nil || got.Value != "" {
+	} else if got, err := decodeInfo(p); err != nil || got.Value != "" || len(got.Records) != 1 {
 		t.Errorf("a long value: %+v, %v", got, err)
+	}
+	// The largest set, with every text field at its longest, fits a frame.
+	full := info{Value: strings.Repeat("v", 255), Record: strings.Repeat("r", 255), Preferred: strings.Repeat("p", 255),
+		OtherValue: strings.Repeat("o", 255), Version: "1.0", Keepalive: time.Second, PeerTimeout: 2 * time.Second,
+		Records: make([]recordDigest, maxInfoRecords)}
+	if b := full.encode(); len(b) > maxFrameSize {
+		t.Errorf("INFO of %d bytes, more than a frame's %d", len(b), maxFrameSize)
 	}
 }
 
-func TestSetMismatch(t *testing.T) {
-	own := []RecordDigest{{"example.org A", 1, 10}, {"example.org AAAA", 2, 20}, {"www CNAME", 3, 30}}
-	tests := []struct {
-		peer []recordDigest
-		want []string
-	}{
-		{[]recordDigest{{3, 30}, {1, 10}, {2, 20}}, nil},
-		{[]recordDigest{{1, 10}, {2, 21}, {4, 40}}, []string{"example.org AAAA: configured differently", "www CNAME: not in the peer's set",
-			"1 record(s) of the peer's set not in this node's"}},
-		{nil, []string{"the peer's file has no records block"}},
+// The peer's INFO and this node's file, compared: a records block that
+// differs, timings far apart, another preferred value.
+func TestInfoCompared(t *testing.T) {
+	n := &Node{cfg: Config{KeepaliveInterval: 500 * time.Millisecond, PeerTimeout: 2500 * time.Millisecond, ThisValue: "srv1",
+		Settings: agree.Settings{Name: "srv1", Peer: "srv2", Role: "server", Record: "www.example.com CNAME", Preferred: "srv1"}}}
+	own := n.ownInfo()
+	if own.Keepalive != 500*time.Millisecond || own.Record != "www.example.com CNAME" || own.Preferred != "srv1" || own.Value != "srv1" {
+		t.Errorf("own INFO %+v", own)
 	}
-	for _, tt := range tests {
-		if got := setMismatch(own, tt.peer); strings.Join(got, "|") != strings.Join(tt.want, "|") {
-			t.Errorf("peer %v: got %q, want %q", tt.peer, got, tt.want)
-		}
+	peer := info{Value: "srv2", Keepalive: 2 * time.Second, PeerTimeout: 2500 * time.Millisecond, Record: "www.example.com", Preferred: "srv2"}
+	var fields []string
+	for _, d := range agree.Compare(n.ownSettings(), peerSettings(peer)) {
+		fields = append(fields, d.Field)
 	}
-	if got := setMismatch(nil, nil); got != nil {
-		t.Errorf("neither has a block: %q", got)
+	want := "keepalive_interval,peer_timeout/keepalive_interval,cloudflare.preferred_value"
+	if strings.Join(fields, ",") != want {
+		t.Errorf("differences %q, want %s", fields, want)
 	}
-	if got := setMismatch(nil, []recordDigest{{1, 1}}); len(got) != 1 {
-		t.Errorf("only the peer has a block: %q", got)
+	// A peer that agrees.
+	same := info{Value: "srv2", Keepalive: 500 * time.Millisecond, PeerTimeout: 2500 * time.Millisecond, Record: "www.example.com CNAME", Preferred: "srv1"}
+	if ds := agree.Compare(n.ownSettings(), peerSettings(same)); len(ds) != 0 {
+		t.Errorf("differences %v, want none", ds)
+	}
+	// Records: the set differs by one record.
+	n.cfg.Settings = agree.Settings{Records: []agree.Digest{{Label: "example.org A", Key: 1, Hash: 10}, {Label: "example.org AAAA", Key: 2, Hash: 20}}, RecordsKnown: true}
+	n.cfg.Records = []SetRecord{{Name: "example.org", Type: "A"}, {Name: "example.org", Type: "AAAA"}}
+	if i := n.ownInfo(); i.Value != "" || len(i.Records) != 2 {
+		t.Errorf("a set's INFO %+v", i)
+	}
+	ds := agree.Compare(n.ownSettings(), peerSettings(info{Records: []recordDigest{{1, 10}, {2, 21}}, Keepalive: 500 * time.Millisecond}))
+	if len(ds) != 1 || ds[0].Field != "records[example.org AAAA]" || !ds[0].Blocks {
+		t.Errorf("set differences %v", ds)
 	}
 }
 

@@ -40,6 +40,9 @@ type listener struct {
 	limit   *limiter
 	newLink func(ws *websocket.Conn, remote string) *link
 	reject  func(addr, reason string) // counts rejections (metrics); may be nil
+	// problem reports a handshake that failed because the two nodes'
+	// configurations disagree; may be nil. It must not block.
+	problem func(r *refusal, addr string)
 
 	out chan<- *link
 	ctx context.Context
@@ -184,8 +187,20 @@ func (s *listener) upgrade(up *websocket.Upgrader, w http.ResponseWriter, r *htt
 	if err == nil {
 		err = s.auth.server(ws, cb)
 	}
+	if errors.Is(err, errSelfProbe) {
+		g.succeed() // this node's own look for a second server: not a failure
+		ws.Close()
+		return
+	}
 	if err != nil {
-		g.fail(shortErr(err))
+		reason := shortErr(err)
+		if errors.Is(err, errBadProof) {
+			reason = errBadProof.Error() // the words fail2ban's filter knows
+		}
+		g.fail(reason)
+		if r, ok := errors.AsType[*refusal](err); ok && s.problem != nil {
+			s.problem(r, g.addr)
+		}
 		ws.Close()
 		return
 	}

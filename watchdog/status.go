@@ -34,12 +34,27 @@ type Status struct {
 	Record  RecordStatus `json:"record"`
 	// Records is each record of the set; one entry for a single record.
 	Records []SetRecordStatus `json:"records"`
-	// RecordsMismatch names what differs between the two nodes' records
-	// blocks, as the peer last said; no failback while it lasts.
-	RecordsMismatch []string     `json:"records_mismatch,omitempty"`
-	Health          HealthStatus `json:"health"`
-	Guard           GuardStatus  `json:"guard"`
-	Update          *UpdateInfo  `json:"update,omitempty"`
+	// Link is what stands between the two nodes and a working pair:
+	// configurations that disagree, clocks apart.
+	Link   LinkStatus   `json:"link"`
+	Health HealthStatus `json:"health"`
+	Guard  GuardStatus  `json:"guard"`
+	Update *UpdateInfo  `json:"update,omitempty"`
+}
+
+// LinkStatus is what the link shows of the two nodes' agreement.
+type LinkStatus struct {
+	// Problem is the most serious of Problems; nil if there is none.
+	Problem  *failover.Problem  `json:"problem,omitempty"`
+	Problems []failover.Problem `json:"problems,omitempty"`
+	// NoFailback lists the differences that hold off failback while
+	// they last: the two files disagree on where the records belong.
+	NoFailback []string `json:"no_failback,omitempty"`
+	// ClockOffsetMillis is the peer's clock minus this node's, and
+	// APIClockOffsetMillis the DNS API's, as last measured; absent
+	// until measured.
+	ClockOffsetMillis    *float64 `json:"clock_offset_ms,omitempty"`
+	APIClockOffsetMillis *float64 `json:"api_clock_offset_ms,omitempty"`
 }
 
 // HealthStatus is this node's own service health (health.*).
@@ -151,7 +166,12 @@ func (n *Node) status(v failover.View, cur *link) Status {
 		},
 		Health: HealthStatus{Checked: n.cfg.Health != nil, Healthy: v.Healthy, Since: v.HealthySince, Reason: v.HealthReason},
 	}
-	st.Records, st.RecordsMismatch = n.recordsStatus(v), v.Mismatch
+	st.Records = n.recordsStatus(v)
+	st.Link = LinkStatus{Problems: v.Problems, NoFailback: v.Mismatch,
+		ClockOffsetMillis: millis(v.PeerClock), APIClockOffsetMillis: millis(v.APIClock)}
+	if len(v.Problems) > 0 {
+		st.Link.Problem = &v.Problems[0]
+	}
 	if cur != nil {
 		st.Peer.Addr = cur.remote
 		st.Peer.RTTMillis = float64(n.met.lastRTT().Microseconds()) / 1000
@@ -239,4 +259,13 @@ func StatusHandler(n *Node, extra func(io.Writer)) http.Handler {
 		metrics.WriteProcessMetrics(w)
 	})
 	return mux
+}
+
+// millis is a clock offset in milliseconds; nil if it was not measured.
+func millis(o failover.ClockOffset) *float64 {
+	if !o.Known {
+		return nil
+	}
+	ms := float64(o.Est.Microseconds()) / 1000
+	return &ms
 }

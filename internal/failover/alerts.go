@@ -33,12 +33,19 @@ func alertPeerTookIt(c *Config, content string) ActNotify {
 	}
 }
 
-func alertRecordsMismatch(c *Config, records []string) ActNotify {
+func alertProblem(c *Config, p Problem) ActNotify {
+	title := problemTitle(c, p.Kind)
+	body := p.What + "."
+	if p.Hint != "" {
+		body += " " + strings.ToUpper(p.Hint[:1]) + p.Hint[1:] + "."
+	}
+	if handshakeProblem(p.Kind) {
+		body += " Until it is fixed the nodes cannot link: each treats the other as down, and moves the record at most once."
+	}
 	return ActNotify{
-		Event: AlertWithheld,
-		Title: fmt.Sprintf("[%s] Record sets differ between '%s' and '%s'", c.This, c.This, c.Other),
-		Body: fmt.Sprintf("The records blocks of the two nodes' files do not agree: %s. A failover still moves the set; "+
-			"no failback until both files hold the same records block.", strings.Join(records, "; ")),
+		Event: AlertMismatch,
+		Title: fmt.Sprintf("[%s] %s", c.This, strings.ToUpper(title[:1])+title[1:]),
+		Body:  body,
 	}
 }
 

@@ -3,6 +3,8 @@ package failover
 import (
 	"log/slog"
 	"time"
+
+	"github.com/clooster/clooster/internal/agree"
 )
 
 // Keepalive flags: what a node says of itself in every keepalive. The wire
@@ -46,18 +48,21 @@ type (
 	// node sent the keepalive it echoes, plus how long the peer held that
 	// one before answering (so At less one round trip). Zero when it
 	// echoes none: what it says then vouches for no moment.
+	// PeerClock is the peer's wall clock when it sent the frame; zero
+	// if it does not say.
 	EvHeard struct {
-		At    time.Time
-		Sent  time.Time
-		Flags byte
+		At        time.Time
+		Sent      time.Time
+		Flags     byte
+		PeerClock time.Time
 	}
 	// EvInfo is the peer's own value, as it says after the handshake,
-	// and the records of its set that differ from this node's (compared
-	// by digest; nil when they agree, or when neither has a set).
+	// and the settings on which its configuration and this node's
+	// differ (records compared by digest); nil when they agree.
 	EvInfo struct {
-		At       time.Time
-		Value    string
-		Mismatch []string
+		At          time.Time
+		Value       string
+		Differences []agree.Difference
 	}
 	// EvLinkDown: the link is gone.
 	EvLinkDown struct {

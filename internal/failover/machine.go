@@ -3,7 +3,6 @@ package failover
 import (
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 )
 
@@ -48,8 +47,11 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 	case EvHeard:
 		s.lastHeard = now
 		acts = s.heard(c, ev, now, acts)
+		acts = s.clock(c, ProblemClock, peerClock(ev), now, acts)
 	case EvInfo:
 		acts = s.info(c, ev, acts)
+	case EvProblem:
+		acts = s.problem(c, ev, acts)
 	case EvLinkUp:
 		acts = s.linkUp(c, now, acts)
 	case EvLinkDown:
@@ -66,8 +68,10 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 			acts = append(acts, ActLog{slog.LevelWarn, LogPeerAlive, "the peer closed the link alive; waiting for it to come back", []any{"grace", c.PeerTimeout}})
 		}
 	case EvRead:
+		acts = s.clock(c, ProblemAPIClock, ev.Record.APIClock, now, acts)
 		acts = s.read(c, ev, acts)
 	case EvSeen:
+		acts = s.clock(c, ProblemAPIClock, ev.Record.APIClock, now, acts)
 		if !s.staleRead(ev.Record.Content, ev.Asked) {
 			acts, _ = s.learn(c, ev.Record, ev.Asked, acts)
 		}
@@ -156,6 +160,11 @@ func (s *State) linkUp(c *Config, now time.Time, acts []Action) []Action {
 		acts = append(acts, ActLog{slog.LevelInfo, LogLinkReplaced, "newer link replaced the current one", nil})
 	} else {
 		acts = append(acts, ActLog{slog.LevelInfo, LogLinkUp, "link to peer up", []any{"peer", c.Other}})
+	}
+	for _, p := range s.problems {
+		if handshakeProblem(p.Kind) {
+			acts = s.clear(c, p.Kind, acts) // an authenticated link: they agree on what the handshake checks
+		}
 	}
 	s.link, s.everLinked, s.pendingDown = true, true, false
 	s.linkSince, s.lastHeard = now, now
@@ -285,16 +294,11 @@ func (s *State) info(c *Config, ev EvInfo, acts []Action) []Action {
 		return acts // once per link: a peer cannot make this node flip its view of it
 	}
 	s.infoSeen = true
-	if len(ev.Mismatch) > 0 {
-		// The two files' record sets differ: a failover still moves
-		// the set (a dead peer is a dead peer), a failback does not.
-		s.mismatch = ev.Mismatch
-		acts = append(acts, ActLog{slog.LevelError, LogRecordsMismatch, "the peer's record set differs from this node's; no failback until they agree",
-			[]any{"peer", c.Other, "records", strings.Join(ev.Mismatch, "; ")}})
-		if s.once(alertMismatch) {
-			acts = append(acts, alertRecordsMismatch(c, ev.Mismatch))
-		}
-	}
+	// Settings that differ are said once per episode; those on where the
+	// records belong (the sets, the preferred value) hold off failback
+	// while they last: a failover still moves the set (a dead peer is a
+	// dead peer).
+	acts = s.differences(c, ev.Differences, ev.At, acts)
 	if ev.Value == "" {
 		return acts
 	}

@@ -3,6 +3,8 @@ package failover
 import (
 	"strings"
 	"testing"
+
+	"github.com/clooster/clooster/internal/agree"
 )
 
 // The peer's INFO says the two record sets differ: one alert naming the
@@ -10,11 +12,11 @@ import (
 // new link that agrees fails back.
 func TestRecordsMismatch(t *testing.T) {
 	c := testMachine(true)
-	differ := EvInfo{At: at(110 * ms), Value: "srv2", Mismatch: []string{"example.org AAAA (differs)"}}
+	differ := EvInfo{At: at(110 * ms), Value: "srv2", Differences: []agree.Difference{{Field: "records[example.org AAAA]", What: "configured differently", Blocks: true}}}
 	_, got := run(c, seq(up(100*ms), differ, read(150*ms, "srv2"), active(sec), actives(2*sec, 40*sec))...)
 	var pushes, ensures int
 	for _, g := range got {
-		if strings.HasPrefix(g, "push withheld: [srv1] Record sets differ") && strings.Contains(g, "example.org AAAA (differs)") {
+		if strings.HasPrefix(g, "push mismatch: [srv1] Record sets differ") && strings.Contains(g, "records[example.org AAAA]: configured differently") {
 			pushes++
 		}
 		if strings.HasPrefix(g, "ensure") {

@@ -97,7 +97,10 @@ type State struct {
 	lostAt   time.Time
 	frozeAt  time.Time // the end of this node's last freeze
 	infoSeen bool      // the peer's INFO of this link
-	mismatch []string  // the records whose configurations differ, as the peer's INFO said
+	mismatch []string  // the settings that block failback, as the peer's INFO said
+	problems []Problem // what the two nodes disagree on (copy on write)
+	// The last measurements of the peer's and the DNS API's clocks.
+	peerClock, apiClock ClockOffset
 
 	peer        declared
 	peerSince   time.Time

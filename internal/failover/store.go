@@ -15,6 +15,9 @@ type Record struct {
 	// provider's clock offset as measured at this read, so that a skewed
 	// provider clock does not shift it. Zero if the store cannot say.
 	Modified time.Time
+	// APIClock is the provider's clock's offset from this node's, as
+	// this answer showed it; unknown if the provider does not say.
+	APIClock ClockOffset
 }
 
 // RecordStore is the DNS record the pair fails over, as a node's worker

@@ -18,6 +18,12 @@ type View struct {
 	// Mismatch names the records whose configurations differ between the
 	// two nodes, as the peer's INFO of this link said.
 	Mismatch []string
+	// Problems are what stands between the two nodes and a working
+	// pair, most serious first (ProblemKinds).
+	Problems []Problem
+	// PeerClock and APIClock are the last measurements of the peer's
+	// and the DNS API's clocks against this node's.
+	PeerClock, APIClock ClockOffset
 
 	Record   string    // the record's content as last known; "" unknown
 	RecordAt time.Time // as of when
@@ -59,6 +65,9 @@ func (s State) View(c *Config) View {
 		PeerSince:    s.peerSince,
 		LastHeard:    s.lastHeard,
 		Mismatch:     s.mismatch,
+		Problems:     s.problems,
+		PeerClock:    s.peerClock,
+		APIClock:     s.apiClock,
 		Linked:       s.link,
 		PeerHealthy:  s.peerHealthy,
 		PeerValue:    s.peerValue,

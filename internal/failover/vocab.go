@@ -38,7 +38,6 @@ const (
 	LogRecordBack        = "record_back"
 	LogContested         = "guard_contested"
 	LogPeerValue         = "peer_value_differs"
-	LogRecordsMismatch   = "records_mismatch"
 	LogWriteConflict     = "write_conflict"
 	// A job's start is logged as its purpose and "_started":
 	// takeover_started, failback_started, health_started,
@@ -55,10 +54,11 @@ const (
 	AlertDrift    = "drift"    // the record was edited outside the pair
 	AlertHealth   = "health"   // a service's health moved the record, or both are unhealthy
 	AlertTest     = "test"     // a test message (clooster notify-test)
+	AlertMismatch = "mismatch" // the two nodes disagree: keys, names, roles, settings, clocks
 )
 
 // AlertEvents lists the alert events, in the order the docs give them.
-var AlertEvents = []string{AlertDown, AlertUp, AlertFailed, AlertWithheld, AlertDrift, AlertHealth, AlertTest}
+var AlertEvents = []string{AlertDown, AlertUp, AlertFailed, AlertWithheld, AlertDrift, AlertHealth, AlertMismatch, AlertTest}
 
 // alertEvent is what the announcement of a job of purpose p is about.
 func alertEvent(p Purpose) string {
@@ -97,7 +97,6 @@ const (
 	alertFlapping          = "flapping"
 	alertPeerTook          = "peer_took"
 	alertBothUnhealthy     = "both_unhealthy"
-	alertMismatch          = "records_mismatch"
 )
 
 // Purpose is why a job writes the record.

@@ -128,9 +128,16 @@ func writeMain(b *strings.Builder, v view) {
 	b.WriteString("</dd>\n</dl>\n</article>\n</section>\n\n")
 
 	// What needs attention.
-	if len(st.RecordsMismatch) > 0 {
-		b.WriteString("<section class=\"alert alert-bad\"><h2>Record sets differ</h2><p>No failback while the two nodes' records blocks differ:</p><ul>")
-		for _, m := range st.RecordsMismatch {
+	for _, pr := range st.Link.Problems {
+		fmt.Fprintf(b, "<section class=\"alert alert-bad\" data-problem=\"%s\"><h2>The two nodes disagree: %s</h2><p>%s, since %s.", esc(pr.Kind), esc(pr.Kind), esc(pr.What), at(pr.Since))
+		if pr.Hint != "" {
+			fmt.Fprintf(b, " %s.", esc(pr.Hint))
+		}
+		b.WriteString("</p></section>\n")
+	}
+	if nf := st.Link.NoFailback; len(nf) > 0 {
+		b.WriteString("<section class=\"alert alert-bad\"><h2>No failback</h2><p>No failback while the two nodes' files differ on:</p><ul>")
+		for _, m := range nf {
 			fmt.Fprintf(b, "<li>%s</li>", esc(m))
 		}
 		b.WriteString("</ul></section>\n")

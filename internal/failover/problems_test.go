@@ -1,0 +1,178 @@
+package failover
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clooster/clooster/internal/agree"
+)
+
+func problemEv(d time.Duration, kind, what string) Event {
+	return EvProblem{At: at(d), Kind: kind, What: what, Hint: "fix it"}
+}
+
+// pushesOf counts the pushes of got whose title has s.
+func pushesOf(got []string, s string) int {
+	n := 0
+	for _, g := range got {
+		if strings.HasPrefix(g, "push mismatch: ") && strings.Contains(g, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// A problem the handshake shows is said once however often it repeats,
+// logged at ERROR with its kind as the event, shown in the view, and
+// ended by an authenticated link; said again if it comes back after.
+func TestProblemOncePerEpisode(t *testing.T) {
+	c := testMachine(true)
+	var evs []Event
+	for d := 100 * ms; d < 20*sec; d += 300 * ms {
+		evs = append(evs, problemEv(d, ProblemKey, "\"srv2\" answers, but its proof does not match"))
+	}
+	s, got := run(c, evs...)
+	if n := pushesOf(got, "[srv1] 'srv2' answers, but our keys differ"); n != 1 {
+		t.Errorf("%d pushes over 66 attempts, want 1:\n%q", n, got)
+	}
+	v := s.View(c)
+	if len(v.Problems) != 1 || v.Problems[0].Kind != ProblemKey || !v.Problems[0].Since.Equal(at(100*ms)) || v.Problems[0].Hint != "fix it" {
+		t.Errorf("view %+v", v.Problems)
+	}
+	if l := logs(c, evs[:3]...); !slicesContain(l, ProblemKey) {
+		t.Errorf("logs %q lack %s", l, ProblemKey)
+	}
+	// A level ERROR line, with the peer and what was seen.
+	for _, a := range actions(c, evs[0]) {
+		if l, ok := a.(ActLog); ok && l.Event == ProblemKey && l.Level.String() != "ERROR" {
+			t.Errorf("logged at %s", l.Level)
+		}
+	}
+	// The link comes up: gone, and logged so; a new episode is said again.
+	s2, got2 := run(c, append(append([]Event{}, evs[:2]...), up(sec), hb(1100*ms), down(2*sec), problemEv(3*sec, ProblemKey, "again"))...)
+	if n := pushesOf(got2, "our keys differ"); n != 2 {
+		t.Errorf("%d pushes, want 2 (one per episode):\n%q", n, got2)
+	}
+	if l := logs(c, evs[0], up(sec)); !slicesContain(l, LogProblemCleared) {
+		t.Errorf("logs %q lack %s", l, LogProblemCleared)
+	}
+	if v := s2.View(c); len(v.Problems) != 1 || v.Problems[0].What != "again" {
+		t.Errorf("view after the second episode %+v", v.Problems)
+	}
+}
+
+// While the link is up, a handshake problem is stale (a stranger's
+// connection, or one from before the link): not said. Unknown kinds are
+// ignored; an empty text clears.
+func TestProblemIgnoredWhileLinked(t *testing.T) {
+	c := testMachine(true)
+	s, got := run(c, up(100*ms), hb(200*ms), problemEv(300*ms, ProblemKey, "x"), problemEv(400*ms, "bogus", "x"))
+	if len(s.View(c).Problems) != 0 || pushesOf(got, "") != 0 {
+		t.Errorf("problems %+v, pushes %q", s.View(c).Problems, got)
+	}
+	s, _ = run(c, problemEv(100*ms, ProblemNoListener, "refused"), problemEv(200*ms, ProblemNoListener, ""))
+	if len(s.View(c).Problems) != 0 {
+		t.Errorf("not cleared: %+v", s.View(c).Problems)
+	}
+	// Several at once: the most serious first.
+	s, _ = run(c, problemEv(100*ms, ProblemNoListener, "a"), problemEv(200*ms, ProblemRole, "b"), problemEv(300*ms, ProblemVersion, "c"))
+	var kinds []string
+	for _, p := range s.View(c).Problems {
+		kinds = append(kinds, p.Kind)
+	}
+	if strings.Join(kinds, ",") != "role_mismatch,version_mismatch,peer_not_listening" {
+		t.Errorf("order %q", kinds)
+	}
+}
+
+// Differences in the peer's INFO: records and other settings are two
+// problems; those that say where the records belong hold off failback;
+// a link whose INFO agrees ends them. A link that flaps with the same
+// difference is one episode, one push.
+func TestProblemSettings(t *testing.T) {
+	c := testMachine(true)
+	timing := agree.Difference{Field: "keepalive_interval", A: "500ms", B: "2s", What: "apart"}
+	pref := agree.Difference{Field: "cloudflare.preferred_value", A: "srv1", B: "srv2", What: "no failback", Blocks: true}
+	info := func(d time.Duration, ds ...agree.Difference) Event {
+		return EvInfo{At: at(d), Value: "srv2", Differences: ds}
+	}
+	s, got := run(c, seq(up(100*ms), info(110*ms, timing, pref), read(150*ms, "srv2"), active(sec), actives(2*sec, 40*sec))...)
+	if pushesOf(got, "Settings differ") != 1 || slicesContain(got, "ensure#1 srv1@35s") {
+		t.Errorf("pushes and writes:\n%q", got)
+	}
+	for _, g := range got {
+		if strings.HasPrefix(g, "ensure") {
+			t.Errorf("wrote while the preferred values differ: %q", g)
+		}
+	}
+	v := s.View(c)
+	if len(v.Problems) != 1 || v.Problems[0].Kind != ProblemSettings || !strings.Contains(v.Problems[0].What, "keepalive_interval") ||
+		!strings.Contains(v.Problems[0].Hint, "no failback") || len(v.Mismatch) != 1 {
+		t.Errorf("view %+v, mismatch %q", v.Problems, v.Mismatch)
+	}
+	// Timings only: failback goes ahead.
+	s = NewState(t0, c)
+	got = nil
+	feedTimed(c, &s, &got, seq(up(100*ms), info(110*ms, timing), read(150*ms, "srv2"), active(sec), actives(2*sec, 40*sec))...)
+	if !slicesContain(got, "ensure#1 srv1@30.1s") && !slicesContain(got, "ensure#1 srv1@31s") {
+		t.Errorf("no failback over a timing difference:\n%q", got)
+	}
+	// The same difference over a flapping link: one push; an INFO that
+	// agrees clears it.
+	s, got = run(c, seq(up(100*ms), info(110*ms, timing), hb(sec), down(2*sec), up(3*sec), info(3010*ms, timing), hb(4*sec),
+		down(5*sec), up(6*sec), info(6010*ms))...)
+	if n := pushesOf(got, "Settings differ"); n != 1 || len(s.View(c).Problems) != 0 {
+		t.Errorf("%d pushes, problems %+v; want 1 and none", n, s.View(c).Problems)
+	}
+}
+
+// Clocks: a skew surely beyond a second is said (how far, which way);
+// one within the margin of the round trip is not; it clears once surely
+// within half a second, not before (no flapping at the edge).
+func TestProblemClocks(t *testing.T) {
+	c := testMachine(true)
+	heard := func(d time.Duration, rtt, skew time.Duration) Event {
+		return EvHeard{At: at(d), Sent: at(d - rtt), Flags: FlagHealthy, PeerClock: at(d - rtt/2 + skew)}
+	}
+	for _, tc := range []struct {
+		name   string
+		evs    []Event
+		raised bool
+	}{
+		{"in step", []Event{heard(sec, 10*ms, 50*ms)}, false},
+		{"ahead", []Event{heard(sec, 10*ms, 3*sec)}, true},
+		{"behind", []Event{heard(sec, 10*ms, -1500*ms)}, true},
+		{"within the round trip's margin", []Event{heard(sec, 800*ms, 1300*ms)}, false},
+		{"not measured", []Event{EvHeard{At: at(sec), Flags: FlagHealthy, PeerClock: at(5 * sec)}}, false},
+		{"back within half", []Event{heard(sec, 10*ms, 3*sec), heard(2*sec, 10*ms, 100*ms)}, false},
+		{"at the edge: stays", []Event{heard(sec, 10*ms, 3*sec), heard(2*sec, 10*ms, 800*ms)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, got := run(c, append([]Event{up(0)}, tc.evs...)...)
+			raised := len(s.View(c).Problems) == 1 && s.View(c).Problems[0].Kind == ProblemClock
+			if raised != tc.raised {
+				t.Errorf("raised %v, want %v: %+v", raised, tc.raised, s.View(c).Problems)
+			}
+			if tc.raised && pushesOf(got, "clocks of 'srv1' and 'srv2' differ") != 1 {
+				t.Errorf("pushes %q", got)
+			}
+		})
+	}
+	s, _ := run(c, up(0), heard(sec, 10*ms, -3*sec))
+	if p := s.View(c).Problems; len(p) != 1 || !strings.Contains(p[0].What, "3s behind") {
+		t.Errorf("what %+v", p)
+	}
+	if o := s.View(c).PeerClock; !o.Known || o.Est != -3*sec || o.Err != 5*ms {
+		t.Errorf("offset %+v", o)
+	}
+	// The DNS API's clock, from a read's answer.
+	apiRead := EvRead{At: at(sec), Asked: at(sec - 50*ms), Record: Record{Content: "srv1", APIClock: ClockOffset{Est: 12 * sec, Err: 600 * ms, Known: true}}}
+	s, got := run(c, apiRead)
+	if p := s.View(c).Problems; len(p) != 1 || p[0].Kind != ProblemAPIClock || !strings.Contains(p[0].What, "DNS API's clock is 12s ahead") {
+		t.Errorf("api clock %+v", p)
+	}
+	if pushesOf(got, "DNS API's clock differs") != 1 {
+		t.Errorf("pushes %q", got)
+	}
+}
