@@ -65,6 +65,14 @@ func TestStoreModifiedIsOnOurClock(t *testing.T) {
 			if d := got.Modified.Sub(wrote); d < -200*time.Millisecond || d > 1200*time.Millisecond {
 				t.Errorf("Modified %s after the write, want within [-0.2s, 1.2s]", d)
 			}
+			// The API's clock, as the answer's Date shows it: within
+			// the measurement's margin of the skew.
+			if o := got.APIClock; !o.Known || o.Est-o.Err > skew || o.Est+o.Err < skew {
+				t.Errorf("APIClock %+v, want %s within its margin", o, skew)
+			}
+			if beyond := got.APIClock.Beyond(time.Second); beyond != (skew != 0) {
+				t.Errorf("APIClock %+v beyond 1s: %v, want %v", got.APIClock, beyond, skew != 0)
+			}
 		})
 	}
 }

@@ -23,12 +23,13 @@ import (
 type link struct {
 	ws       *websocket.Conn
 	remote   string
-	interval time.Duration // keepalive period
-	timeout  time.Duration // write deadline for one frame
-	flags    func() byte   // keepalive flags, read at every send
-	value    info          // this node's record value and set, sent once in an INFO frame
-	kickC    chan struct{} // a keepalive now, for a change of flags or an answer
-	answer   bool          // the server's side: answer each keepalive
+	interval time.Duration    // keepalive period
+	timeout  time.Duration    // write deadline for one frame
+	flags    func() byte      // keepalive flags, read at every send
+	value    info             // this node's record value and set, sent once in an INFO frame
+	kickC    chan struct{}    // a keepalive now, for a change of flags or an answer
+	answer   bool             // the server's side: answer each keepalive
+	clock    func() time.Time // the wall clock the keepalives carry
 
 	lastSent atomic.Int64 // Sent of the last keepalive heard from the peer
 	lastAt   atomic.Int64 // our monotonic time when we heard it
@@ -65,6 +66,7 @@ func newLink(ws *websocket.Conn, remote string, interval, timeout time.Duration,
 	ws.SetReadLimit(maxFrameSize)
 	return &link{
 		answer:   answer,
+		clock:    time.Now,
 		ws:       ws,
 		remote:   remote,
 		interval: interval,
@@ -176,7 +178,7 @@ func (l *link) writeLoop(ctx context.Context) {
 			t.Reset(jitter(l.interval))
 		}
 		seq++
-		k := keepalive{Seq: seq, Sent: monoNow(), Clock: time.Now().UnixNano(), Flags: l.flags()}
+		k := keepalive{Seq: seq, Sent: monoNow(), Clock: l.clock().UnixNano(), Flags: l.flags()}
 		if s := l.lastSent.Load(); s != 0 {
 			k.Echo = s
 			k.Held = k.Sent - l.lastAt.Load()

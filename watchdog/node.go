@@ -76,6 +76,9 @@ type Config struct {
 	Hooks    Hooks    // nil: no hooks
 	Logger   *slog.Logger
 	Version  string
+	// Clock is the wall clock this node's keepalives carry, for the
+	// peer's check of the two clocks; nil: time.Now.
+	Clock func() time.Time
 
 	// Health reports this node's own service health, and the last check's
 	// error ("" if it passed); nil: always healthy. It is called on every
@@ -182,7 +185,11 @@ func (n *Node) Run(ctx context.Context) error {
 
 	auth := &authenticator{key: n.cfg.Key, this: n.cfg.This, other: n.cfg.Other}
 	newLink := func(ws *websocket.Conn, remote string) *link {
-		return newLink(ws, remote, n.cfg.KeepaliveInterval, n.cfg.PeerTimeout, n.loadFlags, n.ownInfo(), n.cfg.Role == "server")
+		l := newLink(ws, remote, n.cfg.KeepaliveInterval, n.cfg.PeerTimeout, n.loadFlags, n.ownInfo(), n.cfg.Role == "server")
+		if n.cfg.Clock != nil {
+			l.clock = n.cfg.Clock
+		}
+		return l
 	}
 	links := make(chan *link)
 	var wg sync.WaitGroup

@@ -79,11 +79,6 @@ func (o ClockOffset) Beyond(d time.Duration) bool {
 	return o.Known && abs(o.Est)-o.Err > d
 }
 
-// Within reports whether the offset is surely within d either way.
-func (o ClockOffset) Within(d time.Duration) bool {
-	return o.Known && abs(o.Est)+o.Err <= d
-}
-
 func abs(d time.Duration) time.Duration {
 	if d < 0 {
 		return -d
@@ -183,8 +178,9 @@ func (s *State) differences(c *Config, ds []agree.Difference, now time.Time, act
 }
 
 // clock judges a measurement of another clock's offset from this node's:
-// raised when it is surely beyond MaxSkew, cleared when surely within half
-// of it (between the two, it stays as it is).
+// raised when it is surely beyond MaxSkew, cleared once it is no longer
+// surely beyond half of that (between the two, it stays as it is), so that
+// a coarse measurement (the API's Date has whole seconds) can clear it.
 func (s *State) clock(c *Config, kind string, off ClockOffset, now time.Time, acts []Action) []Action {
 	if !off.Known {
 		return acts
@@ -208,7 +204,7 @@ func (s *State) clock(c *Config, kind string, off ClockOffset, now time.Time, ac
 		}
 		what := fmt.Sprintf("%s is %s %s this node's (±%s)", whose, abs(off.Est).Round(time.Millisecond), way, off.Err.Round(time.Millisecond))
 		return s.raise(c, Problem{Kind: kind, What: what, Hint: hint}, now, acts)
-	case off.Within(MaxSkew / 2):
+	case !off.Beyond(MaxSkew / 2):
 		return s.clear(c, kind, acts)
 	}
 	return acts
