@@ -176,3 +176,17 @@ func TestProblemClocks(t *testing.T) {
 		t.Errorf("pushes %q", got)
 	}
 }
+
+// While a problem keeps the link from coming up, the peer's "down" names
+// it: the peer may well be alive.
+func TestProblemInDownReason(t *testing.T) {
+	c := testMachine(false)
+	s, _ := run(c, seq(problemEv(100*ms, ProblemKey, "x"), read(200*ms, "srv1"), ticks(sec, 8*sec))...)
+	want := "[srv2] Server 'srv1' is now down (no link since start; 'srv1' answers, but our keys differ)"
+	if s.job == nil || s.job.title != want {
+		t.Errorf("the takeover's title %+v, want %q", s.job, want)
+	}
+	if r := s.View(c).Reason; r != "no link since start; 'srv1' answers, but our keys differ" {
+		t.Errorf("view reason %q", r)
+	}
+}

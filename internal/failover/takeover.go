@@ -14,7 +14,7 @@ func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
 	}
 	if s.peer != declaredDown {
 		s.peer, s.peerSince = declaredDown, now
-		acts = append(acts, ActLog{slog.LevelWarn, LogPeerDown, "peer is down", []any{"peer", c.Other, "reason", s.reason}},
+		acts = append(acts, ActLog{slog.LevelWarn, LogPeerDown, "peer is down", []any{"peer", c.Other, "reason", s.linkReason(c)}},
 			ActHook{Event: HookPeerDown, Content: s.rec.content})
 	}
 	if s.job != nil && s.job.purpose == Takeover {
@@ -31,7 +31,7 @@ func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
 			// Once a probe has found the peer serving in this episode, the
 			// peer is not "down": that alert stands.
 			if !s.alerted[alertStillServing] && s.once(alertUnhealthySurvivor) {
-				acts = append(acts, alertUnhealthyTakeover(c, s.downReason(), s.healthReason))
+				acts = append(acts, alertUnhealthyTakeover(c, s.downReason(c), s.healthReason))
 			}
 		}
 		return acts
@@ -78,16 +78,28 @@ func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
 }
 
 func (s *State) titleDown(c *Config) string {
-	return fmt.Sprintf("[%s] Server '%s' is now down (%s)", c.This, c.Other, s.downReason())
+	return fmt.Sprintf("[%s] Server '%s' is now down (%s)", c.This, c.Other, s.downReason(c))
 }
 
-// downReason is why the peer is down: the link's loss, and what the last
-// failed probe found.
-func (s State) downReason() string {
+// downReason is why the peer is down: the link's loss, what keeps the link
+// from coming up, and what the last failed probe found.
+func (s State) downReason(c *Config) string {
 	if s.probe != probeFailed {
-		return s.reason
+		return s.linkReason(c)
 	}
-	return fmt.Sprintf("%s; its service does not answer: %s", s.reason, s.probeDetail)
+	return fmt.Sprintf("%s; its service does not answer: %s", s.linkReason(c), s.probeDetail)
+}
+
+// linkReason is why there is no link: its loss, and the problem that keeps
+// it from coming up, if one does (the peer may well be alive: the
+// problem's push says so).
+func (s State) linkReason(c *Config) string {
+	for _, p := range s.problems {
+		if handshakeProblem(p.Kind) {
+			return s.reason + "; " + problemTitle(c, p.Kind)
+		}
+	}
+	return s.reason
 }
 
 // takeOnEvidence takes the record because peer_check finds the peer's

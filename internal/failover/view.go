@@ -94,7 +94,7 @@ func (s State) View(c *Config) View {
 	if s.link {
 		v.PeerSince = s.linkSince
 	} else {
-		v.Reason = s.downReason()
+		v.Reason = s.downReason(c)
 		if s.peer != declaredDown {
 			v.PeerSince = s.started
 			if s.everLinked {
