@@ -25,6 +25,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/clooster/clooster/internal/fakepb"
+	"github.com/clooster/clooster/internal/failover"
 	"github.com/clooster/clooster/watchdog"
 )
 
@@ -302,6 +303,26 @@ func TestPrintStatusShowsHealthAndGuard(t *testing.T) {
 	var b strings.Builder
 	printStatus(&b, st, now)
 	for _, want := range []string{"UNHEALTHY: GET /: 503", "peer reports its service UNHEALTHY", "WITHHOLDING", "link down, peer still serving", "peer_check: the peer's service is serving"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestPrintStatusShowsProblems(t *testing.T) {
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	st := watchdog.Status{Node: "srv2", Role: "client", Started: now.Add(-time.Hour),
+		Peer:   watchdog.PeerStatus{Name: "srv1", State: watchdog.PeerDown, Since: now.Add(-time.Minute)},
+		Record: watchdog.RecordStatus{Name: "www.example.com", Content: "srv1"},
+		Link: watchdog.LinkStatus{Problems: []failover.Problem{{Kind: "key_mismatch", What: "srv1 says the proof does not match", Hint: "set the same key", Since: now}},
+			NoFailback: []string{"cloudflare.preferred_value: differ"}}}
+	var b strings.Builder
+	printStatus(&b, st, now)
+	for _, want := range []string{
+		"problem  KEY_MISMATCH since 2026-12-02T08:00:00Z: srv1 says the proof does not match\n",
+		"         hint: set the same key\n",
+		"no failback while the files differ on: cloudflare.preferred_value: differ\n",
+	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, b.String())
 		}

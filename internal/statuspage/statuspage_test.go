@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clooster/clooster/internal/failover"
 	"github.com/clooster/clooster/watchdog"
 )
 
@@ -251,3 +252,30 @@ type cookieJar struct{ cookies []*http.Cookie }
 
 func (j *cookieJar) SetCookies(_ *url.URL, cs []*http.Cookie) { j.cookies = append(j.cookies, cs...) }
 func (j *cookieJar) Cookies(*url.URL) []*http.Cookie          { return j.cookies }
+
+// What the two nodes disagree on is shown, most serious first, with the
+// hint, and the differences that hold off failback; texts are escaped.
+func TestPageProblems(t *testing.T) {
+	f := standby()
+	f.st.Link = watchdog.LinkStatus{
+		Problems: []failover.Problem{
+			{Kind: "key_mismatch", What: `"srv1" answers, but its <proof> does not match`, Hint: "set the same key", Since: t0.Add(-time.Minute)},
+			{Kind: "clock_skew", What: "the peer's clock is 3s ahead", Since: t0},
+		},
+		NoFailback: []string{"cloudflare.preferred_value: differ"},
+	}
+	f.st.Link.Problem = &f.st.Link.Problems[0]
+	srv := newServer(t, f, "")
+	_, body, _ := get(t, srv.Client(), srv.URL+"/")
+	for _, want := range []string{
+		`data-problem="key_mismatch"`, `&#34;srv1&#34; answers, but its &lt;proof&gt; does not match`, `set the same key.`,
+		`data-problem="clock_skew"`, `<li>cloudflare.preferred_value: differ</li>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Index(body, "key_mismatch") > strings.Index(body, "clock_skew") {
+		t.Error("not the most serious first")
+	}
+}
