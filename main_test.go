@@ -24,8 +24,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/clooster/clooster/internal/fakepb"
 	"github.com/clooster/clooster/internal/failover"
+	"github.com/clooster/clooster/internal/fakepb"
 	"github.com/clooster/clooster/watchdog"
 )
 
