@@ -2,8 +2,11 @@ package watchdog
 
 import (
 	"bytes"
-	"github.com/clooster/clooster/internal/failover"
+	"reflect"
 	"testing"
+	"time"
+
+	"github.com/clooster/clooster/internal/failover"
 )
 
 // FuzzDecodeFrame: no input makes a decoder panic, and whatever decodes
@@ -15,6 +18,9 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(bye{Code: byeShutdown, Reason: "shutting down"}.encode())
 	f.Add(info{Value: "srv1.example.com"}.encode())
 	f.Add(info{Records: []recordDigest{{1, 2}, {3, 4}}}.encode())
+	f.Add(info{Value: "192.0.2.1", Keepalive: time.Second, PeerTimeout: 3 * time.Second, Record: "www.example.com A",
+		Preferred: "192.0.2.1", OtherValue: "192.0.2.2", Version: "1.0"}.encode())
+	f.Add(bye{Code: byeRefused, Reason: "key_mismatch: srv1 says the proof does not match"}.encode())
 	f.Add([]byte{})
 	f.Add([]byte{protoVersion, 99})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -38,7 +44,7 @@ func FuzzDecodeFrame(f *testing.F) {
 			again = pr.encode()
 		case frameKeepalive:
 			k, err := decodeKeepalive(p)
-			if err != nil || k.Flags != p[32] {
+			if err != nil || k.Flags != p[40] {
 				return // unknown flags are dropped, so no exact round trip
 			}
 			again = k.encode()
@@ -49,11 +55,21 @@ func FuzzDecodeFrame(f *testing.F) {
 			}
 			again = y.encode()
 		case frameInfo:
+			// Fields may come in any order, and unknown ones are
+			// skipped: the round trip is of what was understood.
 			i, err := decodeInfo(p)
-			if err != nil || i.Value != string(p[1:1+p[0]]) {
-				return // unprintable bytes are replaced
+			if err != nil {
+				return
 			}
-			again = i.encode()
+			j, err := decodeInfo(i.encode()[2:])
+			if err != nil && (i.Value != "" || i.Records != nil || i.Keepalive > 0 || i.PeerTimeout > 0 || i.Record != "" ||
+				i.Preferred != "" || i.OtherValue != "" || i.Version != "") {
+				t.Fatalf("%+v encodes to a frame that does not decode: %v", i, err)
+			}
+			if infoFits(i) && !reflect.DeepEqual(i, j) {
+				t.Fatalf("round trip: got %+v, want %+v", j, i)
+			}
+			return
 		default:
 			return
 		}
@@ -92,4 +108,30 @@ func FuzzClientHandshake(f *testing.F) {
 			t.Fatalf("client accepted %x %x", m1, m2)
 		}
 	})
+}
+
+// infoFits reports whether every field of i fits the frame as encode
+// writes it, so that none is left out.
+func infoFits(i info) bool {
+	n := 2 + 1 + len(i.Value)
+	if len(i.Value) > 255 || len(i.Records) > maxInfoRecords {
+		return false
+	}
+	if i.Records != nil {
+		n += 3 + 8*len(i.Records)
+	}
+	for _, d := range []time.Duration{i.Keepalive, i.PeerTimeout} {
+		if d > 0 {
+			n += 11
+		}
+	}
+	for _, s := range []string{i.Record, i.Preferred, i.OtherValue, i.Version} {
+		if len(s) > 255 {
+			return false
+		}
+		if s != "" {
+			n += 3 + len(s)
+		}
+	}
+	return n <= maxFrameSize
 }
