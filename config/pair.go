@@ -49,11 +49,13 @@ func (c *Config) Settings() agree.Settings {
 // the single record's zone, and dry_run. It reads the server's tls.cert
 // and the client's tls.ca. No difference shows a key.
 func ComparePair(a, b *Config) []agree.Difference {
-	out := agree.Compare(a.Settings(), b.Settings())
+	var out []agree.Difference
 	if !sameKey(a.Key, b.Key) {
+		// First: nothing else matters until the nodes can link.
 		out = append(out, agree.Difference{Field: "key",
 			What: "the keys differ: the nodes cannot prove themselves to each other, and never link; set the same key in both files"})
 	}
+	out = append(out, agree.Compare(a.Settings(), b.Settings())...)
 	if a.Role != b.Role {
 		out = append(out, link(a, b)...)
 	}

@@ -211,7 +211,7 @@ func (a *authenticator) server(c messageConn, cb []byte) error {
 	}
 	want := a.mac(roleClient, cb, ch.Nonce, ns, a.other, a.this)
 	if !hmac.Equal(cp.MAC[:], want[:]) {
-		r := &refusal{Kind: failover.ProblemKey, What: fmt.Sprintf("%q answers the handshake, but its proof does not match this node's key", ch.Name),
+		r := &refusal{Kind: failover.ProblemKey, What: fmt.Sprintf("%q answers the handshake, but its proof does not match the key of %q", ch.Name, a.this),
 			Hint: hintFor(failover.ProblemKey), Err: errBadProof}
 		a.tell(c, r)
 		return r
@@ -250,7 +250,7 @@ func (a *authenticator) probe(c messageConn) *refusal {
 	}
 	if h, err := decodeHello(p); err == nil && h.Role == roleServer {
 		return &refusal{Kind: failover.ProblemRole, Hint: hintFor(failover.ProblemRole),
-			What: fmt.Sprintf("%q answers on the link port as a server, and so is this node: both nodes are configured as servers", h.Name)}
+			What: fmt.Sprintf("%q answers on the link port as a server, and %q is one too: both nodes are configured as servers", h.Name, a.this)}
 	}
 	return nil
 }
@@ -266,16 +266,16 @@ func (a *authenticator) isProbe(n [nonceSize]byte) bool {
 func (a *authenticator) checkHello(h hello, wantRole byte) *refusal {
 	switch {
 	case h.Role != wantRole:
-		what := fmt.Sprintf("%q connects as a server, and so is this node: both nodes are configured as servers", h.Name)
+		what := fmt.Sprintf("%q says hello as a server, and %q is one too: both nodes are configured as servers", h.Name, a.this)
 		if wantRole == roleServer {
-			what = fmt.Sprintf("%q answers as a client, and so is this node: both nodes are configured as clients", h.Name)
+			what = fmt.Sprintf("%q answers as a client, and %q is one too: both nodes are configured as clients", h.Name, a.this)
 		}
 		return &refusal{Kind: failover.ProblemRole, What: what, Hint: hintFor(failover.ProblemRole)}
 	case h.Name == a.this:
-		return &refusal{Kind: failover.ProblemSameName, What: fmt.Sprintf("the peer calls itself %q, this node's own name", h.Name),
+		return &refusal{Kind: failover.ProblemSameName, What: fmt.Sprintf("the peer calls itself %q too: both nodes have the same name", h.Name),
 			Hint: hintFor(failover.ProblemSameName)}
 	case h.Name != a.other:
-		return &refusal{Kind: failover.ProblemName, What: fmt.Sprintf("the peer calls itself %q, but other_server here is %q", h.Name, a.other),
+		return &refusal{Kind: failover.ProblemName, What: fmt.Sprintf("the peer calls itself %q, but the other_server of %q is %q", h.Name, a.this, a.other),
 			Hint: hintFor(failover.ProblemName)}
 	}
 	return nil

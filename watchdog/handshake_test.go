@@ -108,18 +108,18 @@ func TestHandshake(t *testing.T) {
 	}{
 		{name: "same key", ckey: testKey, skey: testKey, ccb: cb1, scb: cb1},
 		{name: "wrong key", ckey: testKey, skey: "another key of 32 bytes, really!", ccb: cb1, scb: cb1,
-			wantServer: `"srv2" answers the handshake, but its proof does not match this node's key`,
+			wantServer: `"srv2" answers the handshake, but its proof does not match the key of "srv1"`,
 			wantClient: `srv1 says "srv2" answers the handshake, but its proof does not match`, kind: failover.ProblemKey},
 		{name: "different TLS sessions (a relay)", ckey: testKey, skey: testKey, ccb: cb1, scb: bytes.Repeat([]byte{2}, 32),
 			wantServer: "its proof does not match", wantClient: "its proof does not match", kind: failover.ProblemKey},
 		{name: "unknown client name", ckey: testKey, skey: testKey, ccb: cb1, scb: cb1, cname: "mallory",
-			wantServer: `the peer calls itself "mallory", but other_server here is "srv2"`,
+			wantServer: `the peer calls itself "mallory", but the other_server of "srv1" is "srv2"`,
 			wantClient: `srv1 says the peer calls itself "mallory"`, kind: failover.ProblemName},
 		{name: "unknown server name", ckey: testKey, skey: testKey, ccb: cb1, scb: cb1, sname: "srv9",
-			wantServer: `srv2 says the peer calls itself "srv9", but other_server here is "srv1"`,
+			wantServer: `srv2 says the peer calls itself "srv9", but the other_server of "srv2" is "srv1"`,
 			wantClient: `the peer calls itself "srv9"`, kind: failover.ProblemName},
 		{name: "same name", ckey: testKey, skey: testKey, ccb: cb1, scb: cb1, cname: "srv1",
-			wantServer: `the peer calls itself "srv1", this node's own name`, wantClient: "srv1 says", kind: failover.ProblemSameName},
+			wantServer: `the peer calls itself "srv1" too: both nodes have the same name`, wantClient: "srv1 says", kind: failover.ProblemSameName},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -350,7 +350,7 @@ func (n *Node) Run(ctx context.Context) error {
 				drop(e.link, byeProtocol, e.reason)
 				apply(failover.EvLinkDown{At: e.at, Reason: e.reason, PeerAlive: e.bye == byeTimeout || e.bye == byeProtocol})
 			case e.isInfo:
-				apply(failover.EvInfo{At: e.at, Value: e.info.Value, Differences: agree.Compare(n.ownSettings(), peerSettings(e.info))})
+				apply(failover.EvInfo{At: e.at, Value: e.info.Value, Differences: agree.Compare(n.ownSettings(), peerSettings(n.cfg.Other, e.info))})
 			default:
 				n.met.heard(e.rtt)
 				var sent time.Time // unknown: the keepalive echoes none of ours
@@ -436,7 +436,8 @@ func (n *Node) ownInfo() info {
 // as the peer's INFO can say it.
 func (n *Node) ownSettings() agree.Settings {
 	st := n.cfg.Settings
-	st.Name, st.Peer, st.Role = "", "", "" // the handshake checked them
+	// The handshake checked the names and roles: they name the sides.
+	st.Name, st.Peer, st.Role = n.cfg.This, n.cfg.Other, ""
 	st.Keepalive, st.PeerTimeout = n.cfg.KeepaliveInterval, n.cfg.PeerTimeout
 	if st.ThisValue == "" && len(n.cfg.Records) == 0 {
 		st.ThisValue = n.cfg.ThisValue
@@ -445,9 +446,10 @@ func (n *Node) ownSettings() agree.Settings {
 	return st
 }
 
-// peerSettings is the peer's side, from its INFO frame.
-func peerSettings(i info) agree.Settings {
-	st := agree.Settings{Keepalive: i.Keepalive, PeerTimeout: i.PeerTimeout, Record: i.Record,
+// peerSettings is the peer's side, from its INFO frame; name is the name it
+// proved in the handshake.
+func peerSettings(name string, i info) agree.Settings {
+	st := agree.Settings{Name: name, Keepalive: i.Keepalive, PeerTimeout: i.PeerTimeout, Record: i.Record,
 		Preferred: i.Preferred, ThisValue: i.Value, OtherValue: i.OtherValue, RecordsKnown: true}
 	if i.Records != nil {
 		st.Records = make([]agree.Digest, len(i.Records))

@@ -138,7 +138,7 @@ func TestInfoCompared(t *testing.T) {
 	}
 	peer := info{Value: "srv2", Keepalive: 2 * time.Second, PeerTimeout: 2500 * time.Millisecond, Record: "www.example.com", Preferred: "srv2"}
 	var fields []string
-	for _, d := range agree.Compare(n.ownSettings(), peerSettings(peer)) {
+	for _, d := range agree.Compare(n.ownSettings(), peerSettings("srv2", peer)) {
 		fields = append(fields, d.Field)
 	}
 	want := "keepalive_interval,peer_timeout/keepalive_interval,cloudflare.preferred_value"
@@ -147,7 +147,7 @@ func TestInfoCompared(t *testing.T) {
 	}
 	// A peer that agrees.
 	same := info{Value: "srv2", Keepalive: 500 * time.Millisecond, PeerTimeout: 2500 * time.Millisecond, Record: "www.example.com CNAME", Preferred: "srv1"}
-	if ds := agree.Compare(n.ownSettings(), peerSettings(same)); len(ds) != 0 {
+	if ds := agree.Compare(n.ownSettings(), peerSettings("srv2", same)); len(ds) != 0 {
 		t.Errorf("differences %v, want none", ds)
 	}
 	// Records: the set differs by one record.
@@ -156,7 +156,7 @@ func TestInfoCompared(t *testing.T) {
 	if i := n.ownInfo(); i.Value != "" || len(i.Records) != 2 {
 		t.Errorf("a set's INFO %+v", i)
 	}
-	ds := agree.Compare(n.ownSettings(), peerSettings(info{Records: []recordDigest{{1, 10}, {2, 21}}, Keepalive: 500 * time.Millisecond}))
+	ds := agree.Compare(n.ownSettings(), peerSettings("srv2", info{Records: []recordDigest{{1, 10}, {2, 21}}, Keepalive: 500 * time.Millisecond}))
 	if len(ds) != 1 || ds[0].Field != "records[example.org AAAA]" || !ds[0].Blocks {
 		t.Errorf("set differences %v", ds)
 	}

@@ -61,6 +61,9 @@ type Difference struct {
 	// Blocks: while it lasts, the nodes disagree on where the records
 	// belong when both are up, so neither may fail back.
 	Blocks bool
+	// NameA and NameB name the nodes whose values A and B are, where the
+	// values are not names themselves; "" leaves them out.
+	NameA, NameB string
 }
 
 // String is the difference as a log line or a check report says it.
@@ -68,7 +71,14 @@ func (d Difference) String() string {
 	if d.A == "" && d.B == "" {
 		return fmt.Sprintf("%s: %s", d.Field, d.What)
 	}
-	return fmt.Sprintf("%s: %s vs %s: %s", d.Field, show(d.A), show(d.B), d.What)
+	return fmt.Sprintf("%s: %s vs %s: %s", d.Field, show(d.A)+of(d.NameA), show(d.B)+of(d.NameB), d.What)
+}
+
+func of(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " (" + name + ")"
 }
 
 func show(s string) string {
@@ -116,6 +126,7 @@ func Compare(a, b Settings) []Difference {
 		add(Difference{Field: "protocol", A: fmt.Sprint(a.Protocol), B: fmt.Sprint(b.Protocol), What: "the nodes speak different link protocol versions: run the same clooster version on both"})
 	}
 
+	n := len(out)
 	out = append(out, timings(a, b, an, bn)...)
 
 	// Which record, and where it belongs while both are up.
@@ -138,6 +149,11 @@ func Compare(a, b Settings) []Difference {
 	if a.RecordsKnown && b.RecordsKnown {
 		out = append(out, records(a.Records, b.Records, an, bn)...)
 	}
+	for i := n; i < len(out); i++ {
+		if out[i].A != "" || out[i].B != "" {
+			out[i].NameA, out[i].NameB = a.Name, b.Name
+		}
+	}
 	return out
 }
 
@@ -149,7 +165,7 @@ func timings(a, b Settings, an, bn string) []Difference {
 	far := func(field string, x, y time.Duration) {
 		if x > 0 && y > 0 && (x > FarApart*y || y > FarApart*x) {
 			out = append(out, Difference{Field: field, A: x.String(), B: y.String(),
-				What: fmt.Sprintf("more than %d times apart: the nodes judge the link by different clocks", FarApart)})
+				What: fmt.Sprintf("more than %d times apart: the nodes judge the link on different timings", FarApart)})
 		}
 	}
 	far("keepalive_interval", a.Keepalive, b.Keepalive)
