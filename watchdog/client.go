@@ -101,13 +101,15 @@ func (d *dialer) judge(err error, remote string) {
 	if err == nil || !errors.Is(err, errClosedAfterHello) {
 		d.silentHellos = 0
 	}
+	// No address for the report to add: the dialler's own findings name
+	// it already, and the others say which node said them.
 	switch {
 	case r != nil:
 		d.reported = r.Kind
-		d.problem(r, remote)
+		d.problem(r, "")
 	case err != nil && d.reported == failover.ProblemNoListener && !errors.Is(err, syscall.ECONNREFUSED):
 		// Something listens now: what it says is reported for itself.
-		d.problem(&refusal{Kind: failover.ProblemNoListener}, remote)
+		d.problem(&refusal{Kind: failover.ProblemNoListener}, "")
 		d.reported = ""
 	}
 }

@@ -1,6 +1,7 @@
 package pairtest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -103,6 +104,9 @@ type Node struct {
 	CloudflareURL, PushbulletURL string
 	Timing                       Timing
 	LogLevel, LogFormat          string // log.level and log.format; "" leaves the key out
+	// Preferred is the single record's cloudflare.preferred_value; ""
+	// is Srv1.
+	Preferred string
 	// Records, if set, is the record set, in place of the cloudflare
 	// block's record keys.
 	Records []any
@@ -146,7 +150,7 @@ func (n Node) Config() Obj {
 	}
 	cf := Obj{{"token", n.Fakes.CFToken}, {"zone", Zone}}
 	if n.Records == nil {
-		cf = append(cf, Member{"record", Record}, Member{"preferred_value", Srv1})
+		cf = append(cf, Member{"record", Record}, Member{"preferred_value", cmp.Or(n.Preferred, Srv1)})
 	}
 	cf = append(cf, Member{"api_url", cfURL})
 	if n.DNS == nil || usesCloudflare(n.Records) {

@@ -101,8 +101,9 @@ func (s *Set) States() []State {
 }
 
 // Read reads every record at once. The set's Modified is its latest
-// record's change, unknown if any record's is. An error names the records
-// that failed; a missing record makes the set missing.
+// record's change, unknown if any record's is; its APIClock is the most
+// precise of its records' answers', unknown if none says. An error names
+// the records that failed; a missing record makes the set missing.
 func (s *Set) Read(ctx context.Context) (failover.Record, error) {
 	recs := make([]failover.Record, len(s.members))
 	errs := s.each(func(i int, m Member) error {
@@ -132,6 +133,7 @@ func (s *Set) Read(ctx context.Context) (failover.Record, error) {
 	}
 	contents := make([]string, len(recs))
 	var modified time.Time
+	var clock failover.ClockOffset // the API's, as its most precise answer showed it
 	unknown := false
 	for i, r := range recs {
 		contents[i] = r.Content
@@ -140,11 +142,14 @@ func (s *Set) Read(ctx context.Context) (failover.Record, error) {
 		} else if r.Modified.After(modified) {
 			modified = r.Modified
 		}
+		if c := r.APIClock; c.Known && (!clock.Known || c.Err < clock.Err) {
+			clock = c
+		}
 	}
 	if unknown {
 		modified = time.Time{}
 	}
-	return failover.Record{Content: Join(contents), Modified: modified}, nil
+	return failover.Record{Content: Join(contents), Modified: modified, APIClock: clock}, nil
 }
 
 // Write makes every record hold its part of content, writing only those

@@ -20,6 +20,7 @@ type store struct {
 	readErr  error
 	writeErr error
 	writes   []string
+	clock    failover.ClockOffset // the provider's, as its answers show it
 }
 
 func (s *store) Read(context.Context) (failover.Record, error) {
@@ -28,7 +29,7 @@ func (s *store) Read(context.Context) (failover.Record, error) {
 	if s.readErr != nil {
 		return failover.Record{}, s.readErr
 	}
-	return failover.Record{Content: s.content, Modified: s.modified}, nil
+	return failover.Record{Content: s.content, Modified: s.modified, APIClock: s.clock}, nil
 }
 
 func (s *store) Write(_ context.Context, content string) error {
@@ -78,6 +79,38 @@ func TestSetMovesTogether(t *testing.T) {
 
 // One record's write fails: the others are written, the error names it,
 // and the retry writes only it.
+// The set's read carries the API's clock offset of its records' answers,
+// the most precise one: the node checks the API's clock from it.
+func TestSetReadCarriesAPIClock(t *testing.T) {
+	coarse := failover.ClockOffset{Est: 5 * time.Second, Err: 750 * time.Millisecond, Known: true}
+	fine := failover.ClockOffset{Est: 4 * time.Second, Err: 100 * time.Millisecond, Known: true}
+	cases := []struct {
+		name   string
+		clocks []failover.ClockOffset
+		want   failover.ClockOffset
+	}{
+		{"none says", []failover.ClockOffset{{}, {}}, failover.ClockOffset{}},
+		{"one of one", []failover.ClockOffset{coarse}, coarse},
+		{"one of two", []failover.ClockOffset{{}, coarse}, coarse},
+		{"the most precise", []failover.ClockOffset{coarse, fine}, fine},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var members []Member
+			for i, clock := range c.clocks {
+				members = append(members, Member{fmt.Sprintf("r%d A", i), &store{content: "192.0.2.1", clock: clock}})
+			}
+			rec, err := New(members).Read(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.APIClock; got != c.want {
+				t.Errorf("APIClock: got %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
 func TestSetWriteFailureHoldsUpNothing(t *testing.T) {
 	ctx := context.Background()
 	set, stores := threeRecords()
