@@ -63,9 +63,9 @@ func TestKeyMismatch(t *testing.T) {
 	b := bin.StartNode(t, p.Srv2)
 
 	waitProblem(t, a, 10*time.Second, failover.ProblemKey,
-		`^"srv2\.example\.com" answers the handshake, but its proof does not match this node's key$`)
+		`^"srv2\.example\.com" answers the handshake, but its proof does not match the key of "srv1\.example\.com" \(from 127\.0\.0\.1\)$`)
 	waitProblem(t, b, 10*time.Second, failover.ProblemKey,
-		`^srv1\.example\.com says "srv2\.example\.com" answers the handshake, but its proof does not match this node's key$`)
+		`^srv1\.example\.com says "srv2\.example\.com" answers the handshake, but its proof does not match the key of "srv1\.example\.com"$`)
 
 	start := time.Now()
 	for time.Since(start) < *mismatchSoak {
@@ -130,8 +130,8 @@ func TestNameMismatch(t *testing.T) {
 		{
 			name: "another name", this: srv3, other: srv1, kind: failover.ProblemName,
 			title:  func(_, other string) string { return fmt.Sprintf(titleName, other) },
-			what1:  `^the peer calls itself "srv3\.example\.com", but other_server here is "srv2\.example\.com"$`,
-			what2:  `^srv1\.example\.com says the peer calls itself "srv3\.example\.com", but other_server here is "srv2\.example\.com"$`,
+			what1:  `^the peer calls itself "srv3\.example\.com", but the other_server of "srv1\.example\.com" is "srv2\.example\.com" \(from 127\.0\.0\.1\)$`,
+			what2:  `^srv1\.example\.com says the peer calls itself "srv3\.example\.com", but the other_server of "srv1\.example\.com" is "srv2\.example\.com"$`,
 			body1:  `^the peer calls itself`,
 			body2:  `^srv1\.example\.com says`,
 			writes: []string{srv3},
@@ -139,8 +139,8 @@ func TestNameMismatch(t *testing.T) {
 		{
 			name: "the same name", this: srv1, other: srv2, kind: failover.ProblemSameName,
 			title: func(node, _ string) string { return fmt.Sprintf(titleSameName, node) },
-			what1: `^the peer calls itself "srv1\.example\.com", this node's own name$`,
-			what2: `^srv1\.example\.com says the peer calls itself "srv1\.example\.com", this node's own name$`,
+			what1: `^the peer calls itself "srv1\.example\.com" too: both nodes have the same name \(from 127\.0\.0\.1\)$`,
+			what2: `^srv1\.example\.com says the peer calls itself "srv1\.example\.com" too: both nodes have the same name$`,
 			body1: `^the peer calls itself`,
 			body2: `^srv1\.example\.com says`,
 		},
@@ -265,7 +265,7 @@ func TestVersionMismatch(t *testing.T) {
 			}
 		}
 		waitProblem(t, a, 5*time.Second, failover.ProblemVersion,
-			`^the peer speaks link protocol version 1, this node version 2$`)
+			`^the peer speaks link protocol version 1, this node version 2 \(from 127\.0\.0\.1\)$`)
 		checkReported(t, a, slog.LevelError, failover.ProblemVersion)
 		if got := pushesFrom(p.F, srv1, fmt.Sprintf(titleVersion, srv2), `(?i)run the same clooster version`); got != 1 {
 			t.Errorf("srv1: %d version mismatch pushes after %d attempts, want 1: %q", got, attempts, p.F.PushTitles())
@@ -311,7 +311,7 @@ func TestSettingsMismatch(t *testing.T) {
 		p.Srv2.Timing = pairtest.Timing{Keepalive: time.Second, PeerTimeout: 6 * time.Second, FailbackDelay: fastTiming.FailbackDelay}
 		a, b := bin.StartPair(t, p)
 		for _, n := range []*pairtest.Proc{a, b} {
-			got := waitProblem(t, n, 5*time.Second, failover.ProblemSettings, `keepalive_interval: "(250ms|1s)" vs "(250ms|1s)": more than 2 times apart`)
+			got := waitProblem(t, n, 5*time.Second, failover.ProblemSettings, `keepalive_interval: "(250ms|1s)" \(srv[12]\.example\.com\) vs "(250ms|1s)" \(srv[12]\.example\.com\): more than 2 times apart`)
 			if !strings.Contains(got.What, `peer_timeout: `) {
 				t.Errorf("%s: what %q, want it to name peer_timeout", n.Label, got.What)
 			}
@@ -344,7 +344,7 @@ func TestSettingsMismatch(t *testing.T) {
 		p := pairtest.NewPair(t, tm)
 		p.Srv2.Preferred = srv2
 		a, b := bin.StartPair(t, p)
-		preferred := `cloudflare\.preferred_value: "srv[12]\.example\.com" vs "srv[12]\.example\.com": the nodes disagree`
+		preferred := `cloudflare\.preferred_value: "srv[12]\.example\.com" \(srv[12]\.example\.com\) vs "srv[12]\.example\.com" \(srv[12]\.example\.com\): the nodes disagree`
 		for _, n := range []*pairtest.Proc{a, b} {
 			waitProblem(t, n, 5*time.Second, failover.ProblemSettings, preferred)
 			if st, _ := n.Status(); len(st.Link.NoFailback) != 1 || !strings.HasPrefix(st.Link.NoFailback[0], "cloudflare.preferred_value: ") {
@@ -548,7 +548,9 @@ func pushesFrom(f *pairtest.Fakes, node, title, body string) int {
 	n := 0
 	for _, p := range f.PB.Pushes() {
 		rest, ok := strings.CutPrefix(p.Title, "["+node+"] ")
-		if ok && strings.Contains(rest, title) && re.MatchString(p.Body) {
+		// The problem's own push: its title is the problem's (a
+		// takeover's "is now down" names the problem as its reason).
+		if ok && strings.HasPrefix(rest, title) && re.MatchString(p.Body) {
 			n++
 		}
 	}

@@ -45,8 +45,9 @@ type refusal struct {
 	Kind, What, Hint string
 	Err              error // what it also is (errBadProof, errFrameVersion); may be nil
 	// Told: the other side has been told why (a BYE it can read), or was
-	// the one that told us.
-	Told bool
+	// the one that told us. Theirs: the other side told us (What is its
+	// text, and names it).
+	Told, Theirs bool
 }
 
 func (r *refusal) Error() string { return r.What }
@@ -63,7 +64,7 @@ func refusedBy(y bye) *refusal {
 	if !ok || !slices.Contains(failover.ProblemKinds, kind) {
 		return nil
 	}
-	return &refusal{Kind: kind, What: what, Told: true}
+	return &refusal{Kind: kind, What: what, Told: true, Theirs: true}
 }
 
 // authenticator proves this node's knowledge of the shared key and checks the

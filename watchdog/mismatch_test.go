@@ -44,8 +44,8 @@ func TestNodeKeyMismatchSaidOnce(t *testing.T) {
 			r          *running
 			name, what string
 		}{
-			{s1, "srv1", `"srv2" answers the handshake, but its proof does not match this node's key`},
-			{s2, "srv2", `srv1 says "srv2" answers the handshake, but its proof does not match this node's key`},
+			{s1, "srv1", `"srv2" answers the handshake, but its proof does not match the key of "srv1" (from 192.0.2.1)`},
+			{s2, "srv2", `srv1 says "srv2" answers the handshake, but its proof does not match the key of "srv1"`},
 		} {
 			st := c.r.node.Status()
 			if pr := st.Link.Problem; pr == nil || pr.Kind != failover.ProblemKey || pr.What != c.what {

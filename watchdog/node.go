@@ -200,7 +200,7 @@ func (n *Node) Run(ctx context.Context) error {
 	problems := make(chan failover.EvProblem, 16)
 	report := func(r *refusal, addr string) {
 		ev := failover.EvProblem{At: time.Now(), Kind: r.Kind, What: r.What, Hint: r.Hint}
-		if ev.What != "" && !r.Told && addr != "" {
+		if ev.What != "" && !r.Theirs && addr != "" {
 			ev.What += " (from " + addr + ")"
 		}
 		select {
@@ -742,7 +742,7 @@ func probeServer(ctx context.Context, addr string, auth *authenticator) *refusal
 		ws.NetConn().SetDeadline(dl)
 	}
 	r := auth.probe(ws)
-	if r != nil && !r.Told {
+	if r != nil && !r.Theirs {
 		r.What += " (at " + addr + ")"
 	}
 	return r
