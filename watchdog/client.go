@@ -67,7 +67,7 @@ const closedAfterHelloTimes = 3
 // connections for peer_timeout with no link since start (nothing listens:
 // the peer is stopped, or a client too), or a server that keeps closing
 // after our hello (an older version).
-func (d *dialer) judge(err error, remote string) {
+func (d *dialer) judge(err error) {
 	if d.problem == nil {
 		return
 	}
@@ -89,7 +89,7 @@ func (d *dialer) judge(err error, remote string) {
 		d.silentHellos++
 		if d.silentHellos >= closedAfterHelloTimes {
 			r = &refusal{Kind: failover.ProblemVersion,
-				What: fmt.Sprintf("the server at %s closes the connection after this node's hello without a word", remote),
+				What: fmt.Sprintf("the server at %s closes the connection after this node's hello without a word", d.addr),
 				Hint: "it may run an older clooster (link protocol version 1): run the same version on both nodes"}
 		}
 	default:
@@ -126,7 +126,7 @@ func (d *dialer) run(ctx context.Context, out chan<- *link) error {
 		}
 		l, err := d.connect(ctx)
 		if ctx.Err() == nil {
-			d.judge(err, d.addr)
+			d.judge(err)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -192,20 +192,23 @@ func (d *dialer) connect(ctx context.Context) (*link, error) {
 	}
 	if err != nil {
 		ws.Close()
-		if _, ok := errors.AsType[*refusal](err); ok {
+		r, refused := errors.AsType[*refusal](err)
+		switch {
+		case refused:
+			// The two files disagree: the node says so, once an episode.
+			if d.reject != nil {
+				d.reject(remote, r.Kind)
+			}
 			d.log.Debug("handshake refused", "peer", remote, "reason", shortErr(err))
-		} else if errors.Is(err, errBadProof) || errors.Is(err, errFrameLayout) || errors.Is(err, errFrameVersion) {
+			return nil, fmt.Errorf("handshake: %w", r)
+		case errors.Is(err, errClosedAfterHello):
+			return nil, fmt.Errorf("handshake: %w", errClosedAfterHello)
+		case errors.Is(err, errBadProof) || errors.Is(err, errFrameLayout) || errors.Is(err, errFrameVersion):
 			// The listener is not our peer, or someone sits in between.
 			if d.reject != nil {
 				d.reject(remote, shortErr(err))
 			}
 			d.log.Warn(fmt.Sprintf("rejected peer %s: %s", remote, shortErr(err)), "peer", remote, "reason", shortErr(err))
-		}
-		if r, ok := errors.AsType[*refusal](err); ok {
-			return nil, fmt.Errorf("handshake: %w", r)
-		}
-		if errors.Is(err, errClosedAfterHello) {
-			return nil, fmt.Errorf("handshake: %w", errClosedAfterHello)
 		}
 		return nil, fmt.Errorf("handshake: %s", shortErr(err))
 	}

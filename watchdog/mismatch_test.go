@@ -221,7 +221,7 @@ func TestDialerJudgesClosedAfterHello(t *testing.T) {
 			d := &dialer{addr: "srv1:4096", timeout: 5 * time.Second, problem: func(r *refusal, a string) { got, addr = r, a }}
 			for i, err := range c.errs {
 				got = nil
-				d.judge(err, d.addr)
+				d.judge(err)
 				kind := ""
 				if got != nil {
 					kind = got.Kind
