@@ -8,10 +8,17 @@ type Regression struct {
 	Found       string
 	Sets        bool // a schedule of Options.Sets
 	Swap        bool // a schedule of Options.Swap
+	// Mismatches: a schedule drawn with the nodes' configurations
+	// disagreeing now and then, and forged evidence (the seeds found
+	// since the pair checks itself); the older ones replay as they were
+	// drawn (Options.Agreed).
+	Mismatches bool
 }
 
 // Options is how the regression's seed is run.
-func (r Regression) Options() Options { return Options{Sets: r.Sets, Swap: r.Swap} }
+func (r Regression) Options() Options {
+	return Options{Sets: r.Sets, Swap: r.Swap, Agreed: !r.Mismatches}
+}
 
 // Regressions are the schedules that once broke an invariant: each stays a
 // test (sim's TestRegressions, and failover's own tests replay them too). The
