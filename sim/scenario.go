@@ -487,6 +487,24 @@ func (sc *Scenario) String() string {
 	return b.String()
 }
 
+// split reports whether content, a set's, holds one node's value or the
+// other's in each record, both nodes' in all: a move landed in part.
+func (sc *Scenario) split(content string) bool {
+	if sc.Set <= 1 {
+		return false
+	}
+	c, a, b := strings.Split(content, recordset.Sep), strings.Split(sc.Values[0], recordset.Sep), strings.Split(sc.Values[1], recordset.Sep)
+	if len(c) != len(a) || len(c) != len(b) || content == sc.Values[0] || content == sc.Values[1] {
+		return false
+	}
+	for i := range c {
+		if c[i] != a[i] && c[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // tiePause is the rule's pause of the node that is not preferred.
 func (sc *Scenario) tiePause() time.Duration {
 	c := failover.Config{PeerTimeout: sc.PeerTimeout, Keepalive: sc.Keepalive}

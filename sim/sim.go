@@ -183,7 +183,7 @@ func (w *World) run(sc *Scenario, opt Options) Result {
 		Races: w.truth.races, Conflicts: w.dns.conflicts, Raised: w.truth.raised, Misjudged: w.truth.misjudged,
 		PairWrites: -1, LateStarts: -1}
 	if sc.Mismatch.Handshake() && !w.truth.mmOff {
-		res.PairWrites, res.LateStarts = w.truth.mmWrites, w.truth.lateStarts
+		res.PairWrites, res.LateStarts = w.truth.mmWrites, w.truth.lateStarts()
 	}
 	for _, wr := range w.dns.writes {
 		by := "outside"

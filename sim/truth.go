@@ -49,14 +49,14 @@ type truth struct {
 
 	// The pair's checks of itself (checks.go, "said once per episode",
 	// "clocks", "a mismatch costs at most one write").
-	open       [2]map[string]bool // the problems node i's process has raised and not cleared
-	apiSound   [2]bool            // node i's last measurement of the API's clock was within its margin
-	lateStarts int                // process starts after a node's write: each may take the record once
-	lastCut    time.Time          // the last step at which either way of the link was cut
-	mmOff      bool               // a premise of checkMismatchWrites broke
-	mmWrites   int
-	raised     map[string]int // problems raised, per kind
-	misjudged  int            // measurements of the API's clock beyond their margin (a slow answer)
+	open      [2]map[string]bool // the problems node i's process has raised and not cleared
+	apiSound  [2]bool            // node i's last measurement of the API's clock was within its margin
+	starts    []time.Time        // every process start
+	lastCut   time.Time          // the last step at which either way of the link was cut
+	mmOff     bool               // a premise of checkMismatchWrites broke
+	mmWrites  int
+	raised    map[string]int // problems raised, per kind
+	misjudged int            // measurements of the API's clock beyond their margin (a slow answer)
 }
 
 func newTruth(w *World) *truth {
@@ -143,9 +143,7 @@ func (t *truth) observe() {
 
 func (t *truth) started(n *node) {
 	t.lastRestart[n.i], t.firstRead[n.i] = t.w.now, time.Time{}
-	if slices.ContainsFunc(t.w.dns.writes, func(wr apiWrite) bool { return wr.by != outsider }) {
-		t.lateStarts++
-	}
+	t.starts = append(t.starts, t.w.now)
 	t.open[n.i], t.apiSound[n.i] = map[string]bool{}, true // a new process: a new state
 }
 
