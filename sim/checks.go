@@ -239,6 +239,9 @@ type expectation struct {
 	// tie: a crashed node's write of a value that points at neither
 	// node, landing after the crash, costs the survivor its tie pause.
 	tie bool
+	// forged: the survivor of a crash was sent forged evidence while it
+	// waited; counted when the bound held.
+	forged bool
 }
 
 func (t *truth) expectBy(name, what string, within time.Duration, holds, want func() bool) *expectation {
@@ -257,6 +260,8 @@ func (t *truth) checkExpectations() {
 			live = append(live, e)
 		case !e.want():
 			t.w.fail(e.name, "%s", e.what)
+		case e.forged:
+			t.forgedTakeovers++
 		}
 	}
 	t.expect = live
@@ -323,6 +328,7 @@ func (t *truth) crashed(i int, powerOff bool) {
 		},
 		func() bool { return t.recordIs(value) })
 	e.tie = true
+	e.forged = t.forgedUntil[x].After(w.now)
 }
 
 func (w *World) since(at time.Time) float64 { return at.Sub(epoch).Seconds() }

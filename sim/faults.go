@@ -194,7 +194,11 @@ func (w *World) begin(f Fault) {
 			w.logf("API: writes of record %d are taken again", f.Record)
 		})
 	case FaultForged:
-		w.forge(f, n, w.now.Add(f.For))
+		end := w.now.Add(f.For)
+		if end.After(t.forgedUntil[n.i]) {
+			t.forgedUntil[n.i] = end
+		}
+		w.forge(f, n, end)
 	case FaultEditThird:
 		w.edit(thirdValue(w.sc))
 	case FaultEditNode:

@@ -64,6 +64,9 @@ type Result struct {
 	// it counted (races aside), and LateStarts the process starts after
 	// a node's write; -1 for any other run.
 	PairWrites, LateStarts int
+	// ForgedTakeovers counts the takeovers after a crash that kept the
+	// liveness bound while the survivor was sent forged evidence.
+	ForgedTakeovers int
 }
 
 // Write is one write the API applied.
@@ -181,7 +184,7 @@ func (w *World) run(sc *Scenario, opt Options) Result {
 	}
 	res := Result{Seed: w.seed, Scenario: sc, Failures: w.failures, Trace: w.trace.String(), Steps: w.steps, Calls: w.dns.calls,
 		Races: w.truth.races, Conflicts: w.dns.conflicts, Raised: w.truth.raised, Misjudged: w.truth.misjudged,
-		PairWrites: -1, LateStarts: -1}
+		PairWrites: -1, LateStarts: -1, ForgedTakeovers: w.truth.forgedTakeovers}
 	if sc.Mismatch.Handshake() && !w.truth.mmOff {
 		res.PairWrites, res.LateStarts = w.truth.mmWrites, w.truth.lateStarts()
 	}

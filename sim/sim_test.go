@@ -128,6 +128,7 @@ type figures struct {
 	runs      map[sim.Mismatch]int
 	maxWrites map[sim.Mismatch]int
 	forged    int
+	forgedOK  int // takeovers within the liveness bound while forged evidence came
 	raised    map[string]int
 	misjudged int
 	// Handshake mismatches whose premises held all run: how many, the
@@ -155,6 +156,7 @@ func (f *figures) add(r sim.Result) {
 		f.raised[k] += n
 	}
 	f.misjudged += r.Misjudged
+	f.forgedOK += r.ForgedTakeovers
 	if r.PairWrites >= 0 {
 		f.kept++
 		f.keptMax = max(f.keptMax, r.PairWrites)
@@ -172,7 +174,7 @@ func (f *figures) String() string {
 	}
 	fmt.Fprintf(&b, " none %d\nhandshake mismatches with both nodes up and healthy, no edit, no lost answer all run: %d, "+
 		"at most %d node writes (%d with no start after a write)\n", f.runs[""], f.kept, f.keptMax, f.keptMaxNoStart)
-	fmt.Fprintf(&b, "forged evidence in %d schedules; problems said:", f.forged)
+	fmt.Fprintf(&b, "forged evidence in %d schedules, %d takeovers within the liveness bound while it came; problems said:", f.forged, f.forgedOK)
 	for _, k := range slices.Sorted(maps.Keys(f.raised)) {
 		fmt.Fprintf(&b, " %s %d", k, f.raised[k])
 	}

@@ -57,6 +57,11 @@ type truth struct {
 	mmWrites  int
 	raised    map[string]int // problems raised, per kind
 	misjudged int            // measurements of the API's clock beyond their margin (a slow answer)
+	// forgedUntil: node i is sent forged evidence until then;
+	// forgedTakeovers counts the liveness bounds judged (and kept) while
+	// the survivor was.
+	forgedUntil     [2]time.Time
+	forgedTakeovers int
 }
 
 func newTruth(w *World) *truth {
