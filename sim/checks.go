@@ -1,6 +1,9 @@
 package sim
 
 import (
+	"fmt"
+	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/clooster/clooster/internal/failover"
@@ -236,6 +239,9 @@ type expectation struct {
 	// tie: a crashed node's write of a value that points at neither
 	// node, landing after the crash, costs the survivor its tie pause.
 	tie bool
+	// forged: the survivor of a crash was sent forged evidence while it
+	// waited; counted when the bound held.
+	forged bool
 }
 
 func (t *truth) expectBy(name, what string, within time.Duration, holds, want func() bool) *expectation {
@@ -254,6 +260,8 @@ func (t *truth) checkExpectations() {
 			live = append(live, e)
 		case !e.want():
 			t.w.fail(e.name, "%s", e.what)
+		case e.forged:
+			t.forgedTakeovers++
 		}
 	}
 	t.expect = live
@@ -320,6 +328,7 @@ func (t *truth) crashed(i int, powerOff bool) {
 		},
 		func() bool { return t.recordIs(value) })
 	e.tie = true
+	e.forged = t.forgedUntil[x].After(w.now)
 }
 
 func (w *World) since(at time.Time) float64 { return at.Sub(epoch).Seconds() }
@@ -340,6 +349,12 @@ func (t *truth) checkCorrection(wr apiWrite) {
 // is corrected within drift_check_interval and a bound.
 func (t *truth) edited(content string) {
 	w, sc := t.w, t.w.sc
+	if sc.Mismatch == MismatchPreferred {
+		// The nodes disagree on what the record holds while both are up:
+		// the owner's drift checks wait for its failback, which waits for
+		// them to agree.
+		return
+	}
 	if sc.Drift <= 0 || content == sc.Values[0] || content == sc.Values[1] || content == sc.Preferred {
 		return
 	}
@@ -360,7 +375,7 @@ func (t *truth) edited(content string) {
 // time: the record holds the preferred value within a bound.
 func (t *truth) observeFailback() {
 	w, sc := t.w, t.w.sc
-	ok := t.linkGood() && t.apiFaults == 0 && t.healthyFor(0, 0) && t.healthyFor(1, 0) &&
+	ok := sc.Mismatch != MismatchPreferred && t.linkGood() && t.apiFaults == 0 && t.healthyFor(0, 0) && t.healthyFor(1, 0) &&
 		t.stopAt[0].IsZero() && t.stopAt[1].IsZero() && w.dns.exists && w.dns.typ == sc.Type &&
 		t.lastEdit.Before(t.connSince)
 	if !ok {
@@ -574,7 +589,7 @@ func (t *truth) called(i int) {
 		r = r[1:]
 	}
 	w.dns.recent[i] = r
-	if len(r) > maxCallsPerMinute && t.apiQuietFor(time.Minute) {
+	if len(r) > maxCallsPerMinute && t.apiQuietFor(time.Minute) && !w.sc.flaps() {
 		w.fail("API budget", "%s made %d API calls in a minute without an API fault", nodeName(i), len(r))
 	}
 }
@@ -623,8 +638,17 @@ func (t *truth) owner() int {
 // compare-and-swap orders them): the allowance grows by that much.
 func (t *truth) checkTie(wr, prev apiWrite) {
 	sc := t.w.sc
-	neither := prev.before != sc.Values[0] && prev.before != sc.Values[1]
-	if !neither || wr.by == t.owner() || wr.job == nil || prev.job == nil {
+	// A set that holds each node's value in some records is a move in
+	// progress (WRITE-RULE.md, record sets), not a value of neither.
+	neither := prev.before != sc.Values[0] && prev.before != sc.Values[1] && !sc.split(prev.before)
+	if !neither || wr.by == t.owner() || wr.job == nil || prev.job == nil || !sc.oneOwner() {
+		return
+	}
+	if n := t.w.nodes[wr.by]; n.loop.S.View(n.cfg).PeerValue != sc.Values[prev.by] {
+		// The writer does not know the peer's value (an A record's
+		// other_value, unset, and no INFO yet): any value but its own
+		// may be the peer's, the preferred one first of all. Nothing
+		// points at neither node as it sees it (WRITE-RULE.md, limits).
 		return
 	}
 	if wr.purpose != failover.Takeover && wr.purpose != failover.Correction {
@@ -643,5 +667,315 @@ func (t *truth) checkTie(wr, prev apiWrite) {
 	if !late {
 		t.w.fail("tie: the preferred node wins", "%s, not preferred, wrote %q over the preferred %s's %q, which it read %s before",
 			nodeName(wr.by), wr.content, nodeName(prev.by), prev.content, prev.job.firstServed.Sub(wr.job.firstServed).Round(time.Millisecond))
+	}
+}
+
+// The pair checks itself: every disagreement between the two nodes'
+// configurations is said, once per episode, and costs the write rule
+// nothing it promises.
+
+// problemActs: said once per episode. Every problem the machine raises is
+// logged at WARN or ERROR under its kind and pushed once, with event
+// "mismatch", in the same turn; it is raised again only after it was
+// cleared (a new episode); a clear ends a problem that was raised.
+func (t *truth) problemActs(n *node, acts []failover.Action) {
+	w, open := t.w, t.open[n.i]
+	raised, pushes := 0, 0
+	for _, a := range acts {
+		switch a := a.(type) {
+		case failover.ActLog:
+			switch {
+			case slices.Contains(failover.ProblemKinds, a.Event):
+				raised++
+				t.raised[a.Event]++
+				if a.Level < slog.LevelWarn {
+					w.fail("said once per episode", "%s logged the problem %s at %s", nodeName(n.i), a.Event, a.Level)
+				}
+				if open[a.Event] {
+					w.fail("said once per episode", "%s raised %s again before it was cleared", nodeName(n.i), a.Event)
+				}
+				open[a.Event] = true
+			case a.Event == failover.LogProblemCleared:
+				kind := attr(a.Attrs, "problem")
+				if !open[kind] {
+					w.fail("said once per episode", "%s cleared %q, which it had not raised", nodeName(n.i), kind)
+				}
+				delete(open, kind)
+			}
+		case failover.ActNotify:
+			if a.Event == failover.AlertMismatch {
+				pushes++
+			}
+		}
+	}
+	if pushes != raised {
+		w.fail("said once per episode", "%s raised %d problems in one turn and pushed %d alerts of event %q", nodeName(n.i), raised, pushes, failover.AlertMismatch)
+	}
+}
+
+// attr is the value of key in a log line's attributes, "" if none.
+func attr(attrs []any, key string) string {
+	for i := 0; i+1 < len(attrs); i += 2 {
+		if attrs[i] == key {
+			s, _ := attrs[i+1].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// shows reports whether v shows a problem of kind.
+func shows(v failover.View, kind string) bool {
+	return slices.ContainsFunc(v.Problems, func(p failover.Problem) bool { return p.Kind == kind })
+}
+
+// turned checks node n's problems after it applied ev: the view shows
+// what was raised and not cleared; a peer's INFO that differs is shown;
+// and the clocks (checkClocks).
+func (t *truth) turned(n *node, ev failover.Event) {
+	w := t.w
+	v := n.loop.S.View(n.cfg)
+	var kinds []string
+	for _, p := range v.Problems {
+		kinds = append(kinds, p.Kind)
+	}
+	for kind := range t.open[n.i] {
+		if !slices.Contains(kinds, kind) {
+			w.fail("said once per episode", "%s raised %s, but /status does not show it", nodeName(n.i), kind)
+		}
+	}
+	for _, kind := range kinds {
+		if !t.open[n.i][kind] {
+			w.fail("said once per episode", "%s shows %s, which it never said", nodeName(n.i), kind)
+		}
+	}
+	if ev, ok := ev.(failover.EvInfo); ok && len(ev.Differences) > 0 && !shows(v, failover.ProblemSettings) && !shows(v, failover.ProblemRecords) {
+		w.fail("said once per episode", "%s's peer's INFO differs (%v), and it says nothing", nodeName(n.i), ev.Differences)
+	}
+	t.checkClocks(n, v, ev)
+}
+
+// authenticated: an authenticated link ends every handshake problem; and
+// under a handshake mismatch none can come up.
+func (t *truth) authenticated(n *node) {
+	if t.w.sc.Mismatch.Handshake() {
+		t.w.fail("said once per episode", "%s linked, though the pair's %s keeps every link from coming up", nodeName(n.i), t.w.sc.Mismatch)
+		return
+	}
+	for kind := range t.open[n.i] {
+		switch kind {
+		case failover.ProblemKey, failover.ProblemName, failover.ProblemSameName, failover.ProblemRole, failover.ProblemVersion, failover.ProblemNoListener:
+			t.w.fail("said once per episode", "%s still says %s on an authenticated link", nodeName(n.i), kind)
+		}
+	}
+}
+
+// startedPair: under a handshake mismatch, once both processes run, both
+// nodes say what keeps the link from coming up within a few attempts: a
+// refused handshake at the next dial (the redial backoff is 500 ms at
+// most, and a dial under way when a cut ended may wait its timeout); both
+// servers at a server's first look, a peer_timeout after its start; both
+// clients once the peer's port has refused connections for
+// max(peer_timeout, 30 s) (a dial under way when the peer's machine came
+// back may wait its timeout first). As long as both run, unfrozen, with the link's
+// path open, no loss nor slow network since, and (both clients) both
+// machines up.
+func (t *truth) startedPair(n *node) {
+	w, sc := t.w, t.w.sc
+	t.apiClockAtStart(n)
+	a, b := w.nodes[0], w.nodes[1]
+	if !sc.Mismatch.Handshake() || a.proc != procRunning || b.proc != procRunning {
+		return
+	}
+	kind := sc.Mismatch.Problem()
+	trip := 10 * (sc.NetDelay + sc.NetJitter)
+	var bound time.Duration
+	switch sc.Mismatch {
+	case MismatchServers:
+		bound = sc.PeerTimeout + trip
+	case MismatchClients:
+		bound = max(sc.PeerTimeout, noListenerAfter) + handshakeTimeout + 2*redial.Max + trip
+	default:
+		bound = handshakeTimeout + 2*redial.Max + trip
+	}
+	bound += t.slack()
+	since, incs := w.now, [2]int{a.inc, b.inc}
+	t.expectBy("said once per episode", fmt.Sprintf("both nodes say %s within %s of %s's start", kind, bound, nodeName(n.i)), bound,
+		func() bool {
+			return a.inc == incs[0] && b.inc == incs[1] && a.proc == procRunning && b.proc == procRunning &&
+				a.machineUp && b.machineUp && t.lastCut.Before(since.Add(-handshakeTimeout)) && !w.net.cutWay(0) && !w.net.cutWay(1) &&
+				len(w.net.loss) == 0 && w.net.slowFor() == 0
+		},
+		func() bool { return shows(a.loop.S.View(a.cfg), kind) && shows(b.loop.S.View(b.cfg), kind) })
+}
+
+// checkClocks: clocks. A measurement of the peer's clock (a keepalive)
+// or of the DNS API's (an answer's Date) that puts the two clocks surely
+// more than a second apart, the true offset within its margin, is
+// reported by the time it is applied: whenever the true offset is more
+// than 1 s and twice its margin. Clocks within half a second are never
+// reported, unless the last measurement was wrong beyond its own margin
+// (the API's Date read as if the answer took no time on its way back: a
+// slow answer; WRITE-RULE.md, limits). The link's measurement is always
+// within its margin.
+func (t *truth) checkClocks(n *node, v failover.View, ev failover.Event) {
+	w, sc := t.w, t.w.sc
+	peer := sc.NodeSkew[1-n.i] - sc.NodeSkew[n.i]
+	api := sc.APISkew - sc.NodeSkew[n.i]
+	var off failover.ClockOffset
+	switch ev := ev.(type) {
+	case failover.EvHeard:
+		if !ev.PeerClock.IsZero() && !ev.Sent.IsZero() {
+			half := ev.At.Sub(ev.Sent) / 2
+			off = failover.ClockOffset{Est: ev.PeerClock.Sub(ev.Sent.Add(half)), Err: half, Known: true}
+			if (off.Est - peer).Abs() > off.Err {
+				w.fail("clocks", "%s measured the peer's clock %s off, ±%s; it is %s off", nodeName(n.i), off.Est, off.Err, peer)
+			}
+			if peer.Abs() > failover.MaxSkew+2*off.Err && !shows(v, failover.ProblemClock) {
+				w.fail("clocks", "%s measured the peer's clock %s off, ±%s, and does not say so", nodeName(n.i), off.Est, off.Err)
+			}
+		}
+	case failover.EvRead:
+		off = ev.Record.APIClock
+	case failover.EvSeen:
+		off = ev.Record.APIClock
+	}
+	if _, heard := ev.(failover.EvHeard); !heard && off.Known {
+		t.apiSound[n.i] = (off.Est - api).Abs() <= off.Err
+		if !t.apiSound[n.i] {
+			t.misjudged++
+		}
+		if t.apiSound[n.i] && api.Abs() > failover.MaxSkew+2*off.Err && !shows(v, failover.ProblemAPIClock) {
+			w.fail("clocks", "%s measured the DNS API's clock %s off, ±%s, and does not say so", nodeName(n.i), off.Est, off.Err)
+		}
+	}
+	if peer.Abs() <= failover.MaxSkew/2 && shows(v, failover.ProblemClock) {
+		w.fail("clocks", "%s says the clocks differ; they are %s apart", nodeName(n.i), peer)
+	}
+	if api.Abs() <= failover.MaxSkew/2 && t.apiSound[n.i] && shows(v, failover.ProblemAPIClock) {
+		w.fail("clocks", "%s says the DNS API's clock differs; it is %s off", nodeName(n.i), api)
+	}
+}
+
+// apiClockAtStart: clocks, of the DNS API. A node whose clock and the
+// API's are more than a second apart beyond the Date header's margin (its
+// whole second, the 0.75 s the store allows either way, and the answer's
+// way back) says so once its lookup at start is answered, while the API
+// answers without fault and the record exists (an answer that finds none
+// carries no Date the store keeps).
+func (t *truth) apiClockAtStart(n *node) {
+	w, sc := t.w, t.w.sc
+	off := sc.APISkew - sc.NodeSkew[n.i]
+	if off.Abs() <= failover.MaxSkew+2*750*time.Millisecond+2*sc.APILatency {
+		return
+	}
+	inc, bound := n.inc, t.slack()
+	t.expectBy("clocks", fmt.Sprintf("the DNS API's clock is %s off %s's: it says so within %s of its start", off, nodeName(n.i), bound), bound,
+		func() bool {
+			return n.inc == inc && n.proc == procRunning && t.apiFaults == 0 && w.dns.exists && w.dns.typ == sc.Type
+		},
+		func() bool { return shows(n.loop.S.View(n.cfg), failover.ProblemAPIClock) })
+}
+
+// linkClocks: clocks, on a link. Node clocks more than a second apart,
+// beyond the link's margin (half a round trip of the network at most, both
+// ways), are reported by both nodes within three keepalive intervals of
+// the link's being good, while it stays good with no loss or slow
+// network (each node's first keepalive that echoes one of its own
+// measures the offset).
+func (t *truth) linkClocks() {
+	w, sc := t.w, t.w.sc
+	skew := sc.NodeSkew[1] - sc.NodeSkew[0]
+	if skew.Abs() <= failover.MaxSkew+2*(sc.NetDelay+sc.NetJitter)+time.Millisecond {
+		return
+	}
+	since := t.linkGoodSince
+	bound := 3*sc.Keepalive + t.slack()
+	a, b := w.nodes[0], w.nodes[1]
+	t.expectBy("clocks", fmt.Sprintf("the clocks are %s apart: both nodes say so within %s of the link", skew, bound), bound,
+		func() bool { return t.linkGoodSince.Equal(since) && len(w.net.loss) == 0 && w.net.slowFor() == 0 },
+		func() bool {
+			return shows(a.loop.S.View(a.cfg), failover.ProblemClock) && shows(b.loop.S.View(b.cfg), failover.ProblemClock)
+		})
+}
+
+// observePair keeps the premises of checkMismatchWrites: both machines
+// and services up, both monitors healthy, each node's peer_check reaching
+// the other's service, no outside edit (nor a write applied after its
+// writer gave up); and when the link was last cut.
+func (t *truth) observePair() {
+	w := t.w
+	for i, n := range w.nodes {
+		if !n.machineUp || !n.serviceUp || !t.checkOK[i] || !t.monHealthy[i] || w.net.probeCut[i] > 0 {
+			t.mmOff = true
+		}
+	}
+	if !t.lastEdit.IsZero() {
+		t.mmOff = true
+	}
+	if w.net.cutWay(0) || w.net.cutWay(1) {
+		t.lastCut = w.now
+	}
+}
+
+// checkMismatchWrites: a mismatch costs at most one write. Under a
+// handshake mismatch the nodes never link, and each treats the other as
+// down for the whole run. While both machines and services are up and
+// healthy, peer_check reaches the peer's service, nobody edits the record
+// and no API fault loses an answer or lands a write in part, the nodes
+// write at most once in the run, and once more for each start of a
+// process after the first node write (a node that starts, or restarts,
+// after the peer's write knows nothing of it: it takes the record once,
+// WRITE-RULE.md, limits); a node writes over the other's write only if it
+// started since. A start within the stamps' margin (3 s) before a write
+// counts as after it: the starting node cannot date it. A write that raced the other's (each read before the other's
+// landed) is a race, counted by checkNoPingPong.
+func (t *truth) checkMismatchWrites(wr apiWrite) {
+	w := t.w
+	if !w.sc.Mismatch.Handshake() || t.mmOff || wr.by == outsider || !t.lastEdit.IsZero() {
+		return
+	}
+	ws := w.dns.writes
+	if len(ws) >= 2 {
+		prev := ws[len(ws)-2]
+		if prev.by == 1-wr.by && raced(wr, prev) {
+			return
+		}
+		if prev.by == 1-wr.by && prev.content != wr.content && !t.lastRestart[wr.by].After(prev.at.Add(-clockMargin)) {
+			w.fail("a mismatch costs at most one write", "%s wrote %q over %s's %q of %.3fs, and has not started since (%s)",
+				nodeName(wr.by), wr.content, nodeName(prev.by), prev.content, w.since(prev.at), w.sc.Mismatch)
+			return
+		}
+	}
+	t.mmWrites++
+	if late := t.lateStarts(); t.mmWrites > 1+late {
+		w.fail("a mismatch costs at most one write", "%s wrote %q, the %d. node write of a run with %s and %d starts after the first",
+			nodeName(wr.by), wr.content, t.mmWrites, w.sc.Mismatch, late)
+	}
+}
+
+// lateStarts counts the process starts after the run's first node write,
+// less the stamps' margin; none before it.
+func (t *truth) lateStarts() int {
+	i := slices.IndexFunc(t.w.dns.writes, func(wr apiWrite) bool { return wr.by != outsider })
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for _, s := range t.starts {
+		if s.After(t.w.dns.writes[i].at.Add(-clockMargin)) {
+			n++
+		}
+	}
+	return n
+}
+
+// checkNoFailback: settings. With preferred values that differ, both
+// nodes think they own the failback: neither writes one (the difference
+// blocks it from the peer's INFO on, the INFO being the first frame of
+// every link).
+func (t *truth) checkNoFailback(wr apiWrite) {
+	if t.w.sc.Mismatch == MismatchPreferred && wr.purpose == failover.Failback {
+		t.w.fail("settings", "%s failed back to %q while the nodes' preferred values differ", nodeName(wr.by), wr.content)
 	}
 }

@@ -130,9 +130,16 @@ func (d *dnsAPI) request(n *node, j *simJob, write bool, content, old string, do
 			if !n.machineUp || n.inc != inc {
 				return
 			}
+			// What cfapi's store does with the answer's Date header (the
+			// API's clock when it answered, in whole seconds): the API's
+			// clock less this node's, taking the answer's way back for
+			// nothing (cfapi's apiOffset); and the change stamp on this
+			// node's clock.
+			date := d.clockAt(w.now.Add(-back)).Truncate(time.Second)
+			if rec.Content != "" {
+				rec.APIClock = failover.ClockOffset{Est: date.Add(500 * time.Millisecond).Sub(n.clock()), Err: 750 * time.Millisecond, Known: true}
+			}
 			if rec.Content != "" && !w.sc.NoModified {
-				// What a store does with the API's stamp and Date header.
-				date := d.clockAt(w.now.Add(-back)).Truncate(time.Second)
 				rec.Modified = failover.OnOurClock(rec.Modified, date, n.clock())
 			} else {
 				rec.Modified = time.Time{}

@@ -133,6 +133,9 @@ func (w *World) begin(f Fault) {
 		nw.probeCut[f.Node]++
 		later(func() { nw.probeCut[f.Node]-- })
 	case FaultAPIDown, FaultAPI429, FaultAPISlow, FaultAPILost, FaultAPIStale:
+		if f.Kind == FaultAPISlow || f.Kind == FaultAPILost {
+			t.mmOff = true // an answer may be lost
+		}
 		t.apiFaults++
 		t.apiFaultEnd = epoch.Add(1000 * time.Hour)
 		switch f.Kind {
@@ -179,6 +182,7 @@ func (w *World) begin(f Fault) {
 		}
 		d.refused[f.Record]++
 		t.apiFaults++
+		t.mmOff = true // a write lands in part
 		t.apiFaultEnd = epoch.Add(1000 * time.Hour)
 		w.logf("API: writes of record %d are refused", f.Record)
 		later(func() {
@@ -189,6 +193,12 @@ func (w *World) begin(f Fault) {
 			}
 			w.logf("API: writes of record %d are taken again", f.Record)
 		})
+	case FaultForged:
+		end := w.now.Add(f.For)
+		if end.After(t.forgedUntil[n.i]) {
+			t.forgedUntil[n.i] = end
+		}
+		w.forge(f, n, end)
 	case FaultEditThird:
 		w.edit(thirdValue(w.sc))
 	case FaultEditNode:

@@ -1,6 +1,11 @@
 package sim
 
-import "time"
+import (
+	"time"
+
+	"github.com/clooster/clooster/internal/agree"
+	"github.com/clooster/clooster/internal/failover"
+)
 
 // Bye codes, as on the wire (watchdog/frame.go).
 const (
@@ -38,6 +43,8 @@ type frame struct {
 	held  time.Duration // keepalive: how long the sender had held that one
 	value string        // info
 	code  byte          // bye
+	// info: what the sender's configuration says of the pair (its INFO).
+	settings agree.Settings
 }
 
 // network is the path between the two nodes (the link) and from each node
@@ -220,12 +227,21 @@ func (nw *network) resetAll() {
 	}
 }
 
-// dial is the client's attempt to reach the server: TCP, TLS and the
+// dialFailure is why a dial failed, as the dialer judges it.
+type dialFailure struct {
+	why     string
+	refused bool // the peer's port refused the connection: nothing listens there
+	// kind: the server refused the handshake, and said why (a problem of
+	// this kind, what it found).
+	kind, what string
+}
+
+// dial is the client's attempt to reach the peer: TCP, TLS and the
 // handshake, all within handshakeTimeout. ok is called with the new
-// connection once the client's side is linked, or fail with a reason.
-func (nw *network) dial(client *node, ok func(*conn), fail func(string)) {
+// connection once the client's side is linked, or fail with why not.
+func (nw *network) dial(client *node, ok func(*conn), fail func(dialFailure)) {
 	w := nw.w
-	server := w.nodes[0]
+	server := w.nodes[1-client.i]
 	settled := false
 	finish := func(fn func()) {
 		if !settled {
@@ -233,13 +249,13 @@ func (nw *network) dial(client *node, ok func(*conn), fail func(string)) {
 			fn()
 		}
 	}
-	w.after(handshakeTimeout, func() { finish(func() { fail("handshake: i/o timeout") }) })
+	w.after(handshakeTimeout, func() { finish(func() { fail(dialFailure{why: "handshake: i/o timeout"}) }) })
 	rtt := func() time.Duration { return nw.oneWay() + nw.oneWay() }
 	switch {
 	case nw.cutWay(0) || nw.cutWay(1) || !server.machineUp:
 		return // nothing answers: the timeout above
-	case server.proc == procOff:
-		w.after(rtt(), func() { finish(func() { fail("dial: connection refused") }) })
+	case server.proc == procOff || !server.listens:
+		w.after(rtt(), func() { finish(func() { fail(dialFailure{why: "dial: connection refused", refused: true}) }) })
 		return
 	}
 	// TLS and the handshake take three round trips; the server's loop
@@ -253,22 +269,56 @@ func (nw *network) dial(client *node, ok func(*conn), fail func(string)) {
 			// the handshake stalls: the timeout above
 		case server.proc == procFrozen:
 			server.whenRunning(func() { w.after(rtt(), step) })
+		case w.sc.Mismatch.refused() != "":
+			// The server refuses the client's handshake, reports why,
+			// and tells the client (BYE refused), which reports it too.
+			settled = true
+			kind := w.sc.Mismatch.refused()
+			server.refusal(kind, refusalText(kind, true))
+			w.after(nw.oneWay(), func() {
+				fail(dialFailure{why: "handshake refused: " + kind, kind: kind, what: refusalText(kind, false)})
+			})
 		default:
 			settled = true
 			nw.nextID++
 			c := &conn{id: nw.nextID}
-			c.end[0] = &end{c: c, i: 0, inc: server.inc, open: true}
-			c.end[1] = &end{c: c, i: 1, inc: client.inc, open: true}
+			c.end[server.i] = &end{c: c, i: server.i, inc: server.inc, open: true}
+			c.end[client.i] = &end{c: c, i: client.i, inc: client.inc, open: true}
 			nw.conns = append(nw.conns, c)
-			server.accepted(c.end[0])
+			server.accepted(c.end[server.i])
 			w.after(nw.oneWay(), func() {
-				if c.end[1].open {
+				if c.end[client.i].open {
 					ok(c)
 				}
 			})
 		}
 	}
 	w.after(rtt()+rtt()+rtt(), step)
+}
+
+// lookForServer is a server's look, with no link since its start, for a
+// peer that listens as a server too: it dials the peer's link port and
+// says hello as a server; the peer's listener refuses it (both servers),
+// reports that, and tells it why, and it reports that too. cb is called
+// with whether the peer answered.
+func (nw *network) lookForServer(from *node, cb func(answered bool)) {
+	w := nw.w
+	peer := w.nodes[1-from.i]
+	rtt := func() time.Duration { return nw.oneWay() + nw.oneWay() }
+	if nw.cutWay(0) || nw.cutWay(1) || !peer.machineUp || peer.proc != procRunning || !peer.listens {
+		// Refused, or no answer within the handshake's timeout, or a
+		// frozen peer that answers too late: nothing to report.
+		w.after(handshakeTimeout, func() { cb(false) })
+		return
+	}
+	w.after(rtt()+rtt()+rtt(), func() {
+		if nw.cutWay(0) || nw.cutWay(1) || !peer.machineUp || peer.proc != procRunning {
+			w.after(handshakeTimeout, func() { cb(false) })
+			return
+		}
+		peer.refusal(failover.ProblemRole, "the peer says hello as a server: both nodes are servers")
+		w.after(nw.oneWay(), func() { cb(true) })
+	})
 }
 
 // probe is node i's peer_check: does the other node's service answer from

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clooster/clooster/internal/agree"
 	"github.com/clooster/clooster/internal/backoff"
 	"github.com/clooster/clooster/internal/failover"
 	"github.com/clooster/clooster/internal/health"
@@ -32,6 +33,11 @@ type node struct {
 	name  string
 	value string
 	cfg   *failover.Config
+	// listens: the server role (the link's listener); else it dials.
+	listens bool
+	// settings: what its configuration says of the pair, as its INFO
+	// gives it (and as agree.Compare takes its own side).
+	settings agree.Settings
 
 	// The ground truth.
 	machineUp bool
@@ -56,6 +62,12 @@ type node struct {
 	monGen    int
 	dialGen   int
 	dialFail  int
+	// The dialer's and the listener's judgment of their attempts
+	// (watchdog's dialer.judge): a link since start; since when the
+	// peer's port refuses connections; the kind last reported.
+	everLinked   bool
+	refusedSince time.Time
+	reported     string
 	// What it last told its hooks: the record points here.
 	active, activeKnown bool
 }
@@ -70,7 +82,7 @@ type input struct {
 // clock is the node's own clock.
 func (n *node) clock() time.Time { return n.w.now.Add(n.w.sc.NodeSkew[n.i]) }
 
-func (n *node) server() bool { return n.i == 0 }
+func (n *node) server() bool { return n.listens }
 
 // input runs fn in process incarnation inc: now if it runs, when it runs
 // again if frozen, never if that incarnation is gone.
@@ -101,6 +113,7 @@ func (n *node) start() {
 	n.startedAt = w.now
 	n.cur, n.ends, n.ensure, n.inbox = nil, nil, nil, nil
 	n.activeKnown = false
+	n.everLinked, n.refusedSince, n.reported = false, time.Time{}, ""
 	w.truth.started(n)
 	w.logf("%s: process starts", nodeName(n.i))
 	n.loop = failover.NewLoop(n.cfg, n.clock())
@@ -115,7 +128,14 @@ func (n *node) start() {
 		n.dialGen++
 		gen := n.dialGen
 		w.after(0, func() { n.dial(n.inc, gen) })
+	} else if w.nodes[1-n.i].listens {
+		// A server looks at its peer's link port for a second server
+		// (server.peer_address). With a peer that dials, nothing
+		// listens there and the look finds nothing: only a pair of two
+		// servers is simulated looking.
+		n.lookAfter(n.inc, n.cfg.PeerTimeout)
 	}
+	w.truth.startedPair(n)
 }
 
 // turn is one turn of the loop on ev, as watchdog.Node.Run makes it:
@@ -128,6 +148,7 @@ func (n *node) turn(ev failover.Event) {
 	}
 	acts, kick := n.loop.Apply(ev)
 	n.carry(acts, kick)
+	n.w.truth.turned(n, ev)
 	if n.proc != procRunning {
 		return // it exited
 	}
@@ -161,6 +182,7 @@ func (n *node) rearm() {
 // carry carries out the machine's actions (watchdog.Node.Run's carry).
 func (n *node) carry(acts []failover.Action, kick bool) {
 	w := n.w
+	w.truth.problemActs(n, acts)
 	for _, a := range acts {
 		switch a := a.(type) {
 		case failover.ActClose:
@@ -315,16 +337,18 @@ func (n *node) dial(inc, gen int) {
 					return
 				}
 				n.dialFail = 0
-				n.ends = append(n.ends, c.end[1])
-				n.linked(c.end[1])
+				n.judge(nil)
+				n.ends = append(n.ends, c.end[n.i])
+				n.linked(c.end[n.i])
 			})
-		}, func(why string) {
+		}, func(f dialFailure) {
 			n.inputFrom("dialer", inc, func() {
 				if gen != n.dialGen {
 					return
 				}
 				n.dialFail++
-				w.logf("%s: cannot reach peer: %s", nodeName(n.i), why)
+				w.logf("%s: cannot reach peer: %s", nodeName(n.i), f.why)
+				n.judge(&f)
 				n.redialAfter(redial.Jittered(n.dialFail, w.rng.Int64N))
 			})
 		})
@@ -352,9 +376,11 @@ func (n *node) linked(e *end) {
 		n.drop(n.cur, byeReplaced)
 	}
 	n.cur, e.linkedAt = e, n.w.now
+	n.everLinked = true
 	n.w.logf("%s: linked (conn %d)", nodeName(n.i), e.c.id)
 	n.startWriter(e)
 	n.turn(failover.EvLinkUp{At: n.clock()})
+	n.w.truth.authenticated(n)
 	e.started = true
 	early := e.early
 	e.early = nil
@@ -379,7 +405,7 @@ func (n *node) drop(e *end, code byte) {
 // once and then on its timer; the server answers every keepalive and
 // sends on its own only after two silent intervals.
 func (n *node) startWriter(e *end) {
-	n.w.net.send(e, frame{kind: frInfo, value: n.value})
+	n.w.net.send(e, frame{kind: frInfo, value: n.value, settings: n.settings})
 	n.sendKeepalive(e)
 }
 
@@ -395,9 +421,10 @@ func (n *node) sendKeepalive(e *end) {
 	n.w.net.send(e, f)
 	e.timerGen++
 	gen, inc := e.timerGen, n.inc
-	d := 2 * n.w.sc.Keepalive
+	ka := n.w.sc.keepalive(n.i)
+	d := 2 * ka
 	if !n.server() {
-		d = n.w.sc.Keepalive - time.Duration(n.w.rng.Int64N(int64(n.w.sc.Keepalive)*15/100+1))
+		d = ka - time.Duration(n.w.rng.Int64N(int64(ka)*15/100+1))
 	}
 	n.w.after(d, func() {
 		n.inputFrom("writer", inc, func() {
@@ -430,11 +457,12 @@ func (n *node) frame(e *end, f frame) {
 				if !f.echo.IsZero() {
 					sent = f.echo.Add(f.held)
 				}
-				n.turn(failover.EvHeard{At: n.clock(), Sent: sent, Flags: f.flags})
+				// PeerClock: the sender's wall clock when it sent the frame.
+				n.turn(failover.EvHeard{At: n.clock(), Sent: sent, Flags: f.flags, PeerClock: f.sent})
 			}
 		case frInfo:
 			if e == n.cur {
-				n.turn(failover.EvInfo{At: n.clock(), Value: f.value})
+				n.turn(failover.EvInfo{At: n.clock(), Value: f.value, Differences: agree.Compare(n.settings, f.settings)})
 			}
 		default:
 			reason := "connection lost: closed by the far end"

@@ -48,6 +48,128 @@ type Scenario struct {
 	// Swap: the provider compares and swaps (RFC 2136 prerequisites):
 	// every node write is conditional on what its job read.
 	Swap bool
+
+	// Mismatch: how the two nodes' configurations disagree ("" if they
+	// agree). A handshake mismatch lasts the whole run, tail included.
+	Mismatch Mismatch
+	// NodeKeepalive, NodePeerTimeout: with a timings mismatch, each
+	// node's own keepalive_interval and peer_timeout; Keepalive and
+	// PeerTimeout are then the longer of the two, for the checkers'
+	// bounds. Zero: Keepalive and PeerTimeout.
+	NodeKeepalive, NodePeerTimeout [2]time.Duration
+	// NodePreferred: with a preferred mismatch, each node's
+	// preferred_value; "": Preferred.
+	NodePreferred [2]string
+
+	agreed bool // drawn with Options.Agreed, for a failure's replay
+}
+
+// Mismatch names a disagreement between the two nodes' configurations.
+type Mismatch string
+
+// Mismatches. The first six keep the link from coming up (a handshake
+// mismatch): the handshake refuses it, or nobody dials, or nobody
+// listens; the last two let it come up, and the peer's INFO shows them.
+const (
+	MismatchKey       Mismatch = "keys"         // the keys differ: the server refuses the client's proof
+	MismatchName      Mismatch = "names"        // other_server is not the peer's this_server
+	MismatchSameName  Mismatch = "same-name"    // both nodes have one name
+	MismatchVersion   Mismatch = "version"      // the nodes speak different link protocol versions
+	MismatchServers   Mismatch = "both-servers" // both listen, nobody dials
+	MismatchClients   Mismatch = "both-clients" // both dial, nobody listens
+	MismatchTimings   Mismatch = "timings"      // keepalive_interval and peer_timeout far apart
+	MismatchPreferred Mismatch = "preferred"    // each node's preferred_value is its own value
+)
+
+// Mismatches lists them, in the order the profile reports them.
+var Mismatches = []Mismatch{MismatchKey, MismatchName, MismatchSameName, MismatchVersion, MismatchServers, MismatchClients,
+	MismatchTimings, MismatchPreferred}
+
+// Problem is the problem kind (failover.Problem*) each node must report
+// of m.
+func (m Mismatch) Problem() string {
+	switch m {
+	case MismatchKey:
+		return failover.ProblemKey
+	case MismatchName:
+		return failover.ProblemName
+	case MismatchSameName:
+		return failover.ProblemSameName
+	case MismatchVersion:
+		return failover.ProblemVersion
+	case MismatchServers:
+		return failover.ProblemRole
+	case MismatchClients:
+		return failover.ProblemNoListener
+	case MismatchTimings, MismatchPreferred:
+		return failover.ProblemSettings
+	}
+	return ""
+}
+
+// Handshake reports whether m keeps the link from ever coming up.
+func (m Mismatch) Handshake() bool {
+	switch m {
+	case MismatchKey, MismatchName, MismatchSameName, MismatchVersion, MismatchServers, MismatchClients:
+		return true
+	}
+	return false
+}
+
+// refused reports whether the server refuses every handshake of the
+// client under m: the problem kind, "" if it does not.
+func (m Mismatch) refused() string {
+	switch m {
+	case MismatchKey, MismatchName, MismatchSameName, MismatchVersion:
+		return m.Problem()
+	}
+	return ""
+}
+
+// oneOwner reports whether the nodes' configurations agree on who is
+// preferred and on how long each waits for the other: a tie is then the
+// preferred node's to win. Both servers both think they own a preferred
+// value of neither node, both clients neither; each node prefers its own
+// value under a preferred mismatch; and with timings far apart, the tie
+// pause of one need not cover the other's notice of the loss.
+func (sc *Scenario) oneOwner() bool {
+	switch sc.Mismatch {
+	case MismatchServers, MismatchClients, MismatchPreferred, MismatchTimings:
+		return false
+	}
+	return true
+}
+
+// flaps reports whether the nodes' timings make the link flap: the
+// server's peer_timeout is under two of the client's keepalive intervals
+// (agree's "one lost keepalive is a failover"; under one, every interval
+// is). The link then breaks again and again, and each break costs the
+// survivor a read.
+func (sc *Scenario) flaps() bool {
+	return sc.Mismatch == MismatchTimings && sc.peerTimeout(0) < 2*sc.keepalive(1)
+}
+
+// keepalive and peerTimeout are node i's own timings.
+func (sc *Scenario) keepalive(i int) time.Duration {
+	if sc.NodeKeepalive[i] > 0 {
+		return sc.NodeKeepalive[i]
+	}
+	return sc.Keepalive
+}
+
+func (sc *Scenario) peerTimeout(i int) time.Duration {
+	if sc.NodePeerTimeout[i] > 0 {
+		return sc.NodePeerTimeout[i]
+	}
+	return sc.PeerTimeout
+}
+
+// preferred is node i's preferred_value.
+func (sc *Scenario) preferred(i int) string {
+	if sc.NodePreferred[i] != "" {
+		return sc.NodePreferred[i]
+	}
+	return sc.Preferred
 }
 
 // HealthCheck is a node's health.* settings.
@@ -85,6 +207,10 @@ const (
 	FaultTypeChange FaultKind = "type-change" // the record's type is changed; changed back after For
 	FaultEditOne    FaultKind = "edit-one"    // a set: an operator points record Record elsewhere
 	FaultRefuseOne  FaultKind = "refuse-one"  // a set: the API refuses writes of record Record for For
+	// FaultForged: an attacker on the path sends Node reports of a
+	// refused handshake (failover.EvProblem) every Period or so, for For:
+	// they come before any authentication, so anyone can fake them.
+	FaultForged FaultKind = "forged"
 )
 
 // Fault is one timed fault.
@@ -103,7 +229,7 @@ func (f Fault) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s at %s", f.Kind, f.At.Round(time.Millisecond))
 	switch f.Kind {
-	case FaultCutOneWay, FaultCrash, FaultPowerOff, FaultFreeze, FaultStop, FaultService, FaultServFlap, FaultProbePath, FaultEditNode:
+	case FaultCutOneWay, FaultCrash, FaultPowerOff, FaultFreeze, FaultStop, FaultService, FaultServFlap, FaultProbePath, FaultEditNode, FaultForged:
 		fmt.Fprintf(&b, " node %s", nodeName(f.Node))
 	}
 	if f.For > 0 {
@@ -114,6 +240,9 @@ func (f Fault) String() string {
 	}
 	if f.Extra > 0 {
 		fmt.Fprintf(&b, " extra=%s", f.Extra.Round(time.Millisecond))
+	}
+	if f.Kind == FaultForged {
+		fmt.Fprintf(&b, " every %s", f.Period.Round(time.Millisecond))
 	}
 	if f.Kind == FaultEditOne || f.Kind == FaultRefuseOne {
 		fmt.Fprintf(&b, " record %d", f.Record)
@@ -208,6 +337,62 @@ func setValue(v string, n int) string {
 	return recordset.Join(parts)
 }
 
+// mismatchScenario makes one schedule in eight one of a mismatch between
+// the two nodes' configurations, and one in eight one with forged
+// reports of a refused handshake (half of them while the other node
+// dies). It draws from a source of its own, so that a seed's schedule is
+// otherwise the one it was before mismatches were drawn.
+func mismatchScenario(w *World, sc *Scenario) {
+	x := rand.New(rand.NewPCG(uint64(w.seed), 0x6d69736d61746368))
+	uniform := func(lo, hi time.Duration) time.Duration {
+		if hi <= lo {
+			return lo
+		}
+		return lo + time.Duration(x.Int64N(int64(hi-lo)+1))
+	}
+	if x.IntN(8) == 0 {
+		sc.Mismatch = Mismatches[x.IntN(len(Mismatches))]
+		switch m := sc.Mismatch; {
+		case m == MismatchTimings:
+			// Node B's timings, more than agree.FarApart times A's
+			// either way; the checkers' bounds take the longer ones.
+			var far []time.Duration
+			for _, k := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second} {
+				if k > 2*sc.Keepalive || sc.Keepalive > 2*k {
+					far = append(far, k)
+				}
+			}
+			kb := far[x.IntN(len(far))]
+			sc.NodeKeepalive = [2]time.Duration{sc.Keepalive, kb}
+			sc.NodePeerTimeout = [2]time.Duration{sc.PeerTimeout, kb * time.Duration(3+x.IntN(4))}
+			sc.Keepalive, sc.PeerTimeout = max(sc.NodeKeepalive[0], kb), max(sc.NodePeerTimeout[0], sc.NodePeerTimeout[1])
+			sc.CheckLiveEnd = !sc.flaps()
+		case m == MismatchPreferred:
+			sc.Preferred = sc.Values[0]
+			sc.NodePreferred = sc.Values
+		case m.Handshake():
+			// The link never comes up: a long run, in which each node
+			// treats the other as down all along.
+			sc.Length = max(sc.Length, 10*time.Minute)
+			sc.CheckLiveEnd = false
+		}
+	}
+	if x.IntN(8) == 0 {
+		f := Fault{At: uniform(3*time.Second, sc.Length), Kind: FaultForged, Node: x.IntN(2),
+			For: uniform(sc.PeerTimeout, sc.FailbackDelay+40*time.Second), Period: uniform(100*time.Millisecond, 2*time.Second)}
+		sc.Faults = append(sc.Faults, f)
+		if x.IntN(2) == 0 {
+			// The peer dies while the evidence comes: it may not hold
+			// off the takeover.
+			death := Fault{At: uniform(f.At, min(f.At+f.For/2, sc.Length)), Kind: FaultCrash, Node: 1 - f.Node, For: uniform(sc.PeerTimeout, sc.FailbackDelay+40*time.Second)}
+			if x.IntN(2) == 0 {
+				death.Kind = FaultPowerOff
+			}
+			sc.Faults = append(sc.Faults, death)
+		}
+	}
+}
+
 func randomFault(w *World, sc *Scenario) Fault {
 	f := Fault{At: w.uniform(3*time.Second, sc.Length), Node: w.rng.IntN(2)}
 	short := func() time.Duration { return w.uniform(100*time.Millisecond, 2*sc.PeerTimeout) }
@@ -286,10 +471,38 @@ func (sc *Scenario) String() string {
 	if sc.Swap {
 		b.WriteString("provider compares and swaps\n")
 	}
+	switch sc.Mismatch {
+	case "":
+	case MismatchTimings:
+		fmt.Fprintf(&b, "mismatch %s: keepalive A=%s B=%s, peer_timeout A=%s B=%s\n", sc.Mismatch,
+			sc.keepalive(0), sc.keepalive(1), sc.peerTimeout(0), sc.peerTimeout(1))
+	case MismatchPreferred:
+		fmt.Fprintf(&b, "mismatch %s: preferred A=%s B=%s\n", sc.Mismatch, sc.preferred(0), sc.preferred(1))
+	default:
+		fmt.Fprintf(&b, "mismatch %s\n", sc.Mismatch)
+	}
 	for _, f := range sc.Faults {
 		fmt.Fprintf(&b, "  %s\n", f)
 	}
 	return b.String()
+}
+
+// split reports whether content, a set's, holds one node's value or the
+// other's in each record, both nodes' in all: a move landed in part.
+func (sc *Scenario) split(content string) bool {
+	if sc.Set <= 1 {
+		return false
+	}
+	c, a, b := strings.Split(content, recordset.Sep), strings.Split(sc.Values[0], recordset.Sep), strings.Split(sc.Values[1], recordset.Sep)
+	if len(c) != len(a) || len(c) != len(b) || content == sc.Values[0] || content == sc.Values[1] {
+		return false
+	}
+	for i := range c {
+		if c[i] != a[i] && c[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // tiePause is the rule's pause of the node that is not preferred.

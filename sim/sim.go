@@ -33,6 +33,10 @@ type Options struct {
 	// Swap: the seed's schedule against a provider that compares and
 	// swaps (RFC 2136): every node write is conditional on its read.
 	Swap bool
+	// Agreed: the seed's schedule with both nodes' configurations
+	// agreeing and no forged evidence, as seeds drew it before the pair
+	// checked itself (the older regression seeds replay so).
+	Agreed bool
 }
 
 // Result is what a run found.
@@ -50,6 +54,19 @@ type Result struct {
 	Conflicts int
 	// Log is every write the API applied, outside edits included.
 	Log []Write
+	// Raised counts the problems the nodes raised (said), per kind.
+	Raised map[string]int
+	// Misjudged counts measurements of the DNS API's clock that were off
+	// by more than their margin (slow answers).
+	Misjudged int
+	// PairWrites: under a handshake mismatch whose run kept the premises
+	// of "a mismatch costs at most one write" to its end, the node writes
+	// it counted (races aside), and LateStarts the process starts after
+	// a node's write; -1 for any other run.
+	PairWrites, LateStarts int
+	// ForgedTakeovers counts the takeovers after a crash that kept the
+	// liveness bound while the survivor was sent forged evidence.
+	ForgedTakeovers int
 }
 
 // Write is one write the API applied.
@@ -72,6 +89,9 @@ func (r Result) Report() string {
 	if r.Scenario != nil && r.Scenario.Swap {
 		sets += " -swap"
 	}
+	if r.Scenario != nil && r.Scenario.agreed {
+		sets += " -agreed"
+	}
 	return fmt.Sprintf("seed %d: %s\n%s\ntrace:\n%s\nreplay: go test ./sim -run TestSimulator -args -seed %d%s -trace",
 		r.Seed, r.Failures[0], r.Scenario, r.Trace, r.Seed, sets)
 }
@@ -88,7 +108,10 @@ func drawScenario(w *World, opt Options) *Scenario {
 	if opt.Sets {
 		setScenario(w, sc)
 	}
-	sc.Swap = opt.Swap
+	if !opt.Agreed {
+		mismatchScenario(w, sc)
+	}
+	sc.Swap, sc.agreed = opt.Swap, opt.Agreed
 	return sc
 }
 
@@ -117,17 +140,27 @@ func (w *World) run(sc *Scenario, opt Options) Result {
 		if sc.PeerKnown[i] {
 			other = sc.Values[1-i]
 		}
+		server := i == 0
+		switch sc.Mismatch {
+		case MismatchServers:
+			server = true
+		case MismatchClients:
+			server = false
+		}
 		cfg := &failover.Config{
 			This: names[i], Other: names[1-i], Record: "www.example.com",
-			ThisValue: sc.Values[i], OtherValue: other, OtherKnown: sc.PeerKnown[i], Preferred: sc.Preferred,
-			Server:      i == 0,
-			PeerTimeout: sc.PeerTimeout, FailbackDelay: sc.FailbackDelay, Keepalive: sc.Keepalive,
+			ThisValue: sc.Values[i], OtherValue: other, OtherKnown: sc.PeerKnown[i], Preferred: sc.preferred(i),
+			Server:      server,
+			PeerTimeout: sc.peerTimeout(i), FailbackDelay: sc.FailbackDelay, Keepalive: sc.keepalive(i),
 			PeerCheck: sc.PeerCheck[i], DriftInterval: sc.Drift, Handover: sc.Handover,
 		}
 		if opt.Tweak != nil {
 			opt.Tweak(cfg)
 		}
-		w.nodes[i] = &node{w: w, i: i, name: names[i], value: sc.Values[i], cfg: cfg, machineUp: true, serviceUp: true}
+		w.nodes[i] = &node{w: w, i: i, name: names[i], value: sc.Values[i], cfg: cfg, listens: server, machineUp: true, serviceUp: true}
+	}
+	for _, n := range w.nodes {
+		n.settings = settingsOf(sc, n.cfg)
 	}
 	w.at(epoch, w.nodes[0].start)
 	w.at(epoch.Add(sc.StartB), w.nodes[1].start)
@@ -150,7 +183,11 @@ func (w *World) run(sc *Scenario, opt Options) Result {
 		w.truth.step()
 	}
 	res := Result{Seed: w.seed, Scenario: sc, Failures: w.failures, Trace: w.trace.String(), Steps: w.steps, Calls: w.dns.calls,
-		Races: w.truth.races, Conflicts: w.dns.conflicts}
+		Races: w.truth.races, Conflicts: w.dns.conflicts, Raised: w.truth.raised, Misjudged: w.truth.misjudged,
+		PairWrites: -1, LateStarts: -1, ForgedTakeovers: w.truth.forgedTakeovers}
+	if sc.Mismatch.Handshake() && !w.truth.mmOff {
+		res.PairWrites, res.LateStarts = w.truth.mmWrites, w.truth.lateStarts()
+	}
 	for _, wr := range w.dns.writes {
 		by := "outside"
 		if wr.by != outsider {
@@ -207,6 +244,9 @@ func (w *World) finalCheck() {
 	// corrected by a drift check if it points at neither node) until the
 	// link breaks.
 	t := w.truth
+	if w.sc.Mismatch == MismatchPreferred {
+		return // the nodes disagree on the preferred value: nobody fails back
+	}
 	if !t.recordIs(w.sc.Preferred) && !t.lastEdit.After(t.connSince) {
 		w.fail("healed", "at the end of the tail the record holds %q, not the preferred %q", w.dns.content, w.sc.Preferred)
 	}

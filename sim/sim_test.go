@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -22,13 +23,17 @@ var (
 	flagTrace     = flag.Bool("trace", false, "print the whole trace of a replayed seed")
 	flagSets      = flag.Bool("sets", false, "schedules of record sets (2 or 3 records) in place of one record")
 	flagSwap      = flag.Bool("swap", false, "schedules against a provider that compares and swaps (RFC 2136)")
+	flagAgreed    = flag.Bool("agreed", false, "schedules as drawn before mismatches: the nodes' configurations agree, no forged evidence")
 )
+
+// invariantAt ends an invariant's name in a failure: " at 12.345s: ".
+var invariantAt = regexp.MustCompile(` at [0-9.]+s: `)
 
 // TestSimulator runs -schedules random schedules (seeds -first on), or
 // one seed with -seed, and fails with the first broken invariant's report.
 func TestSimulator(t *testing.T) {
 	if *flagSeed != 0 {
-		r := sim.Run(*flagSeed, sim.Options{Trace: *flagTrace, Sets: *flagSets, Swap: *flagSwap})
+		r := sim.Run(*flagSeed, sim.Options{Trace: *flagTrace, Sets: *flagSets, Swap: *flagSwap, Agreed: *flagAgreed})
 		if *flagTrace {
 			t.Logf("seed %d, %d steps:\n%s\ntrace:\n%s", r.Seed, r.Steps, r.Scenario, r.Trace)
 		}
@@ -51,6 +56,7 @@ func TestSimulator(t *testing.T) {
 	var mu sync.Mutex
 	var failed []sim.Result
 	var steps, writes, races, conflicts atomic.Int64
+	fig := newFigures()
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
@@ -61,7 +67,8 @@ func TestSimulator(t *testing.T) {
 				if seed >= last {
 					return
 				}
-				r := sim.Run(seed, sim.Options{Sets: *flagSets, Swap: *flagSwap})
+				r := sim.Run(seed, sim.Options{Sets: *flagSets, Swap: *flagSwap, Agreed: *flagAgreed})
+				fig.add(r)
 				steps.Add(int64(r.Steps))
 				writes.Add(int64(r.Writes))
 				races.Add(int64(r.Races))
@@ -88,6 +95,7 @@ func TestSimulator(t *testing.T) {
 	}
 	t.Logf("%d %s (seeds %d to %d) in %s: %d steps, %d node writes, %d raced%s, %d failed",
 		n, kind, *flagFirst, last-1, time.Since(start).Round(time.Millisecond), steps.Load(), writes.Load(), races.Load(), lost, len(failed))
+	t.Log(fig)
 	if len(failed) > 0 {
 		first := failed[0]
 		for _, r := range failed {
@@ -98,8 +106,8 @@ func TestSimulator(t *testing.T) {
 		byInvariant := map[string][]int64{}
 		for _, r := range failed {
 			name := r.Failures[0]
-			if i := strings.Index(name, " at "); i > 0 {
-				name = name[:i]
+			if loc := invariantAt.FindStringIndex(name); loc != nil {
+				name = name[:loc[0]]
 			}
 			byInvariant[name] = append(byInvariant[name], r.Seed)
 		}
@@ -110,4 +118,66 @@ func TestSimulator(t *testing.T) {
 		}
 		t.Fatal(first.Report())
 	}
+}
+
+// figures are a profile's figures of the pair's checks of itself: the
+// schedules of each mismatch and their node writes, the forged evidence,
+// the problems said.
+type figures struct {
+	mu        sync.Mutex
+	runs      map[sim.Mismatch]int
+	maxWrites map[sim.Mismatch]int
+	forged    int
+	forgedOK  int // takeovers within the liveness bound while forged evidence came
+	raised    map[string]int
+	misjudged int
+	// Handshake mismatches whose premises held all run: how many, the
+	// most node writes in one, and in one with no start after a write.
+	kept, keptMax, keptMaxNoStart int
+}
+
+func newFigures() *figures {
+	return &figures{runs: map[sim.Mismatch]int{}, maxWrites: map[sim.Mismatch]int{}, raised: map[string]int{}}
+}
+
+func (f *figures) add(r sim.Result) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := r.Scenario.Mismatch
+	f.runs[m]++
+	f.maxWrites[m] = max(f.maxWrites[m], r.Writes)
+	for _, ft := range r.Scenario.Faults {
+		if ft.Kind == sim.FaultForged {
+			f.forged++
+			break
+		}
+	}
+	for k, n := range r.Raised {
+		f.raised[k] += n
+	}
+	f.misjudged += r.Misjudged
+	f.forgedOK += r.ForgedTakeovers
+	if r.PairWrites >= 0 {
+		f.kept++
+		f.keptMax = max(f.keptMax, r.PairWrites)
+		if r.LateStarts == 0 {
+			f.keptMaxNoStart = max(f.keptMaxNoStart, r.PairWrites)
+		}
+	}
+}
+
+func (f *figures) String() string {
+	var b strings.Builder
+	b.WriteString("mismatches (schedules, most node writes in one):")
+	for _, m := range sim.Mismatches {
+		fmt.Fprintf(&b, " %s %d (%d);", m, f.runs[m], f.maxWrites[m])
+	}
+	fmt.Fprintf(&b, " none %d\nhandshake mismatches with both nodes up and healthy, no edit, no lost answer all run: %d, "+
+		"at most %d node writes (%d with no start after a write)\n", f.runs[""], f.kept, f.keptMax, f.keptMaxNoStart)
+	fmt.Fprintf(&b, "forged evidence in %d schedules, %d takeovers within the liveness bound while it came; problems said:", f.forged, f.forgedOK)
+	for _, k := range slices.Sorted(maps.Keys(f.raised)) {
+		fmt.Fprintf(&b, " %s %d", k, f.raised[k])
+	}
+	fmt.Fprintf(&b, "; API clock readings beyond their margin: %d", f.misjudged)
+	return b.String()
 }

@@ -46,12 +46,29 @@ type truth struct {
 	// holds it ("" for none).
 	handingTo  [2]string
 	rearmSince [2]time.Time
+
+	// The pair's checks of itself (checks.go, "said once per episode",
+	// "clocks", "a mismatch costs at most one write").
+	open      [2]map[string]bool // the problems node i's process has raised and not cleared
+	apiSound  [2]bool            // node i's last measurement of the API's clock was within its margin
+	starts    []time.Time        // every process start
+	lastCut   time.Time          // the last step at which either way of the link was cut
+	mmOff     bool               // a premise of checkMismatchWrites broke
+	mmWrites  int
+	raised    map[string]int // problems raised, per kind
+	misjudged int            // measurements of the API's clock beyond their margin (a slow answer)
+	// forgedUntil: node i is sent forged evidence until then;
+	// forgedTakeovers counts the liveness bounds judged (and kept) while
+	// the survivor was.
+	forgedUntil     [2]time.Time
+	forgedTakeovers int
 }
 
 func newTruth(w *World) *truth {
-	t := &truth{w: w}
+	t := &truth{w: w, raised: map[string]int{}}
 	for i := range 2 {
 		t.checkOK[i], t.monHealthy[i] = true, true
+		t.open[i], t.apiSound[i] = map[string]bool{}, true
 	}
 	return t
 }
@@ -120,6 +137,7 @@ func (t *truth) observe() {
 	if t.linkGood() {
 		if t.linkGoodSince.IsZero() {
 			t.linkGoodSince = w.now
+			t.linkClocks()
 		}
 	} else {
 		t.linkGoodSince = time.Time{}
@@ -128,7 +146,11 @@ func (t *truth) observe() {
 
 // Hooks from the parts.
 
-func (t *truth) started(n *node) { t.lastRestart[n.i], t.firstRead[n.i] = t.w.now, time.Time{} }
+func (t *truth) started(n *node) {
+	t.lastRestart[n.i], t.firstRead[n.i] = t.w.now, time.Time{}
+	t.starts = append(t.starts, t.w.now)
+	t.open[n.i], t.apiSound[n.i] = map[string]bool{}, true // a new process: a new state
+}
 
 func (t *truth) read(n *node) {
 	if t.firstRead[n.i].IsZero() {
@@ -152,7 +174,9 @@ func (t *truth) exited(n *node) {
 // notified is an alert of node n. Each names what it is about, so that a
 // channel's events filter can pass it; "test" is notify-test's alone.
 func (t *truth) notified(n *node, a failover.ActNotify) {
-	t.lastPush[n.i] = t.w.now
+	if a.Event != failover.AlertMismatch {
+		t.lastPush[n.i] = t.w.now // a withheld takeover's word (observeTold)
+	}
 	events := []string{a.Event}
 	if a.Also != "" {
 		events = append(events, a.Also)
@@ -217,6 +241,8 @@ func (t *truth) wrote(wr apiWrite) {
 	t.checkPartitionWrite(wr)
 	t.checkQuietLink(wr)
 	t.checkCorrection(wr)
+	t.checkMismatchWrites(wr)
+	t.checkNoFailback(wr)
 }
 
 // step runs every check that watches over time; it follows each step.
@@ -227,6 +253,7 @@ func (t *truth) step() {
 	t.observeRearm()
 	t.observeBeliefs()
 	t.observeTold()
+	t.observePair()
 	t.checkExpectations()
 }
 
