@@ -66,8 +66,9 @@ type Record struct {
 	Proxied                         bool
 	Modified                        time.Time // when the record last changed, on the API's clock
 	// APIClock is the API's clock when it answered (its Date header), and
-	// Received ours then; zero if the answer had no Date.
-	APIClock, Received time.Time
+	// Received ours then, Asked ours when the request went; zero if the
+	// answer had no Date.
+	APIClock, Asked, Received time.Time
 }
 
 // Client is a Cloudflare DNS client for one record. Create it with New.

@@ -138,10 +138,10 @@ func TestGet(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Get %d: %v", i+1, err)
 				}
-				if got.Modified.IsZero() || got.APIClock.IsZero() || got.Received.IsZero() {
+				if got.Modified.IsZero() || got.APIClock.IsZero() || got.Received.IsZero() || got.Asked.IsZero() {
 					t.Errorf("Get %d: no modified_on, Date or time of the answer: %+v", i+1, got)
 				}
-				got.Modified, got.APIClock, got.Received = time.Time{}, time.Time{}, time.Time{}
+				got.Modified, got.APIClock, got.Asked, got.Received = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 				if got != tt.want {
 					t.Errorf("Get %d: got %+v, want %+v", i+1, got, tt.want)
 				}
@@ -253,7 +253,7 @@ func TestSetContent(t *testing.T) {
 	if !got.Modified.After(rec.Modified) {
 		t.Errorf("modified_on after the write: %s, want after %s", got.Modified, rec.Modified)
 	}
-	want.Modified, want.APIClock, want.Received = got.Modified, got.APIClock, got.Received
+	want.Modified, want.APIClock, want.Asked, want.Received = got.Modified, got.APIClock, got.Asked, got.Received
 	if got != want {
 		t.Errorf("answered: got %+v, want %+v", got, want)
 	}

@@ -179,7 +179,7 @@ func toRecord(r cloudflare.DNSRecord, zoneID string, x *exchange) Record {
 		Modified: r.ModifiedOn,
 	}
 	if x != nil {
-		rec.APIClock, rec.Received = x.clock()
+		rec.APIClock, rec.Asked, rec.Received = x.clock()
 	}
 	return rec
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/clooster/clooster/internal/failover"
 )
@@ -24,7 +23,7 @@ func (c *Client) Read(ctx context.Context) (failover.Record, error) {
 	return failover.Record{
 		Content:  rec.Content,
 		Modified: failover.OnOurClock(rec.Modified, rec.APIClock, rec.Received),
-		APIClock: apiOffset(rec.APIClock, rec.Received),
+		APIClock: failover.DateOffset(rec.APIClock, rec.Asked, rec.Received),
 	}, nil
 }
 
@@ -70,7 +69,7 @@ func (s BatchStore) ReadAll(ctx context.Context) ([]failover.Record, []error) {
 		errs[i] = storeError(errs[i])
 		if errs[i] == nil {
 			out[i] = failover.Record{Content: rec.Content, Modified: failover.OnOurClock(rec.Modified, rec.APIClock, rec.Received),
-				APIClock: apiOffset(rec.APIClock, rec.Received)}
+				APIClock: failover.DateOffset(rec.APIClock, rec.Asked, rec.Received)}
 		}
 	}
 	return out, errs
@@ -83,15 +82,4 @@ func (s BatchStore) WriteAll(ctx context.Context, contents map[int]string) map[i
 		errs[i] = storeError(err)
 	}
 	return errs
-}
-
-// apiOffset is the API's clock less ours, from an answer's Date (whole
-// seconds, the API's clock truncated) and when we received it: the API's
-// clock was between Date and Date+1s when it answered, a little before we
-// received it; unknown without a Date.
-func apiOffset(date, received time.Time) failover.ClockOffset {
-	if date.IsZero() || received.IsZero() {
-		return failover.ClockOffset{}
-	}
-	return failover.ClockOffset{Est: date.Add(500 * time.Millisecond).Sub(received), Err: 750 * time.Millisecond, Known: true}
 }

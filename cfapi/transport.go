@@ -24,15 +24,15 @@ type exchange struct {
 	retryAfter string     // the Retry-After header
 	body       []byte     // error answers only
 	date       time.Time  // the Date header: the API's clock at the answer; zero if absent
-	at         time.Time  // our clock when the answer came
+	sent, at   time.Time  // our clock when the request went, and when the answer came
 }
 
-// clock returns the API's clock at the answer and ours then; zero if the
-// answer had no Date.
-func (x *exchange) clock() (api, ours time.Time) {
+// clock returns the API's clock at the answer, and ours when the request
+// went and when the answer came; zero if the answer had no Date.
+func (x *exchange) clock() (api, sent, received time.Time) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.date, x.at
+	return x.date, x.sent, x.at
 }
 
 // answer returns what was recorded.
@@ -92,7 +92,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	x.mu.Lock()
 	x.status, x.retryAfter, x.body = resp.StatusCode, resp.Header.Get("Retry-After"), body
 	x.date, _ = http.ParseTime(resp.Header.Get("Date"))
-	x.at = time.Now()
+	x.sent, x.at = start, time.Now()
 	x.mu.Unlock()
 	return resp, nil
 }

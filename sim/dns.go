@@ -132,12 +132,13 @@ func (d *dnsAPI) request(n *node, j *simJob, write bool, content, old string, do
 			}
 			// What cfapi's store does with the answer's Date header (the
 			// API's clock when it answered, in whole seconds): the API's
-			// clock less this node's, taking the answer's way back for
-			// nothing (cfapi's apiOffset); and the change stamp on this
-			// node's clock.
+			// clock less this node's, between the request's going and
+			// the answer's coming on this node's clock
+			// (failover.DateOffset); and the change stamp on this node's
+			// clock.
 			date := d.clockAt(w.now.Add(-back)).Truncate(time.Second)
 			if rec.Content != "" {
-				rec.APIClock = failover.ClockOffset{Est: date.Add(500 * time.Millisecond).Sub(n.clock()), Err: 750 * time.Millisecond, Known: true}
+				rec.APIClock = failover.DateOffset(date, sent.Add(w.sc.NodeSkew[n.i]), n.clock())
 			}
 			if rec.Content != "" && !w.sc.NoModified {
 				rec.Modified = failover.OnOurClock(rec.Modified, date, n.clock())

@@ -74,6 +74,22 @@ type ClockOffset struct {
 	Known    bool
 }
 
+// DateOffset is another clock less this node's, from an answer's Date
+// header (whole seconds: the other clock, truncated, when it answered) and
+// this node's clock when it sent the request and when the answer came: the
+// answer was made in between, so the offset was then between Date -
+// received and Date + 1 s - asked. Unknown without a Date.
+func DateOffset(date, asked, received time.Time) ClockOffset {
+	if date.IsZero() || received.IsZero() {
+		return ClockOffset{}
+	}
+	if asked.IsZero() || asked.After(received) {
+		asked = received
+	}
+	lo, hi := date.Sub(received), date.Add(time.Second).Sub(asked)
+	return ClockOffset{Est: (lo + hi) / 2, Err: (hi - lo) / 2, Known: true}
+}
+
 // Beyond reports whether the offset is surely beyond d either way.
 func (o ClockOffset) Beyond(d time.Duration) bool {
 	return o.Known && abs(o.Est)-o.Err > d
@@ -178,9 +194,12 @@ func (s *State) differences(c *Config, ds []agree.Difference, now time.Time, act
 }
 
 // clock judges a measurement of another clock's offset from this node's:
-// raised when it is surely beyond MaxSkew, cleared once it is no longer
-// surely beyond half of that (between the two, it stays as it is), so that
-// a coarse measurement (the API's Date has whole seconds) can clear it.
+// raised when it is surely beyond MaxSkew; cleared by a measurement precise
+// enough to say (a margin under ClearMargin) once it is no longer surely
+// beyond half of MaxSkew. Between the two, and on a coarse measurement (a
+// keepalive that spent seconds on the way), it stays as it is. The text
+// is the one of the measurement that raised it: /status shows the last
+// measurement.
 func (s *State) clock(c *Config, kind string, off ClockOffset, now time.Time, acts []Action) []Action {
 	if !off.Known {
 		return acts
@@ -190,8 +209,9 @@ func (s *State) clock(c *Config, kind string, off ClockOffset, now time.Time, ac
 	} else {
 		s.apiClock = off
 	}
+	raised := slices.ContainsFunc(s.problems, func(p Problem) bool { return p.Kind == kind })
 	switch {
-	case off.Beyond(MaxSkew):
+	case !raised && off.Beyond(MaxSkew):
 		whose := "the peer's clock"
 		hint := "run NTP (chrony, systemd-timesyncd) on both nodes"
 		if kind == ProblemAPIClock {
@@ -204,11 +224,15 @@ func (s *State) clock(c *Config, kind string, off ClockOffset, now time.Time, ac
 		}
 		what := fmt.Sprintf("%s is %s %s this node's (±%s)", whose, abs(off.Est).Round(time.Millisecond), way, off.Err.Round(time.Millisecond))
 		return s.raise(c, Problem{Kind: kind, What: what, Hint: hint}, now, acts)
-	case !off.Beyond(MaxSkew / 2):
+	case raised && off.Err < ClearMargin && !off.Beyond(MaxSkew/2):
 		return s.clear(c, kind, acts)
 	}
 	return acts
 }
+
+// ClearMargin is the largest margin of a clock measurement that may clear
+// a clock problem: a Date header's whole second gives ±0.5 s at best.
+const ClearMargin = 3 * MaxSkew / 4
 
 // peerClock is the offset of the peer's clock, from a keepalive that
 // carries it: the peer sent the frame between ev.Sent and ev.At on this

@@ -147,6 +147,7 @@ func TestProblemClocks(t *testing.T) {
 		{"not measured", []Event{EvHeard{At: at(sec), Flags: FlagHealthy, PeerClock: at(5 * sec)}}, false},
 		{"back within half", []Event{heard(sec, 10*ms, 3*sec), heard(2*sec, 10*ms, 100*ms)}, false},
 		{"at the edge: stays", []Event{heard(sec, 10*ms, 3*sec), heard(2*sec, 10*ms, 800*ms)}, true},
+		{"a coarse reading does not clear", []Event{heard(sec, 10*ms, 3*sec), heard(5*sec, 2*sec, 0)}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, got := run(c, append([]Event{up(0)}, tc.evs...)...)
@@ -188,5 +189,32 @@ func TestProblemInDownReason(t *testing.T) {
 	}
 	if r := s.View(c).Reason; r != "no link since start; 'srv1' answers, but our keys differ" {
 		t.Errorf("view reason %q", r)
+	}
+}
+
+// A Date header's whole second and the request's round trip bound the
+// other clock's offset.
+func TestDateOffset(t *testing.T) {
+	asked := at(10 * sec)
+	for _, tc := range []struct {
+		name            string
+		date            time.Time
+		asked, received time.Time
+		est, err        time.Duration
+		beyond1s, known bool
+	}{
+		{"in step, fast", at(10 * sec), asked, asked.Add(20 * ms), 490 * ms, 510 * ms, false, true},
+		{"2 s ahead", at(12 * sec), asked, asked.Add(20 * ms), 2490 * ms, 510 * ms, true, true},
+		{"3 s behind, slow answer", at(7 * sec), asked, asked.Add(2 * sec), -3500 * ms, 1500 * ms, true, true},
+		{"in step, very slow answer", at(11 * sec), asked, asked.Add(3 * sec), 0, 2000 * ms, false, true},
+		{"no request time", at(12 * sec), time.Time{}, asked, 2500 * ms, 500 * ms, true, true},
+		{"no Date", time.Time{}, asked, asked, 0, 0, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := DateOffset(tc.date, tc.asked, tc.received)
+			if o.Known != tc.known || o.Est != tc.est || o.Err != tc.err || o.Beyond(time.Second) != tc.beyond1s {
+				t.Errorf("%+v (beyond 1s %v), want est %v err %v known %v beyond %v", o, o.Beyond(time.Second), tc.est, tc.err, tc.known, tc.beyond1s)
+			}
+		})
 	}
 }
