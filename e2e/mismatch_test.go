@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -698,7 +697,7 @@ func startNode(t *testing.T, cfg watchdog.Config) *watchdog.Node {
 			t.Fatal(err)
 		}
 	}
-	var log lockedBuffer
+	var log pairtest.SyncBuffer
 	cfg.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.Version = "e2e"
 	n, err := watchdog.New(cfg)
@@ -745,22 +744,4 @@ func (m *memRecord) Write(ctx context.Context, content string) error {
 	defer m.mu.Unlock()
 	m.content = content
 	return nil
-}
-
-// lockedBuffer is a bytes.Buffer a logger writes while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

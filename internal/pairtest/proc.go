@@ -52,7 +52,7 @@ type Proc struct {
 	token string
 
 	cmd     *exec.Cmd
-	out     syncBuffer // stdout and stderr, without Cmd.Output
+	out     SyncBuffer // stdout and stderr, without Cmd.Output
 	done    chan struct{}
 	exitAt  time.Time // valid once done is closed
 	waitErr error     // valid once done is closed
@@ -307,20 +307,20 @@ func Linked(ps ...*Proc) bool {
 	return true
 }
 
-// syncBuffer is a bytes.Buffer that a process writes while its reader
-// reads.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that a process (or a logger) writes while
+// its reader reads.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
