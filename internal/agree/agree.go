@@ -223,16 +223,6 @@ func records(a, b []Digest, an, bn string) []Difference {
 	return out
 }
 
-// Blocking reports whether any of ds blocks failback.
-func Blocking(ds []Difference) bool {
-	for _, d := range ds {
-		if d.Blocks {
-			return true
-		}
-	}
-	return false
-}
-
 // side names a node for messages: its name, else what.
 func side(s Settings, what string) string {
 	if s.Name != "" {

@@ -162,12 +162,14 @@ func (s *State) problem(c *Config, ev EvProblem, acts []Action) []Action {
 // say where the records belong block failback until they agree.
 func (s *State) differences(c *Config, ds []agree.Difference, now time.Time, acts []Action) []Action {
 	var recs, other []string
+	otherBlocks := false
 	s.mismatch = nil
 	for _, d := range ds {
 		if strings.HasPrefix(d.Field, "records") {
 			recs = append(recs, d.String())
 		} else {
 			other = append(other, d.String())
+			otherBlocks = otherBlocks || d.Blocks
 		}
 		if d.Blocks {
 			s.mismatch = append(s.mismatch, d.String())
@@ -185,7 +187,7 @@ func (s *State) differences(c *Config, ds []agree.Difference, now time.Time, act
 			continue
 		}
 		hint := k.hint
-		if k.kind == ProblemSettings && agree.Blocking(ds) {
+		if k.kind == ProblemSettings && otherBlocks {
 			hint += "; no failback until they agree"
 		}
 		acts = s.raise(c, Problem{Kind: k.kind, What: strings.Join(k.what, "; "), Hint: hint}, now, acts)
