@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -216,5 +217,56 @@ func TestDateOffset(t *testing.T) {
 				t.Errorf("%+v (beyond 1s %v), want est %v err %v known %v beyond %v", o, o.Beyond(time.Second), tc.est, tc.err, tc.known, tc.beyond1s)
 			}
 		})
+	}
+}
+
+// What a problem's log line and push carry: the hint when there is one,
+// nothing in its place when there is none; "surely beyond" is strict.
+func TestProblemTexts(t *testing.T) {
+	c := testMachine(true)
+	var logged ActLog
+	var pushed ActNotify
+	for _, a := range actions(c, problemEv(100*ms, ProblemKey, "seen")) {
+		switch a := a.(type) {
+		case ActLog:
+			if a.Event == ProblemKey {
+				logged = a
+			}
+		case ActNotify:
+			pushed = a
+		}
+	}
+	if fmt.Sprint(logged.Attrs) != "[peer srv2 what seen hint fix it]" {
+		t.Errorf("log attrs %v", logged.Attrs)
+	}
+	if !strings.HasPrefix(pushed.Body, "seen. Fix it. Until it is fixed") || pushed.Event != AlertMismatch {
+		t.Errorf("push %+v", pushed)
+	}
+	logged, pushed = ActLog{}, ActNotify{}
+	for _, a := range actions(c, EvProblem{At: at(100 * ms), Kind: ProblemSettings, What: "timings"}) {
+		switch a := a.(type) {
+		case ActLog:
+			if a.Event == ProblemSettings {
+				logged = a
+			}
+		case ActNotify:
+			pushed = a
+		}
+	}
+	if fmt.Sprint(logged.Attrs) != "[peer srv2 what timings]" || pushed.Body != "timings." {
+		t.Errorf("without a hint: log attrs %v, push body %q", logged.Attrs, pushed.Body)
+	}
+	for _, tc := range []struct {
+		o    ClockOffset
+		want bool
+	}{
+		{ClockOffset{Est: 2 * sec, Err: sec, Known: true}, false}, // exactly at the bound: not surely beyond
+		{ClockOffset{Est: 2*sec + 1, Err: sec, Known: true}, true},
+		{ClockOffset{Est: -2*sec - 1, Err: sec, Known: true}, true},
+		{ClockOffset{Est: 5 * sec}, false}, // unknown
+	} {
+		if got := tc.o.Beyond(sec); got != tc.want {
+			t.Errorf("%+v.Beyond(1s) = %v, want %v", tc.o, got, tc.want)
+		}
 	}
 }
