@@ -149,6 +149,8 @@ func TestProblemClocks(t *testing.T) {
 		{"back within half", []Event{heard(sec, 10*ms, 3*sec), heard(2*sec, 10*ms, 100*ms)}, false},
 		{"at the edge: stays", []Event{heard(sec, 10*ms, 3*sec), heard(2*sec, 10*ms, 800*ms)}, true},
 		{"a coarse reading does not clear", []Event{heard(sec, 10*ms, 3*sec), heard(5*sec, 2*sec, 0)}, true},
+		{"nor one at the margin", []Event{heard(sec, 10*ms, 3*sec), heard(5*sec, 2*ClearMargin, 0)}, true},
+		{"one just within it does", []Event{heard(sec, 10*ms, 3*sec), heard(5*sec, 2*ClearMargin-2, 0)}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, got := run(c, append([]Event{up(0)}, tc.evs...)...)
