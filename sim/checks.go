@@ -358,6 +358,12 @@ func (t *truth) edited(content string) {
 	if sc.Drift <= 0 || content == sc.Values[0] || content == sc.Values[1] || content == sc.Preferred {
 		return
 	}
+	if sc.Mismatch.Handshake() && !(sc.PeerKnown[0] && sc.PeerKnown[1]) {
+		// No link ever: a node whose file does not name the peer's value
+		// never learns it, and takes any value but its own for the
+		// peer's, an edit too (WRITE-RULE.md, limits).
+		return
+	}
 	since := w.now
 	bound := 2*sc.Drift + sc.FailbackDelay + sc.PeerTimeout + sc.tiePause() + t.slack()
 	t.expectBy("drift", "the record, edited to "+content+", is corrected within "+bound.String(), bound,
