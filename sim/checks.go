@@ -358,6 +358,11 @@ func (t *truth) edited(content string) {
 	if sc.Drift <= 0 || content == sc.Values[0] || content == sc.Values[1] || content == sc.Preferred {
 		return
 	}
+	if sc.flaps() {
+		// Timings far apart break the link again and again: the owner's
+		// correction waits for a link that holds, as its failback does.
+		return
+	}
 	if sc.Mismatch.Handshake() && !(sc.PeerKnown[0] && sc.PeerKnown[1]) {
 		// No link ever: a node whose file does not name the peer's value
 		// never learns it, and takes any value but its own for the
