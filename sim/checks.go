@@ -870,8 +870,7 @@ func (t *truth) checkClocks(n *node, v failover.View, ev failover.Event) {
 
 // apiClockAtStart: clocks, of the DNS API. A node whose clock and the
 // API's are more than a second apart beyond the Date header's margin (its
-// whole second, the 0.75 s the store allows either way, and the answer's
-// way back) says so once its lookup at start is answered, while the API
+// whole second, and the request's way there and back) says so once its lookup at start is answered, while the API
 // answers without fault and the record exists (an answer that finds none
 // carries no Date the store keeps).
 func (t *truth) apiClockAtStart(n *node) {

@@ -90,6 +90,11 @@ func DateOffset(date, asked, received time.Time) ClockOffset {
 	return ClockOffset{Est: (lo + hi) / 2, Err: (hi - lo) / 2, Known: true}
 }
 
+// Within reports whether the offset is surely less than d either way.
+func (o ClockOffset) Within(d time.Duration) bool {
+	return o.Known && abs(o.Est)+o.Err < d
+}
+
 // Beyond reports whether the offset is surely beyond d either way.
 func (o ClockOffset) Beyond(d time.Duration) bool {
 	return o.Known && abs(o.Est)-o.Err > d
@@ -196,12 +201,13 @@ func (s *State) differences(c *Config, ds []agree.Difference, now time.Time, act
 }
 
 // clock judges a measurement of another clock's offset from this node's:
-// raised when it is surely beyond MaxSkew; cleared by a measurement precise
-// enough to say (a margin under ClearMargin) once it is no longer surely
-// beyond half of MaxSkew. Between the two, and on a coarse measurement (a
-// keepalive that spent seconds on the way), it stays as it is. The text
-// is the one of the measurement that raised it: /status shows the last
-// measurement.
+// raised when it is surely more than MaxSkew off, cleared when surely less.
+// Each reading bounds the true offset, and clocks drift slowly: a problem
+// comes and goes only as the true offset crosses MaxSkew, whatever the
+// readings' jitter, and a coarse reading (a keepalive that spent seconds on
+// the way, an answer's whole-second Date) says nothing either way. The
+// text is the one of the reading that raised it: /status shows the last
+// reading.
 func (s *State) clock(c *Config, kind string, off ClockOffset, now time.Time, acts []Action) []Action {
 	if !off.Known {
 		return acts
@@ -226,15 +232,11 @@ func (s *State) clock(c *Config, kind string, off ClockOffset, now time.Time, ac
 		}
 		what := fmt.Sprintf("%s is %s %s this node's (±%s)", whose, abs(off.Est).Round(time.Millisecond), way, off.Err.Round(time.Millisecond))
 		return s.raise(c, Problem{Kind: kind, What: what, Hint: hint}, now, acts)
-	case raised && off.Err < ClearMargin && !off.Beyond(MaxSkew/2):
+	case raised && off.Within(MaxSkew):
 		return s.clear(c, kind, acts)
 	}
 	return acts
 }
-
-// ClearMargin is the largest margin of a clock measurement that may clear
-// a clock problem: a Date header's whole second gives ±0.5 s at best.
-const ClearMargin = 3 * MaxSkew / 4
 
 // peerClock is the offset of the peer's clock, from a keepalive that
 // carries it: the peer sent the frame between ev.Sent and ev.At on this

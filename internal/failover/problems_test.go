@@ -130,7 +130,8 @@ func TestProblemSettings(t *testing.T) {
 
 // Clocks: a skew surely beyond a second is said (how far, which way);
 // one within the margin of the round trip is not; it clears once surely
-// within half a second, not before (no flapping at the edge).
+// within a second again, not on a reading that cannot say (no flapping at
+// the edge).
 func TestProblemClocks(t *testing.T) {
 	c := testMachine(true)
 	heard := func(d time.Duration, rtt, skew time.Duration) Event {
@@ -146,11 +147,12 @@ func TestProblemClocks(t *testing.T) {
 		{"behind", []Event{heard(sec, 10*ms, -1500*ms)}, true},
 		{"within the round trip's margin", []Event{heard(sec, 800*ms, 1300*ms)}, false},
 		{"not measured", []Event{EvHeard{At: at(sec), Flags: FlagHealthy, PeerClock: at(5 * sec)}}, false},
-		{"back within half", []Event{heard(sec, 10*ms, 3*sec), heard(2*sec, 10*ms, 100*ms)}, false},
-		{"at the edge: stays", []Event{heard(sec, 10*ms, 3*sec), heard(2*sec, 10*ms, 800*ms)}, true},
+		{"back in step", []Event{heard(sec, 10*ms, 3*sec), heard(2*sec, 10*ms, 100*ms)}, false},
+		{"surely within a second again", []Event{heard(sec, 10*ms, 3*sec), heard(2*sec, 10*ms, 980*ms)}, false},
+		{"maybe beyond it: stays", []Event{heard(sec, 10*ms, 3*sec), heard(2*sec, 10*ms, 998*ms)}, true},
+		{"at the edge, readings jitter: stays", []Event{heard(sec, 10*ms, 1030*ms), heard(2*sec, 40*ms, 1000*ms), heard(3*sec, 10*ms, 1030*ms)}, true},
 		{"a coarse reading does not clear", []Event{heard(sec, 10*ms, 3*sec), heard(5*sec, 2*sec, 0)}, true},
-		{"nor one at the margin", []Event{heard(sec, 10*ms, 3*sec), heard(5*sec, 2*ClearMargin, 0)}, true},
-		{"one just within it does", []Event{heard(sec, 10*ms, 3*sec), heard(5*sec, 2*ClearMargin-2, 0)}, false},
+		{"nor one exactly at the bound", []Event{heard(sec, 10*ms, 3*sec), heard(5*sec, 1800*ms, 100*ms)}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, got := run(c, append([]Event{up(0)}, tc.evs...)...)
