@@ -100,9 +100,10 @@ func (t *truth) excused(wr, prev apiWrite) bool {
 // record held before the owner's own failback to a preferred value of
 // neither node (a load balancer), which the writer of wr never learned of
 // (the link broke first): the record is again what the writer knew, and,
-// undated or stamped within the stamps' margin of what it knew, looks
-// unchanged (WRITE-RULE.md, limits: the owner's takeover just after its
-// failback).
+// undated or stamped within the stamps' margin of what it knew, or of the
+// link's last good moment if later (the rule dates a change from the later
+// of the two), looks unchanged (WRITE-RULE.md, limits: the owner's
+// takeover just after its failback).
 func (t *truth) tookBackUnseen(wr, prev apiWrite) bool {
 	ws := t.w.dns.writes
 	if len(ws) < 3 || wr.job == nil || prev.by != t.owner() {
@@ -112,7 +113,7 @@ func (t *truth) tookBackUnseen(wr, prev apiWrite) bool {
 	sc := t.w.sc
 	return fb.by == prev.by && fb.purpose == failover.Failback && fb.content == sc.Preferred &&
 		sc.Preferred != sc.Values[0] && sc.Preferred != sc.Values[1] && fb.before == prev.content &&
-		wr.job.knownAt.Before(fb.at) && (sc.NoModified || prev.at.Sub(wr.job.knownAt) < clockMargin)
+		wr.job.knownAt.Before(fb.at) && (sc.NoModified || prev.at.Sub(latest(wr.job.knownAt, wr.job.since)) < clockMargin)
 }
 
 // failbackLike reports whether wr is the owner's write of the preferred

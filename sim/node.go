@@ -196,6 +196,9 @@ func (n *node) carry(acts []failover.Action, kick bool) {
 			}
 			n.cancelEnsure()
 			n.runJob(failover.NewEnsure(a, w.rng.Int64N), a.Job, a.Purpose)
+			if !a.Since.IsZero() && n.ensure != nil {
+				n.ensure.since = a.Since.Add(-w.sc.NodeSkew[n.i])
+			}
 		case failover.ActCancel:
 			n.cancelEnsure()
 		case failover.ActRead:
@@ -501,6 +504,7 @@ type simJob struct {
 	began       time.Time
 	onLink      bool      // decided while the node was linked
 	knownAt     time.Time // true time as of which the node knew the record when it decided
+	since       time.Time // true time of the job's Since: the link's last good moment; zero if none
 }
 
 func (n *node) cancelEnsure() {
