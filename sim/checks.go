@@ -364,10 +364,11 @@ func (t *truth) edited(content string) {
 		// correction waits for a link that holds, as its failback does.
 		return
 	}
-	if sc.Mismatch.Handshake() && !(sc.PeerKnown[0] && sc.PeerKnown[1]) {
+	if sc.Mismatch == MismatchName || sc.Mismatch == MismatchSameName || sc.Mismatch.Handshake() && !(sc.PeerKnown[0] && sc.PeerKnown[1]) {
 		// No link ever: a node whose file does not name the peer's value
 		// never learns it, and takes any value but its own for the
-		// peer's, an edit too (WRITE-RULE.md, limits).
+		// peer's, an edit too (WRITE-RULE.md, limits); so does one whose
+		// peer has another name than its file says.
 		return
 	}
 	since := w.now

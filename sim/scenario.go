@@ -134,7 +134,9 @@ func (m Mismatch) refused() string {
 // pause of one need not cover the other's notice of the loss.
 func (sc *Scenario) oneOwner() bool {
 	switch sc.Mismatch {
-	case MismatchServers, MismatchClients, MismatchPreferred, MismatchTimings:
+	case MismatchServers, MismatchClients, MismatchPreferred, MismatchTimings, MismatchName, MismatchSameName:
+		// (With names that do not match, neither knows the value the
+		// other writes: it yields no tie.)
 		return false
 	}
 	return true

@@ -164,6 +164,9 @@ func (s *State) linkUp(c *Config, now time.Time, acts []Action) []Action {
 	for _, p := range s.problems {
 		if handshakeProblem(p.Kind) {
 			acts = s.clear(c, p.Kind, acts) // an authenticated link: they agree on what the handshake checks
+			if p.Kind == ProblemName || p.Kind == ProblemSameName {
+				s.peerValue, s.peerKnown = c.OtherValue, c.OtherKnown // the file's word again, until the peer's INFO
+			}
 		}
 	}
 	s.link, s.everLinked, s.pendingDown = true, true, false

@@ -121,6 +121,14 @@ func (s *State) raise(c *Config, p Problem, now time.Time, acts []Action) []Acti
 	}
 	p.Since = now
 	s.problems = append(ps, p)
+	if p.Kind == ProblemName || p.Kind == ProblemSameName {
+		// The peer is not the node this file names: the value it writes
+		// is not known (its this_server, or its file's value for it),
+		// so any value but this node's may be its write, and is not one
+		// to correct or take as a value of neither node. This holds off
+		// a second write only, never a takeover from this node's base.
+		s.peerKnown = false
+	}
 	slices.SortFunc(s.problems, func(a, b Problem) int {
 		return slices.Index(ProblemKinds, a.Kind) - slices.Index(ProblemKinds, b.Kind)
 	})

@@ -274,3 +274,34 @@ func TestProblemTexts(t *testing.T) {
 		}
 	}
 }
+
+// Names that do not match: the peer is not the node this file names, so
+// the value it writes is not known. Its takeover (a value this node did
+// not expect) is the peer's write, held, not a value of neither node to
+// take back.
+func TestProblemNameUnknownPeerValue(t *testing.T) {
+	c := testMachine(true)
+	evs := func(first ...Event) []Event {
+		return seq(first, read(200*ms, "srv1"), ticks(sec, 8*sec), drift(9*sec, "srv3"), ticks(10*sec, 20*sec))
+	}
+	ensures := func(got []string) int {
+		n := 0
+		for _, g := range got {
+			if strings.HasPrefix(g, "ensure") {
+				n++
+			}
+		}
+		return n
+	}
+	// The takeover's job at the loss finds this node's value and writes
+	// nothing; after the peer's write, no job at all.
+	_, got := run(c, evs(problemEv(100*ms, ProblemName, `the peer calls itself "srv3"`))...)
+	if ensures(got) != 1 || !slicesContain(got, "push withheld: [srv1] Link to 'srv2' down, peer still serving | The peer took 'www.example.com' (now 'srv3') since the link was lost, so it is alive: not writing.") {
+		t.Errorf("with the names mismatched: %q", got)
+	}
+	// An authenticated link restores the file's word.
+	s := state(c, problemEv(100*ms, ProblemName, "x"), up(sec))
+	if !s.peerKnown || s.peerValue != "srv2" {
+		t.Errorf("after a link: peer value %q known %v", s.peerValue, s.peerKnown)
+	}
+}
