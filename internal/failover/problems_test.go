@@ -228,35 +228,27 @@ func TestDateOffset(t *testing.T) {
 // nothing in its place when there is none; "surely beyond" is strict.
 func TestProblemTexts(t *testing.T) {
 	c := testMachine(true)
-	var logged ActLog
-	var pushed ActNotify
-	for _, a := range actions(c, problemEv(100*ms, ProblemKey, "seen")) {
-		switch a := a.(type) {
-		case ActLog:
-			if a.Event == ProblemKey {
-				logged = a
+	said := func(ev EvProblem) (logged ActLog, pushed ActNotify) {
+		for _, a := range actions(c, ev) {
+			switch a := a.(type) {
+			case ActLog:
+				if a.Event == ev.Kind {
+					logged = a
+				}
+			case ActNotify:
+				pushed = a
 			}
-		case ActNotify:
-			pushed = a
 		}
+		return logged, pushed
 	}
+	logged, pushed := said(problemEv(100*ms, ProblemKey, "seen").(EvProblem))
 	if fmt.Sprint(logged.Attrs) != "[peer srv2 what seen hint fix it]" {
 		t.Errorf("log attrs %v", logged.Attrs)
 	}
 	if !strings.HasPrefix(pushed.Body, "seen. Fix it. Until it is fixed") || pushed.Event != AlertMismatch {
 		t.Errorf("push %+v", pushed)
 	}
-	logged, pushed = ActLog{}, ActNotify{}
-	for _, a := range actions(c, EvProblem{At: at(100 * ms), Kind: ProblemSettings, What: "timings"}) {
-		switch a := a.(type) {
-		case ActLog:
-			if a.Event == ProblemSettings {
-				logged = a
-			}
-		case ActNotify:
-			pushed = a
-		}
-	}
+	logged, pushed = said(EvProblem{At: at(100 * ms), Kind: ProblemSettings, What: "timings"})
 	if fmt.Sprint(logged.Attrs) != "[peer srv2 what timings]" || pushed.Body != "timings." {
 		t.Errorf("without a hint: log attrs %v, push body %q", logged.Attrs, pushed.Body)
 	}
