@@ -92,6 +92,33 @@ func TestMaybeLandedClaim(t *testing.T) {
 	}
 }
 
+// A write whose answer has not come yet, and the peer, sure of the record,
+// stops saying it holds it after the write began: the write landed, as of
+// the frame's sending. Not from a frame sent before the write, nor from a
+// peer unsure of the record, nor while nothing is being written.
+func TestPeerSawWriteLand(t *testing.T) {
+	c := testMachine(false) // srv2; the record on srv1, which says so
+	active := FlagHealthy | FlagActive
+	start := seq(up(100*ms), read(150*ms, "srv1"), hbAt(sec, at(sec), active))
+	writing := seq(start, EvWriting{At: at(2 * sec), Job: 1, Content: "srv2"})
+	for _, tt := range []struct {
+		name string
+		evs  []Event
+		want knowledge
+	}{
+		{"not mine, sent after the write began", seq(writing, hbAt(3*sec, at(2500*ms), FlagHealthy)), knowledge{content: "srv2", at: at(2500 * ms)}},
+		{"not mine, sent before the write began", seq(writing, hbAt(3*sec, at(1500*ms), FlagHealthy)), knowledge{content: "srv1", at: at(100 * ms)}},
+		{"not mine, sent as the write began", seq(writing, hbAt(3*sec, at(2*sec), FlagHealthy)), knowledge{content: "srv1", at: at(100 * ms)}},
+		{"unsure", seq(writing, hbAt(3*sec, at(2500*ms), FlagHealthy|FlagUnsure)), knowledge{content: "srv1", at: at(100 * ms)}},
+		{"still mine", seq(writing, hbAt(3*sec, at(2500*ms), active)), knowledge{content: "srv1", at: at(100 * ms)}},
+		{"nothing being written", seq(start, hbAt(3*sec, at(2500*ms), FlagHealthy)), knowledge{content: "srv1", at: at(100 * ms)}},
+	} {
+		if s := state(c, tt.evs...); s.rec != tt.want {
+			t.Errorf("%s: knows %q as of %v, want %q as of %v", tt.name, s.rec.content, s.rec.at.Sub(t0), tt.want.content, tt.want.at.Sub(t0))
+		}
+	}
+}
+
 // The owner's write that lands after its job ended puts the failback due
 // again, unless it was the preferred value (or, lost, could only have
 // been).

@@ -82,7 +82,7 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 			acts = append(acts, ActLog{slog.LevelWarn, LogReadFailed, "cannot read the record", []any{"error", ev.Err, "attempt", ev.Attempt, "drift", ev.Drift}})
 		}
 	case EvWriting:
-		s.writing, s.writingJob, s.partly = ev.Content, ev.Job, false
+		s.writing, s.writingJob, s.writingAt, s.partly = ev.Content, ev.Job, ev.At, false
 	case EvAttempt:
 		acts = s.attempt(c, ev, acts)
 	case EvConflict:
@@ -351,6 +351,15 @@ func (s *State) heard(c *Config, ev EvHeard, now time.Time, acts []Action) []Act
 		if sent.After(s.heardSent) {
 			s.heardSent = sent
 		}
+	}
+	if s.writing != "" && claim == "" && flags&FlagUnsure == 0 && s.claimOf(c, s.rec.content) != "" &&
+		ev.Sent.After(s.writingAt) && ev.Sent.After(s.rec.at) && !now.Before(s.grace) {
+		// The peer, sure of what the record holds, no longer holds it, as
+		// this node last knew it to, and learned so after this node's
+		// write began: the write has landed, though its answer has yet to
+		// come (or never will). Known so as of the frame's sending, a
+		// later read that shows the peer's value again shows its write.
+		s.rec = knowledge{content: s.writing, at: ev.Sent}
 	}
 	if s.rec.content != "" && s.writing == "" && s.claimOf(c, s.rec.content) == s.claim && !ev.Sent.IsZero() && !now.Before(s.grace) {
 		// The peer knew what this node knows when it sent this frame: a

@@ -40,11 +40,13 @@ type Step struct {
 type phase int
 
 const (
-	phaseRead      phase = iota // reading to decide
-	phaseTie                    // pausing for the preferred node
-	phaseTieRead                // reading again after the pause
-	phaseWrite                  // writing
-	phaseRetryWait              // backing off after a failure
+	phaseRead        phase = iota // reading to decide
+	phaseTie                      // pausing for the preferred node
+	phaseTieRead                  // reading again after the pause
+	phaseWrite                    // writing
+	phaseRetryWait                // backing off after a failure
+	phaseConfirm                  // waiting to read again what looked already right
+	phaseConfirmRead              // reading again, once
 )
 
 // Job is the worker's procedure for one ActEnsure or ActRead: read, judge
@@ -67,6 +69,7 @@ type Job struct {
 	phase     phase
 	failures  int
 	conflicts int       // conditional writes lost to someone else's write
+	confirmed bool      // a read that found the record right was checked again
 	asked     time.Time // when the read being judged was asked
 	answered  time.Time // and answered
 	judged    string    // what it held
@@ -123,6 +126,13 @@ func (j *Job) Read(asked, at time.Time, rec Record, err error) Step {
 	}
 	if j.landed != "" && rec.Content == j.landed {
 		v = verdictWrite // as this job's own write left it: finish it
+	}
+	if v == verdictNothing && !j.confirmed && a.mayLandYet(rec, asked) {
+		// The peer's failback may be on its way (sent before a crash,
+		// say) and land after this read: look once more when it would
+		// have.
+		j.phase, j.confirmed = phaseConfirm, true
+		return Step{Op: OpWait, Wait: StaleReads, Report: EvSeen{At: at, Asked: asked, Record: rec}}
 	}
 	switch v {
 	case verdictYield:
@@ -188,9 +198,12 @@ func (j *Job) Go(now time.Time, permitted bool) Step {
 
 // Waited follows an OpWait.
 func (j *Job) Waited() Step {
-	if j.phase == phaseTie {
+	switch j.phase {
+	case phaseTie:
 		j.phase = phaseTieRead
-	} else {
+	case phaseConfirm:
+		j.phase = phaseConfirmRead
+	default:
 		j.phase = phaseRead
 	}
 	return Step{Op: OpRead}

@@ -116,6 +116,30 @@ func TestJob(t *testing.T) {
 			script{reads: []Record{{Content: "srv1"}, {Content: "srv1"}}, writeErrs: []error{&RetryLater{After: 3 * sec, Err: errAPI}}},
 			[]string{"READ", "writing srv2", "WRITE srv2 IF srv1", `attempt "write record: 503 (retry after 3s)" uncertain=false`, "WAIT 3s", "READ", "writing srv2", "WRITE srv2 IF srv1",
 				`done "srv2" changed=true withheld=false missing=false refused=false`}},
+		{"already right, read within the owner's failback window: looked at once more, and right", mod(takeover, func(a *ActEnsure) {
+			a.AlsoBase, a.AlsoFrom, a.AlsoUntil = "srv1", t0.Add(-sec), t0.Add(10*sec)
+		}), script{reads: []Record{{Content: "srv2"}, {Content: "srv2"}, {Content: "srv2"}}},
+			[]string{"READ", "WAIT 1s", "READ", `done "srv2" changed=false withheld=false missing=false refused=false`}},
+		{"already right, read within the owner's failback window: the failback landed since, so take it back", mod(takeover, func(a *ActEnsure) {
+			a.AlsoBase, a.AlsoFrom, a.AlsoUntil, a.AlsoAnnounced = "srv1", t0.Add(-sec), t0.Add(10*sec), true
+		}), script{reads: []Record{{Content: "srv2"}, {Content: "srv1"}}},
+			[]string{"READ", "WAIT 1s", "READ", "writing srv2", "WRITE srv2 IF srv1", `done "srv2" changed=true withheld=false missing=false refused=false`}},
+		{"already right, read after the owner's failback window: one read", mod(takeover, func(a *ActEnsure) {
+			a.AlsoBase, a.AlsoFrom, a.AlsoUntil = "srv1", t0.Add(-11*sec), t0.Add(-sec)
+		}), script{reads: []Record{{Content: "srv2"}}},
+			[]string{"READ", `done "srv2" changed=false withheld=false missing=false refused=false`}},
+		{"already right, read at the window's last moment: looked at once more", mod(takeover, func(a *ActEnsure) {
+			a.AlsoBase, a.AlsoFrom, a.AlsoUntil = "srv1", t0.Add(-10*sec), t0
+		}), script{reads: []Record{{Content: "srv2"}, {Content: "srv2"}}},
+			[]string{"READ", "WAIT 1s", "READ", `done "srv2" changed=false withheld=false missing=false refused=false`}},
+		{"a correction that finds this node's value in the window: one read", mod(takeover, func(a *ActEnsure) {
+			a.Purpose, a.AlsoBase, a.AlsoFrom, a.AlsoUntil = Correction, "srv1", t0.Add(-sec), t0.Add(10*sec)
+		}), script{reads: []Record{{Content: "srv2"}}},
+			[]string{"READ", `done "srv2" changed=false withheld=false missing=false refused=false`}},
+		{"the owner's failback value is this node's own: one read", mod(takeover, func(a *ActEnsure) {
+			a.AlsoBase, a.AlsoFrom, a.AlsoUntil = "srv2", t0.Add(-sec), t0.Add(10*sec)
+		}), script{reads: []Record{{Content: "srv2"}}},
+			[]string{"READ", `done "srv2" changed=false withheld=false missing=false refused=false`}},
 		{"a missing record: no retries", takeover, script{readErrs: []error{fmt.Errorf("find record: %w", ErrMissing)}},
 			[]string{"READ", `done "" changed=false withheld=false missing=true refused=false`}},
 		{"not permitted at write time: refused", takeover, script{reads: []Record{{Content: "srv1"}}, permit: func(string) bool { return false }},

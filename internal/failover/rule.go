@@ -39,6 +39,16 @@ func decide(rec Record, asked time.Time, a ActEnsure) verdict {
 	return verdictWrite
 }
 
+// mayLandYet reports whether rec, this node's own value as a takeover
+// wants it, asked at asked, may yet be overwritten by the owner's failback
+// decided on the link that broke: the read was asked before the failback's
+// last moment to land (a write sent just before the owner crashed lands
+// after a read asked just after).
+func (a ActEnsure) mayLandYet(rec Record, asked time.Time) bool {
+	return a.Purpose == Takeover && rec.Content == a.Own && a.AlsoBase != "" && a.AlsoBase != a.Own &&
+		!asked.After(a.AlsoUntil)
+}
+
 // peersOrTouched reports whether content may be the peer's value, or a
 // set of which a record holds the peer's value (the peer's move of the
 // set, landed in part; whether the peer made it in this episode is

@@ -127,6 +127,7 @@ type State struct {
 	// outcome is known.
 	writing    string
 	writingJob uint64
+	writingAt  time.Time
 	partly     bool // the write of writingJob landed in part; the job goes on
 	peerValue  string
 	peerKnown  bool // peerValue is configured or said by the peer, not a guess
