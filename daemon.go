@@ -61,6 +61,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer) error 
 		Version:           buildVersion(),
 		DriftInterval:     cfg.DriftCheckInterval.D(),
 		Handover:          cfg.Handover(),
+		RestartGrace:      cfg.RestartGrace.D(),
 	}
 	var monitor *health.Monitor
 	if hc := (health.Check{URL: cfg.Health.URL, TCP: cfg.Health.TCP, Command: cfg.Health.Command, Timeout: cfg.Health.Timeout.D()}); !hc.Empty() {

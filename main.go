@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/clooster/clooster/watchdog"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -22,6 +24,10 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // a runtime failure
 	exitUsage   = 2 // a usage error or an invalid configuration
+	// exitRestart: the daemon stopped to be started again (SIGUSR2);
+	// systemd's RestartForceExitStatus and a container's restart policy
+	// start it again (EX_TEMPFAIL).
+	exitRestart = 75
 )
 
 // usageError is a bad command line or configuration: exit status 2.
@@ -45,10 +51,36 @@ const usage = `usage:
 
 func main() {
 	oneProcessor()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// signalContext ends at the first SIGTERM or SIGINT (a stop), or SIGUSR2
+// (a restart: its cause is watchdog.ErrRestart). Later signals are
+// caught and ignored until stop is called: the node is already stopping.
+func signalContext() (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR2)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGUSR2 {
+				cancel(watchdog.ErrRestart)
+			} else {
+				cancel(context.Canceled)
+			}
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
 }
 
 // run dispatches a command line and chooses the exit status, in one place.
@@ -90,6 +122,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return exitOK
 	}
 	if err == nil {
+		if cmd == "run" && errors.Is(context.Cause(ctx), watchdog.ErrRestart) {
+			return exitRestart
+		}
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "clooster: %v\n", err)

@@ -98,6 +98,10 @@ const (
 const (
 	DefaultKeepaliveInterval = Duration(500 * time.Millisecond)
 	DefaultPeerTimeout       = Duration(2500 * time.Millisecond)
+	// DefaultRestartGrace: long enough for systemd or a container engine
+	// to start the node again, short enough that a node that does not
+	// come back costs little.
+	DefaultRestartGrace = Duration(30 * time.Second)
 )
 
 // Config is the effective configuration. After Load, Role is "server" or
@@ -127,7 +131,10 @@ type Config struct {
 
 	HandoverOnStop     *bool    `json:"handover_on_stop,omitempty"`
 	DriftCheckInterval Duration `json:"drift_check_interval"`
-	DryRun             bool     `json:"dry_run"`
+	// RestartGrace is how long the peer keeps the record on this node
+	// while it restarts (SIGUSR2); 0: a restart is a stop.
+	RestartGrace Duration `json:"restart_grace"`
+	DryRun       bool     `json:"dry_run"`
 
 	// Warnings are non-fatal findings, one "key: message" each, for the
 	// caller to log. They never contain a secret.

@@ -36,6 +36,7 @@ func TestOriginalLoads(t *testing.T) {
 		{"keepalive_interval", c.KeepaliveInterval.D(), DefaultKeepaliveInterval.D()},
 		{"peer_timeout", c.PeerTimeout.D(), DefaultPeerTimeout.D()},
 		{"failback_delay", c.FailbackDelay.D(), 30 * time.Second},
+		{"restart_grace", c.RestartGrace.D(), 30 * time.Second},
 		{"status", c.StatusAddr(), "127.0.0.1:9797"},
 		{"log", c.Log, Log{Level: "info", Format: "text"}},
 		{"health", c.Health, Health{Interval: Duration(2 * time.Second), Timeout: Duration(time.Second), Fall: 3, Rise: 3}},

@@ -116,6 +116,7 @@ type envLayer struct {
 	NotifyURLsFile     *string   `env:"NOTIFY_URLS_FILE"`
 	HandoverOnStop     *bool     `env:"HANDOVER_ON_STOP"`
 	DriftCheckInterval *Duration `env:"DRIFT_CHECK_INTERVAL"`
+	RestartGrace       *Duration `env:"RESTART_GRACE"`
 	DryRun             *bool     `env:"DRY_RUN"`
 }
 

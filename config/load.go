@@ -245,6 +245,7 @@ func (l *loader) defaults() {
 		c.HandoverOnStop = &on
 	}
 	setDefault(l, "drift_check_interval", &c.DriftCheckInterval, Duration(5*time.Minute))
+	setDefault(l, "restart_grace", &c.RestartGrace, DefaultRestartGrace)
 }
 
 // setDefault sets *v to def unless the file or the environment set path.

@@ -105,6 +105,9 @@ func (l *loader) validate() {
 	if c.Hooks.Timeout <= 0 {
 		l.bad("hooks.timeout", c.Hooks.Timeout.String(), "must be > 0")
 	}
+	if c.RestartGrace < 0 || c.RestartGrace.D() > failover.MaxRestartGrace {
+		l.bad("restart_grace", c.RestartGrace.String(), fmt.Sprintf("must be between 0 (a restart is a stop) and %s", failover.MaxRestartGrace))
+	}
 	if c.DriftCheckInterval < 0 {
 		l.bad("drift_check_interval", c.DriftCheckInterval.String(), "must be >= 0 (0 disables)")
 	}

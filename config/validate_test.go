@@ -43,6 +43,8 @@ func TestValidation(t *testing.T) {
 		{"peer_timeout", func(m map[string]any) { m["peer_timeout"] = "200ms" }, "peer_timeout: must be > keepalive_interval (got 200ms)"},
 		{"peer_timeout against a set keepalive", func(m map[string]any) { m["keepalive_interval"] = "5s" }, "peer_timeout: must be > keepalive_interval (got 2.5s)"},
 		{"failback_delay", func(m map[string]any) { m["failback_delay"] = "-1s" }, "failback_delay: must be >= 0 (got -1s)"},
+		{"restart_grace negative", func(m map[string]any) { m["restart_grace"] = "-1s" }, "restart_grace: must be between 0 (a restart is a stop) and 10m0s (got -1s)"},
+		{"restart_grace too long", func(m map[string]any) { m["restart_grace"] = "11m" }, "restart_grace: must be between 0 (a restart is a stop) and 10m0s (got 11m0s)"},
 		{"status.address host:port", func(m map[string]any) { set(m, "status.address", "localhost") }, `status.address: want host:port (got "localhost")`},
 		{"status.address port", func(m map[string]any) { set(m, "status.address", "localhost:99999") }, `status.address: want a port from 1 to 65535 (got "localhost:99999")`},
 		{"cloudflare token and key", func(m map[string]any) { set(m, "cloudflare.key", "k"); set(m, "cloudflare.mail", "m@example.com") },

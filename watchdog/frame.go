@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/clooster/clooster/internal/failover"
@@ -80,11 +81,16 @@ const (
 	byeTimeout  byte = 3 // the sender heard nothing for too long
 	byeProtocol byte = 4 // the sender could not parse what it got
 	byeRefused  byte = 5 // the handshake failed: the reason is "<problem kind>: <text>"
+	// byeRestart: the sender restarts and asks its peer to keep the
+	// record where it is meanwhile; the reason's first 4 bytes are the
+	// grace in milliseconds (big-endian), then the text.
+	byeRestart byte = 6
 )
 
 type bye struct {
-	Code   byte
-	Reason string
+	Code    byte
+	Reason  string
+	Restart time.Duration // byeRestart: the grace
 }
 
 // info tells the peer, once per link, what this node's configuration
@@ -248,6 +254,10 @@ func (k keepalive) encode() []byte {
 
 func (y bye) encode() []byte {
 	r := y.Reason
+	if y.Code == byeRestart {
+		ms := min(y.Restart.Milliseconds(), math.MaxUint32)
+		r = string(binary.BigEndian.AppendUint32(nil, uint32(max(ms, 0)))) + r
+	}
 	if len(r) > maxReasonLen {
 		r = r[:maxReasonLen]
 	}
@@ -327,7 +337,15 @@ func decodeBye(p []byte) (bye, error) {
 		return y, errFrameLayout
 	}
 	y.Code = p[0]
-	y.Reason = printable(string(p[2:]))
+	r := p[2:]
+	if y.Code == byeRestart {
+		if len(r) < 4 {
+			return y, errFrameLayout
+		}
+		y.Restart = time.Duration(binary.BigEndian.Uint32(r)) * time.Millisecond
+		r = r[4:]
+	}
+	y.Reason = printable(string(r))
 	return y, nil
 }
 

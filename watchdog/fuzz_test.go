@@ -21,6 +21,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(info{Value: "192.0.2.1", Keepalive: time.Second, PeerTimeout: 3 * time.Second, Record: "www.example.com A",
 		Preferred: "192.0.2.1", OtherValue: "192.0.2.2", Version: "1.0"}.encode())
 	f.Add(bye{Code: byeRefused, Reason: "key_mismatch: srv1 says the proof does not match"}.encode())
+	f.Add(bye{Code: byeRestart, Reason: "restarting", Restart: 30 * time.Second}.encode())
 	f.Add([]byte{})
 	f.Add([]byte{protoVersion, 99})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -275,11 +275,12 @@ type pair struct {
 }
 
 type running struct {
-	node   *Node
-	cancel context.CancelFunc
-	done   chan struct{} // closed when Run has returned
-	err    error
-	log    *logBuf
+	node    *Node
+	cancel  context.CancelFunc
+	restart context.CancelFunc // ends Run as SIGUSR2 does
+	done    chan struct{}      // closed when Run has returned
+	err     error
+	log     *logBuf
 }
 
 const testKey = "0123456789abcdef0123456789abcdef"
@@ -340,8 +341,8 @@ func (p *pair) startWith(c Config) *running {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{node: n, cancel: cancel, done: make(chan struct{}), log: lb}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	r := &running{node: n, cancel: func() { cancel(nil) }, restart: func() { cancel(ErrRestart) }, done: make(chan struct{}), log: lb}
 	go func() { r.err = n.Run(ctx); close(r.done) }()
 	p.nodes[c.This+fmt.Sprint(len(p.nodes))] = r
 	return r

@@ -47,14 +47,16 @@ type link struct {
 type linkEvent struct {
 	link   *link
 	at     time.Time
-	closed bool          // the link is gone; reason says why
-	reason string        // for closed
-	bye    byte          // for closed: the code of the peer's BYE, 0 if none
-	rtt    time.Duration // for a keepalive that echoed ours; 0 if unknown
-	flags  byte
-	clock  time.Time // for a keepalive: the peer's wall clock when it sent it; zero if unknown
-	info   info      // the peer's settings, from its INFO frame
-	isInfo bool
+	closed bool   // the link is gone; reason says why
+	reason string // for closed
+	bye    byte   // for closed: the code of the peer's BYE, 0 if none
+	// restart: for a BYE(restart), the grace the peer asks for
+	restart time.Duration
+	rtt     time.Duration // for a keepalive that echoed ours; 0 if unknown
+	flags   byte
+	clock   time.Time // for a keepalive: the peer's wall clock when it sent it; zero if unknown
+	info    info      // the peer's settings, from its INFO frame
+	isInfo  bool
 }
 
 // processStart anchors monotonic timestamps on the wire.
@@ -92,10 +94,10 @@ func (l *link) start(ctx context.Context, out chan<- linkEvent) {
 	go func() {
 		defer l.wg.Done()
 		defer close(l.rdone)
-		reason, code := l.readLoop(ctx, out)
+		reason, y := l.readLoop(ctx, out)
 		// Whatever ended the reading ends the link: stop the writer too.
 		l.cancel()
-		ev := linkEvent{link: l, at: time.Now(), closed: true, reason: reason, bye: code}
+		ev := linkEvent{link: l, at: time.Now(), closed: true, reason: reason, bye: y.Code, restart: y.Restart}
 		select {
 		case out <- ev:
 		case <-ctx.Done():
@@ -125,9 +127,14 @@ func (l *link) gone() <-chan struct{} { return l.rdone }
 // both goroutines. It is safe to call more than once and from any goroutine
 // but the link's own.
 func (l *link) close(code byte, reason string) {
+	l.closeWith(bye{Code: code, Reason: reason})
+}
+
+// closeWith is close with a BYE of any kind (a restart's carries its grace).
+func (l *link) closeWith(y bye) {
 	l.once.Do(func() {
 		l.byeMu.Lock()
-		l.bye = bye{Code: code, Reason: reason}
+		l.bye = y
 		l.byeMu.Unlock()
 		if l.cancel == nil { // never started
 			l.ws.Close()
@@ -200,25 +207,25 @@ func jitter(d time.Duration) time.Duration {
 
 // readLoop reports every frame until the connection fails; it returns why,
 // and the code of the peer's BYE if that was it.
-func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) (string, byte) {
+func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) (string, bye) {
 	for {
 		mt, b, err := l.ws.ReadMessage()
 		if err != nil {
-			return closeReason(err), 0
+			return closeReason(err), bye{}
 		}
 		if mt != websocket.BinaryMessage {
-			return "protocol error: text message", 0
+			return "protocol error: text message", bye{}
 		}
 		t, p, err := decodeFrame(b)
 		if err != nil {
-			return "protocol error: " + err.Error(), 0
+			return "protocol error: " + err.Error(), bye{}
 		}
 		ev := linkEvent{link: l}
 		switch t {
 		case frameKeepalive:
 			k, err := decodeKeepalive(p)
 			if err != nil {
-				return "protocol error: keepalive: " + err.Error(), 0
+				return "protocol error: keepalive: " + err.Error(), bye{}
 			}
 			now := monoNow()
 			l.lastSent.Store(k.Sent)
@@ -238,17 +245,20 @@ func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) (string, byte
 		case frameInfo:
 			i, err := decodeInfo(p)
 			if err != nil {
-				return "protocol error: info: " + err.Error(), 0
+				return "protocol error: info: " + err.Error(), bye{}
 			}
 			ev.info, ev.isInfo = i, true
 		case frameBye:
 			y, err := decodeBye(p)
 			if err != nil {
-				return "protocol error: bye: " + err.Error(), 0
+				return "protocol error: bye: " + err.Error(), bye{}
 			}
-			return "peer closed the link: " + y.Reason, y.Code
+			if y.Code == byeRestart {
+				return fmt.Sprintf("peer closed the link: %s (back within %s)", y.Reason, y.Restart), y
+			}
+			return "peer closed the link: " + y.Reason, y
 		case frameHello, frameProof:
-			return fmt.Sprintf("protocol error: unexpected frame type %d", t), 0
+			return fmt.Sprintf("protocol error: unexpected frame type %d", t), bye{}
 		default:
 			continue // a frame of a later version of this protocol: not for us
 		}
@@ -256,7 +266,7 @@ func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) (string, byte
 		select {
 		case out <- ev:
 		case <-ctx.Done():
-			return "closed", 0
+			return "closed", bye{}
 		}
 	}
 }

@@ -92,7 +92,16 @@ type Config struct {
 	// Handover: on stop, the active node first hands the record to a
 	// linked, healthy peer (handover_on_stop).
 	Handover bool
+	// RestartGrace: a stop whose context ends with ErrRestart as its
+	// cause is a restart: the node hands nothing over and asks its peer,
+	// in its BYE, to keep the record where it is for this long. 0: every
+	// stop is a stop.
+	RestartGrace time.Duration
 }
+
+// ErrRestart, as the cause of the context given to Run, makes the stop a
+// restart (Config.RestartGrace).
+var ErrRestart = errors.New("restarting")
 
 // Hooks runs the operator's commands on transitions. Fire must not block.
 type Hooks interface {
@@ -167,6 +176,7 @@ func New(cfg Config) (*Node, error) {
 			PeerCheck:     cfg.PeerProbe != nil,
 			DriftInterval: cfg.DriftInterval,
 			Handover:      cfg.Handover,
+			RestartGrace:  cfg.RestartGrace,
 		},
 	}
 	n.snap = n.status(failover.NewState(time.Now(), &n.mc).View(&n.mc), nil)
@@ -182,6 +192,11 @@ func (n *Node) Run(ctx context.Context) error {
 	// the handover.
 	parts, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	// New links are taken (listened for, dialled) until the node begins
+	// to stop: a link that came up then would only break at the exit, and
+	// undo what the BYE said (a restart's grace).
+	accept, stopAccepting := context.WithCancel(parts)
+	defer stopAccepting()
 
 	auth := &authenticator{key: n.cfg.Key, this: n.cfg.This, other: n.cfg.Other}
 	newLink := func(ws *websocket.Conn, remote string) *link {
@@ -224,12 +239,12 @@ func (n *Node) Run(ctx context.Context) error {
 		s := &listener{ln: ln, tls: n.cfg.ServerTLS, auth: auth, log: n.log, limit: newLimiter(),
 			newLink: newLink, reject: n.met.rejected, problem: report}
 		wg.Add(1)
-		go func() { defer wg.Done(); linkErr <- s.run(parts, links) }()
+		go func() { defer wg.Done(); linkErr <- s.run(accept, links) }()
 		if n.cfg.PeerAddress != "" {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				n.lookForServer(parts, auth, &linked, report)
+				n.lookForServer(accept, auth, &linked, report)
 			}()
 		}
 	case "client":
@@ -243,7 +258,7 @@ func (n *Node) Run(ctx context.Context) error {
 			newLink: newLink, reject: n.met.rejected, problem: report, timeout: n.cfg.PeerTimeout}
 		n.log.Info("dialling peer", "addr", n.cfg.DialAddr)
 		wg.Add(1)
-		go func() { defer wg.Done(); linkErr <- d.run(parts, links) }()
+		go func() { defer wg.Done(); linkErr <- d.run(accept, links) }()
 	}
 
 	close(n.ready)
@@ -258,8 +273,12 @@ func (n *Node) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); l.close(code, reason) }()
 	}
+	restart := false // the stop is a restart: the peer holds the record meanwhile
 	defer func() {
-		if cur != nil {
+		switch {
+		case cur != nil && restart:
+			cur.closeWith(bye{Code: byeRestart, Reason: "restarting", Restart: n.cfg.RestartGrace})
+		case cur != nil:
 			cur.close(byeShutdown, "shutting down")
 		}
 		cancel()
@@ -329,8 +348,13 @@ func (n *Node) Run(ctx context.Context) error {
 		select {
 		case <-stop:
 			stop = nil
-			apply(failover.EvStop{At: time.Now()})
+			stopAccepting()
+			restart = errors.Is(context.Cause(ctx), ErrRestart) && n.cfg.RestartGrace > 0
+			apply(failover.EvStop{At: time.Now(), Restart: restart})
 		case err := <-linkErr:
+			if err == nil && accept.Err() != nil {
+				break // it stopped taking links, as asked: the node is stopping
+			}
 			return err
 		case l := <-links:
 			if cur != nil {
@@ -348,7 +372,7 @@ func (n *Node) Run(ctx context.Context) error {
 			case e.closed:
 				cur = nil
 				drop(e.link, byeProtocol, e.reason)
-				apply(failover.EvLinkDown{At: e.at, Reason: e.reason, PeerAlive: e.bye == byeTimeout || e.bye == byeProtocol})
+				apply(failover.EvLinkDown{At: e.at, Reason: e.reason, PeerAlive: e.bye == byeTimeout || e.bye == byeProtocol, Restart: e.restart})
 			case e.isInfo:
 				apply(failover.EvInfo{At: e.at, Value: e.info.Value, Differences: agree.Compare(n.ownSettings(), peerSettings(n.cfg.Other, e.info))})
 			default:

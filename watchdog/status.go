@@ -87,6 +87,9 @@ type PeerStatus struct {
 	RTTMillis float64   `json:"rtt_ms,omitempty"`    // last keepalive round trip
 	Healthy   *bool     `json:"healthy,omitempty"`   // as the peer advertises it
 	LastHeard time.Time `json:"last_heard,omitzero"` // last frame from the peer
+	// RestartBy: the peer said it is restarting; its record stays where
+	// it is until then, unless the link is back first.
+	RestartBy time.Time `json:"restart_by,omitzero"`
 }
 
 // RecordStatus is the DNS record as this node last saw it.
@@ -155,6 +158,7 @@ func (n *Node) status(v failover.View, cur *link) Status {
 			Since:     v.PeerSince,
 			Reason:    v.Reason,
 			LastHeard: v.LastHeard,
+			RestartBy: v.RestartBy,
 		},
 		Record: RecordStatus{
 			Name:      n.cfg.RecordName,

@@ -24,6 +24,9 @@ type Config struct {
 	PeerCheck     bool          // a peer_check is configured
 	DriftInterval time.Duration // 0: no drift checks
 	Handover      bool          // handover_on_stop
+	// RestartGrace is what this node announces when it stops to restart:
+	// its peer holds the record for it that long.
+	RestartGrace time.Duration
 
 	// Disable turns guards of the write rule off, one at a time, for the
 	// simulator's test that it catches the bug each one prevents. Zero in
@@ -47,6 +50,9 @@ const (
 	// take the record: half a second less than the 5 s a stop with a
 	// handover may take, for the shutdown itself.
 	HandoverLimit = 4500 * time.Millisecond
+	// MaxRestartGrace bounds the grace a restarting peer may ask for: a
+	// record waits no longer for a node that said it would be back.
+	MaxRestartGrace = 10 * time.Minute
 	// FreshRead: a write acts on a read answered less than this long ago,
 	// or the job reads again.
 	FreshRead = time.Second

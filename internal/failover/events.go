@@ -72,6 +72,10 @@ type (
 		// nothing from us (or could not parse us). It is alive; the
 		// silence was ours or the network's.
 		PeerAlive bool
+		// Restart: the peer said it is restarting and will be back
+		// within this grace (0: it did not). Its record stays where it
+		// is for as long, at most MaxRestartGrace.
+		Restart time.Duration
 	}
 	// EvRead is the result of a plain read of the record, asked at
 	// Asked: the start-up lookup, a drift check, a look for a missing
@@ -154,8 +158,14 @@ type (
 		Serving bool
 		Detail  string
 	}
-	// EvStop asks the node to stop (SIGTERM).
-	EvStop struct{ At time.Time }
+	// EvStop asks the node to stop: for good (SIGTERM: with
+	// handover_on_stop, it hands the record over first), or, Restart, to
+	// be back within Config.RestartGrace (the peer holds the record for
+	// it that long: no handover).
+	EvStop struct {
+		At      time.Time
+		Restart bool
+	}
 )
 
 func (e EvTick) When() time.Time       { return e.At }

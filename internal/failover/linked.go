@@ -180,11 +180,14 @@ func (s *State) verify(c *Config, now time.Time, acts []Action) []Action {
 }
 
 // stop begins rule 7: with handover_on_stop, a node the record points to
-// first hands it to a linked, healthy peer.
-func (s *State) stop(c *Config, now time.Time, acts []Action) []Action {
+// first hands it to a linked, healthy peer; one that restarts does not (its
+// peer holds the record for it).
+func (s *State) stop(c *Config, restart bool, now time.Time, acts []Action) []Action {
 	s.stopping = true
 	s.stopAt, s.stopBy = now, now
-	if c.Handover && s.link && s.peerHealthy && !s.peerStops && s.rec.content == c.ThisValue {
+	if restart {
+		acts = append(acts, ActLog{slog.LevelInfo, LogRestarting, "restarting: the peer holds the record for this node meanwhile", []any{"peer", c.Other, "grace", c.RestartGrace}})
+	} else if c.Handover && s.link && s.peerHealthy && !s.peerStops && s.rec.content == c.ThisValue {
 		s.stopBy = now.Add(HandoverLimit)
 		s.handover = true
 		acts = append(acts, ActLog{slog.LevelInfo, LogHandingOver, "stopping: handing the record to the peer first", []any{"peer", c.Other}})

@@ -67,6 +67,14 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 			s.extendGrace(now.Add(c.PeerTimeout))
 			acts = append(acts, ActLog{slog.LevelWarn, LogPeerAlive, "the peer closed the link alive; waiting for it to come back", []any{"grace", c.PeerTimeout}})
 		}
+		if ev.Restart > 0 {
+			// The peer restarts (an upgrade, say) and said when it will be
+			// back: its record stays with it until then, then the rule
+			// goes on as for any lost peer.
+			g := min(ev.Restart, MaxRestartGrace)
+			s.restartBy, s.restartGrace = now.Add(g), g
+			acts = append(acts, ActLog{slog.LevelInfo, LogPeerRestarting, "the peer is restarting; waiting for it to come back", []any{"peer", c.Other, "grace", g}})
+		}
 	case EvRead:
 		acts = s.clock(c, ProblemAPIClock, ev.Record.APIClock, now, acts)
 		acts = s.read(c, ev, acts)
@@ -103,7 +111,7 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 	case EvProbe:
 		acts = s.probed(c, ev, acts)
 	case EvStop:
-		acts = s.stop(c, now, acts)
+		acts = s.stop(c, ev.Restart, now, acts)
 	}
 
 	if s.link && (!s.healthy || s.handover) {
@@ -171,6 +179,7 @@ func (s *State) linkUp(c *Config, now time.Time, acts []Action) []Action {
 	}
 	s.link, s.everLinked, s.pendingDown = true, true, false
 	s.linkSince, s.lastHeard = now, now
+	s.restartBy = time.Time{}
 	s.failbackDone, s.failbackHeld, s.failbackNext = false, false, time.Time{}
 	s.claimSeen, s.claim, s.infoSeen, s.peerActed, s.mismatch = false, "", false, false, nil
 	s.heardSent = time.Time{}

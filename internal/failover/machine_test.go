@@ -501,7 +501,7 @@ func TestMachineHealth(t *testing.T) {
 		{
 			name: "handover: the active node asks, waits for the peer to hold the record, then exits",
 			c:    handover,
-			evs:  seq(linked(handover, "srv1"), hb(2*sec), EvStop{at(3 * sec)}, hb(3100*ms), hbf(3200*ms, FlagHealthy|FlagActive), verified(3250*ms, "srv2")),
+			evs:  seq(linked(handover, "srv1"), hb(2*sec), EvStop{At: at(3 * sec)}, hb(3100*ms), hbf(3200*ms, FlagHealthy|FlagActive), verified(3250*ms, "srv2")),
 			want: []string{"hook on_active", "verify", "exit", "hook on_standby"},
 		},
 		{
@@ -511,20 +511,20 @@ func TestMachineHealth(t *testing.T) {
 			// again a keepalive later.
 			name: "handover: the peer's word alone is not the record moved",
 			c:    handover,
-			evs: seq(linked(handover, "srv1"), hb(2*sec), EvStop{at(3 * sec)}, hbf(3200*ms, FlagHealthy|FlagActive),
+			evs: seq(linked(handover, "srv1"), hb(2*sec), EvStop{At: at(3 * sec)}, hbf(3200*ms, FlagHealthy|FlagActive),
 				verified(3250*ms, "srv1"), hbf(3700*ms, FlagHealthy|FlagActive), hbf(4200*ms, FlagHealthy|FlagActive), verified(4250*ms, "srv2")),
 			want: []string{"hook on_active", "verify", "verify", "exit", "hook on_standby"},
 		},
 		{
 			name: "handover: gives up after 5 s",
 			c:    handover,
-			evs:  seq(linked(handover, "srv1"), EvStop{at(2 * sec)}, beats(3*sec, 7*sec)),
+			evs:  seq(linked(handover, "srv1"), EvStop{At: at(2 * sec)}, beats(3*sec, 7*sec)),
 			want: []string{"hook on_active", "exit"},
 		},
 		{
 			name: "handover: a standby node exits at once",
 			c:    handover,
-			evs:  seq(linked(handover, "srv2"), EvStop{at(2 * sec)}),
+			evs:  seq(linked(handover, "srv2"), EvStop{At: at(2 * sec)}),
 			want: []string{"hook on_standby", "exit"},
 		},
 		{
@@ -564,7 +564,7 @@ func TestMayWrite(t *testing.T) {
 		t.Error("a node whose last check failed may write the preferred value, not its own")
 	}
 	s, _ = Next(c, s, healthy(2*sec))
-	s, _ = Next(c, s, EvStop{at(3 * sec)})
+	s, _ = Next(c, s, EvStop{At: at(3 * sec)})
 	if s.MayWrite(c, "srv2") || s.MayWrite(c, "srv1") {
 		t.Error("a stopping node writes nothing")
 	}

@@ -106,7 +106,12 @@ type State struct {
 	peerSince   time.Time
 	pendingDown bool      // the link is lost and this node has not settled the takeover yet
 	grace       time.Time // after a freeze of this node: no action before this
-	ep          episode
+	// restartBy: the peer said it is restarting: its record stays where
+	// it is until then, or until the link is back; restartGrace is the
+	// grace it announced.
+	restartBy    time.Time
+	restartGrace time.Duration
+	ep           episode
 	// This node's last write: a read that shows what it replaced, within
 	// StaleReads of it, is a read the API answered from before the write.
 	wrote, replaced string
@@ -349,7 +354,7 @@ func (s State) Deadline(c *Config) time.Time {
 		}
 	} else {
 		if s.pendingDown {
-			t := s.grace
+			t := later(s.grace, s.restartBy)
 			if !s.everLinked && s.started.Add(c.PeerTimeout).After(t) {
 				t = s.started.Add(c.PeerTimeout)
 			}

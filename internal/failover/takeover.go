@@ -9,7 +9,7 @@ import (
 // takeOver acts on a lost link (rules 1 and 3, and the split-brain guard),
 // unless this node was frozen, is still starting, or is unhealthy.
 func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
-	if s.link || !s.pendingDown || now.Before(s.grace) || !s.everLinked && now.Sub(s.started) < c.PeerTimeout {
+	if s.link || !s.pendingDown || now.Before(s.grace) || now.Before(s.restartBy) || !s.everLinked && now.Sub(s.started) < c.PeerTimeout {
 		return acts
 	}
 	if s.peer != declaredDown {
@@ -99,6 +99,13 @@ func (s State) linkReason(c *Config) string {
 			return s.reason + "; " + problemTitle(c, p.Kind)
 		}
 	}
+	switch {
+	case s.restartBy.IsZero():
+	case s.lastTurn.Before(s.restartBy):
+		return fmt.Sprintf("%s; it is restarting, and said it would be back within %s", s.reason, s.restartGrace)
+	default:
+		return fmt.Sprintf("%s; it said it was restarting, and is not back within %s", s.reason, s.restartGrace)
+	}
 	return s.reason
 }
 
@@ -130,7 +137,7 @@ func (s *State) watch(c *Config, now time.Time, acts []Action) []Action {
 		acts = append(acts, ActProbe{})
 	}
 	if s.pendingDown || !s.ep.evidence || s.ep.contest || s.probe != probeFailed || now.Before(s.watchNext) || s.job != nil ||
-		!s.healthy || s.failing || s.rec.missing || now.Before(s.grace) {
+		!s.healthy || s.failing || s.rec.missing || now.Before(s.grace) || now.Before(s.restartBy) {
 		return acts
 	}
 	s.watchNext = now.Add(WatchEvery)

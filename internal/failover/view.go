@@ -45,6 +45,9 @@ type View struct {
 	Job *JobView // the record update in progress, if any
 
 	Stopping bool
+	// RestartBy: the peer said it is restarting; the record waits for it
+	// until then. Zero when it did not, or once the link is back.
+	RestartBy time.Time
 }
 
 // JobView is a record update in progress.
@@ -95,6 +98,7 @@ func (s State) View(c *Config) View {
 		v.PeerSince = s.linkSince
 	} else {
 		v.Reason = s.downReason(c)
+		v.RestartBy = s.restartBy
 		if s.peer != declaredDown {
 			v.PeerSince = s.started
 			if s.everLinked {

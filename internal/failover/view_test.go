@@ -47,7 +47,7 @@ func TestView(t *testing.T) {
 	if !v.Missing || v.Record != "" {
 		t.Errorf("missing: %+v", v)
 	}
-	v = view(EvStop{at(sec)})
+	v = view(EvStop{At: at(sec)})
 	if !v.Stopping {
 		t.Errorf("stopping: %+v", v)
 	}

@@ -11,6 +11,8 @@ const (
 	LogLinkReplaced      = "link_replaced"
 	LogLinkDown          = "link_down"
 	LogPeerAlive         = "peer_alive"
+	LogPeerRestarting    = "peer_restarting"
+	LogRestarting        = "restarting"
 	LogPeerUp            = "peer_up"
 	LogPeerDown          = "peer_down"
 	LogPeerHealthUp      = "peer_health_up"

@@ -1,0 +1,96 @@
+package failover
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A node that stops to restart tells its peer how long to wait for it; the
+// peer holds the record for at most that long, then goes on as for any
+// lost peer.
+func TestMachineRestart(t *testing.T) {
+	other, owner := testMachine(false), testMachine(true)
+	handover := with(testMachine(true), func(c *Config) { c.Handover = true; c.RestartGrace = 20 * sec })
+	restarting := func(d, grace time.Duration) Event {
+		return EvLinkDown{At: at(d), Reason: "peer closed the link: restarting", Restart: grace}
+	}
+	check(t, []machineCase{
+		{
+			name: "the active node restarting hands nothing over and exits at once",
+			c:    handover,
+			evs:  seq(linked(handover, "srv1"), hb(2*sec), EvStop{At: at(3 * sec), Restart: true}),
+			want: []string{"hook on_active", "exit"},
+		},
+		{
+			name: "the peer holds the record for the grace it announced, and no longer",
+			c:    other,
+			evs:  seq(linked(other, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 21*sec), tick(21900*ms), tick(22*sec)),
+			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield"},
+			peer: PeerDown,
+		},
+		{
+			name: "the peer back within its grace: nothing written, nothing said",
+			c:    other,
+			evs:  seq(linked(other, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 8*sec), up(9*sec), hbf(9500*ms, FlagHealthy|FlagActive), actives(10*sec, 50*sec)),
+			// the episode ends as any does, after failback_delay on the link
+			want: []string{"hook on_standby", "hook on_peer_up"},
+		},
+		{
+			name: "back within its grace, then lost: the grace is spent, a plain timeout",
+			c:    other,
+			evs: seq(linked(other, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 8*sec), up(9*sec), hbf(9500*ms, FlagHealthy|FlagActive),
+				down(10*sec), tick(11*sec)),
+			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield"},
+		},
+		{
+			name: "a grace longer than the bound waits for the bound",
+			c:    other,
+			evs:  seq(linked(other, "srv1"), restarting(2*sec, time.Hour), ticks(3*sec, 2*sec+MaxRestartGrace-sec), tick(2*sec+MaxRestartGrace-ms), tick(2*sec+MaxRestartGrace)),
+			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield"},
+		},
+		{
+			name: "a peer that did not hold the record restarts: after the grace, one read finds the record here",
+			c:    owner,
+			evs:  seq(linked(owner, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 30*sec)),
+			want: []string{"hook on_active", "hook on_peer_down", "ensure#1 srv1 base=srv1"},
+		},
+	})
+}
+
+// The wake-up time waits for the grace; what the node says of the peer
+// meanwhile, and after it.
+func TestMachineRestartSaid(t *testing.T) {
+	c := testMachine(false)
+	s, _ := run(c, seq(linked(c, "srv1"), EvLinkDown{At: at(2 * sec), Reason: "peer closed the link: restarting", Restart: 20 * sec})...)
+	if d := s.Deadline(c); !d.Equal(at(22 * sec)) {
+		t.Errorf("wakes at %v, want 22s", d.Sub(t0))
+	}
+	v := s.View(c)
+	if !v.RestartBy.Equal(at(22*sec)) || !strings.Contains(v.Reason, "it is restarting, and said it would be back within 20s") {
+		t.Errorf("during the grace: restart by %v, reason %q", v.RestartBy.Sub(t0), v.Reason)
+	}
+	for _, ev := range ticks(3*sec, 21*sec) {
+		s, _ = Next(c, s, ev)
+	}
+	s, _ = Next(c, s, tick(22*sec))
+	if v := s.View(c); !strings.Contains(v.Reason, "it said it was restarting, and is not back within 20s") {
+		t.Errorf("after the grace: reason %q", v.Reason)
+	}
+	if s.job == nil || !strings.Contains(s.job.title, "not back within 20s") {
+		t.Errorf("after the grace: the takeover's push is not titled with the broken promise: %+v", s.job)
+	}
+	names := logs(c, seq(linked(c, "srv1"), EvLinkDown{At: at(2 * sec), Reason: "x", Restart: 20 * sec})...)
+	if !slices.Contains(names, LogPeerRestarting) {
+		t.Errorf("logs %q: no %s", names, LogPeerRestarting)
+	}
+	h := with(testMachine(true), func(c *Config) { c.Handover = true; c.RestartGrace = 20 * sec })
+	if names := logs(h, seq(linked(h, "srv1"), EvStop{At: at(3 * sec), Restart: true})...); !slices.Contains(names, LogRestarting) || slices.Contains(names, LogHandingOver) {
+		t.Errorf("restarting node's logs %q: want %s, not %s", names, LogRestarting, LogHandingOver)
+	}
+	s, _ = run(c, seq(linked(c, "srv1"), EvLinkDown{At: at(2 * sec), Reason: "x", Restart: 20 * sec}, up(5*sec))...)
+	if v := s.View(c); !v.RestartBy.IsZero() {
+		t.Errorf("linked again: restart by %v, want none", v.RestartBy.Sub(t0))
+	}
+}
