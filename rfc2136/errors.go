@@ -57,6 +57,21 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Is reports an update that the server answered with an error, and so did
+// not apply (RFC 2136 3.8: an update is applied whole or not at all), as
+// failover.ErrRefused: known not to have landed. (A refused prerequisite
+// is a conflict instead: Swap's error wraps failover.ErrConflict.)
+func (e *Error) Is(target error) bool {
+	if target != failover.ErrRefused || e.Op != opUpdate {
+		return false
+	}
+	switch e.Rcode {
+	case dns.RcodeFormatError, dns.RcodeServerFailure, dns.RcodeNotImplemented, dns.RcodeRefused, dns.RcodeNotAuth, dns.RcodeNotZone:
+		return true
+	}
+	return false
+}
+
 // newError is an *Error about r, with no reply.
 func (r *Record) newError(op, msg string, err error) *Error {
 	return &Error{

@@ -161,6 +161,7 @@ func TestReplies(t *testing.T) {
 			m.Rcode = dns.RcodeNotAuth
 			w.WriteMsg(m)
 		},
+		is:    failover.ErrRefused, // an update answered with an error did not land
 		parts: []string{"update www.example.test. A (zone example.test.) at 127.0.0.1:", "NOTAUTH: the server is not authoritative for zone example.test. (is it the zone's primary"},
 	}, {
 		name:   "NOTZONE",
@@ -170,6 +171,7 @@ func TestReplies(t *testing.T) {
 			m.Rcode = dns.RcodeNotZone
 			w.WriteMsg(m)
 		},
+		is:    failover.ErrRefused,
 		parts: []string{"NOTZONE: the server does not place www.example.test. in zone example.test."},
 	}, {
 		name: "SERVFAIL",
@@ -188,6 +190,7 @@ func TestReplies(t *testing.T) {
 			w.WriteMsg(m)
 		},
 		retry: true,
+		is:    failover.ErrRefused,
 		parts: []string{`REFUSED: the key "clooster" may not update www.example.test. A (check the server's update-policy or allow-update for this key)`},
 	}, {
 		name: "REFUSED query, unsigned",

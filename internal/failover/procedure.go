@@ -70,6 +70,7 @@ type Job struct {
 	failures  int
 	conflicts int       // conditional writes lost to someone else's write
 	confirmed bool      // a read that found the record right was checked again
+	paused    string    // what the read before the tie pause found
 	asked     time.Time // when the read being judged was asked
 	answered  time.Time // and answered
 	judged    string    // what it held
@@ -112,10 +113,16 @@ func (j *Job) Read(asked, at time.Time, rec Record, err error) Step {
 	v := decide(rec, asked, a)
 	if j.phase == phaseTieRead {
 		// After the pause: if the preferred node took it meanwhile, it is
-		// alive and has it.
+		// alive and has it. A takeover's record that held its base all
+		// along is as it was when the link was last good: a set may hold
+		// the peer's value in one record and a stray one in another since
+		// before the loss. (A correction leaves a set the preferred node
+		// holds in part: its move, under way.)
 		switch {
 		case rec.Content == a.Content:
 			v = verdictNothing
+		case a.Conditional && rec.Content == j.paused && rec.Content == a.Base:
+			v = verdictWrite
 		case a.peersOrTouched(rec.Content) && a.Conditional:
 			v = verdictWithhold
 		case a.peersOrTouched(rec.Content):
@@ -136,7 +143,7 @@ func (j *Job) Read(asked, at time.Time, rec Record, err error) Step {
 	}
 	switch v {
 	case verdictYield:
-		j.phase = phaseTie
+		j.phase, j.paused = phaseTie, rec.Content
 		return Step{Op: OpWait, Wait: a.Pause, Report: EvSeen{At: at, Asked: asked, Record: rec}}
 	case verdictWrite:
 		j.phase = phaseWrite

@@ -92,6 +92,12 @@ func lowest(int64) int64 { return 0 } // the shortest backoff, for stable tests
 var takeover = ActEnsure{Job: 1, Purpose: Takeover, Content: "srv2", Own: "srv2", Peer: "srv1", PeerKnown: true,
 	Conditional: true, Base: "srv1", Since: t0.Add(-time.Minute), Pause: 7 * sec}
 
+// setTie is the takeover of a set of two records by the node that is not
+// preferred, from a base that held a stray value in one record and the
+// peer's in the other.
+var setTie = ActEnsure{Job: 1, Purpose: Takeover, Content: "a2, b2", Own: "a2, b2", Peer: "a1, b1", PeerKnown: true,
+	Conditional: true, Base: "stray, b1", Since: t0.Add(-time.Minute), Pause: 7 * sec, Yield: true}
+
 func TestJob(t *testing.T) {
 	errAPI := errors.New("503")
 	tests := []struct {
@@ -149,6 +155,12 @@ func TestJob(t *testing.T) {
 		{"a tie: the node that is not preferred pauses, reads again, and finds the preferred node took it", mod(takeover, func(a *ActEnsure) { a.Yield = true }),
 			script{reads: []Record{{Content: "elsewhere"}, {Content: "srv1"}}},
 			[]string{"READ", "WAIT 7s", "READ", `done "srv1" changed=false withheld=true missing=false refused=false`}},
+		{"a tie over a set that held the peer's value in one record all along: unchanged over the pause, take it", setTie,
+			script{reads: []Record{{Content: "stray, b1"}, {Content: "stray, b1"}}},
+			[]string{"READ", "WAIT 7s", "READ", "writing a2, b2", "WRITE a2, b2 IF stray, b1", `done "a2, b2" changed=true withheld=false missing=false refused=false`}},
+		{"a tie over a set: the preferred node moved it during the pause", setTie,
+			script{reads: []Record{{Content: "stray, b1"}, {Content: "a1, b1"}}},
+			[]string{"READ", "WAIT 7s", "READ", `done "a1, b1" changed=false withheld=true missing=false refused=false`}},
 		{"a tie: still neither's after the pause: take it", mod(takeover, func(a *ActEnsure) { a.Yield = true }),
 			script{reads: []Record{{Content: "elsewhere"}, {Content: "elsewhere"}}},
 			[]string{"READ", "WAIT 7s", "READ", "writing srv2", "WRITE srv2 IF elsewhere", `done "srv2" changed=true withheld=false missing=false refused=false`}},
