@@ -446,5 +446,8 @@ func recordLine(r watchdog.SetRecordStatus, ago func(time.Time) string) string {
 	} else if !r.LastWrite.IsZero() {
 		line += ", written " + ago(r.LastWrite)
 	}
+	if r.ReadError != "" {
+		line += ", READ FAILED: " + r.ReadError
+	}
 	return line
 }

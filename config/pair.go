@@ -60,6 +60,7 @@ func ComparePair(a, b *Config) []agree.Difference {
 		out = append(out, link(a, b)...)
 	}
 	out = append(out, zones(a, b)...)
+	out = append(out, dnsServers(a, b)...)
 	if a.DryRun != b.DryRun {
 		on := a.ThisServer
 		if b.DryRun {
@@ -166,6 +167,34 @@ func zones(a, b *Config) []agree.Difference {
 	if x.ZoneID != "" && y.ZoneID != "" && x.ZoneID != y.ZoneID {
 		out = append(out, agree.Difference{Field: "cloudflare.zone_id", A: x.ZoneID, B: y.ZoneID, Blocks: true,
 			What: "the nodes look for the record in different zones"})
+	}
+	return out
+}
+
+// dnsServers compares the two rfc2136 blocks: both nodes must update the
+// same primary with the same key, or one node's writes and reads are not
+// the other's (the secrets are compared, never shown).
+func dnsServers(a, b *Config) []agree.Difference {
+	x, y := a.RFC2136, b.RFC2136
+	if x == nil || y == nil {
+		return nil // a record's provider differing shows in its digest
+	}
+	var out []agree.Difference
+	diff := func(field, u, v, what string) {
+		out = append(out, agree.Difference{Field: "rfc2136." + field, A: u, B: v, Blocks: true, What: what})
+	}
+	if !strings.EqualFold(x.Server, y.Server) {
+		diff("server", x.Server, y.Server, "the nodes update different name servers: each reads what the other did not write")
+	}
+	if !sameName(x.Zone, y.Zone) {
+		diff("zone", x.Zone, y.Zone, "the nodes update different zones")
+	}
+	if !sameName(x.TSIGName, y.TSIGName) || !strings.EqualFold(x.TSIGAlgorithm, y.TSIGAlgorithm) {
+		diff("tsig_name", x.TSIGName+" ("+x.TSIGAlgorithm+")", y.TSIGName+" ("+y.TSIGAlgorithm+")",
+			"the nodes sign with different keys: fine only if the server grants both the same records")
+	}
+	if sameName(x.TSIGName, y.TSIGName) && !sameKey(x.TSIGSecret, y.TSIGSecret) {
+		diff("tsig_secret", "***", "***", "one key name with two secrets: the server knows one of them, and refuses the other node's updates")
 	}
 	return out
 }

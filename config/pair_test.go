@@ -136,6 +136,23 @@ func TestComparePair(t *testing.T) {
 			set(s, "cloudflare.zone", del)
 			set(s, "cloudflare.zone_id", "z1")
 		}, nil},
+		{"rfc2136 blocks agree", func(s, c map[string]any) { rfcPair(s, c) }, nil},
+		{"rfc2136 server", func(s, c map[string]any) {
+			rfcPair(s, c)
+			set(c, "rfc2136.server", "192.0.2.54")
+		}, []string{"rfc2136.server"}},
+		{"rfc2136 zone", func(s, c map[string]any) {
+			rfcPair(s, c)
+			set(c, "rfc2136.zone", "Example.COM.") // the same zone
+		}, nil},
+		{"rfc2136 keys of other names", func(s, c map[string]any) {
+			rfcPair(s, c)
+			set(c, "rfc2136.tsig_name", "clooster2")
+		}, []string{"rfc2136.tsig_name"}},
+		{"rfc2136 one key name, two secrets", func(s, c map[string]any) {
+			rfcPair(s, c)
+			set(c, "rfc2136.tsig_secret", "b3RoZXItc2VjcmV0LTAxMjM0NTY3ODlhYmNkZWY=")
+		}, []string{"rfc2136.tsig_secret"}},
 		{"everything at once", func(s, c map[string]any) {
 			set(c, "key", otherKey)
 			set(c, "client.port", 4097)
@@ -160,6 +177,19 @@ func TestComparePair(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// rfcPair gives both files an rfc2136 block and makes their record one
+// of it.
+func rfcPair(s, c map[string]any) {
+	for _, m := range []map[string]any{s, c} {
+		m["rfc2136"] = map[string]any{"server": "192.0.2.53", "zone": "example.com", "tsig_name": "clooster", "tsig_secret": testTSIG}
+		set(m, "cloudflare.record", del)
+		set(m, "cloudflare.preferred_value", del)
+		r := aRecord()
+		r["provider"] = "rfc2136"
+		m["records"] = []any{r}
 	}
 }
 

@@ -326,7 +326,7 @@ func canonRecord(r Record) []byte {
 	x := struct {
 		Name, Type, Zone, ZoneID, Provider, Preferred, PreferredValue string
 		Values                                                        [][2]string
-	}{Name: strings.ToLower(strings.TrimSuffix(r.Name, ".")), Type: r.Type, Zone: strings.ToLower(r.Zone),
+	}{Name: strings.ToLower(strings.TrimSuffix(r.Name, ".")), Type: r.Type, Zone: strings.ToLower(strings.TrimSuffix(r.Zone, ".")),
 		ZoneID: r.ZoneID, Provider: r.Provider, Preferred: r.Preferred, PreferredValue: r.PreferredValue}
 	for node, v := range r.Values {
 		x.Values = append(x.Values, [2]string{node, v})

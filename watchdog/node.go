@@ -407,10 +407,12 @@ func (n *Node) loadFlags() byte { return byte(n.flags.Load()) }
 
 // fire runs a hook with the documented environment.
 func (n *Node) fire(a failover.ActHook) {
-	n.log.Info("hook", "event", "hook_"+a.Event, "content", a.Content)
 	if n.cfg.Hooks == nil {
+		// The transition, under the hook's event name: no command runs.
+		n.log.Info("transition (no hook configured)", "event", "hook_"+a.Event, "content", a.Content)
 		return
 	}
+	n.log.Info("hook", "event", "hook_"+a.Event, "content", a.Content)
 	env := map[string]string{
 		"CLOOSTER_EVENT":   a.Event,
 		"CLOOSTER_NODE":    n.cfg.This,

@@ -116,6 +116,9 @@ type SetRecordStatus struct {
 	LastWrite time.Time `json:"last_write,omitzero"` // last successful write
 	// WriteError is the last write's error, "" if it succeeded.
 	WriteError string `json:"write_error,omitempty"`
+	// ReadError is the last read's error, "" if it succeeded: refused
+	// credentials show here before any write is tried.
+	ReadError string `json:"read_error,omitempty"`
 	// Writes and WriteFailures count this node's writes of the record
 	// since it started, and those that failed.
 	Writes        uint64 `json:"writes"`
@@ -225,6 +228,7 @@ func (n *Node) recordsStatus(v failover.View) []SetRecordStatus {
 				e.Content, e.Missing, e.Checked = s.Content, s.Missing, s.ReadAt
 			}
 			e.LastWrite, e.WriteError, e.Writes, e.WriteFailures = s.WroteAt, s.WriteErr, s.Writes, s.Failures
+			e.ReadError = s.ReadErr
 		}
 		switch {
 		case e.Content == "":

@@ -59,6 +59,7 @@ type State struct {
 	ReadAt   time.Time
 	WroteAt  time.Time // the last successful write
 	WriteErr string    // the last write's error, "" if it succeeded or none was made
+	ReadErr  string    // the last read's error, "" if it succeeded (a missing record too)
 	// Writes and Failures count the writes made, and those that failed.
 	Writes, Failures uint64
 }
@@ -122,9 +123,11 @@ func (s *Set) Read(ctx context.Context) (failover.Record, error) {
 		st := &s.states[i]
 		switch {
 		case err == nil:
-			st.Content, st.Missing, st.ReadAt = recs[i].Content, false, now
+			st.Content, st.Missing, st.ReadAt, st.ReadErr = recs[i].Content, false, now, ""
 		case errors.Is(err, failover.ErrMissing):
-			st.Content, st.Missing, st.ReadAt = "", true, now
+			st.Content, st.Missing, st.ReadAt, st.ReadErr = "", true, now, ""
+		default:
+			st.ReadErr = err.Error()
 		}
 	}
 	s.mu.Unlock()

@@ -157,6 +157,15 @@ func TestSetReadErrors(t *testing.T) {
 	if _, err := set.Read(ctx); errors.Is(err, failover.ErrMissing) {
 		t.Errorf("one missing and one failing is not missing: %v", err)
 	}
+	if st := set.States(); st[0].ReadErr != "connection refused" || st[0].Content != "192.0.2.1" || st[2].ReadErr != "" {
+		t.Errorf("a failed read: states %+v, want its error, the content as last known", st)
+	}
+	stores[0].readErr = nil
+	set.Read(ctx)
+	if st := set.States(); st[0].ReadErr != "" {
+		t.Errorf("read again: error %q, want none", st[0].ReadErr)
+	}
+	stores[0].readErr = errors.New("connection refused")
 	// Without a stamp on one record, the set's is unknown.
 	stores[0].readErr, stores[2].readErr, stores[1].modified = nil, nil, time.Time{}
 	if rec, err := set.Read(ctx); err != nil || !rec.Modified.IsZero() {

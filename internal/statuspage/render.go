@@ -191,6 +191,8 @@ func writeMain(b *strings.Builder, v view) {
 		switch {
 		case r.WriteError != "":
 			fmt.Fprintf(b, "<span class=\"bad\">failed: %s</span>", esc(r.WriteError))
+		case r.ReadError != "":
+			fmt.Fprintf(b, "<span class=\"bad\">cannot read it: %s</span>", esc(r.ReadError))
 		case r.LastWrite.IsZero():
 			b.WriteString("<span class=\"muted\">none by this node</span>")
 		default:

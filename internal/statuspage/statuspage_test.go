@@ -152,6 +152,7 @@ func TestVerdicts(t *testing.T) {
 		}, `takeover to <code>srv2.example.com</code> since 03:04:03 (2s ago), 2 failed attempts; last: 429.`},
 		{"missing", func(f *fixed) { f.st.Records[0].Missing = true }, `<span class="bad">MISSING</span>`},
 		{"write failed", func(f *fixed) { f.st.Records[0].WriteError = "500" }, `<span class="bad">failed: 500</span>`},
+		{"read failed", func(f *fixed) { f.st.Records[0].ReadError = "BADSIG" }, `<span class="bad">cannot read it: BADSIG</span>`},
 		{"yesterday", func(f *fixed) { f.st.Started = t0.Add(-30 * time.Hour) }, `2026-11-30 21:04:05 (30h 0m ago)`},
 	}
 	for _, tt := range tests {
