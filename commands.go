@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/clooster/clooster/internal/logtext"
 	"io"
 	"io/fs"
 	"net"
@@ -323,7 +324,7 @@ func printStatus(w io.Writer, st watchdog.Status, now time.Time) {
 		fmt.Fprintf(w, "         peer_check: the peer's service is %s\n", st.Guard.PeerCheck)
 	}
 	if u := st.Update; u != nil {
-		fmt.Fprintf(w, "update   %s to %s in progress since %s, %d failed attempts", u.Purpose, u.Want, ago(u.Since), u.Failures)
+		fmt.Fprintf(w, "update   %s to %s in progress since %s, %s", u.Purpose, u.Want, ago(u.Since), logtext.Count(u.Failures, "failed attempt"))
 		if u.LastErr != "" {
 			fmt.Fprintf(w, " (last: %s)", u.LastErr)
 		}

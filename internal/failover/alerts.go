@@ -2,6 +2,7 @@ package failover
 
 import (
 	"fmt"
+	"github.com/clooster/clooster/internal/logtext"
 	"strings"
 	"time"
 )
@@ -79,8 +80,8 @@ func alertUpdateFailing(c *Config, title, also, err, want string) ActNotify {
 }
 
 func alertDelayed(c *Config, title, also string, ev EvDone, failures int, took time.Duration, lastErr string) ActNotify {
-	body := fmt.Sprintf("The address for '%s' has been changed to '%s' after %d failed attempts over %s (last error: %s)",
-		c.Record, ev.Content, failures, took.Round(time.Second), lastErr)
+	body := fmt.Sprintf("The address for '%s' has been changed to '%s' after %s over %s (last error: %s)",
+		c.Record, ev.Content, logtext.Count(failures, "failed attempt"), took.Round(time.Second), lastErr)
 	if !ev.Changed {
 		body = fmt.Sprintf("No record change was necessary in the end: '%s' points to '%s'", c.Record, ev.Content)
 	}

@@ -5,6 +5,7 @@ package logtext
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -38,4 +39,13 @@ func OneLine(s string, n int) string {
 		s = strings.ToValidUTF8(s[:n], "") + "…"
 	}
 	return s
+}
+
+// Count is n and the noun, in the plural unless n is 1: "1 failed
+// attempt", "3 failed attempts".
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

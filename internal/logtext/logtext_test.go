@@ -2,6 +2,14 @@ package logtext
 
 import "testing"
 
+func TestCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0 failed attempts", 1: "1 failed attempt", 2: "2 failed attempts"} {
+		if got := Count(n, "failed attempt"); got != want {
+			t.Errorf("Count(%d): got %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestRedact(t *testing.T) {
 	tests := []struct {
 		s       string

@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"fmt"
+	"github.com/clooster/clooster/internal/logtext"
 	"html"
 	"strings"
 	"time"
@@ -157,7 +158,7 @@ func writeMain(b *strings.Builder, v view) {
 		class, failures := "alert", ""
 		if u.Failures > 0 {
 			class += " alert-bad"
-			failures = fmt.Sprintf(", %d failed attempts; last: %s", u.Failures, esc(u.LastErr))
+			failures = fmt.Sprintf(", %s; last: %s", logtext.Count(u.Failures, "failed attempt"), esc(u.LastErr))
 		}
 		fmt.Fprintf(b, "<section class=\"%s\"><h2>Update under way</h2><p>%s to <code>%s</code> since %s%s.</p></section>\n",
 			class, esc(u.Purpose), esc(u.Want), at(u.Since), failures)
