@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/clooster/clooster/internal/logtext"
 	"io"
 	"io/fs"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"github.com/clooster/clooster/config"
 	"github.com/clooster/clooster/internal/demo"
 	"github.com/clooster/clooster/internal/failover"
+	"github.com/clooster/clooster/internal/logtext"
 	"github.com/clooster/clooster/notify"
 	"github.com/clooster/clooster/watchdog"
 )

@@ -2,9 +2,10 @@ package failover
 
 import (
 	"fmt"
-	"github.com/clooster/clooster/internal/logtext"
 	"strings"
 	"time"
+
+	"github.com/clooster/clooster/internal/logtext"
 )
 
 // The texts of the alerts the machine sends. Each title starts with this

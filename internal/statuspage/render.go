@@ -2,11 +2,11 @@ package statuspage
 
 import (
 	"fmt"
-	"github.com/clooster/clooster/internal/logtext"
 	"html"
 	"strings"
 	"time"
 
+	"github.com/clooster/clooster/internal/logtext"
 	"github.com/clooster/clooster/watchdog"
 )
 
