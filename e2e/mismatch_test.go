@@ -41,7 +41,7 @@ const (
 	titleName     = "'%s' answers, but our names do not match"
 	titleSameName = "Both nodes are named '%s'"
 	titleRole     = "Both nodes have the same role"
-	titleListen   = "Nothing listens on '%s''s link port"
+	titleListen   = "Nothing listens on the link port of '%s'"
 	titleVersion  = "'%s' speaks another link protocol version"
 	titleSettings = "Settings differ between '%s' and '%s'"
 	titleClock    = "The clocks of '%s' and '%s' differ"

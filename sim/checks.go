@@ -243,6 +243,9 @@ type expectation struct {
 	// forged: the survivor of a crash was sent forged evidence while it
 	// waited; counted when the bound held.
 	forged bool
+	// restart: the node restarted and was not back within its grace;
+	// counted when the bound held.
+	restart bool
 }
 
 func (t *truth) expectBy(name, what string, within time.Duration, holds, want func() bool) *expectation {
@@ -263,6 +266,8 @@ func (t *truth) checkExpectations() {
 			t.w.fail(e.name, "%s", e.what)
 		case e.forged:
 			t.forgedTakeovers++
+		case e.restart:
+			t.restartTakeovers++
 		}
 	}
 	t.expect = live
@@ -300,21 +305,49 @@ func (t *truth) apiSteady(since time.Time) bool {
 // crashed is a crash (or power-off) of node i: with the link settled, the
 // survivor has the record within peer_timeout and a bound (liveness),
 // unless its peer_check still finds i's service serving.
-func (t *truth) crashed(i int, powerOff bool) {
+func (t *truth) crashed(i int, powerOff bool) { t.crashedAfter(i, powerOff, 0) }
+
+// restarting is a SIGUSR2 of node i: with a restart_grace, it exits at
+// once without a handover, and a node that is not back within the grace
+// costs that grace more than a crash (liveness); without one, it is a
+// stop.
+func (t *truth) restarting(i int) {
+	w, sc := t.w, t.w.sc
+	if sc.RestartGrace <= 0 {
+		t.stopped(i)
+		return
+	}
+	n := w.nodes[i]
+	if n.proc != procRunning {
+		return
+	}
+	t.stopAt[i] = w.now
+	since := w.now
+	t.expectBy("stop", nodeName(i)+" exits within 2s of SIGUSR2", 2*time.Second,
+		func() bool { return n.proc != procFrozen && t.stopAt[i].Equal(since) },
+		func() bool { return n.proc == procOff })
+	if e := t.crashedAfter(i, false, sc.RestartGrace); e != nil {
+		e.restart = true
+	}
+}
+
+// crashedAfter is crashed, with extra more to the bound; it returns the
+// expectation, nil if the premises do not hold.
+func (t *truth) crashedAfter(i int, powerOff bool, extra time.Duration) *expectation {
 	w, sc := t.w, t.w.sc
 	x := 1 - i
 	if !t.settledFor(sc.FailbackDelay) || !t.healthyFor(x, 0) || w.now.Sub(t.lastFrozen[x]) < 2*sc.PeerTimeout {
-		return
+		return nil
 	}
 	if sc.PeerCheck[x] && !powerOff {
-		return // its service still answers: the survivor withholds, as it should
+		return nil // its service still answers: the survivor withholds, as it should
 	}
 	since := w.now
 	// Detection (a keepalive more, and a slow network's extra delay:
 	// frames sent before the crash may arrive after it), then a read and
 	// a write; the pause of the node that is not preferred only for a
 	// record that points at neither node.
-	bound := sc.PeerTimeout + sc.Keepalive + t.slack() + w.net.slowFor()
+	bound := extra + sc.PeerTimeout + sc.Keepalive + t.slack() + w.net.slowFor()
 	if d := w.dns.content; d != sc.Values[0] && d != sc.Values[1] {
 		bound += sc.tiePause()
 	}
@@ -330,6 +363,7 @@ func (t *truth) crashed(i int, powerOff bool) {
 		func() bool { return t.recordIs(value) })
 	e.tie = true
 	e.forged = t.forgedUntil[x].After(w.now)
+	return e
 }
 
 func (w *World) since(at time.Time) float64 { return at.Sub(epoch).Seconds() }

@@ -98,13 +98,18 @@ func (w *World) begin(f Fault) {
 	case FaultFreeze:
 		n.freeze()
 		later(n.thaw)
-	case FaultStop:
+	case FaultStop, FaultRestart:
 		if n.proc == procOff {
 			return
 		}
-		t.stopped(n.i)
-		inc := n.inc
-		n.inputFrom("signal", inc, func() { n.stop() })
+		signal := n.stop // SIGTERM
+		if f.Kind == FaultRestart {
+			signal = n.restart // SIGUSR2
+			t.restarting(n.i)
+		} else {
+			t.stopped(n.i)
+		}
+		n.inputFrom("signal", n.inc, signal)
 		w.restartAfter(n, f.For)
 	case FaultService:
 		w.serviceDown[n.i]++
@@ -276,4 +281,11 @@ func (w *World) restartAfter(n *node, d time.Duration) {
 // stop is SIGTERM: the machine decides when the process exits.
 func (n *node) stop() {
 	n.turn(evStop(n))
+}
+
+// restart is SIGUSR2: a stop without a handover, and a goodbye that asks
+// the peer to wait restart_grace (none: a stop).
+func (n *node) restart() {
+	n.restarting = n.cfg.RestartGrace > 0
+	n.turn(evRestart(n))
 }

@@ -13,6 +13,7 @@ const (
 	byeReplaced byte = 2
 	byeTimeout  byte = 3
 	byeProtocol byte = 4
+	byeRestart  byte = 6
 )
 
 // handshakeTimeout bounds a dial's TCP, TLS and authentication, as in
@@ -43,6 +44,7 @@ type frame struct {
 	held  time.Duration // keepalive: how long the sender had held that one
 	value string        // info
 	code  byte          // bye
+	grace time.Duration // bye of a restart: the grace it asks for
 	// info: what the sender's configuration says of the pair (its INFO).
 	settings agree.Settings
 }

@@ -65,6 +65,7 @@ type node struct {
 	// The dialer's and the listener's judgment of their attempts
 	// (watchdog's dialer.judge): a link since start; since when the
 	// peer's port refuses connections; the kind last reported.
+	restarting   bool // its stop is a restart (SIGUSR2), with a grace
 	everLinked   bool
 	refusedSince time.Time
 	reported     string
@@ -113,6 +114,7 @@ func (n *node) start() {
 	n.startedAt = w.now
 	n.cur, n.ends, n.ensure, n.inbox = nil, nil, nil, nil
 	n.activeKnown = false
+	n.restarting = false
 	n.everLinked, n.refusedSince, n.reported = false, time.Time{}, ""
 	w.truth.started(n)
 	w.logf("%s: process starts", nodeName(n.i))
@@ -237,7 +239,11 @@ func (n *node) exit() {
 	w := n.w
 	w.logf("%s: process exits", nodeName(n.i))
 	if n.cur != nil {
-		n.drop(n.cur, byeShutdown)
+		bye := frame{kind: frBye, code: byeShutdown}
+		if n.restarting {
+			bye = frame{kind: frBye, code: byeRestart, grace: n.cfg.RestartGrace}
+		}
+		n.dropWith(n.cur, bye)
 		n.cur = nil
 	}
 	n.kill(false)
@@ -380,6 +386,7 @@ func (n *node) linked(e *end) {
 	}
 	n.cur, e.linkedAt = e, n.w.now
 	n.everLinked = true
+	n.w.truth.linkUp(n)
 	n.w.logf("%s: linked (conn %d)", nodeName(n.i), e.c.id)
 	n.startWriter(e)
 	n.turn(failover.EvLinkUp{At: n.clock()})
@@ -393,9 +400,12 @@ func (n *node) linked(e *end) {
 }
 
 // drop closes a link: a goodbye with code, then the socket.
-func (n *node) drop(e *end, code byte) {
+func (n *node) drop(e *end, code byte) { n.dropWith(e, frame{kind: frBye, code: code}) }
+
+// dropWith closes a link: the goodbye bye, then the socket.
+func (n *node) dropWith(e *end, bye frame) {
 	if e.open && !e.gone {
-		n.w.net.send(e, frame{kind: frBye, code: code})
+		n.w.net.send(e, bye)
 	}
 	e.gone = true
 	n.w.net.close(e)
@@ -482,7 +492,12 @@ func (n *node) frame(e *end, f frame) {
 			}
 			n.cur = nil
 			n.drop(e, byeProtocol)
-			n.turn(failover.EvLinkDown{At: n.clock(), Reason: reason, PeerAlive: f.code == byeTimeout || f.code == byeProtocol})
+			ev := failover.EvLinkDown{At: n.clock(), Reason: reason, PeerAlive: f.code == byeTimeout || f.code == byeProtocol}
+			if f.kind == frBye && f.code == byeRestart {
+				ev.Restart = f.grace
+				n.w.truth.restartHeard(n, f.grace)
+			}
+			n.turn(ev)
 		}
 	})
 }

@@ -32,6 +32,7 @@ func TestPlantedBugs(t *testing.T) {
 		{"the withhold", failover.DisableWithhold},
 		{"the tie pause", failover.DisableTiePause},
 		{"the flap hold", failover.DisableFlapHold},
+		{"the restart hold", failover.DisableRestartHold},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			for seed := int64(1); seed <= 1000; seed++ {

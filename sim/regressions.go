@@ -13,11 +13,15 @@ type Regression struct {
 	// since the pair checks itself); the older ones replay as they were
 	// drawn (Options.Agreed).
 	Mismatches bool
+	// Restarts: a schedule drawn with announced restarts now and then
+	// (the seeds found since restarts are announced); the older ones
+	// replay as they were drawn (Options.NoRestarts).
+	Restarts bool
 }
 
 // Options is how the regression's seed is run.
 func (r Regression) Options() Options {
-	return Options{Sets: r.Sets, Swap: r.Swap, Agreed: !r.Mismatches}
+	return Options{Sets: r.Sets, Swap: r.Swap, Agreed: !r.Mismatches, NoRestarts: !r.Restarts}
 }
 
 // Regressions are the schedules that once broke an invariant: each stays a

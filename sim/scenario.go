@@ -61,7 +61,12 @@ type Scenario struct {
 	// preferred_value; "": Preferred.
 	NodePreferred [2]string
 
-	agreed bool // drawn with Options.Agreed, for a failure's replay
+	// RestartGrace is both nodes' restart_grace: a FaultRestart announces
+	// it. Zero: none drawn (a restart is then a stop).
+	RestartGrace time.Duration
+
+	agreed     bool // drawn with Options.Agreed, for a failure's replay
+	noRestarts bool // drawn with Options.NoRestarts
 }
 
 // Mismatch names a disagreement between the two nodes' configurations.
@@ -195,6 +200,7 @@ const (
 	FaultPowerOff   FaultKind = "power-off"   // Node's machine, service and all; back after For
 	FaultFreeze     FaultKind = "freeze"      // SIGSTOP of Node for For, then SIGCONT
 	FaultStop       FaultKind = "stop"        // SIGTERM of Node; restarted after For (0: at the tail)
+	FaultRestart    FaultKind = "restart"     // SIGUSR2 of Node: a restart announced with RestartGrace; started again after For (0: at the tail)
 	FaultService    FaultKind = "service"     // Node's own service down for For
 	FaultServFlap   FaultKind = "service-flap"
 	FaultProbePath  FaultKind = "probe-path"  // Node cannot reach the peer's service (peer_check), for For
@@ -231,7 +237,7 @@ func (f Fault) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s at %s", f.Kind, f.At.Round(time.Millisecond))
 	switch f.Kind {
-	case FaultCutOneWay, FaultCrash, FaultPowerOff, FaultFreeze, FaultStop, FaultService, FaultServFlap, FaultProbePath, FaultEditNode, FaultForged:
+	case FaultCutOneWay, FaultCrash, FaultPowerOff, FaultFreeze, FaultStop, FaultRestart, FaultService, FaultServFlap, FaultProbePath, FaultEditNode, FaultForged:
 		fmt.Fprintf(&b, " node %s", nodeName(f.Node))
 	}
 	if f.For > 0 {
@@ -395,6 +401,31 @@ func mismatchScenario(w *World, sc *Scenario) {
 	}
 }
 
+// restartScenario makes one schedule in five one with an announced
+// restart (SIGUSR2) of a node: back well within restart_grace most of the
+// time, late, or only at the tail; one in ten of them with no grace (a
+// restart is then a stop). It draws from a source of its own, so that a
+// seed's schedule is otherwise the one it was before restarts were drawn.
+func restartScenario(w *World, sc *Scenario) {
+	x := rand.New(rand.NewPCG(uint64(w.seed), 0x72657374617274))
+	if x.IntN(5) != 0 {
+		return
+	}
+	uniform := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(x.Int64N(int64(hi-lo)+1)) }
+	sc.RestartGrace = uniform(5*time.Second, 45*time.Second)
+	if x.IntN(10) == 0 {
+		sc.RestartGrace = 0
+	}
+	f := Fault{At: uniform(3*time.Second, sc.Length), Kind: FaultRestart, Node: x.IntN(2)}
+	switch p := x.IntN(20); {
+	case p < 14:
+		f.For = uniform(300*time.Millisecond, sc.RestartGrace*4/5+300*time.Millisecond) // back in time
+	case p < 17:
+		f.For = sc.RestartGrace + uniform(time.Second, 20*time.Second) // late
+	}
+	sc.Faults = append(sc.Faults, f)
+}
+
 func randomFault(w *World, sc *Scenario) Fault {
 	f := Fault{At: w.uniform(3*time.Second, sc.Length), Node: w.rng.IntN(2)}
 	short := func() time.Duration { return w.uniform(100*time.Millisecond, 2*sc.PeerTimeout) }
@@ -472,6 +503,9 @@ func (sc *Scenario) String() string {
 		sc.NetDelay.Round(time.Microsecond), sc.NetJitter.Round(time.Microsecond), sc.StartB.Round(time.Millisecond))
 	if sc.Swap {
 		b.WriteString("provider compares and swaps\n")
+	}
+	if sc.RestartGrace > 0 {
+		fmt.Fprintf(&b, "restart_grace %s\n", sc.RestartGrace.Round(time.Millisecond))
 	}
 	switch sc.Mismatch {
 	case "":

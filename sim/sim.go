@@ -37,6 +37,10 @@ type Options struct {
 	// agreeing and no forged evidence, as seeds drew it before the pair
 	// checked itself (the older regression seeds replay so).
 	Agreed bool
+	// NoRestarts: the seed's schedule without announced restarts
+	// (SIGUSR2), as seeds drew it before restarts were announced (the
+	// older regression seeds replay so).
+	NoRestarts bool
 }
 
 // Result is what a run found.
@@ -67,6 +71,10 @@ type Result struct {
 	// ForgedTakeovers counts the takeovers after a crash that kept the
 	// liveness bound while the survivor was sent forged evidence.
 	ForgedTakeovers int
+	// Restarts: the BYE(restart)s heard; Back, those whose link came back
+	// within the grace; RestartTakeovers, the liveness bounds of a restart
+	// not back in time, judged and kept.
+	Restarts, Back, RestartTakeovers int
 }
 
 // Write is one write the API applied.
@@ -92,6 +100,9 @@ func (r Result) Report() string {
 	if r.Scenario != nil && r.Scenario.agreed {
 		sets += " -agreed"
 	}
+	if r.Scenario != nil && r.Scenario.noRestarts {
+		sets += " -norestarts"
+	}
 	return fmt.Sprintf("seed %d: %s\n%s\ntrace:\n%s\nreplay: go test ./sim -run TestSimulator -args -seed %d%s -trace",
 		r.Seed, r.Failures[0], r.Scenario, r.Trace, r.Seed, sets)
 }
@@ -111,7 +122,10 @@ func drawScenario(w *World, opt Options) *Scenario {
 	if !opt.Agreed {
 		mismatchScenario(w, sc)
 	}
-	sc.Swap, sc.agreed = opt.Swap, opt.Agreed
+	if !opt.NoRestarts {
+		restartScenario(w, sc)
+	}
+	sc.Swap, sc.agreed, sc.noRestarts = opt.Swap, opt.Agreed, opt.NoRestarts
 	return sc
 }
 
@@ -153,6 +167,7 @@ func (w *World) run(sc *Scenario, opt Options) Result {
 			Server:      server,
 			PeerTimeout: sc.peerTimeout(i), FailbackDelay: sc.FailbackDelay, Keepalive: sc.keepalive(i),
 			PeerCheck: sc.PeerCheck[i], DriftInterval: sc.Drift, Handover: sc.Handover,
+			RestartGrace: sc.RestartGrace,
 		}
 		if opt.Tweak != nil {
 			opt.Tweak(cfg)
@@ -184,7 +199,8 @@ func (w *World) run(sc *Scenario, opt Options) Result {
 	}
 	res := Result{Seed: w.seed, Scenario: sc, Failures: w.failures, Trace: w.trace.String(), Steps: w.steps, Calls: w.dns.calls,
 		Races: w.truth.races, Conflicts: w.dns.conflicts, Raised: w.truth.raised, Misjudged: w.truth.misjudged,
-		PairWrites: -1, LateStarts: -1, ForgedTakeovers: w.truth.forgedTakeovers}
+		PairWrites: -1, LateStarts: -1, ForgedTakeovers: w.truth.forgedTakeovers,
+		Restarts: w.truth.holds, Back: w.truth.back, RestartTakeovers: w.truth.restartTakeovers}
 	if sc.Mismatch.Handshake() && !w.truth.mmOff {
 		res.PairWrites, res.LateStarts = w.truth.mmWrites, w.truth.lateStarts()
 	}
@@ -253,6 +269,10 @@ func (w *World) finalCheck() {
 }
 
 func evStop(n *node) failover.Event { return failover.EvStop{At: n.clock()} }
+
+func evRestart(n *node) failover.Event {
+	return failover.EvStop{At: n.clock(), Restart: n.restarting}
+}
 
 // Fingerprint names a scenario's schedule in a few hex digits: a seed kept
 // as a regression test records it, so that a change of the generator,

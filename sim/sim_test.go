@@ -24,6 +24,7 @@ var (
 	flagSets      = flag.Bool("sets", false, "schedules of record sets (2 or 3 records) in place of one record")
 	flagSwap      = flag.Bool("swap", false, "schedules against a provider that compares and swaps (RFC 2136)")
 	flagAgreed    = flag.Bool("agreed", false, "schedules as drawn before mismatches: the nodes' configurations agree, no forged evidence")
+	flagNoRestart = flag.Bool("norestarts", false, "schedules as drawn before announced restarts (SIGUSR2)")
 )
 
 // invariantAt ends an invariant's name in a failure: " at 12.345s: ".
@@ -33,7 +34,7 @@ var invariantAt = regexp.MustCompile(` at [0-9.]+s: `)
 // one seed with -seed, and fails with the first broken invariant's report.
 func TestSimulator(t *testing.T) {
 	if *flagSeed != 0 {
-		r := sim.Run(*flagSeed, sim.Options{Trace: *flagTrace, Sets: *flagSets, Swap: *flagSwap, Agreed: *flagAgreed})
+		r := sim.Run(*flagSeed, sim.Options{Trace: *flagTrace, Sets: *flagSets, Swap: *flagSwap, Agreed: *flagAgreed, NoRestarts: *flagNoRestart})
 		if *flagTrace {
 			t.Logf("seed %d, %d steps:\n%s\ntrace:\n%s", r.Seed, r.Steps, r.Scenario, r.Trace)
 		}
@@ -67,7 +68,7 @@ func TestSimulator(t *testing.T) {
 				if seed >= last {
 					return
 				}
-				r := sim.Run(seed, sim.Options{Sets: *flagSets, Swap: *flagSwap, Agreed: *flagAgreed})
+				r := sim.Run(seed, sim.Options{Sets: *flagSets, Swap: *flagSwap, Agreed: *flagAgreed, NoRestarts: *flagNoRestart})
 				fig.add(r)
 				steps.Add(int64(r.Steps))
 				writes.Add(int64(r.Writes))
@@ -129,8 +130,11 @@ type figures struct {
 	maxWrites map[sim.Mismatch]int
 	forged    int
 	forgedOK  int // takeovers within the liveness bound while forged evidence came
-	raised    map[string]int
-	misjudged int
+	// announced restarts: BYE(restart)s heard, back in time, liveness
+	// bounds kept after one not back
+	restarts, back, restartOK int
+	raised                    map[string]int
+	misjudged                 int
 	// Handshake mismatches whose premises held all run: how many, the
 	// most node writes in one, and in one with no start after a write.
 	kept, keptMax, keptMaxNoStart int
@@ -157,6 +161,9 @@ func (f *figures) add(r sim.Result) {
 	}
 	f.misjudged += r.Misjudged
 	f.forgedOK += r.ForgedTakeovers
+	f.restarts += r.Restarts
+	f.back += r.Back
+	f.restartOK += r.RestartTakeovers
 	if r.PairWrites >= 0 {
 		f.kept++
 		f.keptMax = max(f.keptMax, r.PairWrites)
@@ -178,6 +185,8 @@ func (f *figures) String() string {
 	for _, k := range slices.Sorted(maps.Keys(f.raised)) {
 		fmt.Fprintf(&b, " %s %d", k, f.raised[k])
 	}
-	fmt.Fprintf(&b, "; API clock readings beyond their margin: %d", f.misjudged)
+	fmt.Fprintf(&b, "; API clock readings beyond their margin: %d\n", f.misjudged)
+	fmt.Fprintf(&b, "announced restarts heard: %d, back within the grace: %d; takeovers within the bound after one not back: %d",
+		f.restarts, f.back, f.restartOK)
 	return b.String()
 }

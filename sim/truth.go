@@ -46,6 +46,13 @@ type truth struct {
 	// holds it ("" for none).
 	handingTo  [2]string
 	rearmSince [2]time.Time
+	// holdUntil: node i heard its peer's BYE(restart): it may not take
+	// the record before then, unless the link is back first.
+	holdUntil [2]time.Time
+	// holds counts the BYE(restart)s heard, back those whose link came
+	// back within the grace; restartTakeovers the liveness bounds of a
+	// restart not back in time, judged and kept.
+	holds, back, restartTakeovers int
 
 	// The pair's checks of itself (checks.go, "said once per episode",
 	// "clocks", "a mismatch costs at most one write").
@@ -150,12 +157,27 @@ func (t *truth) started(n *node) {
 	t.lastRestart[n.i], t.firstRead[n.i] = t.w.now, time.Time{}
 	t.starts = append(t.starts, t.w.now)
 	t.open[n.i], t.apiSound[n.i] = map[string]bool{}, true // a new process: a new state
+	t.holdUntil[n.i] = time.Time{}                         // it heard no BYE
 }
 
 func (t *truth) read(n *node) {
 	if t.firstRead[n.i].IsZero() {
 		t.firstRead[n.i] = t.w.now
 	}
+}
+
+// restartHeard: node n heard its peer's BYE(restart) asking for grace.
+func (t *truth) restartHeard(n *node, grace time.Duration) {
+	t.holdUntil[n.i] = t.w.now.Add(min(grace, failover.MaxRestartGrace))
+	t.holds++
+}
+
+// linkUp: node n's link came up; a restart's hold is over.
+func (t *truth) linkUp(n *node) {
+	if t.w.now.Before(t.holdUntil[n.i]) {
+		t.back++
+	}
+	t.holdUntil[n.i] = time.Time{}
 }
 
 // exited is the end of node n's process, however it came: its exit, a
@@ -204,6 +226,10 @@ func (t *truth) writing(n *node, sj *simJob, content string) {
 	t.checkFresh(n, sj)
 	if content == n.value && (!t.checkOK[n.i] || !t.monHealthy[n.i]) {
 		t.w.fail("never onto a dead service", "%s writes its own value %q while its monitor says unhealthy or its last check failed", nodeName(n.i), content)
+	}
+	if content == n.value && t.w.now.Before(t.holdUntil[n.i]) && sj.purpose == failover.Takeover {
+		t.w.fail("restart hold", "%s takes the record %.3fs before the grace its restarting peer asked for is out, with no link back",
+			nodeName(n.i), t.holdUntil[n.i].Sub(t.w.now).Seconds())
 	}
 }
 

@@ -176,7 +176,7 @@ func TestClientPeerNotListening(t *testing.T) {
 				synctest.Wait()
 				checkProblemLog(t, "srv2", s2.log.String(), failover.ProblemNoListener, "WARN")
 				checkProblemGauges(t, "srv2", s2.node, failover.ProblemNoListener)
-				if got := p.pushes.count("[srv2] Nothing listens on 'srv1''s link port | ", failover.AlertMismatch); got != 1 {
+				if got := p.pushes.count("[srv2] Nothing listens on the link port of 'srv1' | ", failover.AlertMismatch); got != 1 {
 					t.Errorf("%d peer_not_listening pushes, want 1: %q", got, p.pushes.get())
 				}
 

@@ -39,9 +39,10 @@ type Disable uint8
 
 // Guards the planted-bug test turns off.
 const (
-	DisableWithhold Disable = 1 << iota // a takeover that finds the peer's fresh write withholds
-	DisableTiePause                     // the node that is not preferred pauses before taking a record that points at neither
-	DisableFlapHold                     // the peer took the record earlier in this episode: leave it
+	DisableWithhold    Disable = 1 << iota // a takeover that finds the peer's fresh write withholds
+	DisableTiePause                        // the node that is not preferred pauses before taking a record that points at neither
+	DisableFlapHold                        // the peer took the record earlier in this episode: leave it
+	DisableRestartHold                     // a peer that restarts keeps the record for its grace
 )
 
 // Timings of the rule.

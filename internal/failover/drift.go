@@ -18,6 +18,10 @@ func (s *State) scheduleReads(c *Config, now time.Time, acts []Action) []Action 
 		s.lastLook, s.reading = now, true
 		return append(acts, ActRead{})
 	}
+	if !s.ep.lookAt.IsZero() && !s.link && !s.reading && s.job == nil && !now.Before(s.ep.lookAt) {
+		s.ep.lookAt, s.reading = time.Time{}, true
+		return append(acts, ActRead{})
+	}
 	if c.DriftInterval <= 0 || now.Before(s.driftNext) {
 		return acts
 	}
@@ -56,6 +60,15 @@ func (s *State) read(c *Config, ev EvRead, acts []Action) []Action {
 		// Read during the loss: the peer wrote the record in this
 		// episode, so it is alive.
 		return s.withhold(c, ev.Record.Content, ev.At, acts)
+	}
+	if !s.link && ev.Record.Content != c.ThisValue && !s.pendingDown && s.job == nil && s.failbackLanding(c, ev.Record, ev.Asked) {
+		// The owner's failback, decided on the link, landed after this
+		// node's takeover found the record its own (a write sent just
+		// before the owner died, slow to land): the takeover decides
+		// again, and counts it unchanged.
+		s.pendingDown = true
+		acts = append(acts, ActLog{slog.LevelWarn, LogFailbackLanded, "the peer's failback, due as the link broke, landed since this node took the record; taking it again",
+			[]any{"peer", c.Other, "content", ev.Record.Content}})
 	}
 	wrote := before != "" && before != ev.Record.Content || changedAfter(ev.Record, s.linkSince)
 	unasked := s.link && wrote && s.peersValue(c, ev.Record.Content) && !s.lastTurn.Before(s.sanctioned) &&
@@ -113,6 +126,7 @@ func (s State) peerWroteRec(c *Config, rec Record) bool {
 	a.BaseAt = s.baseAt()
 	a.LinkFrom, a.LinkUntil = s.onLink()
 	a.LinkSaid = s.linkSaid()
+	s.also(c, &a)
 	return a.peerWrote(rec, s.lastTurn)
 }
 

@@ -24,10 +24,7 @@ func (s *State) start(c *Config, p Purpose, content string, announce bool, title
 			a.BaseAt = s.baseAt()
 			a.LinkFrom, a.LinkUntil = s.onLink()
 			a.LinkSaid = s.linkSaid()
-			if !s.ep.failbackDue.IsZero() {
-				a.AlsoBase, a.AlsoFrom, a.AlsoUntil = c.Preferred, s.ep.failbackDue, s.ep.failbackDue.Add(FreshRead+APITimeout)
-				a.AlsoAnnounced = s.ep.announced
-			}
+			s.also(c, &a)
 		}
 	case Failback:
 		if !s.failbackHeld && s.claim != s.peerValue {
@@ -49,6 +46,24 @@ func (s *State) start(c *Config, p Purpose, content string, announce bool, title
 	}
 	return append(acts, a,
 		ActLog{slog.LevelInfo, p.String() + logStartedSuffix, "checking the record", []any{"want", content}})
+}
+
+// also sets a's window of the owner's failback that was due as the link
+// broke, if one was: it may land in this episode and counts as unchanged.
+func (s State) also(c *Config, a *ActEnsure) {
+	if !s.ep.failbackDue.IsZero() {
+		a.AlsoBase, a.AlsoFrom, a.AlsoUntil = c.Preferred, s.ep.failbackDue, s.ep.failbackDue.Add(FreshRead+APITimeout)
+		a.AlsoAnnounced = s.ep.announced
+	}
+}
+
+// failbackLanding reports whether rec, asked at asked during this
+// episode, holds the owner's failback that was due as the link broke,
+// landed since (ActEnsure.failbackLanded): not the peer's takeover.
+func (s State) failbackLanding(c *Config, rec Record, asked time.Time) bool {
+	var a ActEnsure
+	s.also(c, &a)
+	return s.ep.on && a.failbackLanded(rec, asked)
 }
 
 func (s *State) attempt(c *Config, ev EvAttempt, acts []Action) []Action {
@@ -132,6 +147,13 @@ func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
 	}
 	if !ev.Changed {
 		acts, _ = s.learn(c, Record{Content: ev.Content}, ev.Asked, acts)
+		if j.purpose == Takeover && ev.Content == c.ThisValue && !s.link && !s.ep.failbackDue.IsZero() {
+			// The owner's failback may land until its window ends (a
+			// slow API): a look then, whose answer read() judges.
+			if until := s.ep.failbackDue.Add(FreshRead + APITimeout); ev.Asked.Before(until) {
+				s.ep.lookAt = until.Add(StaleReads)
+			}
+		}
 	}
 	if ev.Withheld {
 		if j.purpose == Failback {

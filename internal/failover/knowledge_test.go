@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -372,6 +373,47 @@ func TestProbeRearms(t *testing.T) {
 		}
 		if took != tt.rearmed {
 			t.Errorf("the record on %s: takes it on evidence %v, want %v", tt.content, took, tt.rearmed)
+		}
+	}
+}
+
+// The owner's failback, due as the link broke, that lands after this
+// node's takeover found the record its own (sent just before the owner
+// died, slow to land) is not the peer's takeover: the takeover decides
+// again, and takes it. Stamped after its window, it is the peer's write.
+func TestFailbackLandedLate(t *testing.T) {
+	c := testMachine(false)
+	var evs []Event
+	for d := sec; d <= 30*sec; d += sec {
+		evs = append(evs, hbAt(d, at(d-10*ms), FlagHealthy))
+	}
+	lost := seq(up(100*ms), read(150*ms, "srv2"), evs, tick(30200*ms), down(30500*ms),
+		EvDone{At: at(31 * sec), Asked: at(30900 * ms), Job: 1, Content: "srv2", Purpose: Takeover}, ticks(32*sec, 45*sec))
+	for _, tt := range []struct {
+		name     string
+		stamp    time.Time
+		again    bool
+		withhold bool
+	}{
+		{"stamped within the failback's window", at(32 * sec), true, false},
+		{"stamped after it", at(45 * sec), false, true},
+	} {
+		landed := EvRead{At: at(46 * sec), Asked: at(45900 * ms), Record: Record{Content: "srv1", Modified: tt.stamp}, Drift: true}
+		var ensures int
+		var names []string
+		for _, a := range actions(c, seq(lost, landed)...) {
+			switch a := a.(type) {
+			case ActEnsure:
+				ensures++
+			case ActLog:
+				names = append(names, a.Event)
+			}
+		}
+		if again := ensures == 2; again != tt.again || slices.Contains(names, LogFailbackLanded) != tt.again {
+			t.Errorf("%s: takeovers %d, logs %q; want a second one: %v", tt.name, ensures, names, tt.again)
+		}
+		if slices.Contains(names, LogPeerTook) != tt.withhold {
+			t.Errorf("%s: logs %q; want the peer's write noted: %v", tt.name, names, tt.withhold)
 		}
 	}
 }

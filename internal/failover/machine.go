@@ -448,7 +448,8 @@ func (s *State) learn(c *Config, rec Record, at time.Time, acts []Action) ([]Act
 		base = s.ep.first
 	}
 	touched := s.peerKnown && peerTouched(rec.Content, base, c.ThisValue, s.peerValue)
-	if (s.peersValue(c, rec.Content) || touched) && (changed || s.ep.held) && !changedBefore(rec, s.ep.since) && !onLink {
+	if (s.peersValue(c, rec.Content) || touched) && (changed || s.ep.held) && !changedBefore(rec, s.ep.since) && !onLink &&
+		!s.failbackLanding(c, rec, at) {
 		acts = s.notePeerTook(c, "the record holds the peer's value, which it did not when this episode began", acts)
 	}
 	return acts, true

@@ -268,7 +268,7 @@ func problemTitle(c *Config, kind string) string {
 	case ProblemRole:
 		return "both nodes have the same role"
 	case ProblemNoListener:
-		return fmt.Sprintf("nothing listens on '%s''s link port", c.Other)
+		return fmt.Sprintf("nothing listens on the link port of '%s'", c.Other)
 	case ProblemVersion:
 		return fmt.Sprintf("'%s' speaks another link protocol version", c.Other)
 	case ProblemSettings:

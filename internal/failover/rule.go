@@ -90,6 +90,18 @@ func mayBePeers(content, own, peer string, known bool) bool {
 	return content == peer || !known
 }
 
+// failbackLanded reports whether rec, asked at asked, holds the owner's
+// failback, decided on the link when it was due and landed since: dated
+// within its window, or, undated, announced and read within it.
+func (a ActEnsure) failbackLanded(rec Record, asked time.Time) bool {
+	if rec.Content != a.AlsoBase || rec.Content == "" {
+		return false
+	}
+	dated := !rec.Modified.IsZero() && !rec.Modified.Before(a.AlsoFrom.Add(-clockSkew)) && !rec.Modified.After(a.AlsoUntil.Add(clockSkew))
+	undated := rec.Modified.IsZero() && a.AlsoAnnounced && !asked.After(a.AlsoUntil)
+	return dated || undated
+}
+
 // peerWrote reports whether the peer's value in rec was written during
 // this episode, so the peer was alive then: the record held something else
 // when the link was last good (the base), or, with no base known, it
@@ -102,15 +114,8 @@ func (a ActEnsure) peerWrote(rec Record, asked time.Time) bool {
 		// episode's.
 		return false
 	}
-	if rec.Content == a.AlsoBase && rec.Content != "" {
-		// The owner's failback, decided on the link when it was due and
-		// landed since: dated within its window, or, undated, announced
-		// and read within it.
-		dated := !rec.Modified.IsZero() && !rec.Modified.Before(a.AlsoFrom.Add(-clockSkew)) && !rec.Modified.After(a.AlsoUntil.Add(clockSkew))
-		undated := rec.Modified.IsZero() && a.AlsoAnnounced && !asked.After(a.AlsoUntil)
-		if dated || undated {
-			return false
-		}
+	if a.failbackLanded(rec, asked) {
+		return false
 	}
 	// Surely changed since the link was last good: the peer wrote it,
 	// even if it holds the base again (changed away and back), or none is

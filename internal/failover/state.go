@@ -74,6 +74,10 @@ type episode struct {
 	// counts as unchanged too. Zero if not.
 	failbackDue time.Time
 	announced   bool // the peer announced that failback (its keepalives claimed the preferred value)
+	// lookAt: this node's takeover found the record its own while that
+	// failback could still land: it looks once more when it no longer
+	// can (zero: no look due).
+	lookAt time.Time
 	// sawMissing: the record was missing during the episode, or when it
 	// began; the first value seen after it, undated, may be the peer's
 	// write.
@@ -365,6 +369,9 @@ func (s State) Deadline(c *Config) time.Time {
 		}
 		if s.ep.evidence && s.probe == probeFailed {
 			earliest(s.watchNext)
+		}
+		if !s.ep.lookAt.IsZero() {
+			earliest(s.ep.lookAt)
 		}
 	}
 	if c.DriftInterval > 0 {

@@ -9,7 +9,7 @@ import (
 // takeOver acts on a lost link (rules 1 and 3, and the split-brain guard),
 // unless this node was frozen, is still starting, or is unhealthy.
 func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
-	if s.link || !s.pendingDown || now.Before(s.grace) || now.Before(s.restartBy) || !s.everLinked && now.Sub(s.started) < c.PeerTimeout {
+	if s.link || !s.pendingDown || now.Before(s.grace) || s.restartHeld(c, now) || !s.everLinked && now.Sub(s.started) < c.PeerTimeout {
 		return acts
 	}
 	if s.peer != declaredDown {
@@ -77,6 +77,12 @@ func (s *State) takeOver(c *Config, now time.Time, acts []Action) []Action {
 	return s.start(c, Takeover, c.ThisValue, !s.ep.took, s.titleDown(c), now, acts)
 }
 
+// restartHeld reports whether a peer that said it restarts still has the
+// record kept for it.
+func (s State) restartHeld(c *Config, now time.Time) bool {
+	return now.Before(s.restartBy) && c.Disable&DisableRestartHold == 0
+}
+
 func (s *State) titleDown(c *Config) string {
 	return fmt.Sprintf("[%s] Server '%s' is now down (%s)", c.This, c.Other, s.downReason(c))
 }
@@ -137,7 +143,7 @@ func (s *State) watch(c *Config, now time.Time, acts []Action) []Action {
 		acts = append(acts, ActProbe{})
 	}
 	if s.pendingDown || !s.ep.evidence || s.ep.contest || s.probe != probeFailed || now.Before(s.watchNext) || s.job != nil ||
-		!s.healthy || s.failing || s.rec.missing || now.Before(s.grace) || now.Before(s.restartBy) {
+		!s.healthy || s.failing || s.rec.missing || now.Before(s.grace) || s.restartHeld(c, now) {
 		return acts
 	}
 	s.watchNext = now.Add(WatchEvery)

@@ -12,6 +12,7 @@ const (
 	LogLinkDown          = "link_down"
 	LogPeerAlive         = "peer_alive"
 	LogPeerRestarting    = "peer_restarting"
+	LogFailbackLanded    = "failback_landed"
 	LogRestarting        = "restarting"
 	LogPeerUp            = "peer_up"
 	LogPeerDown          = "peer_down"
