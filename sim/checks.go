@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/clooster/clooster/internal/failover"
+	"github.com/clooster/clooster/internal/recordset"
 )
 
 // The invariants of docs/WRITE-RULE.md, judged on the ground truth. Each
@@ -48,7 +50,7 @@ func (t *truth) checkNoPingPong(wr apiWrite) {
 		// The writer read before the peer's write landed: the two raced,
 		// each on a fresh read (checkFresh). Only a provider that
 		// compares and swaps can rule that out; see WRITE-RULE.md.
-		if t.w.sc.Swap {
+		if t.w.sc.Swap && overlap(wr, prev) {
 			t.w.fail("compare and swap", "%s's write of %q raced %s's write of %.3fs, with a provider that compares and swaps",
 				nodeName(wr.by), wr.content, nodeName(prev.by), t.w.since(prev.at))
 			return
@@ -62,6 +64,24 @@ func (t *truth) checkNoPingPong(wr apiWrite) {
 	}
 	t.w.fail("no ping-pong", "%s wrote %q (%s) over %s's %q of %.3fs, and %s stayed alive",
 		nodeName(wr.by), wr.content, wr.purpose, nodeName(prev.by), prev.content, t.w.since(prev.at), nodeName(prev.by))
+}
+
+// overlap reports whether wr and prev changed a record in common: the
+// only writes a provider that compares and swaps each record keeps from
+// racing (two writes to other records of one set each find their record
+// as read).
+func overlap(wr, prev apiWrite) bool {
+	a, b := strings.Split(wr.content, recordset.Sep), strings.Split(wr.before, recordset.Sep)
+	c, d := strings.Split(prev.content, recordset.Sep), strings.Split(prev.before, recordset.Sep)
+	if len(a) != len(b) || len(c) != len(d) || len(a) != len(c) {
+		return true
+	}
+	for i := range a {
+		if a[i] != b[i] && c[i] != d[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // raced reports whether wr was decided on a read that showed the record

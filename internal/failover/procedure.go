@@ -121,7 +121,7 @@ func (j *Job) Read(asked, at time.Time, rec Record, err error) Step {
 		switch {
 		case rec.Content == a.Content:
 			v = verdictNothing
-		case a.Conditional && rec.Content == j.paused && rec.Content == a.Base:
+		case a.Conditional && rec.Content == j.paused && !a.peerWrote(rec, asked):
 			v = verdictWrite
 		case a.peersOrTouched(rec.Content) && a.Conditional:
 			v = verdictWithhold

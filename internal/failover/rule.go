@@ -117,6 +117,13 @@ func (a ActEnsure) peerWrote(rec Record, asked time.Time) bool {
 	if a.failbackLanded(rec, asked) {
 		return false
 	}
+	if a.Base != "" && rec.Content != a.Base && strings.Contains(rec.Content, PartSep) && !a.peers(rec.Content) &&
+		!peerTouched(rec.Content, a.Base, a.Own, a.Peer) {
+		// A set that holds the peer's value in part, where no record
+		// came to hold it since the base: an edit moved a record away
+		// from it, the peer moved none.
+		return false
+	}
 	// Surely changed since the link was last good: the peer wrote it,
 	// even if it holds the base again (changed away and back), or none is
 	// known. (A stamp within the clock margin of that moment cannot say.)
