@@ -109,8 +109,12 @@ func cmdRun(ctx context.Context, args, environ []string, stderr io.Writer) error
 func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
 	fs := newFlags("check")
 	path := fs.String("config", "", "configuration file")
+	next := fs.String("diff", "", "a new configuration file: print what a reload to it would change")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *next != "" {
+		return checkDiff(*next, *path, fs.Args(), environ, stdout, stderr)
 	}
 	files := fs.Args()
 	if *path != "" && (len(files) != 1 || files[0] != *path) {
@@ -141,6 +145,58 @@ func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "clooster: configuration from %s is valid (%s, role %s)\n", from, cfg.ThisServer, cfg.Role)
 	return nil
+}
+
+// checkDiff prints what a reload from the running configuration (found as
+// check finds it, the environment applied) to the file next would change,
+// one line per change. It fails (exit status 1) if a change would wait
+// for a restart, and as for an invalid configuration (2) if next is
+// invalid.
+func checkDiff(next, flagPath string, args, environ []string, stdout, stderr io.Writer) error {
+	running, from, err := loadConfig(flagPath, args, environ)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(next, environ)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return usageError{fmt.Errorf("%s: invalid configuration, a reload would keep the running one:\n%w", next, err)}
+		}
+		return usageError{err}
+	}
+	for _, w := range cfg.Warnings {
+		if !strings.HasPrefix(w, next+" ") { // a warning about the file names it
+			w = next + ": " + w
+		}
+		fmt.Fprintf(stderr, "clooster: warning: %s\n", w)
+	}
+	if from == "" {
+		from = "the environment"
+	}
+	changes := config.Diff(running, cfg)
+	for _, c := range changes {
+		fmt.Fprintln(stdout, c)
+	}
+	pending := config.Pending(changes)
+	switch {
+	case len(pending) > 0:
+		return fmt.Errorf("a reload from %s to %s would leave %d of %d changes waiting for a restart: %s",
+			from, next, len(pending), len(changes), strings.Join(pending, ", "))
+	case len(changes) == 0:
+		fmt.Fprintf(stderr, "clooster: a reload from %s to %s would change nothing\n", from, next)
+	default:
+		fmt.Fprintf(stderr, "clooster: a reload from %s to %s would apply %s live\n", from, next, plural(len(changes), "change"))
+	}
+	return nil
+}
+
+// plural is n and word, with an "s" unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // checkPair compares the two nodes' files: each is loaded and validated
