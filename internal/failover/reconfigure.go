@@ -134,7 +134,7 @@ func (l *Loop) Reconfigure(ev EvReconfigure) (acts []Action, kick, applied bool)
 			c.Record, c.ThisValue, c.OtherValue, c.OtherKnown, c.Preferred = old.Record, old.ThisValue, old.OtherValue, old.OtherKnown, old.Preferred
 		}
 	}
-	l.S.rearmDrift(old, &c, ev.At)
+	l.S.rearm(old, &c, ev.At)
 	l.C = &c
 	if read {
 		l.S.reading = true
@@ -144,10 +144,17 @@ func (l *Loop) Reconfigure(ev EvReconfigure) (acts []Action, kick, applied bool)
 	return append(acts, more...), kick || k, applied
 }
 
-// rearmDrift moves the next drift check to the new interval after the
-// last one (at once if that is past), or to an interval from now for a
-// check newly turned on.
-func (s *State) rearmDrift(old, c *Config, now time.Time) {
+// rearm moves the next drift check to the new interval after the last
+// one (at once if that is past), or to an interval from now for a check
+// newly turned on; without a peer_check, no probe is awaited, and none
+// holds off a takeover.
+func (s *State) rearm(old, c *Config, now time.Time) {
+	if !c.PeerCheck {
+		s.probe, s.probing = probeNone, false
+		if s.guard == GuardPeerServing {
+			s.guard = guardNone
+		}
+	}
 	switch {
 	case c.DriftInterval == old.DriftInterval || c.DriftInterval <= 0:
 	case old.DriftInterval <= 0:

@@ -125,6 +125,18 @@ func TestReconfigureTimings(t *testing.T) {
 	}
 }
 
+// A peer_check taken out while its probe holds off a takeover: the
+// takeover goes on, awaiting no answer.
+func TestReconfigurePeerCheckOff(t *testing.T) {
+	c := with(testMachine(false), func(c *Config) { c.PeerCheck = true })
+	_, got := loopRun(c, seq(linked(c, "srv1"), actives(2*sec, 5*sec), ticks(6*sec, 11*sec),
+		reconf(12*sec, c, func(c *Config) { c.PeerCheck = false }), EvProbe{At: at(12500 * ms), Serving: true, Detail: "late"})...)
+	want := []string{"hook on_standby", "close: ping timeout (nothing heard for 5s)", "hook on_peer_down", "probe", "ensure#1 srv2 base=srv1 yield"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("actions:\ngot  %q\nwant %q", got, want)
+	}
+}
+
 // A reload to shorter timings is no freeze: the gap since the last turn
 // is judged by the timings it passed under.
 func TestReconfigureIsNoFreeze(t *testing.T) {
