@@ -180,6 +180,18 @@ func (r *Runner) Set(commands map[string]string, timeout time.Duration) {
 	r.mu.Unlock()
 }
 
+// Configured reports whether an event has a command.
+func (r *Runner) Configured() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.Commands {
+		if c != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Stats returns the counters.
 func (r *Runner) Stats() Stats {
 	r.mu.Lock()
