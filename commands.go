@@ -13,7 +13,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/clooster/clooster/config"
@@ -90,20 +92,25 @@ func loadPeerFile(path string) (*config.Config, error) {
 }
 
 func cmdRun(ctx context.Context, args, environ []string, stderr io.Writer) error {
+	// SIGHUP reloads the configuration; taken from the start, so that an
+	// early one does not end the process (its default action).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	fs := newFlags("clooster")
 	path := fs.String("config", "", "configuration file")
 	dryRun := fs.Bool("dry-run", false, "do everything but the record writes, which are logged")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, _, err := loadConfig(*path, fs.Args(), environ)
+	cfg, from, err := loadConfig(*path, fs.Args(), environ)
 	if err != nil {
 		return err
 	}
 	if *dryRun {
 		cfg.DryRun = true
 	}
-	return runDaemon(ctx, cfg, stderr)
+	return runDaemon(ctx, cfg, stderr, source{path: from, environ: environ, dryRun: *dryRun, hup: hup})
 }
 
 func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
@@ -388,6 +395,16 @@ func printStatus(w io.Writer, st watchdog.Status, now time.Time) {
 	}
 	if st.DryRun {
 		fmt.Fprintln(w, "mode     DRY RUN: record writes are only logged")
+	}
+	if c := st.Config; c != nil {
+		line := fmt.Sprintf("config   loaded %s, %s since start", ago(c.LoadedAt), plural(c.Reloads, "reload"))
+		if c.LastError != "" {
+			line += "; the last FAILED, running on the one loaded: " + c.LastError
+		}
+		fmt.Fprintln(w, line)
+		if len(c.PendingRestart) > 0 {
+			fmt.Fprintf(w, "         waiting for a restart: %s\n", strings.Join(c.PendingRestart, ", "))
+		}
 	}
 }
 
