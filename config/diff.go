@@ -90,6 +90,7 @@ func Diff(running, next *Config) []Change {
 	d.str("failback_delay", a.FailbackDelay.String(), b.FailbackDelay.String(), true)
 	d.str("drift_check_interval", a.DriftCheckInterval.String(), b.DriftCheckInterval.String(), true)
 	d.str("handover_on_stop", strconv.FormatBool(a.Handover()), strconv.FormatBool(b.Handover()), true)
+	d.str("restart_grace", a.RestartGrace.String(), b.RestartGrace.String(), true)
 
 	// How the providers are reached: waits for a restart.
 	d.secret("cloudflare.token", a.Cloudflare.Token, b.Cloudflare.Token, false)

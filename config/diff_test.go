@@ -45,12 +45,14 @@ func TestDiff(t *testing.T) {
 			set(m, "failback_delay", "10s")
 			set(m, "drift_check_interval", "1m")
 			set(m, "handover_on_stop", false)
+			set(m, "restart_grace", "1m")
 		}, want: []change{
 			{"keepalive_interval", `"500ms"`, `"1s"`, true},
 			{"peer_timeout", `"2.5s"`, `"4s"`, true},
 			{"failback_delay", `"30s"`, `"10s"`, true},
 			{"drift_check_interval", `"5m0s"`, `"1m0s"`, true},
 			{"handover_on_stop", `"true"`, `"false"`, true},
+			{"restart_grace", `"30s"`, `"1m0s"`, true},
 		}},
 		{name: "the link waits", after: func(m map[string]any) {
 			set(m, "key", newKey)

@@ -64,10 +64,11 @@ type reloadReq struct {
 // The node takes of cfg, at once and without dropping the link: the
 // timings (KeepaliveInterval, PeerTimeout, FailbackDelay, DriftInterval;
 // deadlines under way are reckoned anew, see failover.EvReconfigure),
-// Handover, Notifier, Hooks, Health and PeerProbe. The link's keepalives
-// follow the new interval, and the peer gets this node's INFO again, so
-// that its comparison of the two files sees the new settings; this node
-// compares the peer's last INFO with its own new settings too. The record
+// Handover, RestartGrace, Notifier, Hooks, Health and PeerProbe. The
+// link's keepalives follow the new interval, and the peer gets this
+// node's INFO again, so that its comparison of the two files sees the new
+// settings; this node compares the peer's last INFO with its own new
+// settings too. The record
 // set (RecordName, ThisValue, OtherValue, OtherKnown, Preferred, Records,
 // RecordStates, RecordKeys, Store, and Settings, which describes it) is
 // taken at the first moment no record update is under way: the records
@@ -127,7 +128,7 @@ type setDone struct {
 func (n *Node) reload(cfg Config, loop *failover.Loop, w *worker, rl *reloading, now time.Time) ([]failover.Action, bool) {
 	c := &n.cfg
 	c.KeepaliveInterval, c.PeerTimeout, c.FailbackDelay = cfg.KeepaliveInterval, cfg.PeerTimeout, cfg.FailbackDelay
-	c.DriftInterval, c.Handover = cfg.DriftInterval, cfg.Handover
+	c.DriftInterval, c.Handover, c.RestartGrace = cfg.DriftInterval, cfg.Handover, cfg.RestartGrace
 	c.Notifier, c.Hooks = cfg.Notifier, cfg.Hooks
 	hadHealth := c.Health != nil
 	c.Health, c.PeerProbe = cfg.Health, cfg.PeerProbe
@@ -136,7 +137,7 @@ func (n *Node) reload(cfg Config, loop *failover.Loop, w *worker, rl *reloading,
 
 	fc := *loop.C
 	fc.PeerTimeout, fc.Keepalive, fc.FailbackDelay = cfg.PeerTimeout, cfg.KeepaliveInterval, cfg.FailbackDelay
-	fc.PeerCheck, fc.DriftInterval, fc.Handover = cfg.PeerProbe != nil, cfg.DriftInterval, cfg.Handover
+	fc.PeerCheck, fc.DriftInterval, fc.Handover, fc.RestartGrace = cfg.PeerProbe != nil, cfg.DriftInterval, cfg.Handover, cfg.RestartGrace
 	acts, kick, _ := loop.Reconfigure(failover.EvReconfigure{At: now, Config: fc})
 	n.mc = *loop.C
 	if hadHealth && cfg.Health == nil {
