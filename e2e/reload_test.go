@@ -117,9 +117,7 @@ func TestReload(t *testing.T) {
 	}
 	for _, want := range []string{`event=reloaded key=notify[0]`, `event=reloaded key=pushbullet.key`, `event=reloaded key=health.tcp`,
 		`event=reloaded key="records[api.example.com CNAME]"`, `event=records_changed`} {
-		if !strings.Contains(a.Log(), want) {
-			t.Errorf("srv1's log lacks %q", want)
-		}
+		waitLog(t, a, want)
 	}
 	if got := metric(t, a, "clooster_config_last_reload_successful"); got != 1 {
 		t.Errorf("clooster_config_last_reload_successful %v, want 1", got)
@@ -142,9 +140,7 @@ func TestReload(t *testing.T) {
 	if c := st.Config; !strings.Contains(c.LastError, "peer_timeout: must be > keepalive_interval") || c.Reloads != 2 {
 		t.Errorf("/status config after an invalid reload: %+v", c)
 	}
-	if !strings.Contains(a.Log(), `event=reload_failed key=peer_timeout`) {
-		t.Errorf("srv1's log lacks the failed reload's problem with its key")
-	}
+	waitLog(t, a, `event=reload_failed key=peer_timeout`)
 	if got := metric(t, a, "clooster_config_last_reload_successful"); got != 0 {
 		t.Errorf("clooster_config_last_reload_successful %v after an invalid reload, want 0", got)
 	}
@@ -178,9 +174,7 @@ func TestReload(t *testing.T) {
 	if c := st.Config; c.LastError != "" || !slices.Equal(c.PendingRestart, []string{"log.format"}) {
 		t.Errorf("/status config: %+v, want no error, log.format waiting for a restart", c)
 	}
-	if !strings.Contains(a.Log(), `msg="configuration change waits for a restart" event=reloaded key=log.format`) {
-		t.Errorf("srv1's log does not say log.format waits for a restart")
-	}
+	waitLog(t, a, `msg="configuration change waits for a restart" event=reloaded key=log.format`)
 	unmoved("after both reloads, srv2 first")
 
 	// Then srv1 first: a shorter failback_delay on both.
@@ -190,9 +184,7 @@ func TestReload(t *testing.T) {
 	rewrite("srv1", p.Srv1, true, srv1Live...)
 	rewrite("srv2", p.Srv2, false)
 	for name, proc := range procs {
-		if !strings.Contains(proc.Log(), `event=reloaded key=failback_delay old="\"3s\"" new="\"2s\""`) {
-			t.Errorf("%s's log lacks the new failback_delay", name)
-		}
+		waitLog(t, proc, `event=reloaded key=failback_delay old="\"3s\"" new="\"2s\""`)
 		if c := statusOf(t, proc).Config; c.LastError != "" {
 			t.Errorf("%s: /status config %+v", name, c)
 		}
@@ -223,6 +215,13 @@ func serviceListener(t *testing.T) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// waitLog waits for p's output to show s: what the process writes
+// reaches the test through a pipe, a moment later.
+func waitLog(t *testing.T, p *pairtest.Proc, s string) {
+	t.Helper()
+	pairtest.WaitFor(t, 2*time.Second, p.Label+"'s log line "+s, func() bool { return strings.Contains(p.Log(), s) })
 }
 
 func statusOf(t *testing.T, p *pairtest.Proc) watchdog.Status {
