@@ -115,7 +115,9 @@ type Hooks interface {
 
 // Node is one side of the pair: the link to the peer, the state machine and
 // the record updates it decides. Run owns every goroutine it starts and
-// waits for them before it returns; Status may be called from any goroutine.
+// waits for them before it returns; Status, SetConfigStatus and Reload may
+// be called from any goroutine (Reload hands its configuration to Run's
+// loop, which applies it).
 type Node struct {
 	cfg Config
 	mc  failover.Config
