@@ -110,7 +110,10 @@ func (d *service) reload(ctx context.Context) {
 
 	d.hub.Replace(chans)
 	d.runner.Set(hookCommands(applied), applied.Hooks.Timeout.D())
-	d.monitor.Reconfigure(healthCheck(applied), applied.Health.Interval.D(), applied.Health.Fall, applied.Health.Rise)
+	if h, r := applied.Health, d.running.Health; healthCheck(applied) != healthCheck(d.running) ||
+		h.Interval != r.Interval || h.Fall != r.Fall || h.Rise != r.Rise {
+		d.monitor.Reconfigure(healthCheck(applied), h.Interval.D(), h.Fall, h.Rise)
+	}
 	d.logs.setLevel(applied.Log.Level)
 	d.token.Store(&applied.Status.Token)
 	if err := d.node.Reload(ctx, nc); err != nil {
