@@ -193,17 +193,9 @@ func checkDiff(next, flagPath string, args, environ []string, stdout, stderr io.
 	case len(changes) == 0:
 		fmt.Fprintf(stderr, "clooster: a reload from %s to %s would change nothing\n", from, next)
 	default:
-		fmt.Fprintf(stderr, "clooster: a reload from %s to %s would apply %s live\n", from, next, plural(len(changes), "change"))
+		fmt.Fprintf(stderr, "clooster: a reload from %s to %s would apply %s live\n", from, next, logtext.Count(len(changes), "change"))
 	}
 	return nil
-}
-
-// plural is n and word, with an "s" unless n is 1.
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // checkPair compares the two nodes' files: each is loaded and validated
@@ -397,7 +389,7 @@ func printStatus(w io.Writer, st watchdog.Status, now time.Time) {
 		fmt.Fprintln(w, "mode     DRY RUN: record writes are only logged")
 	}
 	if c := st.Config; c != nil {
-		line := fmt.Sprintf("config   loaded %s, %s since start", ago(c.LoadedAt), plural(c.Reloads, "reload"))
+		line := fmt.Sprintf("config   loaded %s, %s since start", ago(c.LoadedAt), logtext.Count(c.Reloads, "reload"))
 		if c.LastError != "" {
 			line += "; the last FAILED, running on the one loaded: " + c.LastError
 		}

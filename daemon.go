@@ -172,7 +172,11 @@ func (d *service) nodeConfig(cfg *config.Config, set *recordset.Set) watchdog.Co
 		Handover:          cfg.Handover(),
 		RestartGrace:      cfg.RestartGrace.D(),
 		Notifier:          d.hub,
-		Hooks:             d.runner,
+	}
+	for _, c := range hookCommands(cfg) {
+		if c != "" {
+			nc.Hooks = d.runner // else a transition does not log as a hook
+		}
 	}
 	if !healthCheck(cfg).Empty() {
 		m := d.monitor
