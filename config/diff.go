@@ -105,9 +105,13 @@ func Diff(running, next *Config) []Change {
 	d.str("rfc2136.transport", xa.Transport, xb.Transport, false)
 
 	// The record set: live.
-	d.str("rfc2136.zone", xa.Zone, xb.Zone, true)
+	if !sameName(xa.Zone, xb.Zone) {
+		d.str("rfc2136.zone", xa.Zone, xb.Zone, true)
+	}
 	fa, fb := a.Cloudflare, b.Cloudflare
-	d.str("cloudflare.zone", fa.Zone, fb.Zone, true)
+	if !sameName(fa.Zone, fb.Zone) {
+		d.str("cloudflare.zone", fa.Zone, fb.Zone, true)
+	}
 	d.str("cloudflare.zone_id", fa.ZoneID, fb.ZoneID, true)
 	d.str("cloudflare.record", fa.Record, fb.Record, true)
 	d.str("cloudflare.type", fa.Type, fb.Type, true)
@@ -335,7 +339,9 @@ func (d *differ) records(running, next *Config) {
 		}
 		live := reachable(running, s)
 		d.str(p+".provider", r.Provider, s.Provider, live)
-		d.str(p+".zone", r.Zone, s.Zone, live)
+		if !sameName(r.Zone, s.Zone) {
+			d.str(p+".zone", r.Zone, s.Zone, live)
+		}
 		d.str(p+".zone_id", r.ZoneID, s.ZoneID, live)
 		for _, node := range nodes(r.Values, s.Values) {
 			d.str(fmt.Sprintf("%s.values[%s]", p, quote(node)), r.Values[node], s.Values[node], live)

@@ -148,6 +148,9 @@ func TestDiff(t *testing.T) {
 			{"notify[0]", "", `"ntfy://***:***@ntfy.example.com/***"`, true},
 			{"notify[1]", "", `"ntfy://ntfy.example.com/***"`, true},
 		}},
+		{name: "a zone with a final dot is the same zone", after: func(m map[string]any) {
+			set(m, "cloudflare.zone", "Example.com.")
+		}},
 		{name: "a channel's events", before: func(m map[string]any) {
 			set(m, "notify", []any{newNotify})
 		}, after: func(m map[string]any) {
