@@ -13,7 +13,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/clooster/clooster/config"
@@ -90,27 +92,36 @@ func loadPeerFile(path string) (*config.Config, error) {
 }
 
 func cmdRun(ctx context.Context, args, environ []string, stderr io.Writer) error {
+	// SIGHUP reloads the configuration; taken from the start, so that an
+	// early one does not end the process (its default action).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	fs := newFlags("clooster")
 	path := fs.String("config", "", "configuration file")
 	dryRun := fs.Bool("dry-run", false, "do everything but the record writes, which are logged")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, _, err := loadConfig(*path, fs.Args(), environ)
+	cfg, from, err := loadConfig(*path, fs.Args(), environ)
 	if err != nil {
 		return err
 	}
 	if *dryRun {
 		cfg.DryRun = true
 	}
-	return runDaemon(ctx, cfg, stderr)
+	return runDaemon(ctx, cfg, stderr, source{path: from, environ: environ, dryRun: *dryRun, hup: hup})
 }
 
 func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
 	fs := newFlags("check")
 	path := fs.String("config", "", "configuration file")
+	next := fs.String("diff", "", "a new configuration file: print what a reload to it would change")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *next != "" {
+		return checkDiff(*next, *path, fs.Args(), environ, stdout, stderr)
 	}
 	files := fs.Args()
 	if *path != "" && (len(files) != 1 || files[0] != *path) {
@@ -140,6 +151,50 @@ func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
 		from = "the environment"
 	}
 	fmt.Fprintf(stderr, "clooster: configuration from %s is valid (%s, role %s)\n", from, cfg.ThisServer, cfg.Role)
+	return nil
+}
+
+// checkDiff prints what a reload from the running configuration (found as
+// check finds it, the environment applied) to the file next would change,
+// one line per change. It fails (exit status 1) if a change would wait
+// for a restart, and as for an invalid configuration (2) if next is
+// invalid.
+func checkDiff(next, flagPath string, args, environ []string, stdout, stderr io.Writer) error {
+	running, from, err := loadConfig(flagPath, args, environ)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(next, environ)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return usageError{fmt.Errorf("%s: invalid configuration, a reload would keep the running one:\n%w", next, err)}
+		}
+		return usageError{err}
+	}
+	for _, w := range cfg.Warnings {
+		if !strings.HasPrefix(w, next+" ") { // a warning about the file names it
+			w = next + ": " + w
+		}
+		fmt.Fprintf(stderr, "clooster: warning: %s\n", w)
+	}
+	if from == "" {
+		from = "the environment"
+	}
+	changes := config.Diff(running, cfg)
+	for _, c := range changes {
+		fmt.Fprintln(stdout, c)
+	}
+	pending := config.Pending(changes)
+	switch {
+	case len(pending) > 0:
+		return fmt.Errorf("a reload from %s to %s would leave %d of %d changes waiting for a restart: %s",
+			from, next, len(pending), len(changes), strings.Join(pending, ", "))
+	case len(changes) == 0:
+		fmt.Fprintf(stderr, "clooster: a reload from %s to %s would change nothing\n", from, next)
+	default:
+		fmt.Fprintf(stderr, "clooster: a reload from %s to %s would apply %s live\n", from, next, logtext.Count(len(changes), "change"))
+	}
 	return nil
 }
 
@@ -332,6 +387,16 @@ func printStatus(w io.Writer, st watchdog.Status, now time.Time) {
 	}
 	if st.DryRun {
 		fmt.Fprintln(w, "mode     DRY RUN: record writes are only logged")
+	}
+	if c := st.Config; c != nil {
+		line := fmt.Sprintf("config   loaded %s, %s since start", ago(c.LoadedAt), logtext.Count(c.Reloads, "reload"))
+		if c.LastError != "" {
+			line += "; the last FAILED, running on the one loaded: " + c.LastError
+		}
+		fmt.Fprintln(w, line)
+		if len(c.PendingRestart) > 0 {
+			fmt.Fprintf(w, "         waiting for a restart: %s\n", strings.Join(c.PendingRestart, ", "))
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -221,3 +222,21 @@ func (f2bStore) Read(context.Context) (failover.Record, error) {
 	return failover.Record{Content: "srv1.example.com"}, nil
 }
 func (f2bStore) Write(context.Context, string) error { return nil }
+
+// The shipped unit reloads with SIGHUP to the main process, which the
+// daemon takes as a reload (systemd-analyze verify checks the rest in CI).
+func TestUnitReloadsWithSIGHUP(t *testing.T) {
+	data, err := os.ReadFile("deploy/clooster.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "ExecReload="); ok {
+			got = append(got, v)
+		}
+	}
+	if want := []string{"/bin/kill -HUP $MAINPID"}; !slices.Equal(got, want) {
+		t.Errorf("ExecReload: got %q, want %q", got, want)
+	}
+}

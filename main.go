@@ -42,6 +42,7 @@ const usage = `usage:
   clooster [-config FILE] [-dry-run] [FILE]   run the daemon
   clooster check [-config FILE] [FILE]        validate and print the effective configuration
   clooster check FILE FILE                    compare the two nodes' files (CLOOSTER_* variables not applied)
+  clooster check -diff NEWFILE [FILE]         print what a reload to NEWFILE would change, live or at a restart
   clooster status [-addr HOST:PORT] [-json]   show the state of a running daemon
   clooster notify-test [-config FILE] [FILE]  send one test push
   clooster secret                             print a fresh random key

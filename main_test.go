@@ -309,6 +309,37 @@ func TestPrintStatusShowsHealthAndGuard(t *testing.T) {
 	}
 }
 
+func TestPrintStatusShowsConfig(t *testing.T) {
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		c    *watchdog.ConfigStatus
+		want []string
+	}{
+		{"none", nil, nil},
+		{"reloaded", &watchdog.ConfigStatus{LoadedAt: now.Add(-time.Minute), Reloads: 1, PendingRestart: []string{"log.format", "tls.cert"}},
+			[]string{"config   loaded 1m0s ago, 1 reload since start", "         waiting for a restart: log.format, tls.cert"}},
+		{"the last failed", &watchdog.ConfigStatus{LoadedAt: now.Add(-time.Hour), Reloads: 2, LastError: "peer_timeout: must be > keepalive_interval (got 100ms)"},
+			[]string{"config   loaded 1h0m0s ago, 2 reloads since start; the last FAILED, running on the one loaded: peer_timeout: must be > keepalive_interval (got 100ms)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := watchdog.Status{Node: "srv1", Role: "server", Started: now.Add(-time.Hour), Config: tc.c,
+				Peer: watchdog.PeerStatus{Name: "srv2", State: watchdog.PeerUp, Since: now}}
+			var b strings.Builder
+			printStatus(&b, st, now)
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+				if strings.HasPrefix(line, "config ") || strings.Contains(line, "waiting for a restart") {
+					got = append(got, line)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPrintStatusShowsProblems(t *testing.T) {
 	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
 	st := watchdog.Status{Node: "srv2", Role: "client", Started: now.Add(-time.Hour),

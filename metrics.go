@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"sync"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -24,20 +25,30 @@ type daemonMetrics struct {
 	apiStats   func() cfapi.Stats
 	queueStats func() []notify.ChannelStats
 	hookStats  func() hooks.Stats
+	// reload is the last load of the configuration: whether it applied,
+	// and when the last one that did was (the start, or a reload).
+	reload func() (ok bool, at time.Time)
+	// hooksOn reports whether a hook is configured; nil: as if one were.
+	// Without one, the hooks' family is left out until a hook has run.
+	hooksOn func() bool
 
 	mu  sync.Mutex
 	set *metrics.Set
 }
 
-// newDaemonMetrics reads the clients' failures, the hub's channels if hub
-// is not nil, and the runner's hooks if runner is not nil.
-func newDaemonMetrics(clients []*cfapi.Client, hub *notify.Hub, runner *hooks.Runner) *daemonMetrics {
+// newDaemonMetrics reads the failures of the clients that clients lists
+// (nil: none), the hub's channels if hub is not nil, and the runner's hooks
+// if runner is not nil and has a hook or has run one.
+func newDaemonMetrics(clients func() []*cfapi.Client, hub *notify.Hub, runner *hooks.Runner) *daemonMetrics {
 	// # TYPE lines, as the node's metrics have them (a setting of the
 	// whole process).
 	metrics.ExposeMetadata(true)
 	d := &daemonMetrics{set: metrics.NewSet(), apiStats: func() cfapi.Stats {
 		var s cfapi.Stats
-		for _, c := range clients {
+		if clients == nil {
+			return s
+		}
+		for _, c := range clients() {
 			x := c.Stats()
 			s.RateLimited += x.RateLimited
 			s.AuthErrors += x.AuthErrors
@@ -52,6 +63,7 @@ func newDaemonMetrics(clients []*cfapi.Client, hub *notify.Hub, runner *hooks.Ru
 	}
 	if runner != nil {
 		d.hookStats = runner.Stats
+		d.hooksOn = runner.Configured
 	}
 	return d
 }
@@ -84,13 +96,30 @@ func (d *daemonMetrics) WritePrometheus(w io.Writer) {
 				Set(float64(c.Queued))
 		}
 	}
-	if d.hookStats != nil {
-		s := d.hookStats()
+	if s := d.hookStatsIf(); s != nil {
 		const f = "clooster_hook_runs_total"
 		counter(s.Runs-s.Failures, f, "result", "ok")
 		counter(s.Failures-s.Timeouts, f, "result", "failed")
 		counter(s.Timeouts, f, "result", "timeout")
 		counter(s.Dropped, f, "result", "dropped")
 	}
+	if d.reload != nil {
+		ok, at := d.reload()
+		gauge := func(name string, v float64) { d.set.GetOrCreateGauge(name, nil).Set(v) }
+		gauge("clooster_config_last_reload_successful", map[bool]float64{true: 1}[ok])
+		gauge("clooster_config_last_reload_success_timestamp_seconds", float64(at.Unix()))
+	}
 	d.set.WritePrometheus(w)
+}
+
+// hookStatsIf is the hooks' counts, nil if they are left out.
+func (d *daemonMetrics) hookStatsIf() *hooks.Stats {
+	if d.hookStats == nil {
+		return nil
+	}
+	s := d.hookStats()
+	if d.hooksOn != nil && !d.hooksOn() && s == (hooks.Stats{}) {
+		return nil
+	}
+	return &s
 }

@@ -45,6 +45,7 @@ func TestStatusPageGolden(t *testing.T) {
 		}
 	}
 	d.hookStats = func() hooks.Stats { return hooks.Stats{Runs: 10, Failures: 3, Timeouts: 1, Dropped: 2, Queued: 1} }
+	d.reload = func() (bool, time.Time) { return false, time.Unix(1767225600, 0) }
 
 	srv := httptest.NewServer(watchdog.StatusHandler(node, d.WritePrometheus))
 	defer srv.Close()
@@ -67,15 +68,23 @@ func TestDaemonMetricsWithoutParts(t *testing.T) {
 	tests := []struct {
 		name    string
 		hub     bool
+		hooks   map[string]string // nil: no runner
 		want    []string
 		wantNot []string
 	}{
-		{"no channel, no hooks", false,
+		{"no channel, no hooks", false, nil,
 			[]string{`clooster_dns_api_failures_total{kind="network"} 0`},
-			[]string{"clooster_notifications_total", "clooster_notification_retries_total", "clooster_notifications_queued", "clooster_hook_runs_total"}},
-		{"channels", true,
+			[]string{"clooster_notifications_total", "clooster_notification_retries_total", "clooster_notifications_queued", "clooster_hook_runs_total",
+				"clooster_config_"}},
+		{"channels", true, nil,
 			[]string{`clooster_notifications_queued{channel="pushbullet",service="pushbullet"} 0`},
 			[]string{"clooster_hook_runs_total"}},
+		{"a runner without hooks", false, map[string]string{"on_active": ""},
+			nil,
+			[]string{"clooster_hook_runs_total"}},
+		{"a runner with a hook", false, map[string]string{"on_active": "true"},
+			[]string{`clooster_hook_runs_total{result="ok"} 0`},
+			nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,8 +92,12 @@ func TestDaemonMetricsWithoutParts(t *testing.T) {
 			if tt.hub {
 				hub = notify.NewHub([]notify.Channel{{Name: "pushbullet", Service: "pushbullet", Sender: nopSender{}}}, nil)
 			}
+			var runner *hooks.Runner
+			if tt.hooks != nil {
+				runner = &hooks.Runner{Commands: tt.hooks}
+			}
 			var b strings.Builder
-			newDaemonMetrics(nil, hub, nil).WritePrometheus(&b)
+			newDaemonMetrics(nil, hub, runner).WritePrometheus(&b)
 			metricstest.Parse(t, b.String())
 			for _, want := range tt.want {
 				if !strings.Contains(b.String(), want+"\n") {

@@ -59,6 +59,14 @@ func systemdNotify(ctx context.Context, node *watchdog.Node, log *slog.Logger) {
 	}
 }
 
+// sdNotify sends state to systemd, if the daemon runs as a Type=notify
+// unit; otherwise it does nothing.
+func sdNotify(log *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		log.Debug("systemd notify failed", "error", err)
+	}
+}
+
 // statusLine is the one-line state systemctl status shows.
 func statusLine(st watchdog.Status) string {
 	rec := st.Record.Content

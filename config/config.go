@@ -60,11 +60,18 @@
 // what only both files show (the keys, the client's port, address and
 // certificate pins against the server's).
 //
+// # Reload
+//
+// Diff lists what a reload from the running configuration to a newly
+// loaded one would change, each change live or waiting for a restart;
+// Applied is what the node then runs: the new one, but for what waits.
+//
 // # Concurrency
 //
 // Load starts no goroutines and keeps no global state: it may be called
 // concurrently. A loaded Config is plain data, safe to read concurrently;
-// so is ComparePair, which only reads the TLS files the configurations name.
+// so is ComparePair, which only reads the TLS files the configurations
+// name, and so are Diff and Applied, which read nothing.
 package config
 
 import (

@@ -10,7 +10,9 @@
 // Concurrency: a Pushbullet value may be used by several goroutines at once
 // as long as its fields are not changed; a Sender from Open is used by one
 // goroutine at a time (its Queue's). Hub.Notify and Queue.Notify are safe
-// from any goroutine and never block; Hub.Run and Queue.Run are owned by one
+// from any goroutine and never block; so is Hub.Replace, which changes the
+// channels of a running hub without losing what waits in their queues.
+// Hub.Run and Queue.Run are owned by one
 // goroutine, which starts them once and stops them by cancelling their
 // context. Run then tries to flush what is queued for at most about a
 // second and returns.

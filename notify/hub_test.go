@@ -265,3 +265,86 @@ func TestNotifyTestResults(t *testing.T) {
 type failingSender struct{ err error }
 
 func (f failingSender) Push(context.Context, string, string) error { return f.err }
+
+// Replace while the hub runs: a channel kept keeps its queue and takes
+// its new events; a new channel gets the alerts from then on; the queue
+// of a channel taken out still delivers what waited in it, then stops.
+func TestHubReplace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := newFakeSender(errors.New("503 service unavailable")) // its first attempt fails
+		kept, added := newFakeSender(), newFakeSender()
+		h := NewHub([]Channel{
+			{Name: "notify[0]", Service: "ntfy", Key: "ntfy://a", Sender: out},
+			{Name: "notify[1]", Service: "smtp", Key: "smtp://b", Sender: kept},
+		}, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- h.Run(ctx) }()
+		h.Notify([]string{"down"}, "one", "b")
+		synctest.Wait() // notify[0]'s first attempt failed: "one" waits for its retry
+
+		h.Replace([]Channel{
+			{Name: "notify[0]", Service: "smtp", Key: "smtp://b", Events: []string{"down"}, Sender: kept},
+			{Name: "notify[1]", Service: "webhook", Key: "generic://c", Sender: added},
+		})
+		h.Notify([]string{"up"}, "two", "b")
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		h.Notify([]string{"down"}, "three", "b")
+		synctest.Wait()
+
+		title := func(calls []string) []string {
+			var out []string
+			for _, c := range calls {
+				t, _, _ := strings.Cut(c, "@")
+				out = append(out, t)
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			name string
+			got  []string
+			want []string
+		}{
+			{"the channel taken out: its waiting note, delivered", title(out.got()), []string{"one", "one"}},
+			{"the channel kept: its new events", title(kept.got()), []string{"one", "three"}},
+			{"the channel added: the alerts since", title(added.got()), []string{"two", "three"}},
+		} {
+			if !slices.Equal(tc.got, tc.want) {
+				t.Errorf("%s: got %q, want %q", tc.name, tc.got, tc.want)
+			}
+		}
+		st := h.Stats()
+		if len(st) != 2 || st[0].Name != "notify[0]" || st[0].Sent != 2 || st[1].Sent != 2 {
+			t.Errorf("Stats() = %+v", st)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	})
+}
+
+// Replace before Run: the queue of a channel taken out runs with the rest,
+// and delivers what waited in it.
+func TestHubReplaceBeforeRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out, added := newFakeSender(), newFakeSender()
+		h := NewHub([]Channel{{Name: "notify[0]", Key: "a", Sender: out}}, nil)
+		h.Notify([]string{"down"}, "one", "b")
+		h.Replace([]Channel{{Name: "notify[0]", Key: "b", Sender: added}})
+		h.Notify([]string{"down"}, "two", "b")
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- h.Run(ctx) }()
+		synctest.Wait()
+		if got := out.got(); len(got) != 1 || !strings.HasPrefix(got[0], "one@") {
+			t.Errorf("the channel taken out sent %q, want one", got)
+		}
+		if got := added.got(); len(got) != 1 || !strings.HasPrefix(got[0], "two@") {
+			t.Errorf("the channel added sent %q, want two", got)
+		}
+		cancel()
+		<-done
+	})
+}

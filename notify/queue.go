@@ -73,10 +73,12 @@ type Queue struct {
 	wake   chan struct{} // capacity 1: a note is waiting
 	jitter func(time.Duration) time.Duration
 
-	mu          sync.Mutex
-	notes       []note // oldest first
-	running     bool
-	stopped     bool
+	mu       sync.Mutex
+	notes    []note // oldest first
+	running  bool
+	stopped  bool
+	retiring bool // Run returns once nothing waits
+
 	stats       Stats
 	lastDropLog time.Time
 	dropsToLog  uint64
@@ -169,6 +171,9 @@ func (q *Queue) Run(ctx context.Context) error {
 		switch {
 		case wait > 0:
 			sleep(ctx, wait)
+		case !ok && q.retired():
+			q.stop()
+			return nil
 		case !ok:
 			select {
 			case <-ctx.Done():
@@ -180,6 +185,31 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 	q.flush(ctx)
 	return nil
+}
+
+// retire makes Run return once nothing waits: what waits is delivered
+// (or given up) as it would have been. Its channel was taken out.
+func (q *Queue) retire() {
+	q.mu.Lock()
+	q.retiring = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *Queue) retired() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.retiring
+}
+
+// stop marks the queue stopped: a note queued from now on is dropped.
+func (q *Queue) stop() {
+	q.mu.Lock()
+	q.stopped = true
+	q.mu.Unlock()
 }
 
 // take pops the next message to send: the oldest note, or, once the rate

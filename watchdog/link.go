@@ -19,14 +19,17 @@ import (
 // that sends keepalives. The client's writer sends on a jittered ticker;
 // the server's answers each keepalive it receives at once, and sends on its
 // own only after two intervals without one, so that each node wakes once
-// per interval rather than twice. close stops both and waits.
+// per interval rather than twice. close stops both and waits. A reload
+// changes the interval, the deadline and the INFO of a link under way
+// (retime, resend): the link is not dropped for it.
 type link struct {
 	ws       *websocket.Conn
 	remote   string
-	interval time.Duration    // keepalive period
-	timeout  time.Duration    // write deadline for one frame
+	interval atomic.Int64     // keepalive period, nanoseconds
+	timeout  atomic.Int64     // write deadline for one frame, nanoseconds
 	flags    func() byte      // keepalive flags, read at every send
-	value    info             // this node's record value and set, sent once in an INFO frame
+	value    info             // this node's record value and set, sent in an INFO frame at the start
+	infoC    chan info        // an INFO to send again (a reload); the latest replaces one not yet sent
 	kickC    chan struct{}    // a keepalive now, for a change of flags or an answer
 	answer   bool             // the server's side: answer each keepalive
 	clock    func() time.Time // the wall clock the keepalives carry
@@ -66,20 +69,47 @@ func monoNow() int64 { return int64(time.Since(processStart)) }
 
 func newLink(ws *websocket.Conn, remote string, interval, timeout time.Duration, flags func() byte, value info, answer bool) *link {
 	ws.SetReadLimit(maxFrameSize)
-	return &link{
-		answer:   answer,
-		clock:    time.Now,
-		ws:       ws,
-		remote:   remote,
-		interval: interval,
-		timeout:  timeout,
-		flags:    flags,
-		value:    value,
-		kickC:    make(chan struct{}, 1),
-		wdone:    make(chan struct{}),
-		rdone:    make(chan struct{}),
+	l := &link{
+		answer: answer,
+		clock:  time.Now,
+		ws:     ws,
+		remote: remote,
+		flags:  flags,
+		value:  value,
+		infoC:  make(chan info, 1),
+		kickC:  make(chan struct{}, 1),
+		wdone:  make(chan struct{}),
+		rdone:  make(chan struct{}),
+	}
+	l.retime(interval, timeout)
+	return l
+}
+
+// retime sets the keepalive interval and the write deadline, from the
+// next keepalive on. Safe from any goroutine.
+func (l *link) retime(interval, timeout time.Duration) {
+	l.interval.Store(int64(interval))
+	l.timeout.Store(int64(timeout))
+}
+
+// resend sends i, this node's INFO as a reload made it, on the link under
+// way; an INFO not yet sent is replaced. It never blocks.
+func (l *link) resend(i info) {
+	for {
+		select {
+		case l.infoC <- i:
+			return
+		default:
+		}
+		select {
+		case <-l.infoC:
+		default:
+		}
 	}
 }
+
+func (l *link) keepaliveInterval() time.Duration { return time.Duration(l.interval.Load()) }
+func (l *link) writeTimeout() time.Duration      { return time.Duration(l.timeout.Load()) }
 
 // start runs the reader and the writer until close. Events go to out; the
 // link never blocks on out once ctx is done.
@@ -158,13 +188,20 @@ func (l *link) writeLoop(ctx context.Context) {
 	t := time.NewTimer(0) // the first keepalive goes out at once
 	defer t.Stop()
 	{
-		l.ws.SetWriteDeadline(time.Now().Add(l.timeout))
+		l.ws.SetWriteDeadline(time.Now().Add(l.writeTimeout()))
 		if err := l.ws.WriteMessage(websocket.BinaryMessage, l.value.encode()); err != nil {
 			l.ws.NetConn().Close()
 		}
 	}
 	for {
 		select {
+		case i := <-l.infoC:
+			l.ws.SetWriteDeadline(time.Now().Add(l.writeTimeout()))
+			if err := l.ws.WriteMessage(websocket.BinaryMessage, i.encode()); err != nil {
+				l.ws.NetConn().Close()
+				<-ctx.Done()
+			}
+			continue
 		case <-l.kickC:
 		case <-t.C:
 		case <-ctx.Done():
@@ -180,9 +217,9 @@ func (l *link) writeLoop(ctx context.Context) {
 			return
 		}
 		if l.answer {
-			t.Reset(2 * l.interval) // on our own only if the peer falls silent
+			t.Reset(2 * l.keepaliveInterval()) // on our own only if the peer falls silent
 		} else {
-			t.Reset(jitter(l.interval))
+			t.Reset(jitter(l.keepaliveInterval()))
 		}
 		seq++
 		k := keepalive{Seq: seq, Sent: monoNow(), Clock: l.clock().UnixNano(), Flags: l.flags()}
@@ -190,7 +227,7 @@ func (l *link) writeLoop(ctx context.Context) {
 			k.Echo = s
 			k.Held = k.Sent - l.lastAt.Load()
 		}
-		l.ws.SetWriteDeadline(time.Now().Add(l.timeout))
+		l.ws.SetWriteDeadline(time.Now().Add(l.writeTimeout()))
 		if err := l.ws.WriteMessage(websocket.BinaryMessage, k.encode()); err != nil {
 			// The reader sees the broken connection and reports it.
 			l.ws.NetConn().Close()

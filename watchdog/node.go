@@ -64,6 +64,11 @@ type Config struct {
 	// RecordStates reports what the store knows of each record of the
 	// set, in the order of Records; nil: none.
 	RecordStates func() []recordset.State
+	// RecordKeys name each record of the set (the one record of
+	// RecordName, or each of Records) with its whole configuration, for
+	// Reload: a record whose key is in both sets is kept; nil counts
+	// every record as changed.
+	RecordKeys []string
 
 	// Settings is what this node's file says about the pair, sent to
 	// the peer in its INFO and compared with the peer's (package
@@ -110,7 +115,9 @@ type Hooks interface {
 
 // Node is one side of the pair: the link to the peer, the state machine and
 // the record updates it decides. Run owns every goroutine it starts and
-// waits for them before it returns; Status may be called from any goroutine.
+// waits for them before it returns; Status, SetConfigStatus and Reload may
+// be called from any goroutine (Reload hands its configuration to Run's
+// loop, which applies it).
 type Node struct {
 	cfg Config
 	mc  failover.Config
@@ -118,11 +125,21 @@ type Node struct {
 
 	mu     sync.Mutex
 	snap   Status
+	conf   *ConfigStatus // the daemon's word on its configuration, for /status
 	met    *Metrics
 	events eventLog      // the last transitions, for /events
 	flags  atomic.Uint32 // keepalive flags, as the loop last set them
 	turn   atomic.Int64  // unix nanoseconds of the loop's last turn
 	ready  chan struct{} // closed once the link side is up (listening or dialling)
+
+	// reloads carries Reload's configurations to the loop; done is
+	// closed when Run returns.
+	reloads chan reloadReq
+	done    chan struct{}
+	// live is what a link made now takes (the link side's goroutines
+	// make links): the timings and the INFO, as the last reload left
+	// them.
+	live atomic.Pointer[linkSettings]
 }
 
 // Ready is closed once the node listens (server) or dials (client).
@@ -157,10 +174,12 @@ func New(cfg Config) (*Node, error) {
 		cfg.ThisValue = cfg.This
 	}
 	n := &Node{
-		ready: make(chan struct{}),
-		cfg:   cfg,
-		log:   cfg.Logger.With("component", "watchdog"),
-		met:   newMetrics(),
+		ready:   make(chan struct{}),
+		reloads: make(chan reloadReq),
+		done:    make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "watchdog"),
+		met:     newMetrics(),
 		mc: failover.Config{
 			This:          cfg.This,
 			Other:         cfg.Other,
@@ -180,6 +199,7 @@ func New(cfg Config) (*Node, error) {
 		},
 	}
 	n.snap = n.status(failover.NewState(time.Now(), &n.mc).View(&n.mc), nil)
+	n.storeLive()
 	return n, nil
 }
 
@@ -198,11 +218,14 @@ func (n *Node) Run(ctx context.Context) error {
 	accept, stopAccepting := context.WithCancel(parts)
 	defer stopAccepting()
 
+	defer close(n.done)
 	auth := &authenticator{key: n.cfg.Key, this: n.cfg.This, other: n.cfg.Other}
+	clock, server := n.cfg.Clock, n.cfg.Role == "server"
 	newLink := func(ws *websocket.Conn, remote string) *link {
-		l := newLink(ws, remote, n.cfg.KeepaliveInterval, n.cfg.PeerTimeout, n.loadFlags, n.ownInfo(), n.cfg.Role == "server")
-		if n.cfg.Clock != nil {
-			l.clock = n.cfg.Clock
+		live := n.live.Load()
+		l := newLink(ws, remote, live.keepalive, live.timeout, n.loadFlags, live.info, server)
+		if clock != nil {
+			l.clock = clock
 		}
 		return l
 	}
@@ -242,9 +265,10 @@ func (n *Node) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); linkErr <- s.run(accept, links) }()
 		if n.cfg.PeerAddress != "" {
 			wg.Add(1)
+			addr, first := n.cfg.PeerAddress, n.cfg.PeerTimeout
 			go func() {
 				defer wg.Done()
-				n.lookForServer(accept, auth, &linked, report)
+				lookForServer(accept, addr, first, auth, &linked, report)
 			}()
 		}
 	case "client":
@@ -264,10 +288,14 @@ func (n *Node) Run(ctx context.Context) error {
 	close(n.ready)
 	events := make(chan linkEvent, 16)
 	results := make(chan failover.Event, 16)
-	w := &worker{store: n.cfg.Store, probe: n.cfg.PeerProbe, log: n.log, dryRun: n.cfg.DryRun, out: results, met: n.met,
-		own: n.mc.ThisValue, health: n.cfg.Health}
+	w := &worker{log: n.log, dryRun: n.cfg.DryRun, out: results, met: n.met}
+	w.setTarget(n.cfg.Store, n.mc.ThisValue)
+	w.setProbe(n.cfg.PeerProbe)
+	w.setHealth(n.cfg.Health)
 
 	var cur *link
+	var peerInfo *info // the peer's INFO on cur, as it last said it
+	rl := &reloading{done: make(chan setDone, 1)}
 	// drop closes a link without stalling the loop on a dead peer.
 	drop := func(l *link, code byte, reason string) {
 		wg.Add(1)
@@ -341,6 +369,26 @@ func (n *Node) Run(ctx context.Context) error {
 		carry(acts, kick, ev.When())
 	}
 	apply(failover.EvTick{At: time.Now()})
+	// settings compares this node's settings with the peer's last INFO.
+	settings := func(at time.Time, i info) failover.EvInfo {
+		return failover.EvInfo{At: at, Value: i.Value, Differences: agree.Compare(n.ownSettings(), peerSettings(n.cfg.Other, i))}
+	}
+	// told tells the peer what a reload changed of this node's INFO, and
+	// compares the peer's settings with this node's new ones.
+	told := func(at time.Time) {
+		prev := n.live.Load()
+		n.storeLive()
+		live := n.live.Load()
+		if cur == nil || live.same(prev) {
+			return
+		}
+		cur.retime(live.keepalive, live.timeout)
+		cur.resend(live.info)
+		cur.kick() // a keepalive at once, and the next after the new interval
+		if peerInfo != nil {
+			apply(settings(at, *peerInfo))
+		}
+	}
 
 	for !exit {
 		n.publish(loop.S.View(&n.mc), cur)
@@ -360,7 +408,7 @@ func (n *Node) Run(ctx context.Context) error {
 			if cur != nil {
 				drop(cur, byeReplaced, "replaced by a newer connection")
 			}
-			cur = l
+			cur, peerInfo = l, nil
 			linked.Store(true)
 			l.start(parts, events)
 			n.met.linked()
@@ -370,11 +418,13 @@ func (n *Node) Run(ctx context.Context) error {
 			case e.link != cur:
 				// a link already dropped or replaced
 			case e.closed:
-				cur = nil
+				cur, peerInfo = nil, nil
 				drop(e.link, byeProtocol, e.reason)
 				apply(failover.EvLinkDown{At: e.at, Reason: e.reason, PeerAlive: e.bye == byeTimeout || e.bye == byeProtocol, Restart: e.restart})
 			case e.isInfo:
-				apply(failover.EvInfo{At: e.at, Value: e.info.Value, Differences: agree.Compare(n.ownSettings(), peerSettings(n.cfg.Other, e.info))})
+				i := e.info
+				peerInfo = &i
+				apply(settings(e.at, i))
 			default:
 				n.met.heard(e.rtt)
 				var sent time.Time // unknown: the keepalive echoes none of ours
@@ -389,6 +439,19 @@ func (n *Node) Run(ctx context.Context) error {
 			apply(ev)
 		case now := <-timer.C:
 			apply(failover.EvTick{At: now})
+		case r := <-n.reloads:
+			now := time.Now()
+			acts, kick := n.reload(r.cfg, loop, w, rl, now)
+			carry(acts, kick, now)
+			told(now)
+			close(r.taken)
+		case d := <-rl.done:
+			now := time.Now()
+			acts, kick, applied := n.setDone(d, loop, w, rl, now)
+			carry(acts, kick, now)
+			if applied {
+				told(now)
+			}
 		}
 		// Every turn, whatever woke it: a keepalive at least every
 		// keepalive interval while linked, the beat otherwise.
@@ -397,6 +460,9 @@ func (n *Node) Run(ctx context.Context) error {
 			h, why := n.cfg.Health()
 			acts, kick := loop.Health(now, h, why)
 			carry(acts, kick, now)
+		}
+		if !exit {
+			n.changeSet(parts, loop, w, rl, time.Now())
 		}
 	}
 	n.publish(loop.S.View(&n.mc), cur)
@@ -512,17 +578,19 @@ func tunedDial(dial DialFunc, log *slog.Logger) DialFunc {
 // failover.Job: the procedure (the write rule, retries, backoff) is the
 // Job's; the worker only does the I/O. One ensure job runs at a time;
 // reads and probes run beside it. Its goroutines end with the context they
-// were started with; the node waits for them through wg.
+// were started with; the node waits for them through wg. A reload changes
+// its store (at a moment no job runs), probe and health check: each job,
+// read and probe uses those it started with.
 type worker struct {
-	store  failover.RecordStore
-	probe  func(ctx context.Context) error
 	log    *slog.Logger
 	dryRun bool
 	out    chan<- failover.Event
 	met    *Metrics
-	own    string // this node's value
-	health func() (bool, string)
 	wg     sync.WaitGroup
+
+	target atomic.Pointer[target]
+	probe  atomic.Pointer[func(ctx context.Context) error]      // nil: none
+	health atomic.Pointer[func() (healthy bool, reason string)] // nil: always healthy
 
 	// What the loop last said this node may write (State.MayWrite): its
 	// own value, and anything else.
@@ -536,6 +604,35 @@ type worker struct {
 	jobEnd chan struct{}
 }
 
+// target is the record store the worker reads and writes, and this
+// node's value in it.
+type target struct {
+	store failover.RecordStore
+	own   string
+}
+
+func (w *worker) setTarget(store failover.RecordStore, own string) {
+	w.target.Store(&target{store: store, own: own})
+}
+
+// setProbe sets the peer_check probe; nil: none.
+func (w *worker) setProbe(p func(ctx context.Context) error) {
+	if p == nil {
+		w.probe.Store(nil)
+		return
+	}
+	w.probe.Store(&p)
+}
+
+// setHealth sets the health verdict; nil: always healthy.
+func (w *worker) setHealth(h func() (bool, string)) {
+	if h == nil {
+		w.health.Store(nil)
+		return
+	}
+	w.health.Store(&h)
+}
+
 // permit publishes the loop's latest MayWrite answers.
 func (w *worker) permit(own, other bool) {
 	w.mayOwn.Store(own)
@@ -545,15 +642,15 @@ func (w *worker) permit(own, other bool) {
 // mayWrite is the permission to write content: the loop's latest word,
 // and for this node's own value the health monitor's verdict right now (a
 // check can fail between two turns of the loop).
-func (w *worker) mayWrite(content string) bool {
-	if content != w.own {
+func (w *worker) mayWrite(t *target, content string) bool {
+	if content != t.own {
 		return w.mayOther.Load()
 	}
 	if !w.mayOwn.Load() {
 		return false
 	}
-	if w.health != nil {
-		if healthy, reason := w.health(); !healthy || reason != "" {
+	if h := w.health.Load(); h != nil {
+		if healthy, reason := (*h)(); !healthy || reason != "" {
 			return false
 		}
 	}
@@ -609,6 +706,7 @@ func (w *worker) start(ctx, jctx context.Context, j *failover.Job) {
 // worker's, and its outcome reported: the node must learn of a write that
 // landed.
 func (w *worker) run(ctx, jctx context.Context, j *failover.Job) {
+	t := w.target.Load()
 	st := j.Start()
 	for {
 		if st.Report != nil && !w.send(ctx, st.Report) {
@@ -620,13 +718,13 @@ func (w *worker) run(ctx, jctx context.Context, j *failover.Job) {
 		switch st.Op {
 		case failover.OpRead:
 			asked := time.Now()
-			rec, err := w.readRecord(jctx)
+			rec, err := w.readRecord(jctx, t)
 			if jctx.Err() != nil {
 				return
 			}
 			st = j.Read(asked, time.Now(), rec, err)
 		case failover.OpWrite:
-			if st = j.Go(time.Now(), w.mayWrite(st.Content)); st.Op != failover.OpWrite {
+			if st = j.Go(time.Now(), w.mayWrite(t, st.Content)); st.Op != failover.OpWrite {
 				continue
 			}
 			if st.Report != nil && !w.send(ctx, st.Report) {
@@ -638,10 +736,10 @@ func (w *worker) run(ctx, jctx context.Context, j *failover.Job) {
 			// permission meanwhile: ask again right before writing. A
 			// refusal is reported as the job's end, which clears the
 			// write the report announced.
-			if st = j.Go(time.Now(), jctx.Err() == nil && w.mayWrite(st.Content)); st.Op != failover.OpWrite {
+			if st = j.Go(time.Now(), jctx.Err() == nil && w.mayWrite(t, st.Content)); st.Op != failover.OpWrite {
 				continue
 			}
-			err := w.write(ctx, st.Content, st.If)
+			err := w.write(ctx, t, st.Content, st.If)
 			if ctx.Err() != nil {
 				return
 			}
@@ -656,18 +754,18 @@ func (w *worker) run(ctx, jctx context.Context, j *failover.Job) {
 		}
 	}
 }
-func (w *worker) readRecord(ctx context.Context) (failover.Record, error) {
+func (w *worker) readRecord(ctx context.Context, t *target) (failover.Record, error) {
 	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, failover.APITimeout)
 	defer cancel()
-	rec, err := w.store.Read(rctx)
+	rec, err := t.store.Read(rctx)
 	w.met.api("read", err, time.Since(start))
 	return rec, err
 }
 
 // write sets the record to content: with a store that can compare and
 // swap, only if it still holds old, what the job's read showed.
-func (w *worker) write(ctx context.Context, content, old string) error {
+func (w *worker) write(ctx context.Context, t *target, content, old string) error {
 	if w.dryRun {
 		w.log.Warn("dry run: not writing the record", "to", content)
 		return nil
@@ -676,10 +774,10 @@ func (w *worker) write(ctx context.Context, content, old string) error {
 	wctx, cancel := context.WithTimeout(ctx, failover.APITimeout)
 	defer cancel()
 	var err error
-	if sw, ok := w.store.(failover.Swapper); ok && old != "" {
+	if sw, ok := t.store.(failover.Swapper); ok && old != "" {
 		err = sw.Swap(wctx, old, content)
 	} else {
-		err = w.store.Write(wctx, content)
+		err = t.store.Write(wctx, content)
 	}
 	w.met.api("write", err, time.Since(start))
 	return err
@@ -687,10 +785,14 @@ func (w *worker) write(ctx context.Context, content, old string) error {
 
 // probeOnce probes the peer's service once.
 func (w *worker) probeOnce(ctx context.Context) {
+	p := w.probe.Load()
+	if p == nil {
+		return // peer_check was taken out by a reload: the machine awaits no answer
+	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		err := w.probe(ctx)
+		err := (*p)(ctx)
 		ev := failover.EvProbe{At: time.Now(), Serving: err == nil, Detail: "answers"}
 		if err != nil {
 			ev.Detail = err.Error()
@@ -727,8 +829,8 @@ const lookForServerEvery = time.Minute
 // once peer_timeout has passed with no link since start, then every
 // lookForServerEvery until a link comes up. It reports a peer that
 // answers as a server; it ends with ctx.
-func (n *Node) lookForServer(ctx context.Context, auth *authenticator, linked *atomic.Bool, report func(*refusal, string)) {
-	t := time.NewTimer(n.cfg.PeerTimeout)
+func lookForServer(ctx context.Context, addr string, first time.Duration, auth *authenticator, linked *atomic.Bool, report func(*refusal, string)) {
+	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
 		select {
@@ -739,7 +841,7 @@ func (n *Node) lookForServer(ctx context.Context, auth *authenticator, linked *a
 		if linked.Load() {
 			return
 		}
-		if r := probeServer(ctx, n.cfg.PeerAddress, auth); r != nil {
+		if r := probeServer(ctx, addr, auth); r != nil {
 			report(r, "")
 		}
 		t.Reset(lookForServerEvery)

@@ -40,6 +40,9 @@ type Status struct {
 	Health HealthStatus `json:"health"`
 	Guard  GuardStatus  `json:"guard"`
 	Update *UpdateInfo  `json:"update,omitempty"`
+	// Config is the daemon's configuration: loaded when, reloads, what
+	// waits for a restart; nil when the daemon does not say.
+	Config *ConfigStatus `json:"config,omitempty"`
 }
 
 // LinkStatus is what the link shows of the two nodes' agreement.
@@ -138,7 +141,13 @@ type UpdateInfo struct {
 func (n *Node) Status() Status {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.snap
+	st := n.snap
+	if n.conf != nil {
+		c := *n.conf
+		c.PendingRestart = append([]string{}, c.PendingRestart...)
+		st.Config = &c
+	}
+	return st
 }
 
 func (n *Node) publish(v failover.View, cur *link) {

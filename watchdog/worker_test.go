@@ -26,7 +26,8 @@ func TestWorkerAsksAgainAfterReportingTheWrite(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				store := &memStore{content: "srv1"}
 				out := make(chan failover.Event) // a loop that has not taken the report yet
-				w := &worker{store: store, log: slog.New(slog.NewTextHandler(io.Discard, nil)), out: out, met: newMetrics(), own: "srv2"}
+				w := &worker{log: slog.New(slog.NewTextHandler(io.Discard, nil)), out: out, met: newMetrics()}
+				w.setTarget(store, "srv2")
 				w.permit(true, true)
 				ctx, stop := context.WithCancel(t.Context())
 				defer stop()

@@ -25,8 +25,12 @@ func NewLoop(c *Config, now time.Time) *Loop {
 }
 
 // Apply applies ev. kick reports that the keepalive flags changed: the
-// peer should learn of it at once.
+// peer should learn of it at once. An EvReconfigure is Reconfigure's.
 func (l *Loop) Apply(ev Event) (acts []Action, kick bool) {
+	if r, ok := ev.(EvReconfigure); ok {
+		acts, kick, _ = l.Reconfigure(r)
+		return acts, kick
+	}
 	l.S, acts = Next(l.C, l.S, ev)
 	f := l.S.Flags(l.C)
 	kick = f != l.flags

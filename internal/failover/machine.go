@@ -298,12 +298,16 @@ func (s *State) broken(c *Config, now time.Time, acts []Action) []Action {
 	return acts
 }
 
-// info is the peer's value, said once per link after the handshake. It
-// holds until the next link's (the peer may have been reconfigured), unless
-// this node's configuration names the peer's value: that wins.
+// info is the peer's value and settings, said after the handshake, and
+// again on the link when either node is reloaded. The value holds until
+// the next link's (the peer may have been reconfigured), unless this
+// node's configuration names the peer's value: that wins.
 func (s *State) info(c *Config, ev EvInfo, acts []Action) []Action {
 	if s.infoSeen {
-		return acts // once per link: a peer cannot make this node flip its view of it
+		// Again on this link: the peer was reloaded. Its settings are
+		// compared anew; its value is taken once per link, so that a
+		// peer cannot make this node flip its view of it.
+		return s.differences(c, ev.Differences, ev.At, acts)
 	}
 	s.infoSeen = true
 	// Settings that differ are said once per episode; those on where the

@@ -58,10 +58,11 @@ const (
 	AlertHealth   = "health"   // a service's health moved the record, or both are unhealthy
 	AlertTest     = "test"     // a test message (clooster notify-test)
 	AlertMismatch = "mismatch" // the two nodes disagree: keys, names, roles, settings, clocks
+	AlertReload   = "reload"   // a reload of the configuration failed: the node runs on the old one
 )
 
 // AlertEvents lists the alert events, in the order the docs give them.
-var AlertEvents = []string{AlertDown, AlertUp, AlertFailed, AlertWithheld, AlertDrift, AlertHealth, AlertMismatch, AlertTest}
+var AlertEvents = []string{AlertDown, AlertUp, AlertFailed, AlertWithheld, AlertDrift, AlertHealth, AlertMismatch, AlertReload, AlertTest}
 
 // alertEvent is what the announcement of a job of purpose p is about.
 func alertEvent(p Purpose) string {

@@ -24,9 +24,10 @@
 //
 // A Monitor is driven by one goroutine that calls Run, once; Run returns when
 // its context ends, after the probe in progress (which that context cancels)
-// has returned. State and Changes are safe from any goroutine, before, during
-// and after Run. The exported fields are read by Run: set them before and
-// leave them alone after.
+// has returned. State, Changes and Reconfigure are safe from any goroutine,
+// before, during and after Run. The exported fields are read by Run: set
+// them before and leave them alone after; Reconfigure changes what Run
+// probes while it runs.
 package health
 
 import (

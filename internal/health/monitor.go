@@ -68,22 +68,52 @@ type Monitor struct {
 	// followed, whatever its CheckRedirect says.
 	HTTPClient *http.Client
 
-	// probe, if set, replaces the Check's probe (tests).
-	probe func(ctx context.Context) error
+	// probe, if set, replaces the Check's probe (tests); prober, if set,
+	// makes the probe of a check that is not empty (tests of Reconfigure).
+	probe  func(ctx context.Context) error
+	prober func(Check) func(ctx context.Context) error
 
 	once    sync.Once
 	changes chan bool
+	reconf  chan struct{} // capacity 1: Reconfigure was called
 
 	mu      sync.Mutex
 	state   State
 	running bool
+	next    *settings // Reconfigure's, for Run to take; nil: none waits
+}
+
+// settings are what Run probes, and with which thresholds.
+type settings struct {
+	check    Check
+	interval time.Duration
+	fall     int
+	rise     int
 }
 
 func (m *Monitor) init() {
 	m.once.Do(func() {
 		m.changes = make(chan bool, 1)
+		m.reconf = make(chan struct{}, 1)
 		m.state.Healthy = true
 	})
+}
+
+// Reconfigure changes the check and its thresholds (zero values as for the
+// fields), from the next interval on. The state carries over, healthy or
+// not and since when, so that a change of the check never flips the
+// health by itself; a new check counts its passes and failures anew.
+// With an empty check the monitor is healthy at once: it checks nothing.
+// Safe from any goroutine, before, during and after Run.
+func (m *Monitor) Reconfigure(check Check, interval time.Duration, fall, rise int) {
+	m.init()
+	m.mu.Lock()
+	m.next = &settings{check: check, interval: interval, fall: fall, rise: rise}
+	m.mu.Unlock()
+	select {
+	case m.reconf <- struct{}{}:
+	default:
+	}
 }
 
 // State returns the current state. Before Run has probed, it is healthy.
@@ -104,8 +134,9 @@ func (m *Monitor) Changes() <-chan bool {
 }
 
 // Run probes at once and then every Interval until ctx ends, and returns nil
-// when it does; a probe in progress is cancelled and not counted. It may be
-// called once.
+// when it does; a probe in progress is cancelled and not counted. After a
+// Reconfigure, it probes the new check every new interval, the first an
+// interval after the change. It may be called once.
 func (m *Monitor) Run(ctx context.Context) error {
 	m.init()
 	m.mu.Lock()
@@ -115,6 +146,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 	m.running = true
 	m.state.Since = time.Now()
+	set := settings{check: m.Check, interval: m.Interval, fall: m.Fall, rise: m.Rise}
+	if m.next != nil {
+		set, m.next = *m.next, nil
+	}
 	m.mu.Unlock()
 
 	log := m.Logger
@@ -123,46 +158,100 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 	log = log.With(keyComponent, "health")
 
-	probe := m.probe
-	if probe == nil {
-		if m.Check.Empty() {
-			log.Info("no health check configured: always healthy")
-			<-ctx.Done()
+	for first := true; ; first = false {
+		if !m.run(ctx, log, set, first) {
 			return nil
 		}
-		probe = newProber(m.Check, m.Dial, m.HTTPClient).probe
+		// Reconfigured: the new check, from the next interval.
+		m.mu.Lock()
+		if m.next != nil {
+			if m.next.check != set.check {
+				m.state.Failures, m.state.Successes = 0, 0
+			}
+			set, m.next = *m.next, nil
+		}
+		m.mu.Unlock()
 	}
-	interval := orDefault(m.Interval, DefaultInterval)
-	fall := orDefault(m.Fall, DefaultFall)
-	rise := orDefault(m.Rise, DefaultRise)
-	log.Info("health check started", keyCheck, m.Check.String(), keyInterval, interval,
-		keyTimeout, orDefault(m.Check.Timeout, DefaultTimeout), keyFall, fall, keyRise, rise)
+}
+
+// run probes set's check until ctx ends (false) or Reconfigure is called
+// (true): at once if first, then every interval.
+func (m *Monitor) run(ctx context.Context, log *slog.Logger, set settings, first bool) bool {
+	probe := m.probe
+	if probe == nil && m.prober != nil && !set.check.Empty() {
+		probe = m.prober(set.check)
+	}
+	if probe == nil {
+		if set.check.Empty() {
+			if first {
+				log.Info("no health check configured: always healthy")
+			} else {
+				m.healthyUnchecked(log)
+			}
+			select {
+			case <-ctx.Done():
+				return false
+			case <-m.reconf:
+				return true
+			}
+		}
+		probe = newProber(set.check, m.Dial, m.HTTPClient).probe
+	}
+	interval := orDefault(set.interval, DefaultInterval)
+	fall := orDefault(set.fall, DefaultFall)
+	rise := orDefault(set.rise, DefaultRise)
+	msg := "health check started"
+	if !first {
+		msg = "health check changed"
+	}
+	log.Info(msg, keyCheck, set.check.String(), keyInterval, interval,
+		keyTimeout, orDefault(set.check.Timeout, DefaultTimeout), keyFall, fall, keyRise, rise)
 
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for {
-		err := probe(ctx)
-		if ctx.Err() != nil {
-			return nil
+	for wait := !first; ; wait = false {
+		if !wait {
+			err := probe(ctx)
+			if ctx.Err() != nil {
+				return false
+			}
+			m.record(log, set.check, err, time.Now(), fall, rise)
 		}
-		m.record(log, err, time.Now(), fall, rise)
 		select {
 		case <-ctx.Done():
-			return nil
+			return false
+		case <-m.reconf:
+			return true
 		case <-tick.C:
 		}
 	}
 }
 
+// healthyUnchecked makes the monitor healthy, its check taken out: with
+// none, it is always healthy.
+func (m *Monitor) healthyUnchecked(log *slog.Logger) {
+	m.mu.Lock()
+	prev := m.state
+	m.state.Failures, m.state.Successes, m.state.LastErr = 0, 0, ""
+	if !prev.Healthy {
+		m.state.Healthy, m.state.Since = true, time.Now()
+	}
+	m.mu.Unlock()
+	log.Info("health check taken out: always healthy")
+	if !prev.Healthy {
+		m.announce(true)
+	}
+}
+
 // record applies one probe's result, logs it and announces a transition.
-func (m *Monitor) record(log *slog.Logger, err error, now time.Time, fall, rise int) {
+func (m *Monitor) record(log *slog.Logger, c Check, err error, now time.Time, fall, rise int) {
 	m.mu.Lock()
 	prev := m.state
 	m.state = Step(prev, err, now, fall, rise)
 	st := m.state
 	m.mu.Unlock()
 
-	check := m.Check.String()
+	check := c.String()
 	switch {
 	case st.Healthy != prev.Healthy && !st.Healthy:
 		log.Warn("service unhealthy", keyEvent, EventDown, keyCheck, check, keyFailures, st.Failures, keyError, err)

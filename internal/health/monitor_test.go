@@ -352,3 +352,63 @@ func TestMonitorLogs(t *testing.T) {
 		}
 	})
 }
+
+// Reconfigure: the new check runs from the next interval; the health
+// carries over, and the new check counts anew.
+func TestMonitorReconfigure(t *testing.T) {
+	failing, passing := Check{TCP: "127.0.0.1:1"}, Check{TCP: "127.0.0.1:2"}
+	prober := func(c Check) func(context.Context) error {
+		return func(context.Context) error {
+			if c == failing {
+				return errors.New("connect 127.0.0.1:1: connection refused")
+			}
+			return nil
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		from Check
+		fall int // of the first check
+		to   Check
+		// health right after the change, then after each new interval
+		want string
+	}{
+		{"unhealthy, to a check that passes: still unhealthy until rise passes", failing, 1, passing, "--+"},
+		{"healthy, to a check that fails: still healthy until fall failures", passing, 1, failing, "++-"},
+		{"unhealthy, the check taken out: healthy at once", failing, 1, Check{}, "+++"},
+		{"healthy, to the same check: unchanged", passing, 1, passing, "+++"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const interval = 2 * time.Second
+				m := &Monitor{Check: tc.from, Interval: interval, Fall: tc.fall, Rise: 1, prober: prober}
+				ctx, cancel := context.WithCancel(t.Context())
+				done := make(chan error, 1)
+				go func() { done <- m.Run(ctx) }()
+				synctest.Wait()
+				checks := m.State().Checks
+				time.Sleep(interval / 2)
+				m.Reconfigure(tc.to, 3*time.Second, 2, 2)
+				synctest.Wait()
+				var got strings.Builder
+				for i := range 3 {
+					if i > 0 {
+						time.Sleep(3 * time.Second)
+						synctest.Wait()
+					}
+					got.WriteString(map[bool]string{true: "+", false: "-"}[m.State().Healthy])
+				}
+				if got.String() != tc.want {
+					t.Errorf("health: got %s, want %s", got.String(), tc.want)
+				}
+				if n, want := m.State().Checks-checks, uint64(2); !tc.to.Empty() && n != want {
+					t.Errorf("probes since the change: %d, want %d (none at once, one an interval)", n, want)
+				}
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			})
+		})
+	}
+}

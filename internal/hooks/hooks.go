@@ -13,11 +13,12 @@
 //
 // # Concurrency
 //
-// Fire and Stats are safe from any goroutine, before, during and after Run.
-// Run is called once, by the goroutine that owns the Runner; it returns when
-// its context ends, after killing the hook in progress, and does not start
-// the hooks still queued. The exported fields are read by Fire and Run: set
-// them before the first call and leave them alone after.
+// Fire, Set and Stats are safe from any goroutine, before, during and after
+// Run. Run is called once, by the goroutine that owns the Runner; it returns
+// when its context ends, after killing the hook in progress, and does not
+// start the hooks still queued. The exported fields are read by Fire and
+// Run: set them before the first call and leave them alone after; Set
+// changes Commands and Timeout while the Runner runs.
 package hooks
 
 import (
@@ -127,7 +128,9 @@ func (r *Runner) init() {
 // the newest says most about the current state. After Run has returned, the
 // hook is dropped.
 func (r *Runner) Fire(event string, env map[string]string) {
+	r.mu.Lock()
 	command := r.Commands[event]
+	r.mu.Unlock()
 	if command == "" {
 		return
 	}
@@ -165,6 +168,28 @@ func (r *Runner) Fire(event string, env map[string]string) {
 	case r.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Set replaces the commands and the timeout: a hook fired from now on runs
+// the new command, with the new timeout; one already queued runs the
+// command it was fired with.
+func (r *Runner) Set(commands map[string]string, timeout time.Duration) {
+	commands = maps.Clone(commands)
+	r.mu.Lock()
+	r.Commands, r.Timeout = commands, timeout
+	r.mu.Unlock()
+}
+
+// Configured reports whether an event has a command.
+func (r *Runner) Configured() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.Commands {
+		if c != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Stats returns the counters.
@@ -233,7 +258,9 @@ func (r *Runner) stop() {
 
 // run runs one hook to its end, logs how it ended and counts it.
 func (r *Runner) run(ctx context.Context, j job) {
+	r.mu.Lock()
 	timeout := r.Timeout
+	r.mu.Unlock()
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}

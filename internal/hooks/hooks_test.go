@@ -469,3 +469,29 @@ func TestOutputLogged(t *testing.T) {
 		})
 	}
 }
+
+// Set: a hook fired after it runs the new command; one queued before it,
+// the command it was fired with; a hook taken out runs nothing.
+func TestSet(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "set")
+	r := &Runner{
+		Commands: map[string]string{OnActive: `echo "old active" >> "$OUT"`, OnStandby: `echo "old standby" >> "$OUT"`},
+		Environ:  []string{"OUT=" + out, "PATH=" + os.Getenv("PATH")},
+	}
+	r.Fire(OnActive, nil) // queued before the change
+	r.Set(map[string]string{OnActive: `echo "new active" >> "$OUT"`}, time.Second)
+	start(t, r)
+	r.Fire(OnActive, nil)
+	r.Fire(OnStandby, nil) // taken out
+	waitRuns(t, r, 2)
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "old active\nnew active\n"; string(got) != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if st := r.Stats(); st.Runs != 2 {
+		t.Errorf("runs: %d, want 2", st.Runs)
+	}
+}

@@ -37,6 +37,9 @@ type Options struct {
 	// page's stylesheet and script: as "Authorization: Bearer TOKEN", or
 	// the cookie the page's form sets.
 	Token string
+	// Tokens, if set, is asked for the token at every request, in place
+	// of Token: a reload of the configuration changes it.
+	Tokens func() string
 	// API serves the rest: /healthz, /status, /metrics.
 	API http.Handler
 	// Scrub takes secrets out of the text of events; nil: none.
@@ -60,10 +63,11 @@ func Handler(src Source, o Options) http.Handler {
 	if o.Scrub == nil {
 		o.Scrub = func(s string) string { return s }
 	}
-	h := &handler{src: src, o: o}
-	if o.Token != "" {
-		h.proof = proof(o.Token)
+	if o.Tokens == nil {
+		token := o.Token
+		o.Tokens = func() string { return token }
 	}
+	h := &handler{src: src, o: o}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", o.API)
 	mux.HandleFunc("GET /page.css", h.static("page.css", "text/css; charset=utf-8"))
@@ -76,9 +80,8 @@ func Handler(src Source, o Options) http.Handler {
 }
 
 type handler struct {
-	src   Source
-	o     Options
-	proof string // the cookie's value that the token makes
+	src Source
+	o   Options
 }
 
 // proof is the cookie value for token.
@@ -91,14 +94,15 @@ func proof(token string) string {
 // allowed reports whether r carries the token, or the cookie it makes,
 // compared in constant time.
 func (h *handler) allowed(r *http.Request) bool {
-	if h.o.Token == "" {
+	token := h.o.Tokens()
+	if token == "" {
 		return true
 	}
 	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(bearer)), []byte(h.o.Token)) == 1
+		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(bearer)), []byte(token)) == 1
 	}
 	if c, err := r.Cookie(cookieName); err == nil {
-		return subtle.ConstantTimeCompare([]byte(c.Value), []byte(h.proof)) == 1
+		return subtle.ConstantTimeCompare([]byte(c.Value), []byte(proof(token))) == 1
 	}
 	return false
 }
@@ -123,12 +127,12 @@ func (h *handler) guard(next http.Handler, isPage bool) http.Handler {
 // login takes the form's token and, if it is right, sets the cookie.
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	token := r.PostFormValue("token")
-	if h.o.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(h.o.Token)) != 1 {
+	token, want := r.PostFormValue("token"), h.o.Tokens()
+	if want == "" || subtle.ConstantTimeCompare([]byte(token), []byte(want)) != 1 {
 		http.Redirect(w, r, "/?failed", http.StatusSeeOther)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: h.proof, Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: proof(want), Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,6 +214,40 @@ func TestToken(t *testing.T) {
 		if strings.Contains(body, token) {
 			t.Errorf("GET %s shows the token", tt.path)
 		}
+	}
+}
+
+// A token that changes (a reload) is asked for at each request: the old
+// one, and the cookie it made, no longer open the page; a token set
+// anew closes what was open; one taken out opens it.
+func TestTokenChanges(t *testing.T) {
+	var mu sync.Mutex
+	current := token
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "api "+r.URL.Path) })
+	srv := httptest.NewServer(Handler(standby(), Options{API: api, Now: func() time.Time { return t0 },
+		Tokens: func() string { mu.Lock(); defer mu.Unlock(); return current }}))
+	t.Cleanup(srv.Close)
+	set := func(tok string) { mu.Lock(); current = tok; mu.Unlock() }
+	const next = "next-token-0123456789abcdef"
+	for _, tc := range []struct {
+		name  string
+		token string // in force
+		hdr   []string
+		code  int
+	}{
+		{"the token in force", token, []string{"Authorization", "Bearer " + token}, 200},
+		{"the old token, once changed", next, []string{"Authorization", "Bearer " + token}, 401},
+		{"the old token's cookie", next, []string{"Cookie", cookieName + "=" + proof(token)}, 401},
+		{"the new token", next, []string{"Authorization", "Bearer " + next}, 200},
+		{"the new token's cookie", next, []string{"Cookie", cookieName + "=" + proof(next)}, 200},
+		{"no token: open", "", nil, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set(tc.token)
+			if code, _, _ := get(t, srv.Client(), srv.URL+"/status", tc.hdr...); code != tc.code {
+				t.Errorf("got %d, want %d", code, tc.code)
+			}
+		})
 	}
 }
 
