@@ -98,6 +98,11 @@ func (w *World) begin(f Fault) {
 	case FaultFreeze:
 		n.freeze()
 		later(n.thaw)
+	case FaultReload:
+		if n.proc == procOff {
+			return
+		}
+		n.inputFrom("signal", n.inc, func() { n.reload(f) })
 	case FaultStop, FaultRestart:
 		if n.proc == procOff {
 			return
@@ -281,6 +286,23 @@ func (w *World) restartAfter(n *node, d time.Duration) {
 // stop is SIGTERM: the machine decides when the process exits.
 func (n *node) stop() {
 	n.turn(evStop(n))
+}
+
+// reload is SIGHUP: the node's configuration, changed as f says, applied
+// on its loop. The process's next start reads the file as reloaded.
+func (n *node) reload(f Fault) {
+	c := *n.cfg
+	switch f.Change {
+	case "failback":
+		c.FailbackDelay = f.Extra
+	case "drift":
+		c.DriftInterval = f.Extra
+	case "handover":
+		c.Handover = !c.Handover
+	}
+	n.cfg = &c
+	n.w.truth.reloads++
+	n.turn(evReload(n, c))
 }
 
 // restart is SIGUSR2: a stop without a handover, and a goodbye that asks

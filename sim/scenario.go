@@ -201,6 +201,7 @@ const (
 	FaultFreeze     FaultKind = "freeze"      // SIGSTOP of Node for For, then SIGCONT
 	FaultStop       FaultKind = "stop"        // SIGTERM of Node; restarted after For (0: at the tail)
 	FaultRestart    FaultKind = "restart"     // SIGUSR2 of Node: a restart announced with RestartGrace; started again after For (0: at the tail)
+	FaultReload     FaultKind = "reload"      // SIGHUP of Node: its configuration reloaded with Change
 	FaultService    FaultKind = "service"     // Node's own service down for For
 	FaultServFlap   FaultKind = "service-flap"
 	FaultProbePath  FaultKind = "probe-path"  // Node cannot reach the peer's service (peer_check), for For
@@ -231,14 +232,22 @@ type Fault struct {
 	Extra  time.Duration
 	Period time.Duration
 	Record int // of a set
+	// Change is what a FaultReload changes: "same" (nothing: a reload
+	// for another key), "failback" (failback_delay to Extra, no longer
+	// than the scenario's), "drift" (drift_check_interval to Extra, no
+	// longer), "handover" (handover_on_stop turned over).
+	Change string
 }
 
 func (f Fault) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s at %s", f.Kind, f.At.Round(time.Millisecond))
 	switch f.Kind {
-	case FaultCutOneWay, FaultCrash, FaultPowerOff, FaultFreeze, FaultStop, FaultRestart, FaultService, FaultServFlap, FaultProbePath, FaultEditNode, FaultForged:
+	case FaultCutOneWay, FaultCrash, FaultPowerOff, FaultFreeze, FaultStop, FaultRestart, FaultReload, FaultService, FaultServFlap, FaultProbePath, FaultEditNode, FaultForged:
 		fmt.Fprintf(&b, " node %s", nodeName(f.Node))
+	}
+	if f.Change != "" {
+		fmt.Fprintf(&b, " change %s", f.Change)
 	}
 	if f.For > 0 {
 		fmt.Fprintf(&b, " for %s", f.For.Round(time.Millisecond))
@@ -398,6 +407,38 @@ func mismatchScenario(w *World, sc *Scenario) {
 			}
 			sc.Faults = append(sc.Faults, death)
 		}
+	}
+}
+
+// reloadScenario makes one schedule in four one with reloads (SIGHUP) of
+// either node at random moments, one to four of them: the same
+// configuration again (a change of another key: a channel, a hook), a
+// shorter failback_delay or drift_check_interval, handover_on_stop turned
+// over. (No longer timings: the checkers' bounds are the scenario's.) It
+// draws from a source of its own, so that a seed's schedule is otherwise
+// the one it was before reloads were drawn.
+func reloadScenario(w *World, sc *Scenario) {
+	x := rand.New(rand.NewPCG(uint64(w.seed), 0x72656c6f6164))
+	if x.IntN(4) != 0 {
+		return
+	}
+	uniform := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(x.Int64N(int64(hi-lo)+1)) }
+	for range 1 + x.IntN(4) {
+		f := Fault{At: uniform(time.Second, sc.Length), Kind: FaultReload, Node: x.IntN(2)}
+		switch x.IntN(4) {
+		case 0:
+			f.Change = "same"
+		case 1:
+			f.Change, f.Extra = "failback", uniform(sc.FailbackDelay/2, sc.FailbackDelay)
+		case 2:
+			f.Change = "drift"
+			if sc.Drift > 0 {
+				f.Extra = uniform(sc.Drift/2, sc.Drift)
+			}
+		default:
+			f.Change = "handover"
+		}
+		sc.Faults = append(sc.Faults, f)
 	}
 }
 

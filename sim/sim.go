@@ -38,8 +38,8 @@ type Options struct {
 	// checked itself (the older regression seeds replay so).
 	Agreed bool
 	// NoRestarts: the seed's schedule without announced restarts
-	// (SIGUSR2), as seeds drew it before restarts were announced (the
-	// older regression seeds replay so).
+	// (SIGUSR2) and reloads (SIGHUP), as seeds drew it before either was
+	// drawn (the older regression seeds replay so).
 	NoRestarts bool
 }
 
@@ -75,6 +75,8 @@ type Result struct {
 	// within the grace; RestartTakeovers, the liveness bounds of a restart
 	// not back in time, judged and kept.
 	Restarts, Back, RestartTakeovers int
+	// Reloads counts the reloads (SIGHUP) applied.
+	Reloads int
 }
 
 // Write is one write the API applied.
@@ -124,6 +126,7 @@ func drawScenario(w *World, opt Options) *Scenario {
 	}
 	if !opt.NoRestarts {
 		restartScenario(w, sc)
+		reloadScenario(w, sc)
 	}
 	sc.Swap, sc.agreed, sc.noRestarts = opt.Swap, opt.Agreed, opt.NoRestarts
 	return sc
@@ -200,7 +203,7 @@ func (w *World) run(sc *Scenario, opt Options) Result {
 	res := Result{Seed: w.seed, Scenario: sc, Failures: w.failures, Trace: w.trace.String(), Steps: w.steps, Calls: w.dns.calls,
 		Races: w.truth.races, Conflicts: w.dns.conflicts, Raised: w.truth.raised, Misjudged: w.truth.misjudged,
 		PairWrites: -1, LateStarts: -1, ForgedTakeovers: w.truth.forgedTakeovers,
-		Restarts: w.truth.holds, Back: w.truth.back, RestartTakeovers: w.truth.restartTakeovers}
+		Restarts: w.truth.holds, Back: w.truth.back, RestartTakeovers: w.truth.restartTakeovers, Reloads: w.truth.reloads}
 	if sc.Mismatch.Handshake() && !w.truth.mmOff {
 		res.PairWrites, res.LateStarts = w.truth.mmWrites, w.truth.lateStarts()
 	}
@@ -269,6 +272,10 @@ func (w *World) finalCheck() {
 }
 
 func evStop(n *node) failover.Event { return failover.EvStop{At: n.clock()} }
+
+func evReload(n *node, c failover.Config) failover.Event {
+	return failover.EvReconfigure{At: n.clock(), Config: c}
+}
 
 func evRestart(n *node) failover.Event {
 	return failover.EvStop{At: n.clock(), Restart: n.restarting}

@@ -133,6 +133,7 @@ type figures struct {
 	// announced restarts: BYE(restart)s heard, back in time, liveness
 	// bounds kept after one not back
 	restarts, back, restartOK int
+	reloads                   int
 	raised                    map[string]int
 	misjudged                 int
 	// Handshake mismatches whose premises held all run: how many, the
@@ -164,6 +165,7 @@ func (f *figures) add(r sim.Result) {
 	f.restarts += r.Restarts
 	f.back += r.Back
 	f.restartOK += r.RestartTakeovers
+	f.reloads += r.Reloads
 	if r.PairWrites >= 0 {
 		f.kept++
 		f.keptMax = max(f.keptMax, r.PairWrites)
@@ -186,7 +188,7 @@ func (f *figures) String() string {
 		fmt.Fprintf(&b, " %s %d", k, f.raised[k])
 	}
 	fmt.Fprintf(&b, "; API clock readings beyond their margin: %d\n", f.misjudged)
-	fmt.Fprintf(&b, "announced restarts heard: %d, back within the grace: %d; takeovers within the bound after one not back: %d",
-		f.restarts, f.back, f.restartOK)
+	fmt.Fprintf(&b, "announced restarts heard: %d, back within the grace: %d; takeovers within the bound after one not back: %d; reloads applied: %d",
+		f.restarts, f.back, f.restartOK, f.reloads)
 	return b.String()
 }

@@ -53,6 +53,7 @@ type truth struct {
 	// back within the grace; restartTakeovers the liveness bounds of a
 	// restart not back in time, judged and kept.
 	holds, back, restartTakeovers int
+	reloads                       int // reloads applied
 
 	// The pair's checks of itself (checks.go, "said once per episode",
 	// "clocks", "a mismatch costs at most one write").
