@@ -78,6 +78,15 @@ func TestSimulator(t *testing.T) {
 					mu.Lock()
 					failed = append(failed, r)
 					mu.Unlock()
+					// As it is found: a long profile stopped early still
+					// says what it found (go test -v shows it at once).
+					t.Logf("seed %d: %s", seed, r.Failures[0])
+				}
+				if done := seed - *flagFirst + 1; n >= 100000 && done%50000 == 0 {
+					mu.Lock()
+					nf := len(failed)
+					mu.Unlock()
+					t.Logf("%d schedules begun, %d failed so far", done, nf)
 				}
 			}
 		}()
