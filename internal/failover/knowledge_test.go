@@ -417,3 +417,58 @@ func TestFailbackLandedLate(t *testing.T) {
 		}
 	}
 }
+
+// When a job that found the record its own sets the look at the end of
+// the owner's failback window, and when the look is made.
+func TestFailbackWindowLook(t *testing.T) {
+	c := testMachine(false)
+	due := at(30 * sec)
+	until := due.Add(FreshRead + APITimeout)
+	for _, tt := range []struct {
+		name    string
+		purpose Purpose
+		content string
+		link    bool
+		due     time.Time
+		asked   time.Time
+		want    time.Time
+	}{
+		{"a takeover that found it its own, asked within the window", Takeover, "srv2", false, due, until.Add(-time.Nanosecond), until.Add(StaleReads)},
+		{"asked as the window closed", Takeover, "srv2", false, due, until, time.Time{}},
+		{"no failback was due", Takeover, "srv2", false, time.Time{}, due, time.Time{}},
+		{"a correction", Correction, "srv2", false, due, due, time.Time{}},
+		{"a takeover that found the peer's value", Takeover, "srv1", false, due, due, time.Time{}},
+		{"linked again", Takeover, "srv2", true, due, due, time.Time{}},
+	} {
+		s := NewState(t0, c)
+		s.ep = episode{on: true, failbackDue: tt.due}
+		s.link = tt.link
+		s.job = &job{id: 1, purpose: tt.purpose, content: "srv2"}
+		s.done(c, EvDone{At: tt.asked.Add(100 * ms), Asked: tt.asked, Job: 1, Purpose: tt.purpose, Content: tt.content}, nil)
+		if !s.ep.lookAt.Equal(tt.want) {
+			t.Errorf("%s: look at %v, want %v", tt.name, s.ep.lookAt.Sub(t0), tt.want.Sub(t0))
+		}
+	}
+
+	// The look is made once it is due, while the link stays down, and
+	// not while another read or a job is out.
+	for _, tt := range []struct {
+		name    string
+		link    bool
+		reading bool
+		want    bool
+	}{
+		{"due, the link down", false, false, true},
+		{"due, the link back", true, false, false},
+		{"due, a read out", false, true, false},
+	} {
+		s := NewState(t0, c)
+		s.lookupAsked, s.looked = true, true
+		s.ep = episode{on: true, lookAt: at(40 * sec)}
+		s.link, s.reading = tt.link, tt.reading
+		acts := s.scheduleReads(c, at(40*sec), nil)
+		if got := len(acts) == 1; got != tt.want {
+			t.Errorf("%s: looked %v, want %v (%v)", tt.name, got, tt.want, acts)
+		}
+	}
+}
