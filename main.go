@@ -43,8 +43,9 @@ const usage = `usage:
   clooster check [-config FILE] [FILE]        validate and print the effective configuration
   clooster check FILE FILE                    compare the two nodes' files (CLOOSTER_* variables not applied)
   clooster check -diff NEWFILE [FILE]         print what a reload to NEWFILE would change, live or at a restart
-  clooster status [-addr HOST:PORT] [-json]   show the state of a running daemon
-  clooster notify-test [-config FILE] [FILE]  send one test push
+  clooster status [-addr HOST:PORT] [-json] [-token-file FILE]
+                                              show the state of a running daemon
+  clooster notify-test [-config FILE] [FILE]  send a test message to every notification channel
   clooster secret                             print a fresh random key
   clooster demo                               failover and failback on loopback, no account needed
   clooster version

@@ -165,7 +165,7 @@ func (d *service) fail(err error) {
 	d.lastErr = strings.Join(problems, "; ")
 	loaded := d.loadedAt
 	d.mu.Unlock()
-	title := fmt.Sprintf("[%s] configuration reload failed", d.running.ThisServer)
+	title := fmt.Sprintf("[%s] Configuration reload failed", d.running.ThisServer)
 	body := fmt.Sprintf("The configuration of '%s' could not be loaded again; it runs on the one loaded at %s.\n\n%s",
 		d.running.ThisServer, loaded.Format(time.RFC3339), strings.Join(problems, "\n"))
 	d.hub.Notify([]string{failover.AlertReload}, title, d.logs.replace(body))

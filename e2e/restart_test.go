@@ -71,7 +71,7 @@ func TestAnnouncedRestart(t *testing.T) {
 		t.Errorf("record repointed %v after SIGUSR2, want just after the 4s grace", at.Round(time.Millisecond))
 	}
 	pairtest.WaitFor(t, 5*time.Second, "a push that says srv1 is not back", func() bool {
-		return strings.Contains(strings.Join(p.F.PushTitles(), "\n"), "not back within 4s")
+		return strings.Contains(strings.Join(p.F.PushTitles(), "\n"), "not back within the 4s")
 	})
 }
 

@@ -290,9 +290,6 @@ func (l *link) readLoop(ctx context.Context, out chan<- linkEvent) (string, bye)
 			if err != nil {
 				return "protocol error: bye: " + err.Error(), bye{}
 			}
-			if y.Code == byeRestart {
-				return fmt.Sprintf("peer closed the link: %s (back within %s)", y.Reason, y.Restart), y
-			}
 			return "peer closed the link: " + y.Reason, y
 		case frameHello, frameProof:
 			return fmt.Sprintf("protocol error: unexpected frame type %d", t), bye{}

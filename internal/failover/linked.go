@@ -186,7 +186,14 @@ func (s *State) stop(c *Config, restart bool, now time.Time, acts []Action) []Ac
 	s.stopping = true
 	s.stopAt, s.stopBy = now, now
 	if restart {
-		acts = append(acts, ActLog{slog.LevelInfo, LogRestarting, "restarting: the peer holds the record for this node meanwhile", []any{"peer", c.Other, "grace", c.RestartGrace}})
+		msg := "restarting: the peer is told to wait for this node"
+		switch {
+		case !s.link:
+			msg = "restarting, with no link to tell the peer: it will treat this node as lost"
+		case s.rec.content == c.ThisValue:
+			msg = "restarting: the peer keeps the record on this node meanwhile"
+		}
+		acts = append(acts, ActLog{slog.LevelInfo, LogRestarting, msg, []any{"peer", c.Other, "grace", c.RestartGrace}})
 	} else if c.Handover && s.link && s.peerHealthy && !s.peerStops && s.rec.content == c.ThisValue {
 		s.stopBy = now.Add(HandoverLimit)
 		s.handover = true

@@ -68,17 +68,17 @@ func TestMachineRestartSaid(t *testing.T) {
 		t.Errorf("wakes at %v, want 22s", d.Sub(t0))
 	}
 	v := s.View(c)
-	if !v.RestartBy.Equal(at(22*sec)) || !strings.Contains(v.Reason, "it is restarting, and said it would be back within 20s") {
+	if !v.RestartBy.Equal(at(22*sec)) || !strings.Contains(v.Reason, "peer closed the link: restarting, back within 20s") {
 		t.Errorf("during the grace: restart by %v, reason %q", v.RestartBy.Sub(t0), v.Reason)
 	}
 	for _, ev := range ticks(3*sec, 21*sec) {
 		s, _ = Next(c, s, ev)
 	}
 	s, _ = Next(c, s, tick(22*sec))
-	if v := s.View(c); !strings.Contains(v.Reason, "it said it was restarting, and is not back within 20s") {
+	if v := s.View(c); !strings.Contains(v.Reason, "restarting, and not back within the 20s it asked for") {
 		t.Errorf("after the grace: reason %q", v.Reason)
 	}
-	if s.job == nil || !strings.Contains(s.job.title, "not back within 20s") {
+	if s.job == nil || !strings.Contains(s.job.title, "not back within the 20s") {
 		t.Errorf("after the grace: the takeover's push is not titled with the broken promise: %+v", s.job)
 	}
 	names := logs(c, seq(linked(c, "srv1"), EvLinkDown{At: at(2 * sec), Reason: "x", Restart: 20 * sec})...)
@@ -92,5 +92,30 @@ func TestMachineRestartSaid(t *testing.T) {
 	s, _ = run(c, seq(linked(c, "srv1"), EvLinkDown{At: at(2 * sec), Reason: "x", Restart: 20 * sec}, up(5*sec))...)
 	if v := s.View(c); !v.RestartBy.IsZero() {
 		t.Errorf("linked again: restart by %v, want none", v.RestartBy.Sub(t0))
+	}
+}
+
+// What a restarting node says of its restart: the peer keeps the record
+// on it, only waits for it, or, with no link, cannot be told.
+func TestMachineRestartLog(t *testing.T) {
+	c := with(testMachine(true), func(c *Config) { c.RestartGrace = 20 * sec })
+	for _, tt := range []struct {
+		name string
+		evs  []Event
+		want string
+	}{
+		{"active", seq(linked(c, "srv1"), EvStop{At: at(2 * sec), Restart: true}), "restarting: the peer keeps the record on this node meanwhile"},
+		{"standby", seq(linked(c, "srv2"), EvStop{At: at(2 * sec), Restart: true}), "restarting: the peer is told to wait for this node"},
+		{"no link", seq(read(150*ms, "srv1"), EvStop{At: at(2 * sec), Restart: true}), "restarting, with no link to tell the peer: it will treat this node as lost"},
+	} {
+		var got []string
+		for _, a := range actions(c, tt.evs...) {
+			if l, ok := a.(ActLog); ok && l.Event == LogRestarting {
+				got = append(got, l.Msg)
+			}
+		}
+		if !slices.Equal(got, []string{tt.want}) {
+			t.Errorf("%s: said %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

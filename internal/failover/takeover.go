@@ -108,9 +108,9 @@ func (s State) linkReason(c *Config) string {
 	switch {
 	case s.restartBy.IsZero():
 	case s.lastTurn.Before(s.restartBy):
-		return fmt.Sprintf("%s; it is restarting, and said it would be back within %s", s.reason, s.restartGrace)
+		return fmt.Sprintf("%s, back within %s", s.reason, s.restartGrace)
 	default:
-		return fmt.Sprintf("%s; it said it was restarting, and is not back within %s", s.reason, s.restartGrace)
+		return fmt.Sprintf("%s, and not back within the %s it asked for", s.reason, s.restartGrace)
 	}
 	return s.reason
 }
