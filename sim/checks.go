@@ -484,14 +484,14 @@ func (t *truth) stopped(i int) {
 	t.stopAt[i] = w.now
 	since := w.now
 	limit := 2 * time.Second
-	if sc.Handover {
+	if n.cfg.Handover { // as last reloaded
 		limit = 5 * time.Second
 	}
 	t.expectBy("stop", nodeName(i)+" exits within "+limit.String()+" of SIGTERM", limit,
 		func() bool { return n.proc != procFrozen && t.stopAt[i].Equal(since) },
 		func() bool { return n.proc == procOff })
 	y := 1 - i
-	if !sc.Handover || !t.recordIs(n.value) || !t.settledFor(sc.FailbackDelay) || !t.healthyFor(y, sc.Keepalive) || !t.steady(since) {
+	if !n.cfg.Handover || !t.recordIs(n.value) || !t.settledFor(sc.FailbackDelay) || !t.healthyFor(y, sc.Keepalive) || !t.steady(since) {
 		return
 	}
 	// The stopping node waits the handover limit and no more (its own
@@ -557,6 +557,9 @@ func (t *truth) observeRearm() {
 			// A peer that writes the record after this node's takeover
 			// (onto its own dead service) is caught by the next watch.
 			bound := sc.PeerTimeout + sc.Keepalive + sc.ProbeTimeout + failover.WatchEvery + sc.tiePause() + t.slack()
+			if h := t.holdUntil[x]; h.After(w.now) {
+				bound += h.Sub(w.now) // a restarting peer's grace holds first
+			}
 			value := w.nodes[x].value
 			t.expectBy("re-armed", nodeName(x)+" cannot hear "+nodeName(y)+" nor reach its service: the record on "+nodeName(x)+" within "+bound.String(), bound,
 				// A peer without health checks that writes its value onto

@@ -73,6 +73,16 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 			// goes on as for any lost peer.
 			g := min(ev.Restart, MaxRestartGrace)
 			s.restartBy, s.restartGrace = now.Add(g), g
+			// The peer's writes were made on the link it has just closed
+			// (a failback a moment ago, whose word has yet to reach this
+			// node), and it writes nothing more until it is back: what the
+			// record holds as it left is the base, learned by the next
+			// read, and this episode begins now.
+			s.ep = episode{on: true, since: now, began: now, sawMissing: s.rec.missing}
+			clear(s.alerted) // a new episode's one-shot alerts
+			if !s.rec.missing {
+				s.rec = knowledge{at: now}
+			}
 			acts = append(acts, ActLog{slog.LevelInfo, LogPeerRestarting, "the peer is restarting; waiting for it to come back", []any{"peer", c.Other, "grace", g}})
 		}
 	case EvRead:

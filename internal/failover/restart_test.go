@@ -27,34 +27,36 @@ func TestMachineRestart(t *testing.T) {
 			name: "the peer holds the record for the grace it announced, and no longer",
 			c:    other,
 			evs:  seq(linked(other, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 21*sec), tick(21900*ms), tick(22*sec)),
-			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield"},
+			// the record's base is what it holds as the peer left it: read anew
+			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base= yield"},
 			peer: PeerDown,
 		},
 		{
 			name: "the peer back within its grace: nothing written, nothing said",
 			c:    other,
 			evs:  seq(linked(other, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 8*sec), up(9*sec), hbf(9500*ms, FlagHealthy|FlagActive), actives(10*sec, 50*sec)),
-			// the episode ends as any does, after failback_delay on the link
-			want: []string{"hook on_standby", "hook on_peer_up"},
+			// one read settles what the record holds as the peer left it; the
+			// episode ends as any does, after failback_delay on the link
+			want: []string{"hook on_standby", "verify", "hook on_peer_up"},
 		},
 		{
 			name: "back within its grace, then lost: the grace is spent, a plain timeout",
 			c:    other,
 			evs: seq(linked(other, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 8*sec), up(9*sec), hbf(9500*ms, FlagHealthy|FlagActive),
 				down(10*sec), tick(11*sec)),
-			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield"},
+			want: []string{"hook on_standby", "verify", "hook on_peer_down", "ensure#1 srv2 base= yield"},
 		},
 		{
 			name: "a grace longer than the bound waits for the bound",
 			c:    other,
 			evs:  seq(linked(other, "srv1"), restarting(2*sec, time.Hour), ticks(3*sec, 2*sec+MaxRestartGrace-sec), tick(2*sec+MaxRestartGrace-ms), tick(2*sec+MaxRestartGrace)),
-			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield"},
+			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base= yield"},
 		},
 		{
 			name: "a peer that did not hold the record restarts: after the grace, one read finds the record here",
 			c:    owner,
 			evs:  seq(linked(owner, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 30*sec)),
-			want: []string{"hook on_active", "hook on_peer_down", "ensure#1 srv1 base=srv1"},
+			want: []string{"hook on_active", "hook on_peer_down", "ensure#1 srv1 base="},
 		},
 	})
 }
@@ -117,5 +119,25 @@ func TestMachineRestartLog(t *testing.T) {
 		if !slices.Equal(got, []string{tt.want}) {
 			t.Errorf("%s: said %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// A peer's restart begins the episode at its BYE: the peer's last write,
+// made on the link (a failback this node has yet to hear of), is as the
+// peer left the record, not a write of the episode; what the record holds
+// is read anew.
+func TestMachineRestartBase(t *testing.T) {
+	c := testMachine(false)
+	s, _ := run(c, seq(linked(c, "srv2"), EvLinkDown{At: at(2 * sec), Reason: "x", Restart: 20 * sec})...)
+	if !s.ep.on || !s.ep.since.Equal(at(2*sec)) || s.ep.first != "" || s.ep.peerTook {
+		t.Errorf("episode %+v, want one begun at the BYE, its base unknown", s.ep)
+	}
+	if s.rec.content != "" || !s.rec.at.Equal(at(2*sec)) {
+		t.Errorf("knows %q as of %v, want nothing, as of the BYE", s.rec.content, s.rec.at.Sub(t0))
+	}
+	// The record is missing: it stays so.
+	s, _ = run(c, seq(linked(c, "srv2"), missing(1500*ms), EvLinkDown{At: at(2 * sec), Reason: "x", Restart: 20 * sec})...)
+	if !s.rec.missing || !s.ep.sawMissing {
+		t.Errorf("a missing record: knowledge %+v, episode saw it missing %v", s.rec, s.ep.sawMissing)
 	}
 }
