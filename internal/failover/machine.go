@@ -76,9 +76,11 @@ func Next(c *Config, s State, ev Event) (State, []Action) {
 			// The peer's writes were made on the link it has just closed
 			// (a failback a moment ago, whose word has yet to reach this
 			// node), and it writes nothing more until it is back: what the
-			// record holds as it left is the base, learned by the next
-			// read, and this episode begins now.
-			s.ep = episode{on: true, since: now, began: now, sawMissing: s.rec.missing}
+			// record holds as it left is the base, read at once (before
+			// its next process can have started), and this episode begins
+			// now. A write of its next process, made before the link is
+			// back, is a write of the episode.
+			s.ep = episode{on: true, since: now, began: now, sawMissing: s.rec.missing, lookAt: now}
 			clear(s.alerted) // a new episode's one-shot alerts
 			if !s.rec.missing {
 				s.rec = knowledge{at: now}

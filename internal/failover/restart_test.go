@@ -28,8 +28,28 @@ func TestMachineRestart(t *testing.T) {
 			c:    other,
 			evs:  seq(linked(other, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 21*sec), tick(21900*ms), tick(22*sec)),
 			// the record's base is what it holds as the peer left it: read anew
-			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base= yield"},
+			want: []string{"hook on_standby", "look", "hook on_peer_down", "ensure#1 srv2 base= yield"},
 			peer: PeerDown,
+		},
+		{
+			// The look at the BYE finds the owner's failback, which this
+			// node had not heard of: the base; after the grace it takes
+			// the record from it.
+			name: "the record read at the BYE is the base",
+			c:    other,
+			evs:  seq(linked(other, "srv2"), restarting(2*sec, 20*sec), read(2100*ms, "srv1"), ticks(3*sec, 21*sec), tick(22*sec)),
+			want: []string{"hook on_active", "look", "hook on_standby", "hook on_peer_down", "ensure#1 srv2 base=srv1 yield"},
+		},
+		{
+			// A write of the peer's next process, made before the link is
+			// back, is a write of the episode: withheld.
+			name: "the peer's next process took the record before the link was back",
+			c:    other,
+			evs: seq(linked(other, "srv2"), restarting(2*sec, 20*sec), read(2100*ms, "srv2"), ticks(3*sec, 10*sec),
+				drift(10500*ms, "srv1"), ticks(11*sec, 21*sec), tick(22*sec)),
+			want: []string{"hook on_active", "look",
+				"push withheld: [srv2] Link to 'srv1' down, peer still serving | The peer took 'www.example.com' (now 'srv1') since the link was lost, so it is alive: not writing.",
+				"hook on_standby", "hook on_peer_down"},
 		},
 		{
 			name: "the peer back within its grace: nothing written, nothing said",
@@ -37,26 +57,26 @@ func TestMachineRestart(t *testing.T) {
 			evs:  seq(linked(other, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 8*sec), up(9*sec), hbf(9500*ms, FlagHealthy|FlagActive), actives(10*sec, 50*sec)),
 			// one read settles what the record holds as the peer left it; the
 			// episode ends as any does, after failback_delay on the link
-			want: []string{"hook on_standby", "verify", "hook on_peer_up"},
+			want: []string{"hook on_standby", "look", "hook on_peer_up"},
 		},
 		{
 			name: "back within its grace, then lost: the grace is spent, a plain timeout",
 			c:    other,
 			evs: seq(linked(other, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 8*sec), up(9*sec), hbf(9500*ms, FlagHealthy|FlagActive),
 				down(10*sec), tick(11*sec)),
-			want: []string{"hook on_standby", "verify", "hook on_peer_down", "ensure#1 srv2 base= yield"},
+			want: []string{"hook on_standby", "look", "hook on_peer_down", "ensure#1 srv2 base= yield"},
 		},
 		{
 			name: "a grace longer than the bound waits for the bound",
 			c:    other,
 			evs:  seq(linked(other, "srv1"), restarting(2*sec, time.Hour), ticks(3*sec, 2*sec+MaxRestartGrace-sec), tick(2*sec+MaxRestartGrace-ms), tick(2*sec+MaxRestartGrace)),
-			want: []string{"hook on_standby", "hook on_peer_down", "ensure#1 srv2 base= yield"},
+			want: []string{"hook on_standby", "look", "hook on_peer_down", "ensure#1 srv2 base= yield"},
 		},
 		{
 			name: "a peer that did not hold the record restarts: after the grace, one read finds the record here",
 			c:    owner,
 			evs:  seq(linked(owner, "srv1"), restarting(2*sec, 20*sec), ticks(3*sec, 30*sec)),
-			want: []string{"hook on_active", "hook on_peer_down", "ensure#1 srv1 base="},
+			want: []string{"hook on_active", "look", "hook on_peer_down", "ensure#1 srv1 base="},
 		},
 	})
 }
