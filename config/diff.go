@@ -2,11 +2,11 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/clooster/clooster/internal/logtext"
 	"github.com/clooster/clooster/notify"
 )
 
@@ -132,14 +132,14 @@ func Diff(running, next *Config) []Change {
 
 	// The checks and the hooks: live.
 	ha, hb := a.Health, b.Health
-	d.str("health.url", redactURL(ha.URL), redactURL(hb.URL), true)
+	d.str("health.url", logtext.RedactURL(ha.URL), logtext.RedactURL(hb.URL), true)
 	d.str("health.tcp", ha.TCP, hb.TCP, true)
 	d.str("health.command", ha.Command, hb.Command, true)
 	d.str("health.interval", ha.Interval.String(), hb.Interval.String(), true)
 	d.str("health.timeout", ha.Timeout.String(), hb.Timeout.String(), true)
 	d.num("health.fall", ha.Fall, hb.Fall, true)
 	d.num("health.rise", ha.Rise, hb.Rise, true)
-	d.str("peer_check.url", redactURL(a.PeerCheck.URL), redactURL(b.PeerCheck.URL), true)
+	d.str("peer_check.url", logtext.RedactURL(a.PeerCheck.URL), logtext.RedactURL(b.PeerCheck.URL), true)
 	d.str("peer_check.tcp", a.PeerCheck.TCP, b.PeerCheck.TCP, true)
 	d.str("peer_check.timeout", a.PeerCheck.Timeout.String(), b.PeerCheck.Timeout.String(), true)
 	// A hook's command is never shown: it may hold a credential.
@@ -377,20 +377,6 @@ func nodes(a, b map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// redactURL is raw as a health check shows it: a password reads
-// "xxxxx", a user name without one (often a token) is left out.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, ok := u.User.Password(); !ok {
-		u.User = nil
-		return u.String()
-	}
-	return u.Redacted()
 }
 
 // orZero is *p, or T's zero value for a nil p.

@@ -45,6 +45,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/clooster/clooster/internal/logtext"
 	"github.com/clooster/clooster/internal/procgroup"
 )
 
@@ -102,7 +103,7 @@ func (c Check) Empty() bool {
 func (c Check) String() string {
 	switch {
 	case c.URL != "":
-		return "http GET " + redactURL(c.URL)
+		return "http GET " + logtext.RedactURL(c.URL)
 	case c.TCP != "":
 		return "tcp " + c.TCP
 	case c.Command != "":
@@ -165,7 +166,7 @@ func (p *prober) probe(ctx context.Context) error {
 	var err error
 	switch c := p.check; {
 	case c.URL != "":
-		what = "GET " + redactURL(c.URL)
+		what = "GET " + logtext.RedactURL(c.URL)
 		err = p.probeHTTP(pctx, what)
 	case c.TCP != "":
 		what = "connect " + c.TCP
@@ -197,7 +198,7 @@ func (p *prober) probeHTTP(ctx context.Context, what string) error {
 	_, rerr := io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode <= 399 {
-			return fmt.Errorf("%s: %s (redirect to %s not followed)", what, status(resp), truncate(redactURL(loc), maxLocation))
+			return fmt.Errorf("%s: %s (redirect to %s not followed)", what, status(resp), truncate(logtext.RedactURL(loc), maxLocation))
 		}
 		return fmt.Errorf("%s: %s", what, status(resp))
 	}
@@ -276,20 +277,6 @@ func unwrapDialError(err error) error {
 		return se.Err
 	}
 	return err
-}
-
-// redactURL is raw with any password replaced by "xxxxx" and any user name
-// without a password dropped.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, ok := u.User.Password(); !ok {
-		u.User = nil
-		return u.String()
-	}
-	return u.Redacted()
 }
 
 // firstLine is the first non-blank line of out, trimmed and cut short.

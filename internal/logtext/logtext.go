@@ -4,6 +4,7 @@
 package logtext
 
 import (
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,4 +49,19 @@ func Count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// RedactURL is raw with a password replaced by "xxxxx", and a user name
+// without a password (often a token) left out; raw itself if it is not a
+// URL with user information.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); !ok {
+		u.User = nil
+		return u.String()
+	}
+	return u.Redacted()
 }

@@ -2,6 +2,19 @@ package logtext
 
 import "testing"
 
+func TestRedactURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://user:pass@host/health": "http://user:xxxxx@host/health",
+		"http://token@host/health":     "http://host/health",
+		"http://host/health":           "http://host/health",
+		"not a url\x7f":                "not a url\x7f",
+	} {
+		if got := RedactURL(raw); got != want {
+			t.Errorf("RedactURL(%q): got %q, want %q", raw, got, want)
+		}
+	}
+}
+
 func TestCount(t *testing.T) {
 	for n, want := range map[int]string{0: "0 failed attempts", 1: "1 failed attempt", 2: "2 failed attempts"} {
 		if got := Count(n, "failed attempt"); got != want {
