@@ -171,6 +171,9 @@ func (t *truth) read(n *node) {
 func (t *truth) restartHeard(n *node, grace time.Duration) {
 	t.holdUntil[n.i] = t.w.now.Add(min(grace, failover.MaxRestartGrace))
 	t.holds++
+	// A re-armed bound begun as the peer fell silent, a moment before
+	// its BYE arrived, begins again with the grace in it.
+	t.rearmSince[n.i] = time.Time{}
 }
 
 // linkUp: node n's link came up; a restart's hold is over.
