@@ -729,6 +729,12 @@ func (t *truth) checkTie(wr, prev apiWrite) {
 		// read may still show the value its own write replaced).
 		return
 	}
+	if t.apiFaultEnd.After(wr.job.firstServed) {
+		// The API failed during the pause: the preferred node's job
+		// backs off after a failed call (up to 8 s), which no pause
+		// allows for.
+		return
+	}
 	// A slow network's extra delay may hold back the frame (the last
 	// keepalive, a bye) by which the preferred node notices the loss,
 	// as for liveness.
