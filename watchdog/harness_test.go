@@ -57,6 +57,15 @@ func (m *memNet) dial(ctx context.Context, network, addr string) (net.Conn, erro
 }
 
 // blackhole drops everything on every current connection, both ways.
+// silence is a hung peer as the network sees it: nothing arrives either
+// way on the open connections, and new ones are refused.
+func (m *memNet) silence() {
+	m.blackhole()
+	m.mu.Lock()
+	m.refused = true
+	m.mu.Unlock()
+}
+
 func (m *memNet) blackhole() {
 	m.mu.Lock()
 	defer m.mu.Unlock()

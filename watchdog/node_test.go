@@ -108,10 +108,7 @@ func TestNodeHangFailsOverAfterPeerTimeout(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		// SIGSTOP of srv1 looks like silence on the link: nothing it sends
 		// arrives, not even its close.
-		p.net.blackhole()
-		p.net.mu.Lock()
-		p.net.refused = true
-		p.net.mu.Unlock()
+		p.net.silence()
 		s1.cancel()
 		<-s1.done
 		took := waitFor(t, 20*time.Second, recordIs(p, "srv2"))

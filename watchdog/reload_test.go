@@ -60,10 +60,7 @@ func TestReloadShorterPeerTimeoutDuringSilence(t *testing.T) {
 		s1, s2 := p.start("srv1"), p.start("srv2")
 		waitLinked(t, s1, s2)
 		time.Sleep(3 * time.Second)
-		p.net.blackhole()
-		p.net.mu.Lock()
-		p.net.refused = true
-		p.net.mu.Unlock()
+		p.net.silence()
 		s1.cancel()
 		<-s1.done
 		time.Sleep(2 * time.Second)
