@@ -193,11 +193,28 @@ func (t *truth) checkPartitionWrite(wr apiWrite) {
 	if ws := t.w.dns.writes; len(ws) >= 2 && ws[len(ws)-2].by == 1-wr.by && (t.excused(wr, ws[len(ws)-2]) || raced(wr, ws[len(ws)-2])) {
 		return // what checkNoPingPong allows, or counts as a race
 	}
+	if t.finishing(wr) {
+		return // the rest of a move that lost a swap in part: the same move
+	}
 	t.quietWrites++
 	if t.quietWrites > 1 {
 		t.w.fail("partition: at most one write", "%s wrote %q, the %d. write of a partition between live, healthy nodes since %.3fs",
 			nodeName(wr.by), wr.content, t.quietWrites, t.w.since(t.quietSince))
 	}
+}
+
+// finishing reports whether wr finishes its job's move of a set that
+// landed in part because some of its records lost their swaps to the other
+// node's write: compare and swap keeps the two from overwriting one
+// record, not the set from splitting, and the job writes the rest once
+// (WRITE-RULE.md, record sets).
+func (t *truth) finishing(wr apiWrite) bool {
+	ws := t.w.dns.writes
+	if t.w.sc.Set <= 1 || wr.job == nil || wr.job.conflicts == 0 || len(ws) < 2 {
+		return false
+	}
+	prev := ws[len(ws)-2]
+	return prev.by == wr.by && prev.job == wr.job && prev.partial
 }
 
 func (t *truth) observeQuiet() {

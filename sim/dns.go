@@ -194,6 +194,11 @@ func (d *dnsAPI) serve(n *node, j *simJob, write bool, content, old string) (rec
 			d.apply(n.i, n.inc, partial, j)
 			d.writes[len(d.writes)-1].partial = true
 		}
+		if conflict {
+			// A record lost its swap as well: what the set holds is
+			// known only from a read (recordset's conflict wins).
+			return rec, errSwapped, false
+		}
 		return rec, &failover.PartialWrite{Landed: partial, Err: err}, false
 	}
 	d.apply(n.i, n.inc, content, j)

@@ -201,4 +201,8 @@ var Regressions = []Regression{
 	{Seed: 2116995, Fingerprint: "4e19ac1c", Found: "the API down during the tie pause: the preferred node's job backed off after a failed read, past the other's pause (the checker's allowance knew slow answers, not failed ones)", Mismatches: true, Restarts: true},
 	// A provider that compares and swaps (Options.Swap).
 	{Seed: 784, Fingerprint: "a9cda36a", Found: "a set's conditional write lost for one record: the job's read and write again exceed the budget of one", Sets: true, Swap: true},
+	{Seed: 1148, Fingerprint: "579440f4", Found: "a set's conditional write lost its swap on some records while another refused it: the simulated API called it a partial write of the node's own, which recordset never does (a lost swap wins: read again); the node took the peer's records for its own move (3934 the same)", Sets: true, Swap: true, Mismatches: true, Restarts: true},
+	{Seed: 3934, Fingerprint: "3a9e7fb0", Found: "as 1148", Sets: true, Swap: true, Mismatches: true, Restarts: true},
+	{Seed: 2556, Fingerprint: "2080da59", Found: "in a partition the owner corrected one record of its set as the standby took the set over: the standby's swap landed on the other record only, and its job wrote the rest once; the checker counted that as a second move (3988 the same)", Sets: true, Swap: true, Mismatches: true, Restarts: true},
+	{Seed: 3988, Fingerprint: "f023d683", Found: "as 2556", Sets: true, Swap: true, Mismatches: true, Restarts: true},
 }
