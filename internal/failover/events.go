@@ -27,7 +27,14 @@ const (
 	// mine" vouches for nothing. Older peers do not send it; their "not
 	// mine" vouches once said for a peer_timeout.
 	FlagUnsure byte = 1 << 5
-	KnownFlags      = FlagHealthy | FlagHandover | FlagActive | FlagPreferred | FlagPartial | FlagUnsure
+	// FlagTook, with FlagActive: the sender's takeover of its current
+	// down episode wrote over the receiver's value, which it had read.
+	// The receiver, whose own write of that value may have landed unknown
+	// to it (its answer lost), learns that the two nodes' writes
+	// alternated in the episode: the flap hold keeps the record with the
+	// sender until the episode ends.
+	FlagTook   byte = 1 << 6
+	KnownFlags      = FlagHealthy | FlagHandover | FlagActive | FlagPreferred | FlagPartial | FlagUnsure | FlagTook
 )
 
 // partClaim is the claim of a peer that holds a set in part: no content.

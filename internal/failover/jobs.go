@@ -122,6 +122,7 @@ func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
 		s.wrote, s.replaced, s.wroteAt = ev.Content, ev.Replaced, ev.At
 		if s.ep.on && !s.link && ev.Content == c.ThisValue && ev.Purpose == Takeover {
 			s.ep.wrote = true // a takeover of this episode (a handover that landed after the link broke is not)
+			s.ep.tookFrom = s.ep.tookFrom || s.peersValue(c, ev.Replaced)
 		}
 	}
 	if ev.Purpose == Takeover && ev.Content == c.ThisValue && s.ep.on && !s.link {

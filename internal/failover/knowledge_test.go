@@ -472,3 +472,50 @@ func TestFailbackWindowLook(t *testing.T) {
 		}
 	}
 }
+
+// A node whose takeover of the episode wrote over the peer's value says so
+// (FlagTook) for the rest of the episode; the peer, whose own write may
+// have landed unknown to it, learns from it that the two alternated: the
+// flap hold keeps the record with the sender.
+func TestFlagTook(t *testing.T) {
+	c := testMachine(false)
+	took := EvDone{At: at(7 * sec), Asked: at(6 * sec), Job: 1, Content: "srv2", Replaced: "srv1", Changed: true, Purpose: Takeover}
+	s := state(c, up(100*ms), read(150*ms, "srv1"), down(sec), took)
+	if f := s.Flags(c); f&FlagTook == 0 || f&FlagActive == 0 {
+		t.Errorf("after its takeover over the peer's value: flags %08b, want FlagTook and FlagActive", f)
+	}
+	s2, _ := Next(c, s, up(9*sec))
+	if f := s2.Flags(c); f&FlagTook == 0 {
+		t.Errorf("linked again within the episode: flags %08b, want FlagTook", f)
+	}
+	fromBase := took
+	fromBase.Replaced = "192.0.2.99"
+	if f := state(c, up(100*ms), read(150*ms, "192.0.2.99"), down(sec), fromBase).Flags(c); f&FlagTook != 0 {
+		t.Errorf("a takeover over a value of neither node: flags %08b, want no FlagTook", f)
+	}
+	s.ep.on = false
+	if f := s.Flags(c); f&FlagTook != 0 {
+		t.Errorf("the episode over: flags %08b, want no FlagTook", f)
+	}
+
+	// The receiver: its own write's answer lost, the record read back as
+	// the peer's value, it learns from the flag alone.
+	for _, tt := range []struct {
+		name  string
+		flags byte
+		ev    bool // within a down episode
+		want  bool
+	}{
+		{"the peer says it took the record", FlagHealthy | FlagActive | FlagTook, true, true},
+		{"the peer holds the record, no more", FlagHealthy | FlagActive, true, false},
+		{"the flag without FlagActive", FlagHealthy | FlagTook, true, false},
+		{"no episode under way", FlagHealthy | FlagActive | FlagTook, false, false},
+	} {
+		r := state(c, up(100*ms), read(150*ms, "srv1"), down(sec), up(9*sec), read(9200*ms, "srv1"))
+		r.ep.on = tt.ev
+		r, _ = Next(c, r, hbAt(10*sec, at(10*sec-10*ms), tt.flags))
+		if r.ep.peerTook != tt.want {
+			t.Errorf("%s: peer took the record %v, want %v", tt.name, r.ep.peerTook, tt.want)
+		}
+	}
+}

@@ -412,6 +412,12 @@ func (s *State) heard(c *Config, ev EvHeard, now time.Time, acts []Action) []Act
 			s.agreedAt = at
 		}
 	}
+	if flags&FlagTook != 0 && flags&FlagActive != 0 && s.ep.on {
+		// The peer's takeover of its episode wrote over this node's
+		// value: a write of this node's in the episode landed, though it
+		// may not know it (its answer lost, the record undated).
+		acts = s.notePeerTook(c, "the peer says its takeover of this episode wrote over this node's value", acts)
+	}
 	stops := flags&FlagHandover != 0
 	if stops && !s.peerStops {
 		acts = append(acts, ActLog{slog.LevelInfo, LogPeerStopping, "peer is stopping and hands the record over", []any{"peer", c.Other}})

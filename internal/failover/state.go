@@ -66,6 +66,7 @@ type episode struct {
 	took     bool      // this node's takeover of the episode was announced
 	held     bool      // this node's takeover of the episode wrote its value, or found it there
 	wrote    bool      // this node wrote its value during the episode
+	tookFrom bool      // this node's takeover of the episode wrote over the peer's value (FlagTook)
 	evidence bool      // this node took the record on evidence that the peer's service is gone
 	contest  bool      // the peer took it back after that: this node does not write again
 	// failbackDue: when the peer's failback to the preferred value was
@@ -316,6 +317,9 @@ func (s State) Flags(c *Config) byte {
 	}
 	if s.handover {
 		f |= FlagHandover
+	}
+	if s.ep.on && s.ep.tookFrom && f&FlagActive != 0 && f&FlagPartial == 0 {
+		f |= FlagTook
 	}
 	return f
 }
