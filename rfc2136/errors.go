@@ -29,8 +29,8 @@ type Error struct {
 	Op     string // "read" (a query) or "update"
 	Server string // host:port
 	Zone   string // fully qualified
-	Name   string // the record, fully qualified
-	Type   string // "A", "AAAA" or "CNAME"
+	Name   string // the record, or the zone's fence, fully qualified
+	Type   string // "A", "AAAA" or "CNAME"; "TXT" for the fence
 	// Rcode is the reply's RCODE (RFC 1035, 2136: 5 is REFUSED, 8
 	// NXRRSET, 9 NOTAUTH); -1 without a usable reply.
 	Rcode int

@@ -11,12 +11,24 @@
 // that two writers never overwrite each other. Every reply must carry a
 // valid TSIG of the configured key, or it is not believed.
 //
-// Each call sends one message, with no retry: the caller owns the retry
-// policy. Failures are *Error values in the terms of failover.RecordStore:
-// a record that does not exist wraps failover.ErrMissing, a failed Swap
-// prerequisite failover.ErrConflict, and what only an operator can fix (a
-// key the server refuses, a clock too far off, an update policy that does
-// not cover the record) a *failover.RetryLater of 30 seconds.
+// In quorum mode the Record is a quorum.Fencer: each zone holds a fence, a
+// TXT record at _clooster.<zone> holding "term=<n>" (TTL 0), the Raft term
+// of the last leader that raised it. RaiseFence raises it with a
+// prerequisite on what it read, never lowering it; SwapFenced is Swap with
+// a second prerequisite in the same UPDATE, that the fence holds exactly
+// the writer's term, so that the server itself refuses a deposed leader's
+// write. The key must be allowed to update the fence's TXT RRset.
+//
+// Each call sends one message (a Write or Swap that needs the TTL reads
+// first; RaiseFence and SwapFenced read the fence, and RaiseFence decides
+// once more on a failed prerequisite, as they say), with no other retry:
+// the caller owns the retry policy. Failures are *Error values in
+// the terms of failover.RecordStore: a record that does not exist wraps
+// failover.ErrMissing, a failed Swap prerequisite (or a fence that holds
+// another term) failover.ErrConflict, and what only an operator can fix
+// (a key the server refuses, a clock too far off, an update policy that
+// does not cover the record or the fence, a fence that is not one) a
+// *failover.RetryLater of 30 seconds.
 //
 // Concurrency: a Record is safe for concurrent use. It owns no goroutine
 // and needs no closing; each call opens its own connection and stops when
@@ -165,6 +177,10 @@ type Record struct {
 	timeout   time.Duration
 	dial      func(ctx context.Context, network, address string) (net.Conn, error)
 
+	// fence is the zone's fence as a Record of its own (TXT at
+	// _clooster.<zone>), for its exchanges and errors; nil in the fence.
+	fence *Record
+
 	mu       sync.Mutex
 	ttl      uint32 // of the RRset at the last Read
 	ttlKnown bool
@@ -229,6 +245,12 @@ func New(cfg Config, name, typ string) (*Record, error) {
 	}
 	if !dns.IsSubDomain(r.zone, r.name) {
 		return nil, fmt.Errorf("rfc2136: record %s is not in zone %s", r.name, r.zone)
+	}
+	r.fence = &Record{
+		server: r.server, network: r.network, zone: r.zone,
+		name: fenceLabel + "." + r.zone, qtype: dns.TypeTXT, typ: "TXT",
+		keyName: r.keyName, algorithm: r.algorithm, key: r.key,
+		timeout: r.timeout, dial: r.dial,
 	}
 	return r, nil
 }
@@ -351,31 +373,10 @@ func (r *Record) Write(ctx context.Context, content string) error {
 // value-dependent prerequisite. If it holds anything else, or no longer
 // exists, nothing is written and the error wraps failover.ErrConflict.
 func (r *Record) Swap(ctx context.Context, old, content string) error {
-	rr, err := r.rr(content)
+	m, err := r.swapUpdate(ctx, old, content)
 	if err != nil {
-		return fmt.Errorf("%w (%w)", err, failover.ErrRefused)
-	}
-	var olds []dns.RR
-	for _, c := range strings.Fields(old) {
-		o, err := r.rr(c)
-		if err != nil {
-			// The record cannot hold what is not of its type.
-			return fmt.Errorf("%w (%w)", err, failover.ErrConflict)
-		}
-		olds = append(olds, o)
-	}
-	if len(olds) == 0 {
-		return fmt.Errorf("rfc2136: swap %s %s: empty old content (%w)", r.name, r.typ, failover.ErrConflict)
-	}
-	ttl, err := r.knownTTL(ctx)
-	if err != nil {
-		if errors.Is(err, failover.ErrMissing) {
-			return fmt.Errorf("%w (%w)", err, failover.ErrConflict)
-		}
 		return err
 	}
-	m := r.update(rr, ttl)
-	m.Used(olds)
 	reply, err := r.exchange(ctx, opUpdate, m)
 	if err != nil {
 		return err
@@ -384,10 +385,46 @@ func (r *Record) Swap(ctx context.Context, old, content string) error {
 	case dns.RcodeSuccess:
 		return nil
 	case dns.RcodeNXRrset, dns.RcodeYXRrset, dns.RcodeNameError:
-		return r.fail(opUpdate, reply, failover.ErrConflict,
-			fmt.Sprintf("%s: the RRset no longer holds %q: nothing written (%v)", dns.RcodeToString[reply.Rcode], old, failover.ErrConflict))
+		return r.fail(opUpdate, reply, failover.ErrConflict, r.changedMsg(reply, old))
 	}
 	return r.rcodeError(opUpdate, reply)
+}
+
+// changedMsg says that the RRset no longer holds old, as the failed
+// prerequisite of reply showed.
+func (r *Record) changedMsg(reply *dns.Msg, old string) string {
+	return fmt.Sprintf("%s: the RRset no longer holds %q: nothing written (%v)", dns.RcodeToString[reply.Rcode], old, failover.ErrConflict)
+}
+
+// swapUpdate is Swap's UPDATE: the RRset replaced with one record of
+// content, if it holds exactly the records of old.
+func (r *Record) swapUpdate(ctx context.Context, old, content string) (*dns.Msg, error) {
+	rr, err := r.rr(content)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%w)", err, failover.ErrRefused)
+	}
+	var olds []dns.RR
+	for _, c := range strings.Fields(old) {
+		o, err := r.rr(c)
+		if err != nil {
+			// The record cannot hold what is not of its type.
+			return nil, fmt.Errorf("%w (%w)", err, failover.ErrConflict)
+		}
+		olds = append(olds, o)
+	}
+	if len(olds) == 0 {
+		return nil, fmt.Errorf("rfc2136: swap %s %s: empty old content (%w)", r.name, r.typ, failover.ErrConflict)
+	}
+	ttl, err := r.knownTTL(ctx)
+	if err != nil {
+		if errors.Is(err, failover.ErrMissing) {
+			return nil, fmt.Errorf("%w (%w)", err, failover.ErrConflict)
+		}
+		return nil, err
+	}
+	m := r.update(rr, ttl)
+	m.Used(olds)
+	return m, nil
 }
 
 // update is an UPDATE of the zone that deletes the RRset and adds rr with

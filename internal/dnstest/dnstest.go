@@ -56,7 +56,8 @@ type Grant struct {
 
 // Example is example.test. with www A 192.0.2.1 (TTL 123), www AAAA
 // 2001:db8::1, cname CNAME www, other A 192.0.2.9, and grants on www (A,
-// AAAA), cname (CNAME) and gone (A, which does not exist); not on other.
+// AAAA), cname (CNAME), gone (A, which does not exist) and the quorum
+// fence _clooster (TXT, which does not exist); not on other.
 func Example() Zone {
 	return Zone{
 		Name: "example.test",
@@ -70,6 +71,7 @@ func Example() Zone {
 			{Name: "www", Types: []string{"A", "AAAA"}},
 			{Name: "cname", Types: []string{"CNAME"}},
 			{Name: "gone", Types: []string{"A"}},
+			{Name: "_clooster", Types: []string{"TXT"}},
 		},
 	}
 }
