@@ -28,6 +28,9 @@ func (c *Config) Settings() agree.Settings {
 		Keepalive:    c.KeepaliveInterval.D(),
 		PeerTimeout:  c.PeerTimeout.D(),
 		RecordsKnown: true,
+		// 0 (fail back at once) is not compared: the link cannot tell
+		// it from a peer that does not say.
+		FailbackDelay: c.FailbackDelay.D(),
 	}
 	if len(c.Records) == 0 {
 		cf := c.Cloudflare

@@ -342,13 +342,13 @@ func TestSettings(t *testing.T) {
 		want agree.Settings
 	}{
 		{"single record", single, agree.Settings{Name: "a.example.com", Peer: "b.example.com", Role: "server",
-			Keepalive: time.Second, PeerTimeout: 4 * time.Second, Record: "www.example.com CNAME",
+			Keepalive: time.Second, PeerTimeout: 4 * time.Second, FailbackDelay: 30 * time.Second, Record: "www.example.com CNAME",
 			Preferred: "a.example.com", ThisValue: "a.example.com", RecordsKnown: true}},
 		{"defaults", base(), agree.Settings{Name: "a.example.com", Peer: "b.example.com", Role: "server",
-			Keepalive: 500 * time.Millisecond, PeerTimeout: 2500 * time.Millisecond, Record: "www.example.com",
+			Keepalive: 500 * time.Millisecond, PeerTimeout: 2500 * time.Millisecond, FailbackDelay: 30 * time.Second, Record: "www.example.com",
 			Preferred: "a.example.com", ThisValue: "a.example.com", RecordsKnown: true}},
 		{"records block", records, agree.Settings{Name: "a.example.com", Peer: "b.example.com", Role: "server",
-			Keepalive: 500 * time.Millisecond, PeerTimeout: 2500 * time.Millisecond,
+			Keepalive: 500 * time.Millisecond, PeerTimeout: 2500 * time.Millisecond, FailbackDelay: 30 * time.Second,
 			Records: digests, RecordsKnown: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

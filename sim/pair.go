@@ -30,7 +30,7 @@ func linkPort(i int) string { return fmt.Sprintf("192.0.2.%d:7400", i+1) }
 // settingsOf is what node configuration c says of the pair, as its INFO
 // gives it: names and roles are the handshake's to check.
 func settingsOf(sc *Scenario, c *failover.Config) agree.Settings {
-	st := agree.Settings{Keepalive: c.Keepalive, PeerTimeout: c.PeerTimeout, RecordsKnown: true}
+	st := agree.Settings{Keepalive: c.Keepalive, PeerTimeout: c.PeerTimeout, FailbackDelay: c.FailbackDelay, RecordsKnown: true}
 	if sc.Set > 1 {
 		st.Records = digests(sc, c)
 		return st

@@ -101,14 +101,15 @@ type bye struct {
 // length (2 bytes) and that many bytes; fields of unknown tags are skipped,
 // so that later versions can add some.
 type info struct {
-	Value       string
-	Keepalive   time.Duration
-	PeerTimeout time.Duration
-	Record      string         // the single record, "name type"
-	Preferred   string         // the single record's preferred value
-	OtherValue  string         // what the sender expects this node to write; "" if its file does not say
-	Version     string         // the sender's software version
-	Records     []recordDigest // nil: no records block
+	Value         string
+	Keepalive     time.Duration
+	PeerTimeout   time.Duration
+	FailbackDelay time.Duration  // 0: not said (an older version), or none
+	Record        string         // the single record, "name type"
+	Preferred     string         // the single record's preferred value
+	OtherValue    string         // what the sender expects this node to write; "" if its file does not say
+	Version       string         // the sender's software version
+	Records       []recordDigest // nil: no records block
 }
 
 // recordDigest is one record's key (its name and type) and hash (its
@@ -124,6 +125,7 @@ const (
 	infoPreferred   = 5 // the single record's preferred_value
 	infoOtherValue  = 6 // cloudflare.other_value
 	infoVersion     = 7 // the software version
+	infoFailback    = 8 // failback_delay, nanoseconds, 8 bytes
 )
 
 // maxInfoRecords is the most record digests an INFO frame holds.
@@ -161,6 +163,7 @@ func (i info) encode() []byte {
 	}
 	dur(infoKeepalive, i.Keepalive)
 	dur(infoPeerTimeout, i.PeerTimeout)
+	dur(infoFailback, i.FailbackDelay)
 	text(infoRecord, i.Record)
 	text(infoPreferred, i.Preferred)
 	text(infoOtherValue, i.OtherValue)
@@ -197,7 +200,7 @@ func decodeInfo(p []byte) (info, error) {
 			for k := range i.Records {
 				i.Records[k] = recordDigest{binary.BigEndian.Uint32(data[8*k:]), binary.BigEndian.Uint32(data[8*k+4:])}
 			}
-		case infoKeepalive, infoPeerTimeout:
+		case infoKeepalive, infoPeerTimeout, infoFailback:
 			if size != 8 {
 				return info{}, errFrameLayout
 			}
@@ -205,10 +208,13 @@ func decodeInfo(p []byte) (info, error) {
 			if d < 0 {
 				return info{}, errFrameLayout
 			}
-			if tag == infoKeepalive {
+			switch tag {
+			case infoKeepalive:
 				i.Keepalive = d
-			} else {
+			case infoPeerTimeout:
 				i.PeerTimeout = d
+			default:
+				i.FailbackDelay = d
 			}
 		case infoRecord:
 			i.Record = printable(string(data))

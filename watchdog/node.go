@@ -510,7 +510,7 @@ func (n *Node) fire(a failover.ActHook) {
 // file says about the pair.
 func (n *Node) ownInfo() info {
 	st := n.cfg.Settings
-	i := info{Value: n.cfg.ThisValue, Keepalive: n.cfg.KeepaliveInterval, PeerTimeout: n.cfg.PeerTimeout,
+	i := info{Value: n.cfg.ThisValue, Keepalive: n.cfg.KeepaliveInterval, PeerTimeout: n.cfg.PeerTimeout, FailbackDelay: n.cfg.FailbackDelay,
 		Record: st.Record, Preferred: st.Preferred, OtherValue: st.OtherValue, Version: n.cfg.Version}
 	if len(n.cfg.Records) > 0 {
 		i.Value = "" // the peer knows it from its own records block
@@ -530,7 +530,7 @@ func (n *Node) ownSettings() agree.Settings {
 	st := n.cfg.Settings
 	// The handshake checked the names and roles: they name the sides.
 	st.Name, st.Peer, st.Role = n.cfg.This, n.cfg.Other, ""
-	st.Keepalive, st.PeerTimeout = n.cfg.KeepaliveInterval, n.cfg.PeerTimeout
+	st.Keepalive, st.PeerTimeout, st.FailbackDelay = n.cfg.KeepaliveInterval, n.cfg.PeerTimeout, n.cfg.FailbackDelay
 	if st.ThisValue == "" && len(n.cfg.Records) == 0 {
 		st.ThisValue = n.cfg.ThisValue
 	}
@@ -541,7 +541,7 @@ func (n *Node) ownSettings() agree.Settings {
 // peerSettings is the peer's side, from its INFO frame; name is the name it
 // proved in the handshake.
 func peerSettings(name string, i info) agree.Settings {
-	st := agree.Settings{Name: name, Keepalive: i.Keepalive, PeerTimeout: i.PeerTimeout, Record: i.Record,
+	st := agree.Settings{Name: name, Keepalive: i.Keepalive, PeerTimeout: i.PeerTimeout, FailbackDelay: i.FailbackDelay, Record: i.Record,
 		Preferred: i.Preferred, ThisValue: i.Value, OtherValue: i.OtherValue, RecordsKnown: true}
 	if i.Records != nil {
 		st.Records = make([]agree.Digest, len(i.Records))

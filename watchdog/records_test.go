@@ -84,7 +84,7 @@ func TestInfoFrame(t *testing.T) {
 		{Value: "srv1.example.com"},
 		{Records: []recordDigest{{1, 2}, {3, 4}}},
 		{Value: "192.0.2.1", Records: []recordDigest{{5, 6}}},
-		{Value: "192.0.2.1", Keepalive: 500 * time.Millisecond, PeerTimeout: 2500 * time.Millisecond, Record: "www.example.com A",
+		{Value: "192.0.2.1", Keepalive: 500 * time.Millisecond, PeerTimeout: 2500 * time.Millisecond, FailbackDelay: 30 * time.Second, Record: "www.example.com A",
 			Preferred: "192.0.2.1", OtherValue: "192.0.2.2", Version: "1.2.3"},
 	} {
 		_, p, err := decodeFrame(i.encode())

@@ -22,6 +22,10 @@ type Settings struct {
 	Role        string // "server" or "client"
 	Keepalive   time.Duration
 	PeerTimeout time.Duration
+	// FailbackDelay is how long the owner waits on a good link before it
+	// takes the record back; the other node expects that failback after
+	// its own.
+	FailbackDelay time.Duration
 	// Record is the single record of the original format, as "name type"
 	// ("www.example.com CNAME", the type "" when the file leaves it to
 	// the lookup); "" with a records block.
@@ -175,6 +179,10 @@ func timings(a, b Settings, an, bn string) []Difference {
 			out = append(out, Difference{Field: field, A: keepalive.String(), B: timeout.String(),
 				What: fmt.Sprintf("%s's peer_timeout is shorter than two of %s's keepalive intervals: one lost keepalive is a failover", judge, sender)})
 		}
+	}
+	if a.FailbackDelay > 0 && b.FailbackDelay > 0 && a.FailbackDelay != b.FailbackDelay {
+		out = append(out, Difference{Field: "failback_delay", A: a.FailbackDelay.String(), B: b.FailbackDelay.String(),
+			What: "the owner fails back after its own failback_delay, the other node expects it after its own: a failback it does not expect looks like an unasked move (a false flap-hold alert), one it expects sooner holds a write off"})
 	}
 	short("keepalive_interval/peer_timeout", a.Keepalive, b.PeerTimeout, an, bn)
 	short("peer_timeout/keepalive_interval", b.Keepalive, a.PeerTimeout, bn, an)
