@@ -74,7 +74,10 @@ type authenticator struct {
 	key   []byte
 	this  string
 	other string
-	rand  io.Reader
+	// members, if set, takes the place of other on the listening side:
+	// it accepts any client whose name it reports a member (quorum mode).
+	members func(name string) bool
+	rand    io.Reader
 
 	probing atomic.Pointer[[nonceSize]byte] // the nonce of this node's probe under way
 }
@@ -177,51 +180,57 @@ func (a *authenticator) client(c messageConn, cb []byte) error {
 // client's proof, then prove. A client learns nothing keyed before it has
 // proved itself; a client refused is told why, as a *refusal is returned.
 func (a *authenticator) server(c messageConn, cb []byte) error {
+	_, err := a.serve(c, cb)
+	return err
+}
+
+// serve is server, and also returns the name the client proved.
+func (a *authenticator) serve(c messageConn, cb []byte) (string, error) {
 	p, err := readHandshake(c, frameHello)
 	if err != nil {
 		if r, ok := errors.AsType[*refusal](err); ok && !r.Told {
 			a.tell(c, r)
 		}
-		return fmt.Errorf("read hello: %w", err)
+		return "", fmt.Errorf("read hello: %w", err)
 	}
 	ch, err := decodeHello(p)
 	if err != nil {
-		return fmt.Errorf("read hello: %w", err)
+		return "", fmt.Errorf("read hello: %w", err)
 	}
 	if a.isProbe(ch.Nonce) {
-		return errSelfProbe
+		return "", errSelfProbe
 	}
 	if r := a.checkHello(ch, roleClient); r != nil {
 		a.tell(c, r)
-		return r
+		return "", r
 	}
 	ns, err := a.nonce()
 	if err != nil {
-		return fmt.Errorf("nonce: %w", err)
+		return "", fmt.Errorf("nonce: %w", err)
 	}
 	if err := c.WriteMessage(binaryMessage, hello{Role: roleServer, Nonce: ns, Name: a.this}.encode()); err != nil {
-		return fmt.Errorf("send hello: %w", err)
+		return "", fmt.Errorf("send hello: %w", err)
 	}
 	p, err = readHandshake(c, frameProof)
 	if err != nil {
-		return fmt.Errorf("read proof: %w", err)
+		return "", fmt.Errorf("read proof: %w", err)
 	}
 	cp, err := decodeProof(p)
 	if err != nil {
-		return fmt.Errorf("read proof: %w", err)
+		return "", fmt.Errorf("read proof: %w", err)
 	}
-	want := a.mac(roleClient, cb, ch.Nonce, ns, a.other, a.this)
+	want := a.mac(roleClient, cb, ch.Nonce, ns, ch.Name, a.this)
 	if !hmac.Equal(cp.MAC[:], want[:]) {
 		r := &refusal{Kind: failover.ProblemKey, What: fmt.Sprintf("%q answers the handshake, but its proof does not match the key of %q", ch.Name, a.this),
 			Hint: hintFor(failover.ProblemKey), Err: errBadProof}
 		a.tell(c, r)
-		return r
+		return "", r
 	}
-	mine := a.mac(roleServer, cb, ch.Nonce, ns, a.other, a.this)
+	mine := a.mac(roleServer, cb, ch.Nonce, ns, ch.Name, a.this)
 	if err := c.WriteMessage(binaryMessage, proof{MAC: mine}.encode()); err != nil {
-		return fmt.Errorf("send proof: %w", err)
+		return "", fmt.Errorf("send proof: %w", err)
 	}
-	return nil
+	return ch.Name, nil
 }
 
 // probe runs the server role's look at the peer's link port: it says hello
@@ -275,6 +284,11 @@ func (a *authenticator) checkHello(h hello, wantRole byte) *refusal {
 	case h.Name == a.this:
 		return &refusal{Kind: failover.ProblemSameName, What: fmt.Sprintf("the peer calls itself %q too: both nodes have the same name", h.Name),
 			Hint: hintFor(failover.ProblemSameName)}
+	case a.members != nil:
+		if !a.members(h.Name) {
+			return &refusal{Kind: failover.ProblemName, What: fmt.Sprintf("the peer calls itself %q, which is not a member of the cluster of %q", h.Name, a.this),
+				Hint: "every member's cluster.nodes must list the same members, each by its this_server"}
+		}
 	case h.Name != a.other:
 		return &refusal{Kind: failover.ProblemName, What: fmt.Sprintf("the peer calls itself %q, but the other_server of %q is %q", h.Name, a.this, a.other),
 			Hint: hintFor(failover.ProblemName)}
