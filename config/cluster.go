@@ -152,6 +152,16 @@ func (l *loader) defaultCluster() {
 	if cl == nil {
 		return
 	}
+	if !l.fileSet["cluster"] {
+		// A variable made the block: the members are the file's alone.
+		for _, p := range []string{"cluster.preset", "cluster.listen"} {
+			if v := l.envSet[p]; v != "" {
+				l.addProblem(Problem{Key: v, Msg: "only with a cluster block in the file, which lists the members"})
+			}
+		}
+		c.Cluster = nil
+		return
+	}
 	setDefault(l, "state_dir", &c.StateDirectory, DefaultStateDir)
 	cl.Preset = strings.ToLower(strings.TrimSpace(cl.Preset))
 	if cl.Preset == "" {

@@ -315,6 +315,12 @@ func TestClusterEnv(t *testing.T) {
 		})
 	}
 
+	// A cluster variable does not make a pair a cluster.
+	_, err := Load(writeConfig(t, base()), []string{"CLOOSTER_CLUSTER_PRESET=wan"})
+	if ps := problems(t, err); len(ps) != 1 || ps[0].String() != "CLOOSTER_CLUSTER_PRESET: only with a cluster block in the file, which lists the members" {
+		t.Errorf("a pair with CLOOSTER_CLUSTER_PRESET: got %q", ps)
+	}
+
 	// In pair mode the variable is taken, and unused; only the file's
 	// state_dir is worth a warning (an image may set the variable for
 	// every mode).
