@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/clooster/clooster/internal/failover"
 	"github.com/clooster/clooster/internal/logtext"
 	"github.com/clooster/clooster/notify"
+	"github.com/clooster/clooster/quorum"
 	"github.com/clooster/clooster/watchdog"
 )
 
@@ -150,8 +152,44 @@ func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
 	if from == "" {
 		from = "the environment"
 	}
-	fmt.Fprintf(stderr, "clooster: configuration from %s is valid (%s, role %s)\n", from, cfg.ThisServer, cfg.Role)
+	fmt.Fprintf(stderr, "clooster: configuration from %s is valid (%s)\n", from, describe(cfg))
+	if cfg.ClusterMode() {
+		printCluster(stderr, cfg)
+	}
 	return nil
+}
+
+// describe is a node as check names it: "srv1, role server" in a pair,
+// "srv1, node of 3 members" in a cluster.
+func describe(cfg *config.Config) string {
+	if cfg.ClusterMode() {
+		return fmt.Sprintf("%s, %s of %s", cfg.ThisServer, cfg.Self().Role, logtext.Count(len(cfg.Members()), "member"))
+	}
+	return fmt.Sprintf("%s, role %s", cfg.ThisServer, cfg.Role)
+}
+
+// printCluster prints the cluster block for people: one member a line,
+// in the order of leadership, this one marked.
+func printCluster(w io.Writer, cfg *config.Config) {
+	fmt.Fprintf(w, "clooster: cluster of %s, preset %s, state in %s, listening on %s:\n",
+		logtext.Count(len(cfg.Members()), "member"), cfg.Cluster.Preset, cfg.StateDir(), cfg.ClusterListen())
+	members := cfg.Members()
+	slices.SortStableFunc(members, func(a, b quorum.Member) int {
+		if a.Role != b.Role { // the nodes first: they lead
+			return strings.Compare(string(a.Role), string(b.Role))
+		}
+		return a.Priority - b.Priority
+	})
+	for _, m := range members {
+		line := fmt.Sprintf("  %-8s %s at %s", m.Role, m.Name, m.Address)
+		if m.Role == quorum.RoleNode {
+			line += fmt.Sprintf(", priority %d", m.Priority)
+		}
+		if m.Name == cfg.ThisServer {
+			line += " (this member)"
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 // checkDiff prints what a reload from the running configuration (found as
@@ -219,6 +257,9 @@ func checkPair(pathA, pathB string, stdout, stderr io.Writer) error {
 		}
 	}
 	diffs := config.ComparePair(a, b)
+	if a.ClusterMode() || b.ClusterMode() {
+		diffs = config.CompareCluster(a, b)
+	}
 	var fatal int
 	var minor []string
 	for _, d := range diffs {
@@ -229,7 +270,7 @@ func checkPair(pathA, pathB string, stdout, stderr io.Writer) error {
 			minor = append(minor, d.Field)
 		}
 	}
-	pair := fmt.Sprintf("%s (%s, %s) and %s (%s, %s)", pathA, a.ThisServer, a.Role, pathB, b.ThisServer, b.Role)
+	pair := fmt.Sprintf("%s (%s) and %s (%s)", pathA, nodeLabel(a), pathB, nodeLabel(b))
 	switch {
 	case fatal > 0 && len(diffs) == 1:
 		return usagef("%s disagree on 1 setting", pair)
@@ -241,6 +282,15 @@ func checkPair(pathA, pathB string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "clooster: %s agree\n", pair)
 	}
 	return nil
+}
+
+// nodeLabel is a node as check names it beside its file: "srv1, server" in a
+// pair, "srv1, node" in a cluster.
+func nodeLabel(cfg *config.Config) string {
+	if cfg.ClusterMode() {
+		return fmt.Sprintf("%s, %s", cfg.ThisServer, cfg.Self().Role)
+	}
+	return fmt.Sprintf("%s, %s", cfg.ThisServer, cfg.Role)
 }
 
 func cmdSecret(args []string, stdout io.Writer) error {

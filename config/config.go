@@ -60,6 +60,20 @@
 // what only both files show (the keys, the client's port, address and
 // certificate pins against the server's).
 //
+// # Quorum mode
+//
+// A cluster block makes the file a cluster member's: cluster.nodes lists
+// every member (name, address host:port, priority lower first by default
+// the position in the list, role node or witness by default node), and
+// this_server names this one. A file is one mode or the other: with a
+// cluster block, role, other_server, the server and client blocks and
+// cloudflare's this_value and other_value are errors. records[].values
+// name exactly the members of role node. A witness's file needs no DNS
+// provider, records or health check; given, they are ignored with a
+// warning. ClusterMode, Members, Self, Witness, StateDir and ClusterListen
+// are what the daemon reads; CompareCluster compares two members' files.
+// The members are the file's alone: a list has no variable.
+//
 // # Reload
 //
 // Diff lists what a reload from the running configuration to a newly
@@ -111,14 +125,16 @@ const (
 	DefaultRestartGrace = Duration(30 * time.Second)
 )
 
-// Config is the effective configuration. After Load, Role is "server" or
-// "client", the block of that role is non-nil, Status.Address and
-// HandoverOnStop are non-nil, and every default is filled in.
+// Config is the effective configuration. After Load, Status.Address and
+// HandoverOnStop are non-nil, and every default is filled in. In pair mode
+// (no cluster block) Role is "server" or "client" and the block of that
+// role is non-nil; in cluster mode Role is "", Server and Client are nil,
+// other_server is "", and Cluster holds every member.
 type Config struct {
 	ThisServer        string      `json:"this_server"`
-	OtherServer       string      `json:"other_server"`
+	OtherServer       string      `json:"other_server,omitempty"`
 	Key               string      `json:"key"`
-	Role              string      `json:"role"`
+	Role              string      `json:"role,omitempty"`
 	Server            *Server     `json:"server,omitempty"`
 	Client            *Client     `json:"client,omitempty"`
 	TLS               TLS         `json:"tls"`
@@ -142,6 +158,12 @@ type Config struct {
 	// while it restarts (SIGUSR2); 0: a restart is a stop.
 	RestartGrace Duration `json:"restart_grace"`
 	DryRun       bool     `json:"dry_run"`
+
+	// Cluster is quorum mode's block; nil in pair mode.
+	Cluster *Cluster `json:"cluster,omitempty"`
+	// StateDirectory is state_dir, where a member keeps its Raft state
+	// (StateDir is the one to use); set after Load in cluster mode.
+	StateDirectory string `json:"state_dir,omitempty"`
 
 	// Warnings are non-fatal findings, one "key: message" each, for the
 	// caller to log. They never contain a secret.
@@ -460,6 +482,11 @@ func (c *Config) Redacted() *Config {
 	if c.HandoverOnStop != nil {
 		h := *c.HandoverOnStop
 		r.HandoverOnStop = &h
+	}
+	if c.Cluster != nil {
+		cl := *c.Cluster
+		cl.Nodes = slices.Clone(c.Cluster.Nodes)
+		r.Cluster = &cl
 	}
 	r.Warnings = append([]string(nil), c.Warnings...)
 	return &r

@@ -22,6 +22,8 @@ type Change struct {
 	// Live: a reload applies it at once. Otherwise it waits for a
 	// restart, and the running node goes on with the old value.
 	Live bool
+	// Note adds what else the operator must know, "" for nothing.
+	Note string
 }
 
 // Shown is the value of a secret as a Change shows it.
@@ -33,6 +35,9 @@ func (c Change) String() string {
 	when := "live"
 	if !c.Live {
 		when = "waits for a restart"
+	}
+	if c.Note != "" {
+		when += "; " + c.Note
 	}
 	return fmt.Sprintf("%s: %s -> %s (%s)", c.Key, orNone(c.Old), orNone(c.New), when)
 }
@@ -53,12 +58,17 @@ func orNone(s string) string {
 // (records, and the cloudflare block's record keys), log.level and
 // status.token. The rest waits for a restart: what the link is (the key,
 // the names, the role, the addresses and ports, tls.*), status.address,
-// log.format and dry_run, and how the DNS providers are reached
+// log.format and dry_run, the cluster block and state_dir, and how the
+// DNS providers are reached
 // (cloudflare's credentials and api_url, the rfc2136 block but its zone).
 // A credential swapped while a write may be under way is not worth the
 // risk: a token that turns out wrong would leave a node that cannot write
 // the record at the moment it must, and say so only then; a restart tries
 // it at once, with the start-up read.
+//
+// A change of the members (cluster.nodes) carries MembershipNote: the
+// members of a running cluster are what its members agreed on, kept in
+// their state_dir, and change by a command of their own, not by a reload.
 //
 // Secrets (the key, status.token, cloudflare.token and .key,
 // pushbullet.key, rfc2136.tsig_secret, notify URLs and hook commands) are
@@ -83,6 +93,10 @@ func Diff(running, next *Config) []Change {
 	d.str("tls.key", a.TLS.Key, b.TLS.Key, false)
 	d.str("tls.ca", a.TLS.CA, b.TLS.CA, false)
 	d.str("tls.fingerprint", a.TLS.Fingerprint, b.TLS.Fingerprint, false)
+
+	// The cluster: waits for a restart, and its members for more.
+	d.cluster(orZero(a.Cluster), orZero(b.Cluster))
+	d.str("state_dir", a.StateDirectory, b.StateDirectory, false)
 
 	// Timings and flags of the decision code: live.
 	d.str("keepalive_interval", a.KeepaliveInterval.String(), b.KeepaliveInterval.String(), true)
@@ -186,6 +200,7 @@ func Applied(running, next *Config) *Config {
 	c := *next
 	c.Key, c.ThisServer, c.OtherServer, c.Role = running.Key, running.ThisServer, running.OtherServer, running.Role
 	c.Server, c.Client, c.TLS = running.Server, running.Client, running.TLS
+	c.Cluster, c.StateDirectory = running.Cluster, running.StateDirectory
 	if running.StatusAddr() != next.StatusAddr() {
 		c.Status = running.Status
 	}
@@ -316,6 +331,46 @@ func events(es []string) string {
 		return "all"
 	}
 	return "[" + strings.Join(es, ", ") + "]"
+}
+
+// MembershipNote is the Note of a change of the members.
+const MembershipNote = "the members of a running cluster change by a membership command, not by a reload"
+
+// cluster compares two cluster blocks, a member known by its name.
+func (d *differ) cluster(a, b Cluster) {
+	d.str("cluster.preset", a.Preset, b.Preset, false)
+	d.str("cluster.listen", a.Listen, b.Listen, false)
+	n := len(d.out)
+	theirs := map[string]ClusterNode{}
+	for _, m := range b.Nodes {
+		theirs[m.Name] = m
+	}
+	mine := map[string]bool{}
+	for _, m := range a.Nodes {
+		mine[m.Name] = true
+		p := "cluster.nodes[" + m.Name + "]"
+		o, ok := theirs[m.Name]
+		if !ok {
+			d.add(p, memberSummary(m), "", false)
+			continue
+		}
+		d.str(p+".address", m.Address, o.Address, false)
+		d.num(p+".priority", m.Priority, o.Priority, false)
+		d.str(p+".role", m.Role, o.Role, false)
+	}
+	for _, m := range b.Nodes {
+		if !mine[m.Name] {
+			d.add("cluster.nodes["+m.Name+"]", "", memberSummary(m), false)
+		}
+	}
+	for i := n; i < len(d.out); i++ {
+		d.out[i].Note = MembershipNote
+	}
+}
+
+// memberSummary is a member as a change shows it whole.
+func memberSummary(m ClusterNode) string {
+	return quote(fmt.Sprintf("%s, priority %d, %s", m.Address, m.Priority, m.Role))
 }
 
 // records compares two records blocks record by record, a record known

@@ -118,6 +118,12 @@ type envLayer struct {
 	DriftCheckInterval *Duration `env:"DRIFT_CHECK_INTERVAL"`
 	RestartGrace       *Duration `env:"RESTART_GRACE"`
 	DryRun             *bool     `env:"DRY_RUN"`
+	// The members are the file's: a list has no variable.
+	Cluster struct {
+		Preset *string `env:"PRESET"`
+		Listen *string `env:"LISTEN"`
+	} `envPrefix:"CLUSTER_"`
+	StateDirectory *string `env:"STATE_DIR"`
 }
 
 // hookVars are the variables clooster sets for its hooks, not settings.

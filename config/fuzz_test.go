@@ -46,6 +46,13 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`{"server": {"port": "4096", "address": "[::1]"}, "peer_timeout": 0.5, "status": {"address": null}}`))
 	f.Add([]byte("\xef\xbb\xbf{\"key\": \"a\tb\", \"key\": 1}"))
 	f.Add([]byte("{ /* unterminated"))
+	for _, m := range []map[string]any{clusterBase(), witnessFile()} {
+		b, err := json.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := loadBytes(data)
@@ -62,6 +69,11 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		switch {
+		case c.ClusterMode() && (c.Role != "" || c.Server != nil || c.Client != nil || c.OtherServer != ""):
+			t.Fatalf("cluster mode with role %q, server %v, client %v, other_server %q", c.Role, c.Server, c.Client, c.OtherServer)
+		case c.ClusterMode() && (c.Self().Name == "" || len(c.Members()) < MinMembers || c.StateDir() == "" || c.ClusterListen() == ""):
+			t.Fatalf("cluster mode with self %+v, members %+v, state_dir %q, listen %q", c.Self(), c.Members(), c.StateDir(), c.ClusterListen())
+		case c.ClusterMode():
 		case c.Role == "server" && c.Server == nil, c.Role == "client" && c.Client == nil,
 			c.Role != "server" && c.Role != "client":
 			t.Fatalf("role %q with server %v, client %v", c.Role, c.Server, c.Client)

@@ -143,27 +143,29 @@ func (l *loader) originalFormat() bool {
 // environment set.
 func (l *loader) defaults() {
 	c := l.cfg
-	if l.isSet("role") {
+	l.defaultCluster()
+	switch {
+	case c.Cluster != nil:
+		c.Role = strings.ToLower(strings.TrimSpace(c.Role)) // a pair's key, for checkMode to name
+	case l.isSet("role"):
 		c.Role = strings.ToLower(strings.TrimSpace(c.Role))
-	} else {
-		switch {
-		case c.Server != nil && c.Client != nil:
-			l.addProblem(Problem{Key: "role", Msg: "required when both a server and a client block are set"})
-		case c.Client != nil:
-			c.Role = "client"
-		default:
-			c.Role = "server"
-		}
+	case c.Server != nil && c.Client != nil:
+		l.addProblem(Problem{Key: "role", Msg: "required when both a server and a client block are set"})
+	case c.Client != nil:
+		c.Role = "client"
+	default:
+		c.Role = "server"
 	}
-	switch c.Role {
-	case "server":
+	switch {
+	case c.Cluster != nil:
+	case c.Role == "server":
 		if c.Server == nil {
 			c.Server = &Server{}
 		}
 		if c.Client != nil {
 			l.warn("client", "ignored, role is server")
 		}
-	case "client":
+	case c.Role == "client":
 		if c.Client == nil {
 			c.Client = &Client{}
 		}
@@ -171,7 +173,7 @@ func (l *loader) defaults() {
 			l.warn("server", "ignored, role is client")
 		}
 	}
-	if c.Server != nil {
+	if c.Server != nil && c.Cluster == nil {
 		c.Server.Address = unbracket(c.Server.Address)
 		if c.Server.Address == "" {
 			c.Server.Address = DefaultServerAddress
@@ -187,7 +189,7 @@ func (l *loader) defaults() {
 			c.Server.PeerAddress = withPort(strings.TrimSpace(c.Server.PeerAddress), port)
 		}
 	}
-	if c.Client != nil {
+	if c.Client != nil && c.Cluster == nil {
 		c.Client.Address = unbracket(c.Client.Address)
 		setDefault(l, "client.port", &c.Client.Port, DefaultPort)
 	}
@@ -209,7 +211,9 @@ func (l *loader) defaults() {
 
 	cf := &c.Cloudflare
 	cf.Type = strings.ToUpper(strings.TrimSpace(cf.Type))
-	setDefault(l, "cloudflare.this_value", &cf.ThisValue, c.ThisServer)
+	if c.Cluster == nil { // a member's value is in records[].values
+		setDefault(l, "cloudflare.this_value", &cf.ThisValue, c.ThisServer)
+	}
 	setDefault(l, "cloudflare.api_url", &cf.APIURL, DefaultCloudflareAPIURL)
 	cf.APIURL = strings.TrimRight(cf.APIURL, "/")
 	if x := c.RFC2136; x != nil {

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/clooster/clooster/quorum"
 )
 
 // Providers: where a record is kept.
@@ -16,11 +18,15 @@ const (
 	ProviderRFC2136    = "rfc2136"
 )
 
-// RecordSet is the set of records the pair owns: records, or the
-// one-record set of the original format made from the cloudflare block.
+// RecordSet is the set of records the pair or the cluster owns: records,
+// or the one-record set of the original format made from the cloudflare
+// block (in cluster mode, a CNAME to the name of each node).
 func (c *Config) RecordSet() []Record {
-	if len(c.Records) > 0 {
+	switch {
+	case len(c.Records) > 0:
 		return c.Records
+	case c.Cluster != nil:
+		return []Record{c.clusterRecord()}
 	}
 	return c.recordsFromCloudflare()
 }
@@ -46,8 +52,12 @@ func (c *Config) recordsFromCloudflare() []Record {
 	return []Record{r}
 }
 
-// serverName is the name of the node with the server role.
+// serverName is the name of the node with the server role; in cluster
+// mode, of the node of the highest priority.
 func (c *Config) serverName() string {
+	if c.Cluster != nil {
+		return c.firstNode()
+	}
 	if c.Role == "client" {
 		return c.OtherServer
 	}
@@ -78,7 +88,10 @@ func (l *loader) defaultRecords() {
 			r.Zone, r.ZoneID = c.Cloudflare.Zone, c.Cloudflare.ZoneID
 		}
 		if r.Values == nil && (r.Type == "CNAME" || r.Type == "") {
-			r.Values = map[string]string{c.ThisServer: c.ThisServer, c.OtherServer: c.OtherServer}
+			r.Values = map[string]string{}
+			for _, node := range c.recordNodes() {
+				r.Values[node] = node
+			}
 		}
 		preferred := c.Cloudflare.PreferredValue
 		if r.Provider == ProviderRFC2136 {
@@ -267,17 +280,48 @@ func isDomainName(s string) bool {
 	return true
 }
 
-// checkValues checks that a record's values name both nodes, and no other,
-// with contents that fit its type and differ.
+// recordNodes are the names a record's values name: the pair's two
+// nodes, or the cluster's members of role node.
+func (c *Config) recordNodes() []string {
+	if c.Cluster != nil {
+		return c.nodeNames()
+	}
+	return []string{c.ThisServer, c.OtherServer}
+}
+
+// nodesSaid is how a problem names the nodes a record's values name.
+func (c *Config) nodesSaid() string {
+	if c.Cluster != nil {
+		var q []string
+		for _, n := range c.nodeNames() {
+			q = append(q, quote(n))
+		}
+		return "cluster.nodes of role node: " + strings.Join(q, ", ")
+	}
+	return fmt.Sprintf("this_server %s, other_server %s", quote(c.ThisServer), quote(c.OtherServer))
+}
+
+// checkValues checks that a record's values name every node, and no
+// other, with contents that fit its type and differ.
 func (l *loader) checkValues(p string, r Record) {
 	c := l.cfg
-	for node := range r.Values {
-		if node != c.ThisServer && node != c.OtherServer {
-			l.bad(p+".values", quote(node), fmt.Sprintf("names no node of the pair (this_server %s, other_server %s)",
-				quote(c.ThisServer), quote(c.OtherServer)))
+	nodes := c.recordNodes()
+	if len(nodes) == 0 {
+		return // cluster.nodes lists no node: its own problem
+	}
+	for _, node := range sortedKeys(r.Values) {
+		switch {
+		case slices.Contains(nodes, node):
+		case c.Cluster != nil && c.isMember(node):
+			l.bad(p+".values", quote(node), "names a witness: a witness never writes the record")
+		case c.Cluster != nil:
+			l.bad(p+".values", quote(node), fmt.Sprintf("names no member (%s)", c.nodesSaid()))
+		default:
+			l.bad(p+".values", quote(node), fmt.Sprintf("names no node of the pair (%s)", c.nodesSaid()))
 		}
 	}
-	for _, node := range []string{c.ThisServer, c.OtherServer} {
+	seen := map[string]string{}
+	for _, node := range nodes {
 		v, ok := r.Values[node]
 		switch {
 		case !ok || v == "":
@@ -287,14 +331,41 @@ func (l *loader) checkValues(p string, r Record) {
 		case r.Type == "CNAME" && r.Provider == ProviderRFC2136 && !isDomainName(v):
 			l.bad(fmt.Sprintf("%s.values[%s]", p, quote(node)), quote(v), "want a host name for type CNAME")
 		}
+		if v == "" {
+			continue
+		}
+		switch other, dup := seen[v]; {
+		case dup && c.Cluster == nil:
+			l.bad(p+".values", quote(v), "both nodes write the same content: nothing would move")
+		case dup:
+			l.bad(p+".values", quote(v), fmt.Sprintf("%s and %s write the same content: nothing would move between them", quote(other), quote(node)))
+		default:
+			seen[v] = node
+		}
 	}
-	if a, b := r.Values[c.ThisServer], r.Values[c.OtherServer]; a != "" && a == b {
-		l.bad(p+".values", quote(a), "both nodes write the same content: nothing would move")
+	if !slices.Contains(nodes, r.Preferred) {
+		if c.Cluster != nil {
+			l.bad(p+".preferred", quote(r.Preferred), fmt.Sprintf("must be a member of role node (%s)", c.nodesSaid()))
+		} else {
+			l.bad(p+".preferred", quote(r.Preferred), fmt.Sprintf("must be this_server %s or other_server %s",
+				quote(c.ThisServer), quote(c.OtherServer)))
+		}
 	}
-	if r.Preferred != c.ThisServer && r.Preferred != c.OtherServer {
-		l.bad(p+".preferred", quote(r.Preferred), fmt.Sprintf("must be this_server %s or other_server %s",
-			quote(c.ThisServer), quote(c.OtherServer)))
+}
+
+// isMember reports whether name is a member of the cluster.
+func (c *Config) isMember(name string) bool {
+	return slices.ContainsFunc(c.Members(), func(m quorum.Member) bool { return m.Name == name })
+}
+
+// sortedKeys are the keys of m, sorted: problems in a stable order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
+	slices.Sort(keys)
+	return keys
 }
 
 // MaxRecords is the most records a set may hold: the link compares the

@@ -28,17 +28,27 @@ const (
 // validate checks the whole configuration, recording every problem.
 func (l *loader) validate() {
 	c := l.cfg
+	if c.ThisServer != "" && c.Cluster == nil {
+		l.checkName("this_server", c.ThisServer) // a member's is its cluster.nodes entry's
+	}
 	l.required("this_server", c.ThisServer)
-	l.required("other_server", c.OtherServer)
-	if c.ThisServer != "" && strings.EqualFold(c.ThisServer, c.OtherServer) {
-		l.bad("other_server", quote(c.OtherServer), "must differ from this_server")
+	if c.Cluster == nil {
+		if c.OtherServer != "" {
+			l.checkName("other_server", c.OtherServer)
+		}
+		l.required("other_server", c.OtherServer)
+		if c.ThisServer != "" && strings.EqualFold(c.ThisServer, c.OtherServer) {
+			l.bad("other_server", quote(c.OtherServer), "must differ from this_server")
+		}
 	}
 	l.checkKey()
+	l.checkMode()
+	l.checkCluster()
 
-	if l.isSet("role") && c.Role != "server" && c.Role != "client" {
+	if c.Cluster == nil && l.isSet("role") && c.Role != "server" && c.Role != "client" {
 		l.bad("role", quote(c.Role), "must be server or client")
 	}
-	if c.Role == "server" {
+	if c.Cluster == nil && c.Role == "server" {
 		l.checkHost("server.address", c.Server.Address)
 		l.checkPort("server.port", c.Server.Port)
 		if a := c.Server.PeerAddress; a != "" && l.isSet("server.peer_address") {
@@ -47,7 +57,7 @@ func (l *loader) validate() {
 			}
 		}
 	}
-	if c.Role == "client" {
+	if c.Cluster == nil && c.Role == "client" {
 		if c.Client.Address == "" {
 			l.bad("client.address", "", "required for a client")
 		} else {
@@ -73,8 +83,12 @@ func (l *loader) validate() {
 		l.checkStatusToken(a)
 	}
 
-	l.checkCloudflare()
-	l.checkRFC2136()
+	if c.Witness() {
+		l.warnWitness()
+	} else {
+		l.checkCloudflare()
+		l.checkRFC2136()
+	}
 	l.checkPushbullet()
 	l.checkNotify()
 
@@ -89,7 +103,9 @@ func (l *loader) validate() {
 		l.bad("log.format", quote(c.Log.Format), "must be text or json")
 	}
 
-	l.checkHealth()
+	if !c.Witness() {
+		l.checkHealth()
+	}
 
 	pc := c.PeerCheck
 	l.atMostOne("peer_check", "url", pc.URL, "tcp", pc.TCP)
@@ -212,6 +228,9 @@ func (l *loader) checkCloudflare() {
 		return
 	case c.RFC2136 != nil && cf.Record == "":
 		l.bad("records", "", "required with an rfc2136 block: list its records there (cloudflare.record is always a Cloudflare record)")
+		return
+	case c.Cluster != nil:
+		l.checkClusterRecord()
 		return
 	}
 	l.checkCloudflareCredentials()
