@@ -182,7 +182,10 @@ func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
 	switch {
 	case j.failures > 0:
 		acts = append(acts, alertDelayed(c, j.title, j.event, ev, j.failures, ev.At.Sub(j.since), j.lastErr))
-	case ev.Changed:
+	case ev.Changed, j.announce && s.wrote == ev.Content && !s.wroteAt.Before(j.since.Add(-APITimeout)):
+		// Changed by this job, or found right because this node's own
+		// write of a job the link's loss cancelled (a handover whose
+		// answer was slow) landed just before: either way, moved.
 		acts = append(acts, ActNotify{Event: j.event, Title: j.title,
 			Body: fmt.Sprintf("The address for '%s' has been changed to '%s'", c.Record, ev.Content)})
 	case j.announce:

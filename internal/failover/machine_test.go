@@ -544,6 +544,21 @@ func TestMachineHealth(t *testing.T) {
 			want: []string{"hook on_active", "verify", "ensure#1 srv2"},
 		},
 		{
+			// The handover's write answered after the stopping peer had
+			// gone: the takeover that follows finds the record right, by
+			// this node's own write, and says the record moved.
+			name: "handover: its answer slower than the peer's exit: the takeover finds it right and says it moved",
+			c:    other,
+			evs: seq(linked(other, "srv1"), hbf(2*sec, FlagHealthy|FlagActive|FlagHandover),
+				EvWriting{At: at(2100 * ms), Job: 1, Content: "srv2"},
+				EvLinkDown{At: at(2120 * ms), Reason: "peer closed the link: bye 1 shutdown"},
+				EvDone{At: at(2140 * ms), Asked: at(2000 * ms), Job: 1, Content: "srv2", Replaced: "srv1", Changed: true, Purpose: Handover},
+				ticks(3*sec, 9*sec),
+				EvDone{At: at(9500 * ms), Asked: at(9400 * ms), Job: 2, Content: "srv2", Purpose: Takeover}),
+			want: []string{"hook on_standby", "ensure#1 srv2", "cancel", "hook on_peer_down", "ensure#2 srv2 base=srv1 yield", "hook on_active",
+				"push down: [srv2] Server 'srv1' is now down (peer closed the link: bye 1 shutdown) | The address for 'www.example.com' has been changed to 'srv2'"},
+		},
+		{
 			// Hole: the handover path ignored a failed last health check.
 			name: "handover: not onto this node's service while its last check failed",
 			c:    other,
