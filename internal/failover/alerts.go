@@ -106,3 +106,12 @@ func alertMissing(c *Config) ActNotify {
 			c.Record, missingEvery),
 	}
 }
+
+// alertLandedLate: a takeover or correction abandoned when the link came
+// back landed after all.
+func alertLandedLate(c *Config, p Purpose, content string) ActNotify {
+	return ActNotify{Event: alertEvent(p),
+		Title: fmt.Sprintf("[%s] Link to '%s' back; an update begun without it landed", c.This, c.Other),
+		Body: fmt.Sprintf("The %s begun while the link was down was dropped when it came back, but its write landed: '%s' now holds '%s'. "+
+			"The nodes agree on it over the link; the failback puts the preferred value back after failback_delay.", p, c.Record, content)}
+}

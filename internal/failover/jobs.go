@@ -131,6 +131,11 @@ func (s *State) done(c *Config, ev EvDone, acts []Action) []Action {
 	if s.job == nil || ev.Job != s.job.id {
 		if ev.Changed {
 			s.strayWrite(c, ev.Content)
+			if s.link && (ev.Purpose == Takeover || ev.Purpose == Correction) {
+				// Abandoned when the link came back, its write landed all
+				// the same: the record moved, and nothing else says so.
+				acts = append(acts, alertLandedLate(c, ev.Purpose, ev.Content))
+			}
 		}
 		return acts
 	}
