@@ -116,6 +116,7 @@ type outcome struct {
 	LiveAfter     time.Duration // from the majority's heal to its leader's values
 	FailbackAfter time.Duration // from the full heal to the best node's values
 	StaleLanding  time.Duration // the latest a plain write landed after a later leader was elected
+	Trace         string        // the elections and writes, for a failing run
 }
 
 // step is one action of the timeline, at its offset from the start.
@@ -257,6 +258,17 @@ func (w *world) check(out *outcome, begin time.Time) {
 	elected := slices.Clone(w.elected)
 	w.mu.Unlock()
 	out.Elections = len(elected)
+	var b strings.Builder
+	for _, e := range elected {
+		fmt.Fprintf(&b, "\n  %s elected %s term %d", e.At.Sub(begin), e.Name, e.Term)
+	}
+	for r, d := range w.dns {
+		_, ws := d.snapshot()
+		for _, l := range ws {
+			fmt.Fprintf(&b, "\n  record %d: %s wrote %s term %d sent %s landed %s changed %v refused %v", r, l.Writer, l.Content, l.Term, l.Sent.Sub(begin), l.At.Sub(begin), l.Changed, l.Refused)
+		}
+	}
+	out.Trace = b.String()
 	for r, d := range w.dns {
 		_, ws := d.snapshot()
 		out.Writes += len(ws)
@@ -389,6 +401,9 @@ func TestSimulator(t *testing.T) {
 		elections += out.Elections
 		live, fb, stale = max(live, out.LiveAfter), max(fb, out.FailbackAfter), max(stale, out.StaleLanding)
 		if len(out.Violations) > 0 {
+			if testing.Verbose() {
+				t.Log(out.Trace)
+			}
 			t.Errorf("%s\n%s\nreplay: go test ./quorum -run 'TestSimulator$' -args -seed %d", sc, strings.Join(out.Violations, "\n"), seed)
 		}
 	}

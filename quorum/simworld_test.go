@@ -52,13 +52,13 @@ type world struct {
 	cut      map[[2]int]int // a → b cut by that many faults
 	dns      []*fakeDNS     // www (fencing), api (plain)
 	elected  []election
-	events   int
+	events   map[string][]quorum.EventKind
 	restarts int
 }
 
 func newWorld(members []quorum.Member, failback, drift time.Duration, rng *rand.Rand) *world {
 	timings, _ := quorum.Preset("lan")
-	w := &world{timings: timings, failback: failback, drift: drift, cut: map[[2]int]int{}}
+	w := &world{timings: timings, failback: failback, drift: drift, cut: map[[2]int]int{}, events: map[string][]quorum.EventKind{}}
 	for _, m := range members {
 		w.members = append(w.members, &simMember{m: m, stores: quorum.InmemStores(), healthySince: time.Now()})
 	}
@@ -139,7 +139,7 @@ type simEvents struct {
 func (s simEvents) Event(e quorum.Event) {
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()
-	s.w.events++
+	s.w.events[s.self] = append(s.w.events[s.self], e.Kind)
 	if e.Kind == quorum.EventLeaderChanged && e.Leader == s.self {
 		s.w.elected = append(s.w.elected, election{At: time.Now(), Term: e.Term, Name: s.self})
 	}
@@ -264,6 +264,24 @@ func (w *world) leader() (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// eventsOf returns the kinds of the events member name raised so far.
+func (w *world) eventsOf(name string) []quorum.EventKind {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.events[name])
+}
+
+// waitFor polls cond every second for at most d, and reports whether it
+// held.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(time.Second) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
 }
 
 // holds: every record holds member i's values.
