@@ -143,10 +143,10 @@ func run(t *testing.T, sc scenario, plant bool) (out outcome) {
 		}
 		slices.SortStableFunc(steps, func(a, b step) int { return int(a.At - b.At) })
 		for _, s := range steps {
-			time.Sleep(begin.Add(s.At).Sub(time.Now()))
+			time.Sleep(time.Until(begin.Add(s.At)))
 			s.Do()
 		}
-		time.Sleep(begin.Add(faultPhase).Sub(time.Now()))
+		time.Sleep(time.Until(begin.Add(faultPhase)))
 
 		// A majority, with a healthy node in it; one member out.
 		if sc.OutCrash {
