@@ -1,8 +1,14 @@
+// Raft draws its election timeouts from math/rand's global source: the
+// simulator seeds it with the schedule's seed, so that a replay draws the
+// same timeouts (the order in which goroutines draw stays Go's).
+//
+//go:debug randseednop=0
 package quorum_test
 
 import (
 	"flag"
 	"fmt"
+	mathrand "math/rand"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -128,6 +134,8 @@ type step struct {
 // run runs one scenario in a synctest bubble; plant plants the follower
 // writes fault.
 func run(t *testing.T, sc scenario, plant bool) (out outcome) {
+	//lint:ignore SA1019 Raft's timeouts come from the global source: see the file's comment
+	mathrand.Seed(sc.Seed)
 	synctest.Test(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(uint64(sc.Seed), 0x72))
 		w := newWorld(sc.members(), sc.Failback, sc.Drift, rng)
@@ -162,7 +170,7 @@ func run(t *testing.T, sc scenario, plant bool) (out outcome) {
 		healed := time.Now()
 		out.LiveAfter = -1
 		for time.Since(healed) <= liveBound {
-			if l, ok := w.leader(); ok && w.members[l].m.Role == quorum.RoleNode && w.holds(l) {
+			if l, ok := w.leader(); ok && w.members[l].m.Role == quorum.RoleNode && w.holds(l) && w.running(sc.Out) {
 				out.LiveAfter = time.Since(healed)
 				break
 			}
@@ -188,7 +196,7 @@ func run(t *testing.T, sc scenario, plant bool) (out outcome) {
 		bound := liveBound + sc.Failback + failbackSlack
 		out.FailbackAfter = -1
 		for time.Since(healed) <= bound {
-			if l, ok := w.leader(); ok && l == 0 && w.holds(0) {
+			if l, ok := w.leader(); ok && l == 0 && w.holds(0) && w.running(-1) {
 				out.FailbackAfter = time.Since(healed)
 				break
 			}

@@ -284,6 +284,25 @@ func waitFor(d time.Duration, cond func() bool) bool {
 	return cond()
 }
 
+// running: every member but skip (-1: none) runs Raft (past a
+// restart's wait).
+func (w *world) running(skip int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, sm := range w.members {
+		if i == skip {
+			continue
+		}
+		if sm.node == nil {
+			return false
+		}
+		if st := sm.node.Status().State; st == "" || st == raft.Shutdown.String() {
+			return false
+		}
+	}
+	return true
+}
+
 // holds: every record holds member i's values.
 func (w *world) holds(i int) bool {
 	for r, d := range w.dns {
