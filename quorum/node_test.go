@@ -83,22 +83,26 @@ func TestStatusAndQuorumEvents(t *testing.T) {
 		for i := range w.members {
 			w.start(i)
 		}
-		if !waitFor(2*time.Minute, func() bool { l, ok := w.leader(); return ok && l == 0 && w.holds(0) }) {
-			t.Fatal("a does not lead with its values within two minutes")
+		settled := func() bool {
+			st := w.members[0].node.Status()
+			for _, r := range st.Records {
+				if r.Holder != "a" {
+					return false
+				}
+			}
+			for _, m := range st.Members {
+				if !m.Reachable || !m.Healthy {
+					return false
+				}
+			}
+			return true
+		}
+		if !waitFor(2*time.Minute, func() bool { l, ok := w.leader(); return ok && l == 0 && w.holds(0) && settled() }) {
+			t.Fatalf("a does not lead with its values, and say so, within two minutes: %+v", w.members[0].node.Status())
 		}
 		st := w.members[0].node.Status()
 		if st.Leader != "a" || !st.Quorum || st.Term == 0 || st.Writes < 2 {
 			t.Errorf("status of the leader: got leader %q quorum %v term %d writes %d, want a, true, > 0, >= 2", st.Leader, st.Quorum, st.Term, st.Writes)
-		}
-		for _, r := range st.Records {
-			if r.Holder != "a" {
-				t.Errorf("record %s: got holder %q, want a", r.Name, r.Holder)
-			}
-		}
-		for _, m := range st.Members {
-			if m.Name != "a" && (!m.Reachable || !m.Healthy) {
-				t.Errorf("member %s: got reachable %v healthy %v, want both", m.Name, m.Reachable, m.Healthy)
-			}
 		}
 
 		// a cut off from both: it loses its quorum, b leads.

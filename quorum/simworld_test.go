@@ -251,15 +251,24 @@ func (w *world) setFrozen(i, delta int) {
 	w.rewire()
 }
 
-// leader is the member that leads with a quorum now, if one does.
-func (w *world) leader() (int, bool) {
+// nodes are the members' running processes (nil: down).
+func (w *world) nodes() []*quorum.Node {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	out := make([]*quorum.Node, len(w.members))
 	for i, sm := range w.members {
-		if sm.node == nil {
+		out[i] = sm.node
+	}
+	return out
+}
+
+// leader is the member that leads with a quorum now, if one does.
+func (w *world) leader() (int, bool) {
+	for i, node := range w.nodes() {
+		if node == nil {
 			continue
 		}
-		if st := sm.node.Status(); st.State == raft.Leader.String() && st.Quorum {
+		if st := node.Status(); st.State == raft.Leader.String() && st.Quorum {
 			return i, true
 		}
 	}
@@ -287,16 +296,14 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // running: every member but skip (-1: none) runs Raft (past a
 // restart's wait).
 func (w *world) running(skip int) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for i, sm := range w.members {
+	for i, node := range w.nodes() {
 		if i == skip {
 			continue
 		}
-		if sm.node == nil {
+		if node == nil {
 			return false
 		}
-		if st := sm.node.Status().State; st == "" || st == raft.Shutdown.String() {
+		if st := node.Status().State; st == "" || st == raft.Shutdown.String() {
 			return false
 		}
 	}

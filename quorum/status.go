@@ -45,13 +45,21 @@ type RecordStatus struct {
 	Written bool      // the content is this node's write, not a read
 }
 
-// Status returns a copy of the node's view.
+// Status returns a copy of the node's view; this member's own entry is
+// as of now.
 func (n *Node) Status() Status {
+	healthy, _ := n.cfg.Health.Healthy()
+	now := n.cfg.Now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	s := n.st
 	s.Members = slices.Clone(n.st.Members)
 	s.Records = slices.Clone(n.rec)
+	for i := range s.Members {
+		if s.Members[i].Name == n.self.Name {
+			s.Members[i].Reachable, s.Members[i].Healthy, s.Members[i].LastContact = true, healthy, now
+		}
+	}
 	return s
 }
 
