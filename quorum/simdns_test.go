@@ -32,14 +32,13 @@ type landed struct {
 type fakeDNS struct {
 	fencing bool
 
-	mu       sync.Mutex
-	rng      *rand.Rand
-	content  string
-	fence    uint64
-	writes   []landed
-	failing  int // > 0: calls fail
-	slow     int // > 0: calls are slow
-	onChange func(landed)
+	mu      sync.Mutex
+	rng     *rand.Rand
+	content string
+	fence   uint64
+	writes  []landed
+	failing int // > 0: calls fail
+	slow    int // > 0: calls are slow
 }
 
 var errAPI = errors.New("api: 502 bad gateway")
@@ -57,8 +56,9 @@ func (d *fakeDNS) adjust(failing, slow int) {
 	d.mu.Unlock()
 }
 
-// do runs op at the provider: op runs under d.mu when the call lands.
-func (d *fakeDNS) do(ctx context.Context, op func() error) error {
+// do runs op at the provider: op runs under d.mu when the call lands, and
+// what it returns is the answer.
+func (d *fakeDNS) do(ctx context.Context, op func() (string, error)) (string, error) {
 	d.mu.Lock()
 	up := time.Duration(5+d.rng.IntN(200)) * time.Millisecond
 	down := time.Duration(5+d.rng.IntN(200)) * time.Millisecond
@@ -79,23 +79,27 @@ func (d *fakeDNS) do(ctx context.Context, op func() error) error {
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return "", ctx.Err()
 		case <-t.C:
-			return fail
+			return "", fail
 		}
 	}
-	res := make(chan error, 1)
+	type answer struct {
+		content string
+		err     error
+	}
+	res := make(chan answer, 1)
 	time.AfterFunc(up, func() {
 		d.mu.Lock()
-		err := op()
+		c, err := op()
 		d.mu.Unlock()
-		time.AfterFunc(down, func() { res <- err })
+		time.AfterFunc(down, func() { res <- answer{c, err} })
 	})
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
-	case err := <-res:
-		return err
+		return "", ctx.Err()
+	case a := <-res:
+		return a.content, a.err
 	}
 }
 
@@ -103,7 +107,7 @@ func (d *fakeDNS) do(ctx context.Context, op func() error) error {
 func (d *fakeDNS) write(ctx context.Context, writer, content string, cond func() error) error {
 	term, _ := quorum.WriteTerm(ctx)
 	sent := time.Now()
-	return d.do(ctx, func() error {
+	_, err := d.do(ctx, func() (string, error) {
 		l := landed{Writer: writer, Term: term, Sent: sent, At: time.Now(), Content: content}
 		err := cond()
 		if err != nil {
@@ -113,11 +117,9 @@ func (d *fakeDNS) write(ctx context.Context, writer, content string, cond func()
 			d.content = content
 		}
 		d.writes = append(d.writes, l)
-		if d.onChange != nil {
-			d.onChange(l)
-		}
-		return err
+		return "", err
 	})
+	return err
 }
 
 // plainRecord is one member's client of a provider that cannot compare
@@ -128,9 +130,8 @@ type plainRecord struct {
 }
 
 func (p *plainRecord) Read(ctx context.Context) (failover.Record, error) {
-	var r failover.Record
-	err := p.d.do(ctx, func() error { r.Content = p.d.content; return nil })
-	return r, err
+	c, err := p.d.do(ctx, func() (string, error) { return p.d.content, nil })
+	return failover.Record{Content: c}, err
 }
 
 func (p *plainRecord) Write(ctx context.Context, content string) error {
@@ -151,13 +152,14 @@ func (f *fencedRecord) Swap(ctx context.Context, old, content string) error {
 }
 
 func (f *fencedRecord) RaiseFence(ctx context.Context, term uint64) error {
-	return f.d.do(ctx, func() error {
+	_, err := f.d.do(ctx, func() (string, error) {
 		if f.d.fence > term {
-			return fmt.Errorf("fence holds %d: %w", f.d.fence, failover.ErrConflict)
+			return "", fmt.Errorf("fence holds %d: %w", f.d.fence, failover.ErrConflict)
 		}
 		f.d.fence = term
-		return nil
+		return "", nil
 	})
+	return err
 }
 
 func (f *fencedRecord) SwapFenced(ctx context.Context, term uint64, old, content string) error {
