@@ -101,8 +101,8 @@ func TestStatusAndQuorumEvents(t *testing.T) {
 			t.Fatalf("a does not lead with its values, and say so, within two minutes: %+v", w.members[0].node.Status())
 		}
 		st := w.members[0].node.Status()
-		if st.Leader != "a" || !st.Quorum || st.Term == 0 || st.Writes < 2 {
-			t.Errorf("status of the leader: got leader %q quorum %v term %d writes %d, want a, true, > 0, >= 2", st.Leader, st.Quorum, st.Term, st.Writes)
+		if st.Leader != "a" || !st.Quorum || st.Term == 0 || st.Writes < 3 {
+			t.Errorf("status of the leader: got leader %q quorum %v term %d writes %d, want a, true, > 0, >= 3", st.Leader, st.Quorum, st.Term, st.Writes)
 		}
 
 		// a cut off from both: it loses its quorum, b leads.

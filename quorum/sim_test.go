@@ -93,7 +93,7 @@ func draw(seed int64) scenario {
 			f.B = (f.A + 1) % 3
 		}
 		if f.Kind == fAPIFail || f.Kind == fAPISlow {
-			f.A = rng.IntN(2)
+			f.A = rng.IntN(3)
 		}
 		f.At = time.Duration(rng.Int64N(int64(faultPhase - 5*time.Second)))
 		f.Dur = min(time.Second+time.Duration(rng.Int64N(int64(time.Minute))), faultPhase-f.At)
@@ -287,7 +287,7 @@ func (w *world) check(out *outcome, begin time.Time) {
 		for _, v := range vs {
 			out.Violations = append(out.Violations, fmt.Sprintf("record %d: %s", r, v))
 		}
-		if !d.fencing {
+		if d.kind != kindFenced {
 			out.StaleLanding = max(out.StaleLanding, late)
 		} else {
 			for _, v := range checkFenceNoStaleLanding(ws, begin) {

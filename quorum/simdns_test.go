@@ -30,7 +30,7 @@ type landed struct {
 // Retry-After) and be slow (delays beyond the API timeout). A fencing
 // record has a fence, as the RFC 2136 store keeps it in a TXT record.
 type fakeDNS struct {
-	fencing bool
+	kind storeKind
 
 	mu      sync.Mutex
 	rng     *rand.Rand
@@ -39,6 +39,27 @@ type fakeDNS struct {
 	writes  []landed
 	failing int // > 0: calls fail
 	slow    int // > 0: calls are slow
+}
+
+// storeKind is what a provider can do.
+type storeKind int
+
+const (
+	kindFenced storeKind = iota // RFC 2136: compare and swap, and the fence
+	kindPlain                   // Cloudflare: neither
+	kindSwap                    // compare and swap, no fence
+)
+
+// client is member node's client of d.
+func (d *fakeDNS) client(node string) failover.RecordStore {
+	p := plainRecord{d: d, node: node}
+	switch d.kind {
+	case kindFenced:
+		return &fencedRecord{swapRecord{p}}
+	case kindSwap:
+		return &swapRecord{p}
+	}
+	return &p
 }
 
 var errAPI = errors.New("api: 502 bad gateway")
@@ -138,18 +159,22 @@ func (p *plainRecord) Write(ctx context.Context, content string) error {
 	return p.d.write(ctx, p.node, content, func() error { return nil })
 }
 
-// fencedRecord is one member's client of a provider that compares and
-// fences (RFC 2136 with prerequisites).
-type fencedRecord struct{ plainRecord }
+// swapRecord is one member's client of a provider that compares and
+// swaps, without a fence.
+type swapRecord struct{ plainRecord }
 
-func (f *fencedRecord) Swap(ctx context.Context, old, content string) error {
-	return f.d.write(ctx, f.node, content, func() error {
-		if f.d.content != old {
+func (s *swapRecord) Swap(ctx context.Context, old, content string) error {
+	return s.d.write(ctx, s.node, content, func() error {
+		if s.d.content != old {
 			return fmt.Errorf("swap: %w", failover.ErrConflict)
 		}
 		return nil
 	})
 }
+
+// fencedRecord is one member's client of a provider that compares and
+// fences (RFC 2136 with prerequisites).
+type fencedRecord struct{ swapRecord }
 
 func (f *fencedRecord) RaiseFence(ctx context.Context, term uint64) error {
 	_, err := f.d.do(ctx, func() (string, error) {
@@ -173,6 +198,7 @@ func (f *fencedRecord) SwapFenced(ctx context.Context, term uint64, old, content
 
 var (
 	_ failover.RecordStore = (*plainRecord)(nil)
+	_ failover.Swapper     = (*swapRecord)(nil)
 	_ failover.Swapper     = (*fencedRecord)(nil)
 	_ quorum.Fencer        = (*fencedRecord)(nil)
 )

@@ -50,7 +50,7 @@ type world struct {
 	mu       sync.Mutex
 	members  []*simMember
 	cut      map[[2]int]int // a → b cut by that many faults
-	dns      []*fakeDNS     // www (fencing), api (plain)
+	dns      []*fakeDNS     // www (fenced), api (plain), mail (swap)
 	elected  []election
 	events   map[string][]quorum.EventKind
 	restarts int
@@ -62,8 +62,8 @@ func newWorld(members []quorum.Member, failback, drift time.Duration, rng *rand.
 	for _, m := range members {
 		w.members = append(w.members, &simMember{m: m, stores: quorum.InmemStores(), healthySince: time.Now()})
 	}
-	for _, fencing := range []bool{true, false} {
-		d := &fakeDNS{fencing: fencing, rng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), content: "192.0.2.99"}
+	for _, kind := range []storeKind{kindFenced, kindPlain, kindSwap} {
+		d := &fakeDNS{kind: kind, rng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), content: "192.0.2.99"}
 		w.dns = append(w.dns, d)
 	}
 	return w
@@ -81,13 +81,7 @@ func (w *world) records(self string) []quorum.Record {
 				vals[m.m.Name] = value(i, m.m.Name)
 			}
 		}
-		rec := quorum.Record{Name: []string{"www", "api"}[i], Values: vals}
-		if d.fencing {
-			rec.Store = &fencedRecord{plainRecord{d: d, node: self}}
-		} else {
-			rec.Store = &plainRecord{d: d, node: self}
-		}
-		out = append(out, rec)
+		out = append(out, quorum.Record{Name: []string{"www", "api", "mail"}[i], Store: d.client(self), Values: vals})
 	}
 	return out
 }
