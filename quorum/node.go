@@ -47,6 +47,10 @@ type StatusSource interface {
 	Status(ctx context.Context, m Member) (MemberStatus, error)
 }
 
+// DefaultAPITimeout is the API timeout quorum mode runs with: a write needs
+// that much of its lease left, and the lan preset's lease is 7.6 s.
+const DefaultAPITimeout = 5 * time.Second
+
 // Config is what a Node is made of.
 type Config struct {
 	Members []Member
@@ -60,7 +64,8 @@ type Config struct {
 	// and corrects it; 0 turns drift checks off.
 	DriftCheckInterval time.Duration
 	// APITimeout bounds each call to a store; a write needs at least this
-	// much of the lease left. It must be shorter than Timings.Lease().
+	// much of the lease left. It must be shorter than Timings.Lease();
+	// DefaultAPITimeout is.
 	APITimeout time.Duration
 	Records    []Record
 	Health     Health
@@ -90,6 +95,8 @@ type Node struct {
 	self  Member
 	lease time.Duration
 	log   *slog.Logger
+
+	evMu sync.Mutex // one Event call at a time
 
 	mu  sync.Mutex
 	r   *raft.Raft // while Run runs
@@ -153,6 +160,8 @@ func (n *Node) event(e Event) {
 		e.At = n.cfg.Now()
 	}
 	if n.cfg.Events != nil {
+		n.evMu.Lock()
+		defer n.evMu.Unlock()
 		n.cfg.Events.Event(e)
 	}
 }
