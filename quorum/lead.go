@@ -256,7 +256,7 @@ func (l *leader) reconcile(ctx context.Context, i int) error {
 func (l *leader) write(ctx context.Context, rec Record, old, want string) error {
 	n := l.n
 	start := l.now()
-	if !n.cfg.mutant(mutantFollowerWrites) {
+	if !n.cfg.mutant(mutantFollowerWrites) && !n.cfg.mutant(mutantSkipVerify) {
 		if err := l.r.VerifyLeader().Error(); err != nil {
 			return fmt.Errorf("verify leadership: %w", err)
 		}

@@ -332,4 +332,8 @@ type mutant string
 // VerifyLeader, until its process stops.
 const mutantFollowerWrites mutant = "follower-writes"
 
+// mutantSkipVerify: writes without VerifyLeader (the lease counted from
+// the write's start).
+const mutantSkipVerify mutant = "skip-verify"
+
 func (c *Config) mutant(m mutant) bool { return c.planted == m }

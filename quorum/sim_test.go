@@ -131,9 +131,9 @@ type step struct {
 	Do func()
 }
 
-// run runs one scenario in a synctest bubble; plant plants the follower
-// writes fault.
-func run(t *testing.T, sc scenario, plant bool) (out outcome) {
+// run runs one scenario in a synctest bubble; plant, if not nil, plants a
+// fault in every member's configuration.
+func run(t *testing.T, sc scenario, plant func(*quorum.Config)) (out outcome) {
 	//lint:ignore SA1019 Raft's timeouts come from the global source: see the file's comment
 	mathrand.Seed(sc.Seed)
 	synctest.Test(t, func(t *testing.T) {
@@ -404,7 +404,7 @@ func TestSimulator(t *testing.T) {
 	var live, fb, stale time.Duration
 	for seed := first; seed < first+n; seed++ {
 		sc := draw(seed)
-		out := run(t, sc, false)
+		out := run(t, sc, nil)
 		writes += out.Writes
 		elections += out.Elections
 		live, fb, stale = max(live, out.LiveAfter), max(fb, out.FailbackAfter), max(stale, out.StaleLanding)
@@ -422,10 +422,28 @@ func TestSimulator(t *testing.T) {
 // writing without VerifyLeader: the checkers must see it.
 func TestSimulatorCatchesFollowerWrites(t *testing.T) {
 	for seed := int64(1); seed <= 40; seed++ {
-		if out := run(t, draw(seed), true); len(out.Violations) > 0 {
+		if out := run(t, draw(seed), quorum.PlantFollowerWrites); len(out.Violations) > 0 {
 			t.Logf("seed %d caught it: %s", seed, out.Violations[0])
 			return
 		}
 	}
 	t.Fatal("40 schedules with a deposed leader writing: no checker saw it")
+}
+
+var flagSkipVerify = flag.Bool("skipverify", false, "quorum simulator: run the schedules with VerifyLeader skipped, and say which the checkers catch")
+
+// TestSimulatorSkipVerify runs the schedules without VerifyLeader, on
+// request (-skipverify), and reports what the checkers see.
+func TestSimulatorSkipVerify(t *testing.T) {
+	if !*flagSkipVerify {
+		t.Skip("-skipverify not given")
+	}
+	caught := 0
+	for seed := *flagFirst; seed < *flagFirst+int64(*flagSeeds); seed++ {
+		if out := run(t, draw(seed), quorum.PlantSkipVerify); len(out.Violations) > 0 {
+			caught++
+			t.Logf("seed %d: %s", seed, out.Violations[0])
+		}
+	}
+	t.Logf("%d of %d schedules caught it", caught, *flagSeeds)
 }

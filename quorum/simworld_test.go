@@ -45,7 +45,7 @@ type world struct {
 	timings  quorum.Timings
 	failback time.Duration
 	drift    time.Duration
-	plant    bool
+	plant    func(*quorum.Config)
 
 	mu       sync.Mutex
 	members  []*simMember
@@ -165,8 +165,8 @@ func (w *world) start(i int) {
 		Stores:    sm.stores,
 		Events:    simEvents{w: w, self: sm.m.Name},
 	}
-	if w.plant {
-		quorum.PlantFollowerWrites(&cfg)
+	if w.plant != nil {
+		w.plant(&cfg)
 	}
 	node, err := quorum.New(cfg)
 	if err != nil {
