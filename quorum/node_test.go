@@ -267,3 +267,80 @@ func countKind(ks []quorum.EventKind, k quorum.EventKind) int {
 	}
 	return n
 }
+
+// TestFrozenLeaderWritesNothing: the leader's network freezes while it
+// still thinks it leads, and its record drifts meanwhile: it writes
+// nothing, the new leader corrects the record, and the old one takes the
+// lead back after failback_delay once it thaws.
+func TestFrozenLeaderWritesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(threeNodes, 10*time.Second, 5*time.Second, rand.New(rand.NewPCG(11, 12)))
+		for i := range w.members {
+			w.start(i)
+		}
+		if !waitFor(2*time.Minute, func() bool { l, ok := w.leader(); return ok && l == 0 && w.holds(0) }) {
+			t.Fatal("a does not lead with its values within two minutes")
+		}
+		frozen := time.Now()
+		w.setFrozen(0, 1)
+		for _, d := range w.dns {
+			d.mu.Lock()
+			d.content = "edited"
+			d.mu.Unlock()
+		}
+		if !waitFor(time.Minute, func() bool { l, ok := w.leader(); return ok && l != 0 && w.holds(l) }) {
+			t.Fatal("no other leader with its values within a minute of a's freeze")
+		}
+		for r, d := range w.dns {
+			_, ws := d.snapshot()
+			for _, l := range ws {
+				if l.Writer == "a" && !l.Sent.Before(frozen) {
+					t.Errorf("record %d: frozen a sent a write %s after its freeze", r, l.Sent.Sub(frozen))
+				}
+			}
+		}
+		w.setFrozen(0, -1)
+		if !waitFor(2*time.Minute, func() bool { l, ok := w.leader(); return ok && l == 0 && w.holds(0) }) {
+			t.Error("a thawed does not lead with its values again within two minutes")
+		}
+		for i := range w.members {
+			w.crash(i)
+		}
+	})
+}
+
+// TestWitnessHandsOver: a witness that wins an election writes nothing; it
+// hands leadership to the node as soon as that node is healthy.
+func TestWitnessHandsOver(t *testing.T) {
+	members := []quorum.Member{
+		threeNodes[0], threeNodes[1],
+		{Name: "w", Address: "w:7946", Priority: 0, Role: quorum.RoleWitness},
+	}
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(members, 10*time.Second, 20*time.Second, rand.New(rand.NewPCG(13, 14)))
+		w.setHealth(1, 1)
+		// b cannot reach w: its elections fail, w's win.
+		w.setCut(1, 2, 1)
+		w.start(1)
+		w.start(2)
+		if !waitFor(5*time.Minute, func() bool { l, ok := w.leader(); return ok && l == 2 }) {
+			t.Fatal("w does not lead within five minutes")
+		}
+		w.setCut(1, 2, -1)
+		if !waitFor(time.Minute, func() bool { return countKind(w.eventsOf("w"), quorum.EventNoEligibleNode) == 1 }) {
+			t.Fatalf("w leads, b unhealthy, a down: events of w %v, want %s once", w.eventsOf("w"), quorum.EventNoEligibleNode)
+		}
+		for r, d := range w.dns {
+			if _, ws := d.snapshot(); len(ws) > 0 {
+				t.Errorf("record %d: got %d writes with no healthy node, want none", r, len(ws))
+			}
+		}
+		w.setHealth(1, -1)
+		if !waitFor(time.Minute, func() bool { l, ok := w.leader(); return ok && l == 1 && w.holds(1) }) {
+			t.Error("b healthy: it does not lead with its values within a minute")
+		}
+		for i := range w.members {
+			w.crash(i)
+		}
+	})
+}
