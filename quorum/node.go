@@ -88,8 +88,9 @@ type Config struct {
 // leads (a node member, healthy, with a quorum) it brings the records to
 // its values and hands leadership to the best node when the policy says.
 //
-// Run runs it; Status and Local may be called from any goroutine at any
-// time, during Run or not.
+// Run runs it, once: a restart is a new Node on the same Stores. Status
+// and Local may be called from any goroutine at any time, during Run or
+// not.
 type Node struct {
 	cfg   Config
 	self  Member
