@@ -1,0 +1,9 @@
+package quorum
+
+// PlantFollowerWrites plants a fault in c on purpose: a deposed leader
+// goes on writing, without VerifyLeader. The simulator must catch it.
+func PlantFollowerWrites(c *Config) { c.planted = mutantFollowerWrites }
+
+// PlantSkipVerify plants a fault in c on purpose: writes without
+// VerifyLeader.
+func PlantSkipVerify(c *Config) { c.planted = mutantSkipVerify }
