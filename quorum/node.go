@@ -47,9 +47,10 @@ type StatusSource interface {
 	Status(ctx context.Context, m Member) (MemberStatus, error)
 }
 
-// DefaultAPITimeout is the API timeout quorum mode runs with: a write needs
-// that much of its lease left, and the lan preset's lease is 7.6 s.
-const DefaultAPITimeout = 5 * time.Second
+// DefaultAPITimeout is the lan preset's API timeout: a write needs that
+// much of its lease left, and the lan preset's lease is 950 ms. A Config
+// whose APITimeout is 0 runs its preset's (Timings.API).
+const DefaultAPITimeout = 800 * time.Millisecond
 
 // Config is what a Node is made of.
 type Config struct {
@@ -121,6 +122,9 @@ func New(cfg Config) (*Node, error) {
 		if m.Role != RoleNode && m.Role != RoleWitness {
 			errs = append(errs, fmt.Errorf("members: %q: role must be node or witness (got %q)", m.Name, m.Role))
 		}
+	}
+	if cfg.APITimeout == 0 {
+		cfg.APITimeout = cfg.Timings.API
 	}
 	if err := cfg.Timings.validate(cfg.APITimeout); err != nil {
 		errs = append(errs, err)

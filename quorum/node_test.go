@@ -22,7 +22,7 @@ func TestNewRejects(t *testing.T) {
 	lan, _ := quorum.Preset("lan")
 	_, trans := raft.NewInmemTransport("a:1")
 	good := quorum.Config{
-		Members: threeNodes, Self: "a", Timings: lan, APITimeout: 5 * time.Second,
+		Members: threeNodes, Self: "a", Timings: lan, APITimeout: lan.API,
 		Health:   quorum.HealthFunc(func() (bool, time.Time) { return true, time.Time{} }),
 		Statuses: simStatuses{}, Transport: trans, Stores: quorum.InmemStores(),
 	}
@@ -189,7 +189,7 @@ func TestRestartKeepsItsState(t *testing.T) {
 			defer stores.Close()
 			_, trans := raft.NewInmemTransport("a:7946")
 			n, err := quorum.New(quorum.Config{
-				Members: alone, Self: "a", Timings: lan, APITimeout: 5 * time.Second,
+				Members: alone, Self: "a", Timings: lan, APITimeout: lan.API,
 				Records:  []quorum.Record{{Name: "www", Store: &plainRecord{d: d, node: "a"}, Values: map[string]string{"a": "a.0"}}},
 				Health:   quorum.HealthFunc(func() (bool, time.Time) { return true, time.Time{} }),
 				Statuses: simStatuses{}, Transport: trans, Stores: stores,

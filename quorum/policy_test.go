@@ -89,11 +89,12 @@ func TestTimings(t *testing.T) {
 		api     time.Duration
 		wantErr bool
 	}{
-		{"lan, 5s API", lan, 5 * time.Second, false},
-		{"wan, 10s API", wan, 10 * time.Second, false},
+		{"lan, its own API timeout", lan, lan.API, false},
+		{"wan, its own API timeout", wan, wan.API, false},
+		{"lan, wan's API timeout", lan, wan.API, true},
 		{"API timeout as long as the lease", lan, lan.Lease(), true},
 		{"no API timeout", lan, 0, true},
-		{"lease timeout beyond the heartbeat timeout", Timings{time.Second, time.Second, 2 * time.Second, time.Millisecond}, 100 * time.Millisecond, true},
+		{"lease timeout beyond the heartbeat timeout", Timings{HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 2 * time.Second, CommitTimeout: time.Millisecond}, 100 * time.Millisecond, true},
 		{"a zero figure", Timings{HeartbeatTimeout: time.Second}, 100 * time.Millisecond, true},
 	}
 	for _, tt := range tests {

@@ -153,7 +153,7 @@ func (w *world) start(i int) {
 		Timings:            w.timings,
 		FailbackDelay:      w.failback,
 		DriftCheckInterval: w.drift,
-		APITimeout:         5 * time.Second,
+		APITimeout:         w.timings.API,
 		Records:            w.records(sm.m.Name),
 		Health: quorum.HealthFunc(func() (bool, time.Time) {
 			w.mu.Lock()
