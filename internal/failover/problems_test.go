@@ -291,9 +291,12 @@ func TestProblemNameUnknownPeerValue(t *testing.T) {
 	if ensures(got) != 1 || !slicesContain(got, "push withheld: [srv1] Link to 'srv2' down, peer still serving | The peer took 'www.example.com' (now 'srv3') since the link was lost, so it is alive: not writing.") {
 		t.Errorf("with the names mismatched: %q", got)
 	}
-	// An authenticated link restores the file's word.
-	s := state(c, problemEv(100*ms, ProblemName, "x"), up(sec))
-	if !s.peerKnown || s.peerValue != "srv2" {
-		t.Errorf("after a link: peer value %q known %v", s.peerValue, s.peerKnown)
+	// An authenticated link restores the file's word, whichever name
+	// problem it was.
+	for _, kind := range []string{ProblemName, ProblemSameName} {
+		s := state(c, problemEv(100*ms, kind, "x"), up(sec))
+		if !s.peerKnown || s.peerValue != "srv2" {
+			t.Errorf("%s, after a link: peer value %q known %v", kind, s.peerValue, s.peerKnown)
+		}
 	}
 }
