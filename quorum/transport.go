@@ -563,12 +563,3 @@ func shortErr(err error) string {
 	}
 	return err.Error()
 }
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}
