@@ -46,6 +46,11 @@ const usage = `usage:
   clooster status [-addr HOST:PORT] [-json] [-token-file FILE]
                                               show the state of a running daemon
   clooster notify-test [-config FILE] [FILE]  send a test message to every notification channel
+  clooster cluster add NAME HOST:PORT [-config FILE]
+                                              ask the cluster's leader to add a voter
+  clooster cluster remove NAME [-config FILE] ask the cluster's leader to remove a member
+  clooster cluster recover -force [-config FILE]
+                                              make this stopped member the only voter (last resort)
   clooster secret                             print a fresh random key
   clooster demo                               failover and failback on loopback, no account needed
   clooster version
@@ -90,7 +95,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	cmd, rest := "run", args
 	if len(args) > 0 {
 		switch args[0] {
-		case "run", "check", "status", "secret", "demo", "version", "notify-test", "help":
+		case "run", "check", "status", "cluster", "secret", "demo", "version", "notify-test", "help":
 			cmd, rest = args[0], args[1:]
 		case "-h", "-help", "--help":
 			cmd, rest = "help", nil
@@ -104,6 +109,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		err = cmdCheck(rest, environ, stdout, stderr)
 	case "status":
 		err = cmdStatus(ctx, rest, environ, stdout)
+	case "cluster":
+		err = cmdCluster(ctx, rest, environ, stdout)
 	case "secret":
 		err = cmdSecret(rest, stdout)
 	case "demo":
