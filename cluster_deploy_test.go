@@ -117,7 +117,7 @@ func TestReadmePresets(t *testing.T) {
 			t.Fatal(err)
 		}
 		row := "| `" + name + "` | " + strings.Join([]string{text(p.HeartbeatTimeout), text(p.ElectionTimeout),
-			text(p.LeaderLeaseTimeout), text(p.CommitTimeout), text(p.Lease())}, " | ") + " |"
+			text(p.LeaderLeaseTimeout), text(p.CommitTimeout), text(p.Lease()), text(p.API)}, " | ") + " |"
 		if !strings.Contains(sec, "\n"+row+"\n") {
 			t.Errorf("the README lacks the row %q", row)
 		}
