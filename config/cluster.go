@@ -256,7 +256,9 @@ func (l *loader) checkCluster() {
 	for i, n := range cl.Nodes {
 		p := fmt.Sprintf("cluster.nodes[%d]", i)
 		if l.checkName(p+".name", n.Name) {
-			if j, ok := names[strings.ToLower(n.Name)]; ok {
+			if strings.EqualFold(n.Name, quorum.OperatorName) {
+				l.bad(p+".name", quote(n.Name), "that name is an operator's command's (clooster cluster), not a member's")
+			} else if j, ok := names[strings.ToLower(n.Name)]; ok {
 				l.bad(p+".name", quote(n.Name), fmt.Sprintf("the same name as cluster.nodes[%d]", j))
 			} else {
 				names[strings.ToLower(n.Name)] = i

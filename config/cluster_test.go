@@ -74,6 +74,8 @@ func TestClusterValidation(t *testing.T) {
 		{"name required", func(m map[string]any) { node(m, 2)["name"] = "" }, "cluster.nodes[2].name: required"},
 		{"name unique", func(m map[string]any) { node(m, 2)["name"] = "A.example.com" },
 			`cluster.nodes[2].name: the same name as cluster.nodes[0] (got "A.example.com")`},
+		{"the operator's name", func(m map[string]any) { node(m, 2)["name"] = "clooster-operator" },
+			`cluster.nodes[2].name: that name is an operator's command's (clooster cluster), not a member's (got "clooster-operator")`},
 		{"name with a space", func(m map[string]any) { node(m, 2)["name"] = "w example" },
 			`cluster.nodes[2].name: want printable ASCII without spaces (a host name is best) (got "w example")`},
 		{"name not ASCII", func(m map[string]any) { node(m, 2)["name"] = "wïtness" },

@@ -22,8 +22,8 @@ import (
 // ClientConfig is what a Client needs: the configuration of the member
 // whose host it runs on.
 type ClientConfig struct {
-	// Self is the name the client gives in the handshake, a member's;
-	// Members lists every member, Self included.
+	// Self is the member whose host the command runs on; Members lists
+	// every member, Self included.
 	Self    string
 	Members []Member
 	// Key is the shared key of the handshake.
@@ -36,12 +36,15 @@ type ClientConfig struct {
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
-// Client asks members over the control protocol. A member refuses a
-// connection that gives its own name, so the client gives Self to every
-// other member, and to Self's own daemon the name of another member: the
-// handshake proves the key, which every member shares, not who dials.
+// OperatorName is the name an operator's command gives in the handshake: a
+// member's daemon takes it on the control protocol only, never for Raft,
+// and logs the command as the operator's, not as a member's. No member may
+// be called so (config refuses it).
+const OperatorName = "clooster-operator"
+
+// Client asks members over the control protocol, as OperatorName: the
+// handshake proves the key, which every member and its operator share.
 type Client struct {
-	self    string
 	members []Member
 	key     []byte
 	tls     *tls.Config
@@ -61,7 +64,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	case cfg.TLS == nil:
 		return nil, errors.New("client: no tls configuration")
 	}
-	c := &Client{self: cfg.Self, members: slices.Clone(cfg.Members), key: cfg.Key, dial: cfg.Dial}
+	c := &Client{members: slices.Clone(cfg.Members), key: cfg.Key, dial: cfg.Dial}
 	c.tls = cfg.TLS.Clone()
 	c.tls.MinVersion = tls.VersionTLS13
 	c.tls.NextProtos = []string{ALPNCtl}
@@ -120,17 +123,7 @@ func (c *Client) change(ctx context.Context, leader Member, typ ctlType, payload
 }
 
 // as is the name the client gives to m.
-func (c *Client) as(m Member) string {
-	if m.Name != c.self {
-		return c.self
-	}
-	for _, o := range c.members {
-		if o.Name != m.Name {
-			return o.Name
-		}
-	}
-	return c.self // NewClient saw to another member
-}
+func (c *Client) as(Member) string { return OperatorName }
 
 // request dials m, sends one request and reads its answer, all within ctx
 // (or ctlTimeout without a deadline); an ERROR answer is returned as an

@@ -224,6 +224,9 @@ func (t *Transport) SetMembers(members []Member) error {
 }
 
 func (t *Transport) isMember(name string) bool {
+	if name == OperatorName {
+		return true // on the control protocol only: accept refuses it for Raft
+	}
 	_, ok := t.member(func(m Member) bool { return m.Name == name })
 	return ok && name != t.self.Name
 }
@@ -404,6 +407,9 @@ func (t *Transport) accept(c net.Conn) (*tls.Conn, string, string, error) {
 	name, err := t.auth.Server(tc)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("%s: %w", proto, err)
+	}
+	if name == OperatorName && proto != ALPNCtl {
+		return nil, "", "", fmt.Errorf("%s: %q is an operator's command, not a member", proto, name)
 	}
 	if err := c.SetDeadline(time.Time{}); err != nil {
 		return nil, "", "", err

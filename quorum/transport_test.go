@@ -367,6 +367,23 @@ func TestRefused(t *testing.T) {
 			wantErr: `the peer calls itself "a"`, wantLog: "rejected peer 127.0.0.1",
 		},
 		{
+			// The operator's name opens the control protocol (clooster
+			// cluster) and nothing else.
+			name: "the operator's name on raft",
+			try: func(t *testing.T, members []quorum.Member, _ string) error {
+				others := append([]quorum.Member{{Name: quorum.OperatorName, Address: "127.0.0.1:1", Role: quorum.RoleNode}}, members...)
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := baseConfig(t, quorum.OperatorName, others, ln)
+				tr := serve(t, cfg)
+				var resp raft.RequestVoteResponse
+				return tr.Raft().RequestVote(raft.ServerID(members[0].Name), raft.ServerAddress(members[0].Address), &raft.RequestVoteRequest{Term: 1}, &resp)
+			},
+			wantLog: `is an operator's command, not a member`,
+		},
+		{
 			name: "plaintext",
 			try: func(t *testing.T, _ []quorum.Member, addr string) error {
 				c, err := net.Dial("tcp", addr)
