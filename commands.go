@@ -356,6 +356,15 @@ func cmdStatus(ctx context.Context, args, environ []string, stdout io.Writer) er
 		_, err := stdout.Write(body)
 		return err
 	}
+	var mode struct{ Mode string }
+	if err := json.Unmarshal(body, &mode); err == nil && mode.Mode == modeCluster {
+		var st clusterStatus
+		if err := json.Unmarshal(body, &st); err != nil {
+			return fmt.Errorf("status: %s: %w", url, err)
+		}
+		printClusterStatus(stdout, st, time.Now())
+		return nil
+	}
 	var st watchdog.Status
 	if err := json.Unmarshal(body, &st); err != nil {
 		return fmt.Errorf("status: %s: %w", url, err)
@@ -473,6 +482,13 @@ func cmdNotifyTest(ctx context.Context, args, environ []string, stdout, stderr i
 	title := fmt.Sprintf("[%s] clooster test", cfg.ThisServer)
 	body := fmt.Sprintf("A test message from %s, of the pair %s and %s: notifications for %s work.",
 		cfg.ThisServer, cfg.ThisServer, cfg.OtherServer, setValues(cfg).name)
+	if cfg.ClusterMode() {
+		var names []string
+		for _, m := range cfg.Members() {
+			names = append(names, m.Name)
+		}
+		body = fmt.Sprintf("A test message from %s, of the cluster %s: notifications work.", cfg.ThisServer, strings.Join(names, ", "))
+	}
 	scrub := scrubber(cfg.Secrets())
 	failed, tried := 0, 0
 	for _, r := range notify.Test(ctx, chans, failover.AlertTest, title, body) {

@@ -29,9 +29,12 @@ import (
 )
 
 // runDaemon builds the parts from cfg, runs them until ctx ends and stops
-// them within 2 s. On a signal from src.hup, it reads src's configuration
+// them within 2 s; with a cluster block, it runs quorum mode (cluster.go). On a signal from src.hup, it reads src's configuration
 // again and applies it (reload.go).
 func runDaemon(ctx context.Context, cfg *config.Config, logOut io.Writer, src source) error {
+	if cfg.ClusterMode() {
+		return runCluster(ctx, cfg, logOut, src)
+	}
 	logger, lc := newControlledLogger(logOut, cfg.Log.Level, cfg.Log.Format, cfg.Secrets())
 	for _, w := range cfg.Warnings {
 		logger.Warn("configuration: " + w)

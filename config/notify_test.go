@@ -87,7 +87,7 @@ func TestNotifyValidation(t *testing.T) {
 		{"telegram without chats", "telegram://" + tgToken + "@telegram",
 			`notify[1]: telegram: no chats: want chats=<chat id>,@<channel>, one or more (got "telegram://***:***@telegram")`},
 		{"unknown event", map[string]any{"url": ntfyURL, "events": []any{"down", "flap"}},
-			`notify[1].events[1]: unknown event (want down, up, failed, withheld, drift, health, mismatch, reload, test) (got "flap")`},
+			`notify[1].events[1]: unknown event (want down, up, failed, withheld, drift, health, mismatch, reload, quorum, test) (got "flap")`},
 		{"no event", map[string]any{"url": ntfyURL, "events": []any{}}, "notify[1].events: no event: leave events out for every event (got [])"},
 		{"not a string", 42, "notify[1]: want an object (got 42)"},
 		{"unknown key", map[string]any{"url": ntfyURL, "event": []any{"down"}}, "notify[1].event: unknown key"},

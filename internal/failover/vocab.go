@@ -59,10 +59,11 @@ const (
 	AlertTest     = "test"     // a test message (clooster notify-test)
 	AlertMismatch = "mismatch" // the two nodes disagree: keys, names, roles, settings, clocks
 	AlertReload   = "reload"   // a reload of the configuration failed: the node runs on the old one
+	AlertQuorum   = "quorum"   // quorum mode: this member lost its quorum, or regained it
 )
 
 // AlertEvents lists the alert events, in the order the docs give them.
-var AlertEvents = []string{AlertDown, AlertUp, AlertFailed, AlertWithheld, AlertDrift, AlertHealth, AlertMismatch, AlertReload, AlertTest}
+var AlertEvents = []string{AlertDown, AlertUp, AlertFailed, AlertWithheld, AlertDrift, AlertHealth, AlertMismatch, AlertReload, AlertQuorum, AlertTest}
 
 // alertEvent is what the announcement of a job of purpose p is about.
 func alertEvent(p Purpose) string {
