@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"github.com/clooster/clooster/cfapi"
 	"github.com/clooster/clooster/internal/logtext"
 	"github.com/clooster/clooster/internal/series"
+	"github.com/clooster/clooster/internal/statuspage"
 	"github.com/clooster/clooster/quorum"
 	"github.com/clooster/clooster/watchdog"
 )
@@ -169,30 +169,15 @@ func (m *member) api() http.Handler {
 	return mux
 }
 
-// handler is the status listener's: the API behind status.token, but for
-// /healthz.
-func (m *member) handler() http.Handler { return m.guard(m.api()) }
+// handler is the status listener's: the page for people at /, and the API
+// behind it; everything but /healthz wants status.token when one is set.
+func (m *member) handler() http.Handler { return m.page(m.node.Status, m.api()) }
 
-// guard lets /healthz through, and the rest only with status.token when
-// one is set. The page for people, /, is not served in quorum mode (404).
-func (m *member) guard(api http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Cache-Control", "no-store")
-		if r.URL.Path == "/healthz" {
-			api.ServeHTTP(w, r)
-			return
-		}
-		if token := *m.token.Load(); token != "" {
-			bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(bearer)), []byte(token)) != 1 {
-				hd.Set("WWW-Authenticate", `Bearer realm="clooster"`)
-				http.Error(w, "status.token required: Authorization: Bearer TOKEN", http.StatusUnauthorized)
-				return
-			}
-		}
-		api.ServeHTTP(w, r)
+// page is the status page of status over api, guarded by status.token.
+func (m *member) page(status func() quorum.Status, api http.Handler) http.Handler {
+	return statuspage.ClusterHandler(status, statuspage.Options{
+		Tokens: func() string { return *m.token.Load() },
+		API:    api,
 	})
 }
 

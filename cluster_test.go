@@ -357,8 +357,8 @@ func TestClusterMetrics(t *testing.T) {
 	}
 }
 
-// The status listener: /healthz open, the rest behind status.token, / not
-// served.
+// The status listener: /healthz open, the rest behind status.token, the
+// page for people at /.
 func TestClusterHandlerToken(t *testing.T) {
 	m := &member{}
 	token := "token-for-the-tests"
@@ -366,7 +366,9 @@ func TestClusterHandlerToken(t *testing.T) {
 	api := http.NewServeMux()
 	api.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	api.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
-	h := m.guard(api)
+	h := m.page(func() quorum.Status {
+		return quorum.Status{Self: "a.example.com", Leader: "a.example.com", Term: 3, Quorum: true}
+	}, api)
 	tests := []struct {
 		name, path, auth string
 		want             int
@@ -375,7 +377,8 @@ func TestClusterHandlerToken(t *testing.T) {
 		{"status without token", "/status", "", 401},
 		{"status with a wrong token", "/status", "Bearer nope", 401},
 		{"status with the token", "/status", "Bearer " + token, 200},
-		{"the page", "/", "Bearer " + token, 404},
+		{"the page", "/", "Bearer " + token, 200},
+		{"the page without the token", "/", "", 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
