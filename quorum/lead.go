@@ -95,10 +95,10 @@ func (l *leader) run(ctx context.Context) {
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
 
-	if ok, _ := cfg.Health.Healthy(); !ok || l.n.self.Role == RoleWitness {
-		if l.round(ctx, interval/2) {
-			return
-		}
+	// The first round, before any write: a witness or an unhealthy node
+	// hands over, and so does a node elected over a better one.
+	if l.round(ctx, interval/2, true) {
+		return
 	}
 	for {
 		next := l.reconcileDue(ctx)
@@ -113,7 +113,7 @@ func (l *leader) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-policy.C:
-			if l.round(ctx, interval/2) {
+			if l.round(ctx, interval/2, false) {
 				return
 			}
 		case <-drift:
@@ -297,14 +297,17 @@ func (l *leader) write(ctx context.Context, rec Record, old, want string) error 
 // round is one turn of the leadership policy: ask every other member its
 // status (each within timeout), and hand leadership over if decide says
 // so. It reports whether leadership went to another member.
-func (l *leader) round(ctx context.Context, timeout time.Duration) bool {
+func (l *leader) round(ctx context.Context, timeout time.Duration, fresh bool) bool {
 	n := l.n
 	views := l.poll(ctx, timeout)
 	if ctx.Err() != nil {
 		return false
 	}
 	healthy, _ := n.cfg.Health.Healthy()
-	v := decide(n.self, healthy, l.r.LastIndex(), views, n.cfg.FailbackDelay)
+	// Fresh only while the records do not hold this node's values yet:
+	// a leader that already has them (leadership came back to it) hands
+	// them on only by the failback rule.
+	v := decide(n.self, healthy, l.r.LastIndex(), views, n.cfg.FailbackDelay, fresh && !n.holdsAll())
 	if !v.NoEligible {
 		l.noEligible = false
 	} else if !l.noEligible {

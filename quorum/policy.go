@@ -31,8 +31,12 @@ type verdict struct {
 // leadership at once to the best eligible node (healthy, answering, log
 // within maxLogLag); a healthy node hands it only to a node of better
 // priority that has been healthy for failbackDelay by its own account
-// and by every poll of this leader's over that time.
-func decide(self Member, selfHealthy bool, lastIndex uint64, others []view, failbackDelay time.Duration) verdict {
+// and by every poll of this leader's over that time. At the first round
+// of a term (fresh), before this leader has written anything and while the
+// records do not hold its values, a better node that is healthy now is
+// enough: a leader elected by chance over it (the old leader gone) hands
+// over before it moves a record, so that a failover is one write, not two.
+func decide(self Member, selfHealthy bool, lastIndex uint64, others []view, failbackDelay time.Duration, fresh bool) verdict {
 	var best *view
 	for i := range others {
 		v := &others[i]
@@ -40,7 +44,7 @@ func decide(self Member, selfHealthy bool, lastIndex uint64, others []view, fail
 			continue
 		}
 		if self.Role == RoleNode && selfHealthy {
-			if !before(v.Member, self) || v.Status.HealthyFor < failbackDelay || v.SeenHealthy < failbackDelay {
+			if !before(v.Member, self) || !fresh && (v.Status.HealthyFor < failbackDelay || v.SeenHealthy < failbackDelay) {
 				continue
 			}
 		}

@@ -25,27 +25,32 @@ func TestDecide(t *testing.T) {
 		selfHealthy bool
 		others      []view
 		want        verdict
+		fresh       bool // the first round of a term
 	}{
-		{"healthy best node stays", a, true, []view{healthy(b, time.Hour, time.Hour, 100), healthy(w, time.Hour, time.Hour, 100)}, verdict{}},
-		{"healthy node, better one healthy long enough: failback", b, true, []view{healthy(a, fd, fd, 100)}, verdict{Transfer: true, To: a}},
-		{"better one healthy by its account, not yet seen so long", b, true, []view{healthy(a, time.Hour, fd-time.Second, 100)}, verdict{}},
-		{"better one seen long, healthy by its account for less", b, true, []view{healthy(a, fd-time.Second, time.Hour, 100)}, verdict{}},
-		{"better one behind in the log", b, true, []view{healthy(a, fd, fd, 100-maxLogLag-1)}, verdict{}},
-		{"better one just within the log bound", b, true, []view{healthy(a, fd, fd, 100-maxLogLag)}, verdict{Transfer: true, To: a}},
-		{"healthy node never hands to a worse one", a, true, []view{healthy(b, time.Hour, time.Hour, 100)}, verdict{}},
-		{"the best of two better ones", c, true, []view{healthy(b, fd, fd, 100), healthy(a, fd, fd, 100)}, verdict{Transfer: true, To: a}},
-		{"unhealthy leader hands over at once", a, false, []view{healthy(b, 0, 0, 100)}, verdict{Transfer: true, To: b}},
-		{"unhealthy leader: to the best healthy", c, false, []view{healthy(b, 0, 0, 100), sick(a)}, verdict{Transfer: true, To: b}},
-		{"unhealthy leader, nobody healthy", a, false, []view{sick(b), silent}, verdict{NoEligible: true}},
-		{"unhealthy leader, the other does not answer", a, false, []view{{Member: b}}, verdict{NoEligible: true}},
-		{"witness hands over at once", w, true, []view{healthy(b, 0, 0, 100), healthy(a, 0, 0, 100)}, verdict{Transfer: true, To: a}},
-		{"witness never hands to a witness", w, true, []view{healthy(Member{Name: "v", Role: RoleWitness}, time.Hour, time.Hour, 100)}, verdict{NoEligible: true}},
-		{"witness, no node healthy", w, true, []view{sick(a), sick(b)}, verdict{NoEligible: true}},
-		{"priority ties go to the name", c, false, []view{healthy(Member{Name: "e", Priority: 1, Role: RoleNode}, 0, 0, 100), healthy(Member{Name: "d", Priority: 1, Role: RoleNode}, 0, 0, 100)}, verdict{Transfer: true, To: Member{Name: "d", Priority: 1, Role: RoleNode}}},
+		{"healthy best node stays", a, true, []view{healthy(b, time.Hour, time.Hour, 100), healthy(w, time.Hour, time.Hour, 100)}, verdict{}, false},
+		{"healthy node, better one healthy long enough: failback", b, true, []view{healthy(a, fd, fd, 100)}, verdict{Transfer: true, To: a}, false},
+		{"better one healthy by its account, not yet seen so long", b, true, []view{healthy(a, time.Hour, fd-time.Second, 100)}, verdict{}, false},
+		{"better one seen long, healthy by its account for less", b, true, []view{healthy(a, fd-time.Second, time.Hour, 100)}, verdict{}, false},
+		{"better one behind in the log", b, true, []view{healthy(a, fd, fd, 100-maxLogLag-1)}, verdict{}, false},
+		{"better one just within the log bound", b, true, []view{healthy(a, fd, fd, 100-maxLogLag)}, verdict{Transfer: true, To: a}, false},
+		{"healthy node never hands to a worse one", a, true, []view{healthy(b, time.Hour, time.Hour, 100)}, verdict{}, false},
+		{"the best of two better ones", c, true, []view{healthy(b, fd, fd, 100), healthy(a, fd, fd, 100)}, verdict{Transfer: true, To: a}, false},
+		{"unhealthy leader hands over at once", a, false, []view{healthy(b, 0, 0, 100)}, verdict{Transfer: true, To: b}, false},
+		{"unhealthy leader: to the best healthy", c, false, []view{healthy(b, 0, 0, 100), sick(a)}, verdict{Transfer: true, To: b}, false},
+		{"unhealthy leader, nobody healthy", a, false, []view{sick(b), silent}, verdict{NoEligible: true}, false},
+		{"unhealthy leader, the other does not answer", a, false, []view{{Member: b}}, verdict{NoEligible: true}, false},
+		{"witness hands over at once", w, true, []view{healthy(b, 0, 0, 100), healthy(a, 0, 0, 100)}, verdict{Transfer: true, To: a}, false},
+		{"witness never hands to a witness", w, true, []view{healthy(Member{Name: "v", Role: RoleWitness}, time.Hour, time.Hour, 100)}, verdict{NoEligible: true}, false},
+		{"witness, no node healthy", w, true, []view{sick(a), sick(b)}, verdict{NoEligible: true}, false},
+		{"elected over a better node, healthy by its account: hands over before writing", b, true, []view{healthy(a, fd, 0, 100)}, verdict{Transfer: true, To: a}, true},
+		{"elected over a better node healthy for a moment: hands over all the same", b, true, []view{healthy(a, time.Second, 0, 100)}, verdict{Transfer: true, To: a}, true},
+		{"elected over a better node that is not healthy: keeps it", b, true, []view{sick(a)}, verdict{}, true},
+		{"a later round needs the leader's own polls too", b, true, []view{healthy(a, fd, 0, 100)}, verdict{}, false},
+		{"priority ties go to the name", c, false, []view{healthy(Member{Name: "e", Priority: 1, Role: RoleNode}, 0, 0, 100), healthy(Member{Name: "d", Priority: 1, Role: RoleNode}, 0, 0, 100)}, verdict{Transfer: true, To: Member{Name: "d", Priority: 1, Role: RoleNode}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := decide(tt.self, tt.selfHealthy, 100, tt.others, fd)
+			got := decide(tt.self, tt.selfHealthy, 100, tt.others, fd, tt.fresh)
 			if got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}

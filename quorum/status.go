@@ -76,6 +76,19 @@ func (n *Node) noteRecord(i int, content string, written bool) {
 	n.mu.Unlock()
 }
 
+// holdsAll reports whether every record, as this node last knew it,
+// holds this node's value.
+func (n *Node) holdsAll() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, r := range n.rec {
+		if r.Holder != n.self.Name {
+			return false
+		}
+	}
+	return len(n.rec) > 0
+}
+
 func (n *Node) count(f func(s *Status)) {
 	n.mu.Lock()
 	f(&n.st)

@@ -64,11 +64,13 @@ func Preset(name string) (Timings, error) {
 	return Timings{}, fmt.Errorf("preset: unknown %q (want lan or wan)", name)
 }
 
-// For returns the timings a member of role runs: a witness waits
-// witnessFactor times longer before it stands for election.
+// For returns the timings a member of role runs: a witness whose bid for
+// election failed waits witnessFactor times longer before the next, so
+// that a node usually wins. Its heartbeat timeout is the nodes': Raft's
+// followers refuse votes while they still count the old leader as live,
+// and a witness that did so for longer would hold every failover back.
 func (t Timings) For(role Role) Timings {
 	if role == RoleWitness {
-		t.HeartbeatTimeout *= witnessFactor
 		t.ElectionTimeout *= witnessFactor
 	}
 	return t
