@@ -352,3 +352,21 @@ func TestInfoAgain(t *testing.T) {
 		t.Errorf("peer value %q, want the link's first word, srv1", l.S.peerValue)
 	}
 }
+
+// peer_check taken out clears the guard it set, and no other.
+func TestReconfigurePeerCheckOffGuard(t *testing.T) {
+	old := with(testMachine(false), func(c *Config) { c.PeerCheck = true })
+	c := testMachine(false)
+	for _, tt := range []struct{ guard, want string }{
+		{GuardPeerServing, guardNone},
+		{GuardUnhealthy, GuardUnhealthy},
+		{GuardPeerTookIt, GuardPeerTookIt},
+	} {
+		s := NewState(t0, old)
+		s.guard = tt.guard
+		s.rearm(old, c, at(sec))
+		if s.guard != tt.want {
+			t.Errorf("guard %q, peer_check taken out: got %q, want %q", tt.guard, s.guard, tt.want)
+		}
+	}
+}
