@@ -284,7 +284,7 @@ func nodeConfig(cfg *config.Config, stores map[string]failover.RecordStore, h qu
 		Timings:            t,
 		FailbackDelay:      cfg.FailbackDelay.D(),
 		DriftCheckInterval: cfg.DriftCheckInterval.D(),
-		APITimeout:         quorum.DefaultAPITimeout,
+		APITimeout:         t.API,
 		Health:             h,
 	}
 	if cfg.Witness() {

@@ -79,7 +79,7 @@ func TestNodeConfig(t *testing.T) {
 		wantErr     string
 	}{
 		{name: "a node: its record, a value per node", cfg: func(t *testing.T) *config.Config { return clusterFile(t, "a.example.com", nil) },
-			stores: storesOf, wantHB: 8 * time.Second,
+			stores: storesOf, wantHB: time.Second,
 			wantRecords: []quorum.Record{{Name: "www.example.com A", Values: map[string]string{"a.example.com": "192.0.2.1", "b.example.com": "192.0.2.2"}}}},
 		{name: "the wan preset", cfg: func(t *testing.T) *config.Config {
 			return clusterFile(t, "b.example.com", map[string]any{"cluster": map[string]any{"preset": "wan", "nodes": []any{
@@ -87,10 +87,10 @@ func TestNodeConfig(t *testing.T) {
 				map[string]any{"name": "b.example.com", "address": "127.0.0.1:4102"},
 				map[string]any{"name": "w.example.com", "address": "127.0.0.1:4103", "role": "witness"},
 			}}})
-		}, stores: storesOf, wantHB: 15 * time.Second,
+		}, stores: storesOf, wantHB: 3 * time.Second,
 			wantRecords: []quorum.Record{{Name: "www.example.com A", Values: map[string]string{"a.example.com": "192.0.2.1", "b.example.com": "192.0.2.2"}}}},
 		{name: "a witness: no records", cfg: func(t *testing.T) *config.Config { return clusterFile(t, "w.example.com", nil) },
-			stores: func(*config.Config) map[string]failover.RecordStore { return nil }, wantHB: 8 * time.Second},
+			stores: func(*config.Config) map[string]failover.RecordStore { return nil }, wantHB: time.Second},
 		{name: "a record without its store", cfg: func(t *testing.T) *config.Config { return clusterFile(t, "a.example.com", nil) },
 			stores:  func(*config.Config) map[string]failover.RecordStore { return nil },
 			wantErr: "records[0]: www.example.com A: no store for the record"},
@@ -121,9 +121,9 @@ func TestNodeConfig(t *testing.T) {
 			if got.Self != cfg.ThisServer || len(got.Members) != 3 || got.Members[2].Role != quorum.RoleWitness {
 				t.Errorf("members: got self %q, %+v", got.Self, got.Members)
 			}
-			if got.Timings.HeartbeatTimeout != tt.wantHB || got.FailbackDelay != 7*time.Second || got.APITimeout != quorum.DefaultAPITimeout {
+			if got.Timings.HeartbeatTimeout != tt.wantHB || got.FailbackDelay != 7*time.Second || got.APITimeout != got.Timings.API {
 				t.Errorf("timings: got heartbeat %s, failback %s, api timeout %s; want %s, 7s, %s",
-					got.Timings.HeartbeatTimeout, got.FailbackDelay, got.APITimeout, tt.wantHB, quorum.DefaultAPITimeout)
+					got.Timings.HeartbeatTimeout, got.FailbackDelay, got.APITimeout, tt.wantHB, got.Timings.API)
 			}
 			if got.Health == nil {
 				t.Error("no health")
