@@ -540,3 +540,24 @@ func TestLandedLateAlert(t *testing.T) {
 		t.Errorf("pushes:\n got %q\nwant [%q]", pushes, want)
 	}
 }
+
+// The peer's word on the record: all of it, part of a set, the preferred
+// value of neither node, or nothing.
+func TestPeerClaim(t *testing.T) {
+	c := testMachine(false)
+	for _, tt := range []struct {
+		name  string
+		flags byte
+		want  string
+	}{
+		{"holds it", FlagHealthy | FlagActive, "srv1"},
+		{"holds a set in part", FlagHealthy | FlagActive | FlagPartial, partClaim},
+		{"the partial bit alone says nothing", FlagHealthy | FlagPartial, ""},
+		{"does not hold it", FlagHealthy, ""},
+	} {
+		s := state(c, up(100*ms), read(150*ms, "srv1"), hbf(sec, tt.flags))
+		if s.claim != tt.want {
+			t.Errorf("%s: claim %q, want %q", tt.name, s.claim, tt.want)
+		}
+	}
+}
