@@ -219,6 +219,11 @@ func (n *Node) Run(ctx context.Context) error {
 	started := n.cfg.Now()
 	quorum := true // no alert before the first election has had its time
 	grace := 2*n.cfg.Timings.HeartbeatTimeout + n.cfg.Timings.ElectionTimeout
+	// An ordinary failover leaves the survivors without a leader for an
+	// election or two: only a quorum missing for longer than a few is
+	// lost, and said so.
+	lostFor := quorumLostAfter * n.cfg.Timings.HeartbeatTimeout
+	var missing time.Time // since when no quorum; zero while held
 	tick := time.NewTicker(n.cfg.Timings.HeartbeatTimeout / 8)
 	defer tick.Stop()
 
@@ -271,7 +276,13 @@ func (n *Node) Run(ctx context.Context) error {
 			_, id := r.LeaderWithID()
 			n.st.Leader = string(id)
 			n.mu.Unlock()
-			if held != quorum && (held || now.Sub(started) >= grace) {
+			switch {
+			case held:
+				missing = time.Time{}
+			case missing.IsZero():
+				missing = now
+			}
+			if held != quorum && (held || now.Sub(started) >= grace && now.Sub(missing) >= lostFor) {
 				quorum = held
 				kind := EventQuorumRegained
 				if !held {
@@ -285,6 +296,11 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// quorumLostAfter is how many heartbeat timeouts without a quorum make it
+// lost: an election takes one to three of them, so a failover is not a
+// loss (10 s at the lan preset, 30 s at wan).
+const quorumLostAfter = 10
 
 // quorumHeld: a leader has heard from a majority within its leader lease
 // (else Raft steps it down); a follower knows a leader and heard from it

@@ -119,6 +119,13 @@ func TestStatusAndQuorumEvents(t *testing.T) {
 		if !waitFor(time.Minute, func() bool { return slices.Contains(w.eventsOf("a"), quorum.EventQuorumLost) }) {
 			t.Errorf("a cut off: events %v, want %s", w.eventsOf("a"), quorum.EventQuorumLost)
 		}
+		// b and c were without a leader for an election: no loss of
+		// quorum for them, and no alert.
+		for _, name := range []string{"b", "c"} {
+			if evs := w.eventsOf(name); slices.Contains(evs, quorum.EventQuorumLost) {
+				t.Errorf("%s, in the majority through the failover: events %v, want no %s", name, evs, quorum.EventQuorumLost)
+			}
+		}
 
 		// back: a regains its quorum, and the lead after failback_delay.
 		for j := 1; j < 3; j++ {
