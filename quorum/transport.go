@@ -14,6 +14,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -360,6 +361,16 @@ func (t *Transport) admit(c net.Conn) {
 	go func() {
 		defer t.wg.Done()
 		tc, proto, name, err := t.accept(c)
+		if errors.Is(err, errAbandoned) {
+			// Closed before a byte of TLS: no attempt at the key, and
+			// what a frozen member's queue of its peers' dials looks
+			// like once it resumes. Not counted, not a rejection.
+			t.limit.Abandoned(addr)
+			t.log.Debug("connection closed before its handshake", "peer", addr)
+			t.untrack(c)
+			c.Close()
+			return
+		}
 		if err != nil {
 			t.limit.Done(addr, false)
 			reason := err.Error()
@@ -396,8 +407,12 @@ func (t *Transport) admit(c net.Conn) {
 // deadline is HandshakeTimeout after the accept, and returns the protocol
 // and the member's name.
 func (t *Transport) accept(c net.Conn) (*tls.Conn, string, string, error) {
-	tc := tls.Server(c, t.serverTLS)
+	counted := &firstRead{Conn: c}
+	tc := tls.Server(counted, t.serverTLS)
 	if err := tc.HandshakeContext(t.ctx); err != nil {
+		if !counted.any && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+			return nil, "", "", errAbandoned
+		}
 		return nil, "", "", fmt.Errorf("tls handshake: %s", shortErr(err))
 	}
 	proto := tc.ConnectionState().NegotiatedProtocol
@@ -568,4 +583,22 @@ func shortErr(err error) string {
 		return oe.Err.Error()
 	}
 	return err.Error()
+}
+
+// errAbandoned: the other side closed the connection before it sent a
+// byte.
+var errAbandoned = errors.New("closed before the handshake")
+
+// firstRead is a connection that notes whether anything was read from it.
+type firstRead struct {
+	net.Conn
+	any bool
+}
+
+func (f *firstRead) Read(p []byte) (int, error) {
+	n, err := f.Conn.Read(p)
+	if n > 0 {
+		f.any = true
+	}
+	return n, err
 }

@@ -556,3 +556,29 @@ func TestSetMembers(t *testing.T) {
 	}
 	rec.wait(t, "not a member of the cluster")
 }
+
+// Connections closed before a byte of TLS (a member's dials that gave up
+// while this process was frozen) are neither rejections nor failures: a
+// dozen of them leave the address its allowance, and nothing for
+// fail2ban in the log.
+func TestAbandonedConnections(t *testing.T) {
+	members, lns := loopbackMembers(t, "a", "b", "c")
+	rec := newLogRecorder()
+	cfg := baseConfig(t, "a", members, lns["a"])
+	cfg.Log = slog.New(rec)
+	serve(t, cfg)
+	for range 12 {
+		c, err := net.Dial("tcp", members[0].Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	rec.wait(t, "connection closed before its handshake")
+	if err := statusFrom(t, baseConfig(t, "b", members, nil), members[0]); err != nil {
+		t.Errorf("a member's status request after a dozen abandoned connections: %v", err)
+	}
+	if rec.has("rejected peer") {
+		t.Error("abandoned connections logged as rejections")
+	}
+}

@@ -105,6 +105,19 @@ func (l *limiter) done(addr string, success bool) {
 	}
 }
 
+func (l *limiter) abandoned(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inflight--
+	if b := l.addrs[addr]; b != nil {
+		b.inflight--
+		l.fill(b, l.now())
+		if b.inflight == 0 && b.tokens >= l.burst {
+			delete(l.addrs, addr)
+		}
+	}
+}
+
 func (l *limiter) fill(b *bucket, now time.Time) {
 	b.tokens += now.Sub(b.at).Seconds() * l.refill
 	if b.tokens > l.burst {

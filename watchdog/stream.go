@@ -114,3 +114,8 @@ func (l *Limiter) Admit(addr string) (ok bool, why string, logIt bool, suppresse
 
 // Done ends a handshake that Admit let start.
 func (l *Limiter) Done(addr string, success bool) { l.l.done(addr, success) }
+
+// Abandoned ends a handshake that Admit let start and that the other side
+// closed before it sent anything: neither a success nor a failure (a
+// member's dial that gave up while this process was frozen, say).
+func (l *Limiter) Abandoned(addr string) { l.l.abandoned(addr) }
