@@ -51,10 +51,6 @@ const (
 	// take the record: half a second less than the 5 s a stop with a
 	// handover may take, for the shutdown itself.
 	HandoverLimit = 4500 * time.Millisecond
-	// HandoverSettle is how long a node waits, once its peer asks it to
-	// take the record, before it reads: both nodes stopped at once (an
-	// operator restarting both) then move nothing.
-	HandoverSettle = 100 * time.Millisecond
 	// MaxRestartGrace bounds the grace a restarting peer may ask for: a
 	// record waits no longer for a node that said it would be back.
 	MaxRestartGrace = 10 * time.Minute

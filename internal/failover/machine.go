@@ -420,10 +420,6 @@ func (s *State) heard(c *Config, ev EvHeard, now time.Time, acts []Action) []Act
 	}
 	stops := flags&FlagHandover != 0
 	if stops && !s.peerStops {
-		// The handover waits a moment: an operator who stops both nodes
-		// at once sends two signals a few milliseconds apart, and this
-		// node's own stop, arriving meanwhile, then moves nothing.
-		s.peerJobNext = later(s.peerJobNext, now.Add(HandoverSettle))
 		acts = append(acts, ActLog{slog.LevelInfo, LogPeerStopping, "peer is stopping and hands the record over", []any{"peer", c.Other}})
 	}
 	s.peerStops = stops
