@@ -313,12 +313,27 @@ func qsigstopLeader(x *qrun) {
 		if fb.Sub(tc) < x.c.fb-250*time.Millisecond {
 			x.errorf("srv1 wrote %.2f s after SIGCONT, before failback_delay (%s): the resumed leader wrote", fb.Sub(tc).Seconds(), x.c.fb)
 		}
-		x.noWritesBy(x.c.m[0], tc.Add(-time.Second), "")
 	}
 	if _, ok := x.c.waitLeader(0, 10*time.Second); !ok {
 		x.errorf("srv1 does not lead after the failback (leader %s)", x.c.leaderName())
 	}
 	x.expect(srv1, []string{srv2, srv1})
+	// By srv1's own log: one write since SIGCONT, the failback's.
+	if w := x.c.m[0].moved(tc); len(w) != 1 || w[0].Sub(tc) < x.c.fb-250*time.Millisecond {
+		x.errorf("srv1's writes since SIGCONT, by its log, at %v; want one, the failback's, not before failback_delay", offsets(w, tc))
+	}
+	if n := x.c.m[0].loggedCount("rate limited", tc) + x.c.m[0].loggedCount("too many handshakes", tc); n > 0 {
+		x.note("resumed srv1 rejected the others' queued handshakes (rate limit)")
+	}
+}
+
+// offsets are the times ts as seconds after t0.
+func offsets(ts []time.Time, t0 time.Time) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, fmt.Sprintf("%+.2fs", t.Sub(t0).Seconds()))
+	}
+	return out
 }
 
 // qcutLeader cuts the leader, srv1, off from the others for 15 s: both

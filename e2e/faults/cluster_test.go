@@ -286,6 +286,18 @@ func (m *qnode) logged(msg string, since time.Time) []time.Time {
 	return out
 }
 
+// loggedCount counts member m's log lines at or after since that contain
+// s anywhere.
+func (m *qnode) loggedCount(s string, since time.Time) int {
+	n := 0
+	for _, ln := range m.log.snapshot() {
+		if at, ok := logTime(ln.text); ok && !at.Before(since) && strings.Contains(ln.text, s) {
+			n++
+		}
+	}
+	return n
+}
+
 // quietPushes waits until no push has arrived for d, at most limit.
 func quietPushes(pb *fakepb.Server, d, limit time.Duration) {
 	deadline := time.Now().Add(limit)
