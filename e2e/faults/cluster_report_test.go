@@ -73,7 +73,7 @@ func (r *qreport) print(t *testing.T) {
 		fmt.Fprintf(&b, "\n%d of %d scenarios passed.\n", pass, len(r.rows))
 	}
 	if len(r.trials) > 0 {
-		fmt.Fprintf(&b, "\n| trials | n | srv2 written p50 | p99 | max | srv2 knew the new leader p50 | limit | over limit | missed |\n")
+		fmt.Fprintf(&b, "\n| trials | n | srv2 written p50 | p99 | max | srv2 learned the new leader p50 | limit | over limit | missed |\n")
 		fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		kinds := make([]string, 0, len(r.trials))
 		for k := range r.trials {
@@ -82,7 +82,7 @@ func (r *qreport) print(t *testing.T) {
 		sort.Strings(kinds)
 		for _, k := range kinds {
 			s := summarize(r.trials[k])
-			fmt.Fprintf(&b, "| %s of the leader → srv2 written | %d | %s | %s | %s | %s | %s | %d | %d |\n",
+			fmt.Fprintf(&b, "| %s → srv2 written | %d | %s | %s | %s | %s | %s | %d | %d |\n",
 				k, s.n, ms(s.median), ms(s.p99), ms(s.max), ms(s.detect), secs(s.limit), s.over, s.missed)
 		}
 	}
