@@ -5,6 +5,7 @@ package faults
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"syscall"
@@ -572,7 +573,7 @@ func leaderTrial(t *testing.T, kind string, sh shape, tr *trial) {
 	c := newCluster(t, sh, shortFailback)
 	c.settle()
 	// A random phase against the heartbeats.
-	time.Sleep(time.Duration(time.Now().UnixNano() % int64(lanHeartbeat/10)))
+	time.Sleep(rand.N(lanHeartbeat / 10))
 	var t0 time.Time
 	switch kind {
 	case "kill9":
