@@ -60,5 +60,32 @@
 // exist. A namespace or interface still present after its cleanup fails the
 // scenario.
 //
+// # Quorum mode
+//
+// TestClusterFaults is the same suite for quorum mode (cluster.nodes[]),
+// in two shapes: three nodes (srv1, srv2, srv3, priorities 1, 2, 3) and
+// two nodes and a witness. One scenario alone:
+// -run 'TestClusterFaults/scenario/q-kill9-leader$'; the long profile adds
+// 20 (-trials N) kill -9 and SIGSTOP trials of the leader per shape, whose
+// percentiles are the quorum timings to quote.
+//
+// Each scenario's lab is four namespaces: clsq-1-<pid>-<slot>,
+// clsq-2-..., clsq-3-... for the members and clsq-h-... holding a bridge
+// br0. Each member has one port on the bridge, "clu0", with 198.18.0.1,
+// .2 or .3/24: the address the others reach it at (port 4096). A bridge
+// rather than a triangle of veth pairs, so that a member has one address
+// on one interface, as a host on a LAN does, with no host routes; a fault
+// between two members only is then one nft rule naming the other's
+// address. Each member also has a veth api0 to the root namespace
+// (198.19.<slot>.1, .5, .9 in the namespaces, .2, .6, .10 in the root
+// namespace), for the fakes and its status listener; the slots are shared
+// with the pair labs, under the same lock. Faults are nft rules in a
+// member's namespace on clu0 only: cut off both ways, one way, the path
+// to one other member only, and random loss (numgen) on every member's
+// output, so that each path loses that share each way. The members run
+// the lan preset; writes are told apart by their content (each node
+// writes its own name) and by each node's log ("record moved").
+// Scenarios whose subject is not failback run failback_delay 5 s.
+//
 // The package holds no code outside its tests.
 package faults

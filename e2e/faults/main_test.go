@@ -53,6 +53,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	stop()
 	removeOwnLabs() // a safety net: every lab removes itself
+	removeOwnClusterLabs()
 	removeBinary()
 	os.Exit(code)
 }
@@ -77,6 +78,7 @@ func requireEnv(t *testing.T) {
 	}
 	setupOnce.Do(func() {
 		removeStaleLabs()
+		removeStaleClusterLabs()
 		setupErr = build()
 	})
 	if setupErr != nil {
@@ -134,6 +136,7 @@ func cleanupOnSignal() (stop func()) {
 			fmt.Fprintf(os.Stderr, "faults: %v: removing the labs\n", sig)
 			pairtest.KillAll()
 			removeOwnLabs()
+			removeOwnClusterLabs()
 			removeBinary()
 			os.Exit(2)
 		case <-done:
