@@ -212,9 +212,18 @@ func (c *clusterMetrics) WritePrometheus(w io.Writer) {
 	counter(st.Writes, "clooster_cluster_writes_total")
 	counter(st.FencedWrites, "clooster_cluster_fenced_writes_total")
 	counter(st.AbortedWrites, "clooster_cluster_aborted_writes_total")
+	leading := st.Leader != "" && st.Leader == st.Self
 	for _, m := range st.Members {
-		gauge(b(m.Reachable), "clooster_cluster_member_reachable", "member", m.Name)
-		gauge(b(m.Healthy), "clooster_cluster_member_healthy", "member", m.Name)
+		reach, health := series.Name("clooster_cluster_member_reachable", "member", m.Name), series.Name("clooster_cluster_member_healthy", "member", m.Name)
+		if !leading && m.Name != st.Self {
+			// Only the leader asks the others: a follower does not know,
+			// and says nothing rather than 0.
+			c.set.UnregisterMetric(reach)
+			c.set.UnregisterMetric(health)
+			continue
+		}
+		c.set.GetOrCreateGauge(reach, nil).Set(b(m.Reachable))
+		c.set.GetOrCreateGauge(health, nil).Set(b(m.Healthy))
 	}
 	c.set.WritePrometheus(w)
 }

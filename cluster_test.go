@@ -355,6 +355,17 @@ func TestClusterMetrics(t *testing.T) {
 			t.Errorf("metrics: got\n%s\nwant %q", out.String(), want)
 		}
 	}
+	// The same member once it follows: of the others it knows nothing,
+	// and says nothing (not 0).
+	st.Leader = "b.example.com"
+	out.Reset()
+	cm.WritePrometheus(&out)
+	if strings.Contains(out.String(), `member="b.example.com"`) || strings.Contains(out.String(), `member="w.example.com"`) {
+		t.Errorf("a follower's metrics name other members:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), `clooster_cluster_member_reachable{member="a.example.com"} 1`+"\n") {
+		t.Errorf("a follower's metrics leave itself out:\n%s", out.String())
+	}
 }
 
 // The status listener: /healthz open, the rest behind status.token, the
