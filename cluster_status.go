@@ -349,6 +349,9 @@ func printClusterStatus(w io.Writer, st clusterStatus, now time.Time) {
 		content := r.Content
 		if content == "" {
 			content = "(not read yet)"
+			if st.Leader != st.Node {
+				content = "(only the leader reads it)"
+			}
 		}
 		line := fmt.Sprintf("%-8s %s -> %s", label, r.Name, content)
 		if r.Holder != "" {
@@ -361,6 +364,9 @@ func printClusterStatus(w io.Writer, st clusterStatus, now time.Time) {
 			what = "written"
 		}
 		fmt.Fprintf(w, "%s, %s %s\n", line, what, ago(r.At))
+	}
+	if len(st.Records) > 0 && st.Leader != st.Node {
+		fmt.Fprintln(w, "         (as this member last read or wrote them, when it led: the leader's status has them now)")
 	}
 	c := st.Counters
 	fmt.Fprintf(w, "counters %s, %s (%d fenced, %d aborted)\n", logtext.Count(int(c.LeaderChanges), "leader change"),

@@ -331,6 +331,16 @@ func TestClusterStatusJSONAndPrint(t *testing.T) {
 			t.Errorf("clooster status: got\n%s\nwant a line with %q", out.String(), want)
 		}
 	}
+	if strings.Contains(out.String(), "last read or wrote them") {
+		t.Errorf("the leader's records marked as a follower's:\n%s", out.String())
+	}
+	// A follower's records are what it knew when it led.
+	back.Leader = "b.example.com"
+	out.Reset()
+	printClusterStatus(&out, back, time.Date(2025, 3, 1, 12, 0, 5, 0, time.UTC))
+	if !strings.Contains(out.String(), "(as this member last read or wrote them, when it led: the leader's status has them now)") {
+		t.Errorf("a follower's records: got\n%s\nwant them marked as of when it led", out.String())
+	}
 	if got, want := clusterStatusLine(testStatus()), "leader a.example.com, term 7, quorum yes"; got != want {
 		t.Errorf("systemd status: got %q, want %q", got, want)
 	}
