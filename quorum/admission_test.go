@@ -176,7 +176,10 @@ func TestAdmissionLimits(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			ln, rec := pipeMember(t)
 			fail := func() {
-				ln.connect(t, "192.0.2.9").Close()
+				// Bytes that are not TLS: a failure. (One closed before a
+				// byte is abandoned, and not counted: TestAbandonedConnections.)
+				c := ln.connect(t, "192.0.2.9")
+				go func() { c.Write([]byte("GET / HTTP/1.1\r\n\r\n")); c.Close() }()
 				synctest.Wait()
 			}
 			for range 10 {

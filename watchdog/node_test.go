@@ -57,7 +57,12 @@ func TestNodeLinkAndSteadyState(t *testing.T) {
 		p := newPair(t, nil)
 		s1, s2 := p.start("srv1"), p.start("srv2")
 		waitLinked(t, s1, s2)
-		time.Sleep(2 * time.Minute)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		p.store.mu.Lock()
+		settled := p.store.reads
+		p.store.mu.Unlock()
+		time.Sleep(time.Minute)
 		synctest.Wait()
 		if got := s2.node.Status().Peer.State; got != PeerUp {
 			t.Errorf("srv2 sees peer %s, want up", got)
@@ -66,9 +71,15 @@ func TestNodeLinkAndSteadyState(t *testing.T) {
 		if len(writes) != 0 {
 			t.Errorf("writes in steady state: %q", writes)
 		}
-		// One read each at start, one failback check by srv1, then none.
-		if p.store.reads > 3 {
-			t.Errorf("reads in steady state: got %d, want <= 3", p.store.reads)
+		// One read each at start and one failback check by srv1 (one
+		// run in a few hundred makes one more, in the first seconds, as
+		// the first keepalives and the start's lookups happen to
+		// cross), then none at all.
+		p.store.mu.Lock()
+		reads := p.store.reads
+		p.store.mu.Unlock()
+		if settled > 4 || reads != settled {
+			t.Errorf("reads: %d in the first minute, want <= 4; %d in the second, want none", settled, reads-settled)
 		}
 		if got := p.pushes.get(); len(got) != 0 {
 			t.Errorf("pushes in steady state: %q", got)
