@@ -115,7 +115,7 @@ func runCluster(ctx context.Context, cfg *config.Config, logOut io.Writer, src s
 	if err != nil {
 		return usageError{err}
 	}
-	qc.Logger, qc.RaftLog, qc.Events = logger, raftLog{logger}, alerts
+	qc.Logger, qc.RaftLog, qc.Events = logger, &raftLog{log: logger}, alerts
 
 	release, err := lockStateDir(cfg.StateDir())
 	if err != nil {
@@ -355,13 +355,50 @@ func lockStateDir(dir string) (release func(), err error) {
 
 // raftLog writes Raft's own warnings and errors, a line each, to the
 // daemon's log.
-type raftLog struct{ log *slog.Logger }
+type raftLog struct {
+	log *slog.Logger
+	now func() time.Time // nil: time.Now
 
-func (w raftLog) Write(p []byte) (int, error) {
+	mu      sync.Mutex
+	last    map[string]time.Time // when a kind of line was last logged
+	dropped map[string]int       // how many of that kind since
+}
+
+// raftRepeat is how long Raft's lines of one kind (its complaint about one
+// peer, say, at every heartbeat while that peer is down) are logged once.
+const raftRepeat = 30 * time.Second
+
+func (w *raftLog) Write(p []byte) (int, error) {
+	now := time.Now
+	if w.now != nil {
+		now = w.now
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last == nil {
+		w.last, w.dropped = map[string]time.Time{}, map[string]int{}
+	}
 	for line := range strings.Lines(string(p)) {
-		if line = strings.TrimSpace(line); line != "" {
-			w.log.Warn(line, "component", "raft")
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
 		}
+		// The kind: the line without its time stamp, its backoff and its
+		// error (the peer stays in it).
+		_, kind, _ := strings.Cut(line, " ")
+		kind, _, _ = strings.Cut(kind, " backoff time=")
+		kind, _, _ = strings.Cut(kind, " error=")
+		t := now()
+		if at, ok := w.last[kind]; ok && t.Sub(at) < raftRepeat {
+			w.dropped[kind]++
+			continue
+		}
+		attrs := []any{"component", "raft"}
+		if n := w.dropped[kind]; n > 0 {
+			attrs = append(attrs, "suppressed", n)
+		}
+		w.last[kind], w.dropped[kind] = t, 0
+		w.log.Warn(line, attrs...)
 	}
 	return len(p), nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -447,5 +449,34 @@ func TestClusterReloadSplit(t *testing.T) {
 	}
 	if slices.ContainsFunc(pending, func(p string) bool { return strings.HasPrefix(p, "log.") || strings.HasPrefix(p, "health.") }) {
 		t.Errorf("pending: got %v, want nothing applied live", pending)
+	}
+}
+
+// Raft's complaint about one peer, at every heartbeat while it is down, is
+// logged once per 30 s, with the count of those left out; another peer's
+// is its own.
+func TestRaftLogRepeats(t *testing.T) {
+	var buf bytes.Buffer
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	w := &raftLog{log: slog.New(slog.NewTextHandler(&buf, nil)), now: func() time.Time { return at }}
+	line := func(peer string, backoff int) string {
+		return fmt.Sprintf("2025-03-01T12:00:00.000Z [ERROR] raft: failed to heartbeat to: peer=\"{Voter %s 192.0.2.2:4096}\" backoff time=%dms error=\"dial tcp: connection refused\"\n", peer, backoff)
+	}
+	for i := range 20 {
+		w.Write([]byte(line("n2", 10*i)))
+		at = at.Add(time.Second)
+	}
+	w.Write([]byte(line("n3", 10)))
+	at = at.Add(15 * time.Second)
+	w.Write([]byte(line("n2", 500)))
+	got := buf.String()
+	if n := strings.Count(got, "peer=\\\"{Voter n2"); n != 2 {
+		t.Errorf("n2's lines: got %d, want 2 (the first, and one 35 s later):\n%s", n, got)
+	}
+	if !strings.Contains(got, "suppressed=19") {
+		t.Errorf("want the second n2 line to count the 19 left out:\n%s", got)
+	}
+	if n := strings.Count(got, "Voter n3"); n != 1 {
+		t.Errorf("n3's line: got %d, want 1:\n%s", n, got)
 	}
 }
