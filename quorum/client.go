@@ -77,49 +77,19 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 
 // Status asks member m what it says of itself.
 func (c *Client) Status(ctx context.Context, m Member) (MemberStatus, error) {
-	typ, p, err := c.request(ctx, m, ctlStatus, nil)
-	if err != nil {
-		return MemberStatus{}, err
-	}
-	if typ != ctlStatusAnswer {
-		return MemberStatus{}, fmt.Errorf("status of %s: %w: answer type %d", m.Name, errCtlMalformed, typ)
-	}
-	st, err := decodeStatus(p)
-	if err != nil {
-		return MemberStatus{}, fmt.Errorf("status of %s: %w", m.Name, err)
-	}
-	if st.Name != m.Name {
-		return MemberStatus{}, fmt.Errorf("status of %s: it answers as %q", m.Name, st.Name)
-	}
-	return st, nil
+	return asker(c.request).status(ctx, m)
 }
 
 // AddVoter asks leader to add the member name at address as a voter; the
 // error wraps ErrNotLeader if leader does not lead.
 func (c *Client) AddVoter(ctx context.Context, leader Member, name, address string) error {
-	var f fields
-	f.text(tagName, name)
-	f.text(tagAddress, address)
-	return c.change(ctx, leader, ctlAddVoter, f.b)
+	return asker(c.request).addVoter(ctx, leader, name, address)
 }
 
 // RemoveServer asks leader to remove the member name; the error wraps
 // ErrNotLeader if leader does not lead.
 func (c *Client) RemoveServer(ctx context.Context, leader Member, name string) error {
-	var f fields
-	f.text(tagName, name)
-	return c.change(ctx, leader, ctlRemoveServer, f.b)
-}
-
-func (c *Client) change(ctx context.Context, leader Member, typ ctlType, payload []byte) error {
-	got, _, err := c.request(ctx, leader, typ, payload)
-	if err != nil {
-		return err
-	}
-	if got != ctlOK {
-		return fmt.Errorf("ask %s: %w: answer type %d", leader.Name, errCtlMalformed, got)
-	}
-	return nil
+	return asker(c.request).removeServer(ctx, leader, name)
 }
 
 // as is the name the client gives to m.

@@ -67,9 +67,13 @@ var (
 	errCtlMalformed = errors.New("malformed control message")
 )
 
-// Status asks member m what it says of itself.
-func (t *Transport) Status(ctx context.Context, m Member) (MemberStatus, error) {
-	typ, p, err := t.ctlRequest(ctx, m, ctlStatus, nil)
+// asker sends one control request to a member and reads its answer: the
+// transport's, or an operator's client's.
+type asker func(ctx context.Context, m Member, typ ctlType, payload []byte) (ctlType, []byte, error)
+
+// status asks member m what it says of itself.
+func (ask asker) status(ctx context.Context, m Member) (MemberStatus, error) {
+	typ, p, err := ask(ctx, m, ctlStatus, nil)
 	if err != nil {
 		return MemberStatus{}, err
 	}
@@ -86,23 +90,23 @@ func (t *Transport) Status(ctx context.Context, m Member) (MemberStatus, error) 
 	return st, nil
 }
 
-// AddVoter asks leader to add the member name at address as a voter.
-func (t *Transport) AddVoter(ctx context.Context, leader Member, name, address string) error {
+// addVoter asks leader to add the member name at address as a voter.
+func (ask asker) addVoter(ctx context.Context, leader Member, name, address string) error {
 	var f fields
 	f.text(tagName, name)
 	f.text(tagAddress, address)
-	return t.ctlChange(ctx, leader, ctlAddVoter, f.b)
+	return ask.change(ctx, leader, ctlAddVoter, f.b)
 }
 
-// RemoveServer asks leader to remove the member name.
-func (t *Transport) RemoveServer(ctx context.Context, leader Member, name string) error {
+// removeServer asks leader to remove the member name.
+func (ask asker) removeServer(ctx context.Context, leader Member, name string) error {
 	var f fields
 	f.text(tagName, name)
-	return t.ctlChange(ctx, leader, ctlRemoveServer, f.b)
+	return ask.change(ctx, leader, ctlRemoveServer, f.b)
 }
 
-func (t *Transport) ctlChange(ctx context.Context, leader Member, typ ctlType, payload []byte) error {
-	got, _, err := t.ctlRequest(ctx, leader, typ, payload)
+func (ask asker) change(ctx context.Context, leader Member, typ ctlType, payload []byte) error {
+	got, _, err := ask(ctx, leader, typ, payload)
 	if err != nil {
 		return err
 	}
@@ -110,6 +114,21 @@ func (t *Transport) ctlChange(ctx context.Context, leader Member, typ ctlType, p
 		return fmt.Errorf("ask %s: %w: answer type %d", leader.Name, errCtlMalformed, got)
 	}
 	return nil
+}
+
+// Status asks member m what it says of itself.
+func (t *Transport) Status(ctx context.Context, m Member) (MemberStatus, error) {
+	return asker(t.ctlRequest).status(ctx, m)
+}
+
+// AddVoter asks leader to add the member name at address as a voter.
+func (t *Transport) AddVoter(ctx context.Context, leader Member, name, address string) error {
+	return asker(t.ctlRequest).addVoter(ctx, leader, name, address)
+}
+
+// RemoveServer asks leader to remove the member name.
+func (t *Transport) RemoveServer(ctx context.Context, leader Member, name string) error {
+	return asker(t.ctlRequest).removeServer(ctx, leader, name)
 }
 
 // ctlRequest dials m, sends one request and reads its answer; an ERROR

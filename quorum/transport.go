@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -343,7 +342,7 @@ func (t *Transport) untrack(c net.Conn) {
 // admit applies the admission limits to an accepted connection and starts
 // its handshake.
 func (t *Transport) admit(c net.Conn) {
-	addr := hostOf(c.RemoteAddr())
+	addr := watchdog.HostOf(c.RemoteAddr())
 	ok, why, logIt, suppressed := t.limit.Admit(addr)
 	if !ok {
 		c.Close()
@@ -413,7 +412,7 @@ func (t *Transport) accept(c net.Conn) (*tls.Conn, string, string, error) {
 		if !counted.any && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
 			return nil, "", "", errAbandoned
 		}
-		return nil, "", "", fmt.Errorf("tls handshake: %s", shortErr(err))
+		return nil, "", "", fmt.Errorf("tls handshake: %s", watchdog.ShortErr(err))
 	}
 	proto := tc.ConnectionState().NegotiatedProtocol
 	if proto != ALPNRaft && proto != ALPNCtl {
@@ -560,30 +559,6 @@ type memberAddr string
 
 func (a memberAddr) Network() string { return "tcp" }
 func (a memberAddr) String() string  { return string(a) }
-
-func hostOf(a net.Addr) string {
-	if a == nil {
-		return "unknown"
-	}
-	h, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return h
-}
-
-// shortErr keeps the last, most specific part of a wrapped network error.
-func shortErr(err error) string {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		var se *os.SyscallError
-		if errors.As(oe.Err, &se) {
-			return se.Err.Error()
-		}
-		return oe.Err.Error()
-	}
-	return err.Error()
-}
 
 // errAbandoned: the other side closed the connection before it sent a
 // byte.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"net"
 )
 
 // This file lends the link's authentication to the other protocols of a
@@ -119,3 +120,10 @@ func (l *Limiter) Done(addr string, success bool) { l.l.done(addr, success) }
 // closed before it sent anything: neither a success nor a failure (a
 // member's dial that gave up while this process was frozen, say).
 func (l *Limiter) Abandoned(addr string) { l.l.abandoned(addr) }
+
+// HostOf is a's host, without its port ("unknown" for none): the address
+// the admission limits and the log lines name.
+func HostOf(a net.Addr) string { return hostOf(a) }
+
+// ShortErr keeps the last, most specific part of a wrapped network error.
+func ShortErr(err error) string { return shortErr(err) }
