@@ -139,15 +139,18 @@ func (t *truth) tookBackUnseen(wr, prev apiWrite) bool {
 // failbackLike reports whether wr is the owner's write of the preferred
 // value decided within a peer_timeout of the link's holding for
 // failback_delay, or landed in the window in which the failback that fell
-// due then may still land (decided when due, written on a fresh read,
-// within an API timeout; and the stamps' margin): the other node cannot
-// tell it from that failback, and may write once over it (WRITE-RULE.md,
-// limits; the rule's window is failover's AlsoFrom..AlsoUntil).
+// due then, or when both nodes had been healthy for failback_delay on the
+// link, may still land (decided when due, written on a fresh read, within
+// an API timeout; and the stamps' margin): the other node cannot tell it
+// from that failback, and may write once over it (WRITE-RULE.md, limits;
+// the rule's window is failover's AlsoFrom..AlsoUntil).
 func (t *truth) failbackLike(wr apiWrite) bool {
 	window := failover.FreshRead + failover.APITimeout + clockMargin
+	within := func(due time.Time) bool {
+		return !due.IsZero() && !wr.at.Before(due) && wr.at.Sub(due) <= window
+	}
 	return wr.by == t.owner() && wr.content == t.w.sc.Preferred && wr.job != nil &&
-		(t.lastSettled.After(wr.job.readAt.Add(-t.w.sc.PeerTimeout)) ||
-			!t.settledAt.IsZero() && !wr.at.Before(t.settledAt) && wr.at.Sub(t.settledAt) <= window)
+		(t.lastSettled.After(wr.job.readAt.Add(-t.w.sc.PeerTimeout)) || within(t.settledAt) || within(t.dueAt))
 }
 
 // landedUnknown reports whether the writer of wr wrote before at, after

@@ -82,6 +82,7 @@ func (w *World) begin(f Fault) {
 		t.crashed(n.i, true)
 		n.kill(true)
 		n.machineUp, n.serviceUp = false, false
+		n.offs, n.offAt = n.offs+1, w.now
 		for _, c := range nw.conns {
 			c.end[n.i].held = nil
 		}

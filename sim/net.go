@@ -85,6 +85,7 @@ type end struct {
 	// Sending to the other side: in order, held while the way is cut.
 	lastDeliver time.Time
 	held        []frame
+	stranded    bool // a frame's last try never left: its machine went off first
 
 	// The link's writer.
 	seq          uint64
@@ -100,8 +101,16 @@ func (nw *network) cutWay(i int) bool { return nw.cut[i] > 0 }
 // oneWay is a one-way delay of a frame sent now, with the retransmissions
 // that loss costs.
 func (nw *network) oneWay() time.Duration {
+	d, _ := nw.delay()
+	return d
+}
+
+// delay is a one-way delay of a frame sent now and, of it, the
+// retransmissions' share: the last try leaves the sender that long after
+// the first.
+func (nw *network) delay() (d, retries time.Duration) {
 	w := nw.w
-	d := w.sc.NetDelay + w.uniform(0, w.sc.NetJitter)
+	d = w.sc.NetDelay + w.uniform(0, w.sc.NetJitter)
 	for _, s := range nw.slow {
 		d += w.uniform(0, s)
 	}
@@ -112,11 +121,12 @@ func (nw *network) oneWay() time.Duration {
 	wait := rto
 	for i := 0; p > 0 && w.chance(p); i++ {
 		d += wait
+		retries += wait
 		if i >= 6 {
 			wait *= 2 // past the thin-stream retransmissions
 		}
 	}
-	return d
+	return d, retries
 }
 
 // slowFor is the most extra delay, beyond the link's own, that a frame
@@ -149,16 +159,30 @@ func (nw *network) send(e *end, f frame) {
 		e.held = append(e.held, f)
 		return
 	}
-	nw.transmit(e, f, nw.w.now.Add(nw.oneWay()))
+	d, retries := nw.delay()
+	nw.transmit(e, f, nw.w.now.Add(d), nw.w.now.Add(retries))
 }
 
-func (nw *network) transmit(e *end, f frame, at time.Time) {
+// transmit delivers f at at, its last try having left the sender at
+// lastTry. A machine that goes off before that try never makes it: the
+// frame is lost, and with it, the stream being in order, every frame
+// after it on that way.
+func (nw *network) transmit(e *end, f frame, at, lastTry time.Time) {
 	if !at.After(e.lastDeliver) {
 		at = e.lastDeliver.Add(time.Microsecond)
 	}
 	e.lastDeliver = at
 	to := e.c.other(e)
-	nw.w.at(at, func() { nw.arrive(to, e, f) })
+	from := nw.w.nodes[e.i]
+	offs := from.offs
+	nw.w.at(at, func() {
+		if from.offs != offs && !from.offAt.After(lastTry) {
+			e.stranded = true
+		}
+		if !e.stranded {
+			nw.arrive(to, e, f)
+		}
+	})
 }
 
 // heal releases what was held on way i once it is open again.
@@ -171,7 +195,9 @@ func (nw *network) heal(i int) {
 		held := e.held
 		e.held = nil
 		for _, f := range held {
-			nw.transmit(e, f, nw.w.now.Add(nw.w.uniform(0, rto)+nw.oneWay()))
+			pause := nw.w.uniform(0, rto)
+			d, retries := nw.delay()
+			nw.transmit(e, f, nw.w.now.Add(pause+d), nw.w.now.Add(pause+retries))
 		}
 	}
 }

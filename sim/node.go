@@ -41,6 +41,8 @@ type node struct {
 
 	// The ground truth.
 	machineUp bool
+	offs      int       // the machine's power-offs
+	offAt     time.Time // the last one
 	serviceUp bool
 	proc      procState
 	inc       int // incarnation: each start of the process

@@ -26,9 +26,14 @@ type truth struct {
 	connSince     time.Time // since when they both use it
 	lastSettled   time.Time // the last step at which the nodes' link had held for failback_delay
 	settledAt     time.Time // when that link came to have held for failback_delay: the owner's failback fell due
-	lastEdit      time.Time // the last outside edit, deletion or type change
-	apiFaults     int
-	apiFaultEnd   time.Time // when the last API fault ended (far future while one is active)
+	// dueAt: the last moment the owner's failback fell due on a link the
+	// nodes used, as the other node judges it: failback_delay after the
+	// latest of the link's start, either node's return to health and the
+	// other node's freeze (it cannot know of the owner's).
+	dueAt       time.Time
+	lastEdit    time.Time // the last outside edit, deletion or type change
+	apiFaults   int
+	apiFaultEnd time.Time // when the last API fault ended (far future while one is active)
 
 	quietSince  time.Time // see checkPartition
 	quietWrites int
@@ -141,6 +146,12 @@ func (t *truth) observe() {
 	if t.conn != nil && w.now.Sub(t.connSince) >= w.sc.FailbackDelay {
 		t.lastSettled = w.now // the nodes' link has held for failback_delay: an episode ends
 		t.settledAt = t.connSince.Add(w.sc.FailbackDelay)
+	}
+	if t.conn != nil && !t.healthySince[0].IsZero() && !t.healthySince[1].IsZero() {
+		from := latest(t.connSince, t.healthySince[0], t.healthySince[1], t.lastFrozen[1-t.owner()])
+		if due := from.Add(w.sc.FailbackDelay); !w.now.Before(due) {
+			t.dueAt = due
+		}
 	}
 	if t.linkGood() {
 		if t.linkGoodSince.IsZero() {
