@@ -87,9 +87,11 @@ func overlap(wr, prev apiWrite) bool {
 // raced reports whether wr was decided on a read that showed the record
 // as before prev, the write it replaced, landed: the two raced. A stale
 // read (the API's reads lag its writes by under a second: StaleReads)
-// shows it as before, though served after.
+// shows it as before, though served after. A write that timed out and
+// landed late was decided on the read before it was sent, whatever its
+// job read since.
 func raced(wr, prev apiWrite) bool {
-	return wr.job != nil && wr.job.served.Before(prev.at)
+	return wr.job != nil && wr.decidedOn.Before(prev.at)
 }
 
 // excused reports whether wr, a write over prev of the other node, is
@@ -445,12 +447,15 @@ func (t *truth) edited(content string) {
 		// peer has another name than its file says.
 		return
 	}
-	since := w.now
+	since, links := w.now, t.links
 	bound := 2*sc.Drift + sc.FailbackDelay + sc.PeerTimeout + sc.tiePause() + t.slack()
 	t.expectBy("drift", "the record, edited to "+content+", is corrected within "+bound.String(), bound,
 		func() bool {
+			// A link that comes back more than once meanwhile is one
+			// that does not hold: linked, the owner corrects only once
+			// its link has held for failback_delay, as it fails back.
 			d := w.dns
-			return t.apiSteady(since) && !t.lastEdit.After(since) && d.exists && d.typ == sc.Type &&
+			return t.links-links <= 1 && t.apiSteady(since) && !t.lastEdit.After(since) && d.exists && d.typ == sc.Type &&
 				t.up(0) && t.up(1) && t.healthyFor(0, 0) && t.healthyFor(1, 0) &&
 				t.stopAt[0].IsZero() && t.stopAt[1].IsZero() && t.lastFrozen[0].Before(since) && t.lastFrozen[1].Before(since)
 		},

@@ -35,6 +35,7 @@ type dnsAPI struct {
 	late       bool            // the call being served arrives after its sender gave up
 	cond       bool            // the write being served is conditional (compare and swap)
 	sent       time.Time       // when the call being served was sent
+	decidedOn  time.Time       // the served time of the read the write being served was decided on
 	behind     bool            // the read being served shows the record as before the last write
 	throttle   []time.Duration // active 429 faults: their Retry-After
 	slow       []time.Duration
@@ -60,8 +61,12 @@ type apiWrite struct {
 	lost    bool      // its answer never reached the writer
 	late    bool      // applied after the writer gave up on it: nobody knows of it
 	sent    time.Time // when its writer sent it
-	partial bool      // of a set, written in part: a record refused the write
-	swap    bool      // conditional on what its job read
+	// decidedOn: the true time as of which the read its job decided it on
+	// showed the record (simJob.served when it was sent: a job that
+	// reads again after the write timed out does not move it).
+	decidedOn time.Time
+	partial   bool // of a set, written in part: a record refused the write
+	swap      bool // conditional on what its job read
 }
 
 func (d *dnsAPI) clock() time.Time { return d.w.now.Add(d.w.sc.APISkew) }
@@ -90,6 +95,10 @@ func (d *dnsAPI) request(n *node, j *simJob, write bool, content, old string, do
 	w.truth.called(n.i)
 	inc := n.inc
 	sent := w.now
+	var decidedOn time.Time // a job's later reads, after this write timed out, do not move it
+	if j != nil {
+		decidedOn = j.served
+	}
 	latency := func() time.Duration {
 		l := w.sc.APILatency + w.uniform(0, w.sc.APILatency/2)
 		for _, s := range d.slow {
@@ -112,14 +121,14 @@ func (d *dnsAPI) request(n *node, j *simJob, write bool, content, old string, do
 		served = w.now
 		applied := len(d.writes)
 		d.late = there >= failover.APITimeout // the writer has given up on it already
-		d.sent = sent
+		d.sent, d.decidedOn = sent, decidedOn
 		rec, err, lost := d.serve(n, j, write, content, old)
 		if d.behind {
 			// A stale read: it shows the record as it was just before
 			// the last write, as a read served then would have.
 			served = d.lastWrite.Add(-time.Nanosecond)
 		}
-		d.late, d.sent, d.behind = false, time.Time{}, false
+		d.late, d.sent, d.decidedOn, d.behind = false, time.Time{}, time.Time{}, false
 		if lost || there+back >= failover.APITimeout {
 			if len(d.writes) > applied {
 				d.writes[applied].lost = true // the writer will not know it landed
@@ -273,7 +282,7 @@ func (d *dnsAPI) refusing(content string) (partial, refused string) {
 func (d *dnsAPI) apply(by, inc int, content string, j *simJob) {
 	w := d.w
 	d.before, d.beforeModified = d.content, d.modified
-	wr := apiWrite{at: w.now, by: by, inc: inc, content: content, before: d.content, job: j, linked: w.truth.conn != nil, late: d.late, sent: d.sent, swap: d.cond}
+	wr := apiWrite{at: w.now, by: by, inc: inc, content: content, before: d.content, job: j, linked: w.truth.conn != nil, late: d.late, sent: d.sent, decidedOn: d.decidedOn, swap: d.cond}
 	if j != nil {
 		wr.purpose = j.purpose
 	}

@@ -23,6 +23,7 @@ type truth struct {
 
 	linkGoodSince time.Time // zero while the link does not carry frames both ways
 	conn          *conn     // the connection both nodes use as their link, if any
+	links         int       // connections the nodes came to use both as their link
 	connSince     time.Time // since when they both use it
 	lastSettled   time.Time // the last step at which the nodes' link had held for failback_delay
 	settledAt     time.Time // when that link came to have held for failback_delay: the owner's failback fell due
@@ -135,6 +136,7 @@ func (t *truth) observe() {
 	a, b := w.nodes[0], w.nodes[1]
 	if a.cur != nil && b.cur != nil && a.cur.c == b.cur.c {
 		if t.conn != a.cur.c {
+			t.links++
 			t.conn, t.connSince = a.cur.c, a.cur.linkedAt
 			if b.cur.linkedAt.Before(t.connSince) {
 				t.connSince = b.cur.linkedAt
