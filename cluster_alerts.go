@@ -117,8 +117,23 @@ func (a *clusterAlerts) Event(e quorum.Event) {
 		a.notify(failover.AlertQuorum, fmt.Sprintf("[%s] Quorum lost", name),
 			fmt.Sprintf("%s no longer hears from a majority of the cluster's %s (term %d): it writes no DNS until it does. "+
 				"If a majority of the others still hear from each other, they elect a leader that does.\n\n"+
-				"What to do: check that the members run and reach each other at their cluster.nodes addresses.",
+				"What to do: check that the members run and reach each other at their cluster.nodes addresses. "+
+				"If the members it lost are gone for good, `clooster cluster recover -force` on this member, stopped, "+
+				"makes it the only voter; every other member must then stay stopped (README, \"What operators must know\").",
 				name, logtext.Count(a.members, "member"), e.Term))
+	case quorum.EventHandedOver:
+		a.notify(failover.AlertHealth, fmt.Sprintf("[%s] Service unhealthy: leadership handed to %s", name, e.Member.Name),
+			fmt.Sprintf("%s led the cluster (term %d), but its own health check fails: it handed leadership to %s, "+
+				"healthy, which moves the records to its values.%s", name, e.Term, e.Member.Name, comesBack(a.self, e.Member)))
+	case quorum.EventMemberLost:
+		a.notify(failover.AlertQuorum, fmt.Sprintf("[%s] %s %s not answering", name, e.Member.Role, e.Member.Name),
+			fmt.Sprintf("%s leads the cluster (term %d) and has had no answer from the %s %s at %s for ten heartbeat timeouts. %s\n\n"+
+				"What to do: check that %s runs and reaches this member.", name, e.Term, e.Member.Role, e.Member.Name, e.Member.Address,
+				margin(e.Answering, e.Voters), e.Member.Name))
+	case quorum.EventMemberBack:
+		a.notify(failover.AlertQuorum, fmt.Sprintf("[%s] %s %s answers again", name, e.Member.Role, e.Member.Name),
+			fmt.Sprintf("%s leads the cluster (term %d) and hears from the %s %s again. %s", name, e.Term, e.Member.Role, e.Member.Name,
+				margin(e.Answering, e.Voters)))
 	case quorum.EventQuorumRegained:
 		leader := "no leader yet"
 		if a.leader != "" {
@@ -127,6 +142,30 @@ func (a *clusterAlerts) Event(e quorum.Event) {
 		a.notify(failover.AlertQuorum, fmt.Sprintf("[%s] Quorum regained", name),
 			fmt.Sprintf("%s hears from a majority of the cluster again (term %d, %s).", name, e.Term, leader))
 	}
+}
+
+// comesBack says whether leadership returns to self, which handed it to
+// to: it does if self has the better priority (lower; ties to the name).
+func comesBack(self, to quorum.Member) string {
+	if self.Priority < to.Priority || self.Priority == to.Priority && self.Name < to.Name {
+		return fmt.Sprintf(" Leadership comes back to %s once it has been healthy for failback_delay.", self.Name)
+	}
+	return ""
+}
+
+// margin says how many more members the cluster can lose and still fail
+// over on its own, answering of voters answering the leader.
+func margin(answering, voters int) string {
+	spare := answering - (voters/2 + 1)
+	lead := fmt.Sprintf("%d of the %s answer.", answering, logtext.Count(voters, "voter"))
+	switch {
+	case spare < 0:
+		return lead + " That is no majority: no leader can write until more answer."
+	case spare == 0:
+		return lead + " One more member lost and no member can lead: the records stay where they are, " +
+			"whatever fails next, until a member is back (README, \"What operators must know\")."
+	}
+	return lead + fmt.Sprintf(" The cluster can lose %s more and still fail over on its own.", logtext.Count(spare, "member"))
 }
 
 // flush sends the alert of the records moved and not yet told, if any.
@@ -151,7 +190,7 @@ func (a *clusterAlerts) sendMovedLocked() {
 	if len(moved) > 1 {
 		title = fmt.Sprintf("[%s] %s moved here", name, logtext.Count(len(moved), "record"))
 	}
-	before := "The leader before it is not known to this member."
+	before := "No other member has led since this one started."
 	if a.from != "" {
 		before = "Before, " + a.from + " led."
 	}

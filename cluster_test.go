@@ -236,6 +236,11 @@ func TestClusterAlerts(t *testing.T) {
 		a.Event(quorum.Event{Kind: quorum.EventQuorumLost, Term: 3})
 		a.Event(quorum.Event{Kind: quorum.EventLeaderChanged, Leader: "", Term: 3})
 		a.Event(quorum.Event{Kind: quorum.EventQuorumRegained, Term: 4})
+		wit := quorum.Member{Name: "w.example.com", Address: "127.0.0.1:4103", Priority: 2, Role: quorum.RoleWitness}
+		b := quorum.Member{Name: "b.example.com", Address: "127.0.0.1:4102", Priority: 1, Role: quorum.RoleNode}
+		a.Event(quorum.Event{Kind: quorum.EventMemberLost, Term: 4, Member: wit, Answering: 2, Voters: 3})
+		a.Event(quorum.Event{Kind: quorum.EventMemberBack, Term: 4, Member: wit, Answering: 3, Voters: 3})
+		a.Event(quorum.Event{Kind: quorum.EventHandedOver, Term: 4, Member: b})
 
 		want := []struct{ event, title, inBody string }{
 			{"down", "[a.example.com] 2 records moved here", "Before, b.example.com led."},
@@ -243,6 +248,9 @@ func TestClusterAlerts(t *testing.T) {
 			{"withheld", "[a.example.com] No node can take over", "What to do"},
 			{"quorum", "[a.example.com] Quorum lost", "writes no DNS"},
 			{"quorum", "[a.example.com] Quorum regained", "no leader yet"},
+			{"quorum", "[a.example.com] witness w.example.com not answering", "2 of the 3 voters answer. One more member lost and no member can lead"},
+			{"quorum", "[a.example.com] witness w.example.com answers again", "The cluster can lose 1 member more"},
+			{"health", "[a.example.com] Service unhealthy: leadership handed to b.example.com", "Leadership comes back to a.example.com once"},
 		}
 		got := hub.notices()
 		if len(got) != len(want) {
@@ -479,4 +487,21 @@ func TestRaftLogRepeats(t *testing.T) {
 	if n := strings.Count(got, "Voter n3"); n != 1 {
 		t.Errorf("n3's line: got %d, want 1:\n%s", n, got)
 	}
+}
+
+// The first leader since the member started says so, not that the one
+// before is unknown.
+func TestClusterAlertsFirstLeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := &hubRec{}
+		a := newClusterAlerts(clusterFile(t, "a.example.com", nil), hub, nil, nil)
+		a.Event(quorum.Event{Kind: quorum.EventLeaderChanged, Leader: "a.example.com", Term: 1})
+		a.Event(quorum.Event{Kind: quorum.EventRecordMoved, Record: "www.example.com A", Content: "192.0.2.1", Term: 1})
+		time.Sleep(movedWait)
+		synctest.Wait()
+		got := hub.notices()
+		if len(got) != 1 || !strings.HasSuffix(got[0].body, "No other member has led since this one started.") {
+			t.Errorf("first leader: got %+v, want one alert saying no other member led since the start", got)
+		}
+	})
 }

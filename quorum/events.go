@@ -27,6 +27,20 @@ const (
 	// and up to date: it keeps leading and does not write. Raised once
 	// per such episode.
 	EventNoEligibleNode EventKind = "no_eligible_node"
+	// EventHandedOver: this leader, a node whose health check fails,
+	// handed leadership to Member, a healthy node, which moves the
+	// records. (A witness's handover, a failback to a better node and a
+	// new leader's handover to a better one before any write are routine,
+	// and raise nothing.)
+	EventHandedOver EventKind = "handed_over"
+	// EventMemberLost: this leader has had no answer from a member of
+	// the cluster's configuration for quorumLostAfter heartbeat timeouts
+	// (Member); Answering and Voters say how many of the voters answer,
+	// this leader included. Raised once per leadership and member, until
+	// EventMemberBack.
+	EventMemberLost EventKind = "member_lost"
+	// EventMemberBack: a member this leader said lost answers again.
+	EventMemberBack EventKind = "member_back"
 )
 
 // Event is what a node reports to its EventSink.
@@ -40,6 +54,11 @@ type Event struct {
 	Record  string
 	Content string
 	Err     error
+	// Member: EventHandedOver, EventMemberLost and EventMemberBack;
+	// Answering and Voters: the last two.
+	Member    Member
+	Answering int
+	Voters    int
 }
 
 // EventSink receives a node's events. Event is called from the node's

@@ -39,7 +39,11 @@ type leader struct {
 	r    *raft.Raft
 	term uint64
 	// seen is since when each member has answered healthy on every poll.
-	seen       map[string]time.Time
+	seen map[string]time.Time
+	// silent is since when each member has not answered a poll; lost
+	// holds those said lost (EventMemberLost).
+	silent     map[string]time.Time
+	lost       map[string]bool
 	noEligible bool
 	// noWriteUntil follows a handover that failed: the member it was
 	// offered to may have stood with the handover's licence to skip its
@@ -59,7 +63,8 @@ type recState struct {
 }
 
 func newLeader(n *Node, r *raft.Raft, term uint64) *leader {
-	l := &leader{n: n, r: r, term: term, seen: map[string]time.Time{}, recs: make([]recState, len(n.cfg.Records))}
+	l := &leader{n: n, r: r, term: term, seen: map[string]time.Time{}, silent: map[string]time.Time{}, lost: map[string]bool{},
+		recs: make([]recState, len(n.cfg.Records))}
 	for i := range l.recs {
 		l.recs[i].due = true
 	}
@@ -325,6 +330,9 @@ func (l *leader) round(ctx context.Context, timeout time.Duration, fresh bool) b
 		n.log.Warn("hand leadership over", "to", v.To.Name, "error", err)
 		return false
 	}
+	if n.self.Role == RoleNode && !healthy {
+		n.event(Event{Kind: EventHandedOver, Term: l.term, Member: v.To})
+	}
 	return true
 }
 
@@ -349,6 +357,9 @@ func (l *leader) poll(ctx context.Context, timeout time.Duration) []view {
 	}
 	wg.Wait()
 	now := l.now()
+	for _, e := range l.silence(views, now) {
+		n.event(e)
+	}
 	var out []view
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -373,6 +384,54 @@ func (l *leader) poll(ctx context.Context, timeout time.Duration) []view {
 		out = append(out, v)
 	}
 	return out
+}
+
+// silence notes which voters answered this poll, and returns the events of
+// those lost (silent for quorumLostAfter heartbeat timeouts) or back. A
+// member outside Raft's configuration (removed) is not watched.
+func (l *leader) silence(views []view, now time.Time) []Event {
+	voters := map[string]bool{}
+	if f := l.r.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			if s.Suffrage == raft.Voter {
+				voters[string(s.ID)] = true
+			}
+		}
+	}
+	answering := 0
+	for _, v := range views {
+		if voters[v.Member.Name] && (v.Member.Name == l.n.self.Name || v.Answered) {
+			answering++
+		}
+	}
+	after := quorumLostAfter * l.n.cfg.Timings.HeartbeatTimeout
+	var evs []Event
+	for _, v := range views {
+		name := v.Member.Name
+		switch {
+		case name == l.n.self.Name:
+		case !voters[name]:
+			delete(l.silent, name)
+			delete(l.lost, name)
+		case v.Answered:
+			delete(l.silent, name)
+			if l.lost[name] {
+				delete(l.lost, name)
+				evs = append(evs, Event{Kind: EventMemberBack, Term: l.term, Member: v.Member, Answering: answering, Voters: len(voters)})
+			}
+		default:
+			if _, ok := l.silent[name]; !ok {
+				l.silent[name] = now
+			}
+			if !l.lost[name] && now.Sub(l.silent[name]) >= after {
+				l.lost[name] = true
+				l.n.log.Warn("member not answering", "member", name, "for", now.Sub(l.silent[name]).Round(time.Millisecond),
+					"answering", answering, "voters", len(voters), "term", l.term)
+				evs = append(evs, Event{Kind: EventMemberLost, Term: l.term, Member: v.Member, Answering: answering, Voters: len(voters)})
+			}
+		}
+	}
+	return evs
 }
 
 // sleep waits d or until ctx ends, and reports whether d passed.

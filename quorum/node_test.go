@@ -144,6 +144,60 @@ func TestStatusAndQuorumEvents(t *testing.T) {
 	})
 }
 
+// TestLeaderSaysMemberLost: the leader says a member silent for ten
+// heartbeat timeouts lost, once, with how many voters answer, and says it
+// back when it answers again; a leader whose health fails hands over and
+// says so.
+func TestLeaderSaysMemberLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(threeNodes, 10*time.Second, 20*time.Second, rand.New(rand.NewPCG(21, 22)))
+		for i := range w.members {
+			w.start(i)
+		}
+		if !waitFor(2*time.Minute, func() bool { l, ok := w.leader(); return ok && l == 0 && w.holds(0) }) {
+			t.Fatal("a does not lead with its values within two minutes")
+		}
+		w.crash(2)
+		lostAfter := 10 * w.timings.HeartbeatTimeout
+		time.Sleep(lostAfter - 2*time.Second)
+		if got := w.eventsFull("a", quorum.EventMemberLost); len(got) != 0 {
+			t.Fatalf("c down for less than ten heartbeat timeouts: got %+v, want nothing yet", got)
+		}
+		if !waitFor(10*time.Second, func() bool { return len(w.eventsFull("a", quorum.EventMemberLost)) > 0 }) {
+			t.Fatalf("c down: events of a %v, want %s", w.eventsOf("a"), quorum.EventMemberLost)
+		}
+		time.Sleep(time.Minute)
+		lost := w.eventsFull("a", quorum.EventMemberLost)
+		if len(lost) != 1 || lost[0].Member.Name != "c" || lost[0].Answering != 2 || lost[0].Voters != 3 {
+			t.Errorf("c down a minute: got %+v, want one member_lost of c, 2 of 3 answering", lost)
+		}
+		for _, name := range []string{"b"} {
+			if got := w.eventsFull(name, quorum.EventMemberLost); len(got) != 0 {
+				t.Errorf("follower %s: got %+v, want no member_lost: only the leader asks", name, got)
+			}
+		}
+		w.start(2)
+		if !waitFor(time.Minute, func() bool { return len(w.eventsFull("a", quorum.EventMemberBack)) > 0 }) {
+			t.Fatalf("c back: events of a %v, want %s", w.eventsOf("a"), quorum.EventMemberBack)
+		}
+		if back := w.eventsFull("a", quorum.EventMemberBack); len(back) != 1 || back[0].Member.Name != "c" || back[0].Answering != 3 {
+			t.Errorf("c back: got %+v, want one member_back of c, 3 answering", back)
+		}
+
+		// a's health fails: it hands leadership to b, and says so.
+		w.setHealth(0, 1)
+		if !waitFor(time.Minute, func() bool { l, ok := w.leader(); return ok && l == 1 && w.holds(1) }) {
+			t.Fatal("a unhealthy: b does not lead with its values within a minute")
+		}
+		if got := w.eventsFull("a", quorum.EventHandedOver); len(got) != 1 || got[0].Member.Name != "b" {
+			t.Errorf("a unhealthy: got %+v, want one handed_over to b", got)
+		}
+		for i := range w.members {
+			w.crash(i)
+		}
+	})
+}
+
 func TestNoEligibleNodeKeepsLeadingWithoutWriting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(threeNodes, 10*time.Second, 20*time.Second, rand.New(rand.NewPCG(5, 6)))

@@ -53,12 +53,13 @@ type world struct {
 	dns      []*fakeDNS     // www (fenced), api (plain), mail (swap)
 	elected  []election
 	events   map[string][]quorum.EventKind
+	full     map[string][]quorum.Event
 	restarts int
 }
 
 func newWorld(members []quorum.Member, failback, drift time.Duration, rng *rand.Rand) *world {
 	timings, _ := quorum.Preset("lan")
-	w := &world{timings: timings, failback: failback, drift: drift, cut: map[[2]int]int{}, events: map[string][]quorum.EventKind{}}
+	w := &world{timings: timings, failback: failback, drift: drift, cut: map[[2]int]int{}, events: map[string][]quorum.EventKind{}, full: map[string][]quorum.Event{}}
 	for _, m := range members {
 		w.members = append(w.members, &simMember{m: m, stores: quorum.InmemStores(), healthySince: time.Now()})
 	}
@@ -134,6 +135,7 @@ func (s simEvents) Event(e quorum.Event) {
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()
 	s.w.events[s.self] = append(s.w.events[s.self], e.Kind)
+	s.w.full[s.self] = append(s.w.full[s.self], e)
 	if e.Kind == quorum.EventLeaderChanged && e.Leader == s.self {
 		s.w.elected = append(s.w.elected, election{At: time.Now(), Term: e.Term, Name: s.self})
 	}
@@ -274,6 +276,19 @@ func (w *world) eventsOf(name string) []quorum.EventKind {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.events[name])
+}
+
+// eventsFull returns the events of kind member name raised so far.
+func (w *world) eventsFull(name string, kind quorum.EventKind) []quorum.Event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []quorum.Event
+	for _, e := range w.full[name] {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // waitFor polls cond every second for at most d, and reports whether it
