@@ -151,7 +151,8 @@ func runCluster(ctx context.Context, cfg *config.Config, logOut io.Writer, src s
 		RemoveServer: func(ctx context.Context, name string) error {
 			return node.Load().RemoveServer(ctx, name)
 		},
-		Log: logger,
+		KeyRefused: alerts.keyRefused,
+		Log:        logger,
 	})
 	if err != nil {
 		ln.Close()

@@ -55,7 +55,14 @@ type clusterAlerts struct {
 	moved     []string
 	movedTerm uint64
 	timer     *time.Timer
+	// refusedAt: when each member's refusal of this member's key was last
+	// said.
+	refusedAt map[string]time.Time
 }
+
+// keyRefusedEvery is how often a member that keeps refusing this member's
+// key is said again.
+const keyRefusedEvery = time.Hour
 
 func newClusterAlerts(cfg *config.Config, hub notifier, h firer, scrub func(string) string) *clusterAlerts {
 	a := &clusterAlerts{self: cfg.Self(), members: len(cfg.Members()), hub: hub, hooks: h, scrub: scrub, afterFunc: time.AfterFunc}
@@ -166,6 +173,28 @@ func margin(answering, voters int) string {
 			"whatever fails next, until a member is back (README, \"What operators must know\")."
 	}
 	return lead + fmt.Sprintf(" The cluster can lose %s more and still fail over on its own.", logtext.Count(spare, "member"))
+}
+
+// keyRefused is the transport's word that member m refused this member's
+// proof of the key at a dial: their keys differ. Said at once, then again
+// at most every keyRefusedEvery while it lasts.
+func (a *clusterAlerts) keyRefused(m quorum.Member) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	if at, ok := a.refusedAt[m.Name]; ok && now.Sub(at) < keyRefusedEvery {
+		return
+	}
+	if a.refusedAt == nil {
+		a.refusedAt = map[string]time.Time{}
+	}
+	a.refusedAt[m.Name] = now
+	name := a.self.Name
+	a.notify(failover.AlertMismatch, fmt.Sprintf("[%s] '%s' answers, but our keys differ", name, m.Name),
+		fmt.Sprintf("%s refused the proof of the shared key that %s sent it at %s: the two members' key settings differ "+
+			"(key, key_file or CLOOSTER_KEY). Until they agree the two cannot talk, and the cluster counts %s as lost.\n\n"+
+			"What to do: give every member the same key (`clooster check a.json b.json` compares two files) and restart the one that was wrong.",
+			m.Name, name, m.Address, m.Name))
 }
 
 // flush sends the alert of the records moved and not yet told, if any.

@@ -505,3 +505,30 @@ func TestClusterAlertsFirstLeader(t *testing.T) {
 		}
 	})
 }
+
+// A member that refuses this member's key is said once, and again only
+// after keyRefusedEvery.
+func TestClusterAlertsKeyRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := &hubRec{}
+		a := newClusterAlerts(clusterFile(t, "a.example.com", nil), hub, nil, nil)
+		b := quorum.Member{Name: "b.example.com", Address: "127.0.0.1:4102", Priority: 1, Role: quorum.RoleNode}
+		w := quorum.Member{Name: "w.example.com", Address: "127.0.0.1:4103", Priority: 2, Role: quorum.RoleWitness}
+		for range 5 {
+			a.keyRefused(b)
+			a.keyRefused(w)
+			time.Sleep(time.Minute)
+		}
+		got := hub.notices()
+		if len(got) != 2 || got[0].event != "mismatch" || got[0].title != "[a.example.com] 'b.example.com' answers, but our keys differ" ||
+			!strings.Contains(got[0].body, "b.example.com refused the proof of the shared key that a.example.com sent it at 127.0.0.1:4102") ||
+			got[1].title != "[a.example.com] 'w.example.com' answers, but our keys differ" {
+			t.Fatalf("five minutes of refusals by two members: got %+v, want one alert for each", got)
+		}
+		time.Sleep(keyRefusedEvery)
+		a.keyRefused(b)
+		if got := hub.notices(); len(got) != 3 {
+			t.Errorf("an hour later: got %d alerts, want the refusal said again", len(got))
+		}
+	})
+}

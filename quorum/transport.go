@@ -64,6 +64,11 @@ type TransportConfig struct {
 	AddVoter     func(ctx context.Context, name, address string) error
 	RemoveServer func(ctx context.Context, name string) error
 
+	// KeyRefused, if set, is called when a member refused this member's
+	// proof of the key at a dial: the two hold different keys, most
+	// likely. It must be quick.
+	KeyRefused func(Member)
+
 	// Log gets the transport's warnings; nil discards them.
 	Log *slog.Logger
 	// RaftLog is the logger of Raft's network transport; nil writes its
@@ -88,6 +93,7 @@ type Transport struct {
 	status    func() MemberStatus
 	addVoter  func(ctx context.Context, name, address string) error
 	remove    func(ctx context.Context, name string) error
+	refused   func(Member)
 	log       *slog.Logger
 	auth      *watchdog.StreamAuth
 	limit     *watchdog.Limiter
@@ -127,6 +133,7 @@ func NewTransport(cfg TransportConfig) (*Transport, error) {
 		status:   cfg.Status,
 		addVoter: cfg.AddVoter,
 		remove:   cfg.RemoveServer,
+		refused:  cfg.KeyRefused,
 		log:      cfg.Log,
 		limit:    watchdog.NewLimiter(),
 		raftCh:   make(chan net.Conn),
@@ -468,6 +475,9 @@ func (t *Transport) dialMember(ctx context.Context, m Member, proto string) (net
 		return fail(fmt.Errorf("alpn: got %q, want %q", got, proto))
 	}
 	if err := t.auth.Client(tc, m.Name); err != nil {
+		if watchdog.KeyRefused(err) && t.refused != nil {
+			t.refused(m)
+		}
 		return fail(err)
 	}
 	if !unblock() || raw.SetDeadline(time.Time{}) != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -345,7 +346,13 @@ func TestRefused(t *testing.T) {
 			try: func(t *testing.T, members []quorum.Member, _ string) error {
 				cfg := baseConfig(t, "b", members, nil)
 				cfg.Key = []byte("another key, another key, another")
-				return statusFrom(t, cfg, members[0])
+				var refused []string
+				cfg.KeyRefused = func(m quorum.Member) { refused = append(refused, m.Name) }
+				err := statusFrom(t, cfg, members[0])
+				if !slices.Equal(refused, []string{"a"}) {
+					t.Errorf("KeyRefused: got %v, want [a]", refused)
+				}
+				return err
 			},
 			wantErr: "does not match the key", wantLog: "rejected peer 127.0.0.1: bad proof (wrong key?)",
 		},

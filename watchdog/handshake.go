@@ -161,7 +161,7 @@ func (a *authenticator) client(c messageConn, cb []byte) error {
 		if _, ok := errors.AsType[*refusal](err); ok {
 			return fmt.Errorf("read proof: %w", err)
 		}
-		return fmt.Errorf("read proof: %w (the server refused us: wrong key?)", err)
+		return fmt.Errorf("read proof: %w (%w)", err, errProofRefused)
 	}
 	sp, err := decodeProof(p)
 	if err != nil {
@@ -330,6 +330,9 @@ var (
 	// hello without a word; a server of protocol version 1 does so when
 	// it meets another version, or refuses our name or role.
 	errClosedAfterHello = errors.New("the server closed the connection after our hello")
+	// errProofRefused: the server closed the connection after our proof,
+	// as one that holds another key does.
+	errProofRefused = errors.New("the server refused us: wrong key?")
 	// errSelfProbe: this node's own probe of the peer's address reached
 	// this node's listener.
 	errSelfProbe = errors.New("this node's own probe")

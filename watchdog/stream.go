@@ -3,9 +3,12 @@ package watchdog
 import (
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+
+	"github.com/clooster/clooster/internal/failover"
 )
 
 // This file lends the link's authentication to the other protocols of a
@@ -20,6 +23,17 @@ const HandshakeTimeout = handshakeTimeout
 // ErrBadProof is what a wrong key looks like from either side of the
 // handshake; "bad proof (wrong key?)" is the text fail2ban's filter knows.
 var ErrBadProof = errBadProof
+
+// KeyRefused reports whether err, the dialling side's handshake error,
+// says that the server refused this side's proof of the key: it said so
+// (a refusal of kind failover.ProblemKey), or closed the connection after
+// the proof. The two sides hold different keys, most likely.
+func KeyRefused(err error) bool {
+	if r, ok := errors.AsType[*refusal](err); ok && r.Kind == failover.ProblemKey {
+		return true
+	}
+	return errors.Is(err, errProofRefused)
+}
 
 // StreamAuth runs the link's handshake (docs/PROTOCOL.md, "Handshake") over a
 // TLS 1.3 stream: each frame is sent as a 2-byte big-endian length and the
