@@ -1,8 +1,11 @@
 package quorum
 
 // The control protocol (ALPN clooster-ctl/1): after the handshake, the
-// dialling member sends one request and the listening member one answer,
-// then both close. Wire format in docs/PROTOCOL.md, "Quorum mode".
+// dialling member sends a request and the listening member answers it.
+// After a STATUS answer the connection stays open for the next STATUS
+// (the leader asks every member several times a second: one handshake
+// per member, not one per question); a membership change is answered and
+// closed. Wire format in docs/PROTOCOL.md, "Quorum mode".
 
 import (
 	"bytes"
@@ -12,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"syscall"
 	"time"
 )
 
@@ -19,7 +24,8 @@ const (
 	ctlVersion   = 1
 	ctlMaxFrame  = 1024
 	ctlMaxText   = 200
-	ctlTimeout   = 10 * time.Second // from the end of the handshake to the answer sent
+	ctlTimeout   = 10 * time.Second // from the end of the handshake, or a request, to the answer sent
+	ctlIdle      = 30 * time.Second // how long a connection waits for its next STATUS
 	ctlMaxFields = 64
 )
 
@@ -131,14 +137,41 @@ func (t *Transport) RemoveServer(ctx context.Context, leader Member, name string
 	return asker(t.ctlRequest).removeServer(ctx, leader, name)
 }
 
-// ctlRequest dials m, sends one request and reads its answer; an ERROR
-// answer is returned as an error.
+// ctlRequest sends one request to m and reads its answer; an ERROR answer
+// is returned as an error. A STATUS goes on m's idle connection if there
+// is one (a connection the member closed meanwhile is dialled anew), and
+// its connection is kept for the next; anything else has a connection of
+// its own.
 func (t *Transport) ctlRequest(ctx context.Context, m Member, typ ctlType, payload []byte) (ctlType, []byte, error) {
+	if typ == ctlStatus {
+		if c := t.takeIdle(m.Name); c != nil {
+			got, p, err := exchange(ctx, c, m, typ, payload)
+			if err == nil {
+				t.putIdle(m.Name, c)
+				return got, p, nil
+			}
+			c.Close()
+			if ctx.Err() != nil || !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+				return 0, nil, err
+			}
+		}
+	}
 	c, err := t.dialMember(ctx, m, ALPNCtl)
 	if err != nil {
 		return 0, nil, err
 	}
-	defer c.Close()
+	got, p, err := exchange(ctx, c, m, typ, payload)
+	if err == nil && typ == ctlStatus {
+		t.putIdle(m.Name, c)
+	} else {
+		c.Close()
+	}
+	return got, p, err
+}
+
+// exchange sends one request on c and reads its answer, within ctx (else
+// ctlTimeout); c is left without a deadline.
+func exchange(ctx context.Context, c net.Conn, m Member, typ ctlType, payload []byte) (ctlType, []byte, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(ctlTimeout)
@@ -153,24 +186,72 @@ func (t *Transport) ctlRequest(ctx context.Context, m Member, typ ctlType, paylo
 	if err != nil {
 		return 0, nil, fmt.Errorf("ask %s: %w", m.Name, err)
 	}
+	if !stop() {
+		return 0, nil, fmt.Errorf("ask %s: %w", m.Name, ctx.Err())
+	}
+	c.SetDeadline(time.Time{})
 	if got == ctlError {
 		return 0, nil, fmt.Errorf("ask %s: %w", m.Name, decodeCtlError(p))
 	}
 	return got, p, nil
 }
 
-// serveCtl answers one request on conn, from the member name, and closes it.
+// takeIdle returns the idle STATUS connection to the member name, if any,
+// and takes it out of the pool.
+func (t *Transport) takeIdle(name string) net.Conn {
+	t.idleMu.Lock()
+	defer t.idleMu.Unlock()
+	c := t.idle[name]
+	delete(t.idle, name)
+	return c
+}
+
+// putIdle keeps c, a connection to the member name, for its next STATUS,
+// unless the pool holds one already.
+func (t *Transport) putIdle(name string, c net.Conn) {
+	t.idleMu.Lock()
+	defer t.idleMu.Unlock()
+	if _, ok := t.idle[name]; ok || t.ctx.Err() != nil {
+		c.Close()
+		return
+	}
+	if t.idle == nil {
+		t.idle = map[string]net.Conn{}
+	}
+	t.idle[name] = c
+}
+
+// serveCtl answers the requests on conn, from the member name, and closes
+// it: after a membership change, after a request it cannot answer, or
+// when no next STATUS comes within ctlIdle.
 func (t *Transport) serveCtl(conn net.Conn, name string) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(ctlTimeout))
-	typ, p, err := readCtl(conn)
-	if err != nil {
-		if v, ok := errors.AsType[*ctlVersionError](err); ok {
-			writeCtlError(conn, ctlErrVersion, fmt.Sprintf("version %d, this member speaks version %d", v.got, ctlVersion))
+	for first := true; ; first = false {
+		typ, p, err := readCtl(conn)
+		if err != nil {
+			if v, ok := errors.AsType[*ctlVersionError](err); ok {
+				writeCtlError(conn, ctlErrVersion, fmt.Sprintf("version %d, this member speaks version %d", v.got, ctlVersion))
+			} else if !first && (errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed)) {
+				return // the asker is done with it, or idle too long
+			}
+			t.log.Warn("bad control request", "peer", name, "error", err)
+			return
 		}
-		t.log.Warn("bad control request", "peer", name, "error", err)
-		return
+		if !first && !t.isMember(name) {
+			return // removed since its handshake: it dials anew, and is refused
+		}
+		conn.SetDeadline(time.Now().Add(ctlTimeout))
+		if !t.answer(conn, name, typ, p) {
+			return
+		}
+		conn.SetDeadline(time.Now().Add(ctlIdle))
 	}
+}
+
+// answer answers one request on conn, and reports whether the connection
+// may carry the next.
+func (t *Transport) answer(conn net.Conn, name string, typ ctlType, p []byte) bool {
 	ctx, cancel := context.WithTimeout(t.ctx, ctlTimeout)
 	defer cancel()
 	switch typ {
@@ -182,12 +263,12 @@ func (t *Transport) serveCtl(conn net.Conn, name string) {
 		if st.Role == "" {
 			st.Role = t.self.Role
 		}
-		writeCtl(conn, ctlStatusAnswer, encodeStatus(st))
+		return writeCtl(conn, ctlStatusAnswer, encodeStatus(st)) == nil
 	case ctlAddVoter, ctlRemoveServer:
 		f, err := decodeFields(p)
 		if err != nil || f[tagName] == "" || typ == ctlAddVoter && f[tagAddress] == "" {
 			writeCtlError(conn, ctlErrMalformed, "a name (and for add_voter an address) is required")
-			return
+			return false
 		}
 		var do func() error
 		switch {
@@ -197,7 +278,7 @@ func (t *Transport) serveCtl(conn net.Conn, name string) {
 			do = func() error { return t.remove(ctx, f[tagName]) }
 		default:
 			writeCtlError(conn, ctlErrUnknown, fmt.Sprintf("request type %d", typ))
-			return
+			return false
 		}
 		if err := do(); err != nil {
 			code := ctlErrFailed
@@ -206,13 +287,14 @@ func (t *Transport) serveCtl(conn net.Conn, name string) {
 			}
 			t.log.Warn("membership change refused", "peer", name, "error", err)
 			writeCtlError(conn, code, err.Error())
-			return
+			return false
 		}
 		t.log.Info("membership change done", "peer", name, "request", int(typ), "member", f[tagName])
 		writeCtl(conn, ctlOK, nil)
 	default:
 		writeCtlError(conn, ctlErrUnknown, fmt.Sprintf("request type %d", typ))
 	}
+	return false
 }
 
 // ctlVersionError is a control message of another version.

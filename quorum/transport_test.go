@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +59,19 @@ func (r *logRecorder) has(s string) bool {
 		}
 	}
 	return false
+}
+
+// count returns how many lines logged so far contain s.
+func (r *logRecorder) count(s string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, l := range r.lines {
+		if strings.Contains(l, s) {
+			n++
+		}
+	}
+	return n
 }
 
 // wait waits, at most 10 s, for a line that contains s.
@@ -574,18 +588,78 @@ func TestAbandonedConnections(t *testing.T) {
 	cfg := baseConfig(t, "a", members, lns["a"])
 	cfg.Log = slog.New(rec)
 	serve(t, cfg)
-	for range 12 {
+	// One after the other: a dozen at once would be more than an
+	// address may have in their handshake at a time.
+	for i := range 12 {
 		c, err := net.Dial("tcp", members[0].Address)
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.Close()
+		for deadline := time.Now().Add(10 * time.Second); rec.count("connection closed before its handshake") <= i; {
+			if time.Now().After(deadline) {
+				t.Fatalf("connection %d closed before its handshake: not logged within 10 s", i+1)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
-	rec.wait(t, "connection closed before its handshake")
 	if err := statusFrom(t, baseConfig(t, "b", members, nil), members[0]); err != nil {
 		t.Errorf("a member's status request after a dozen abandoned connections: %v", err)
 	}
 	if rec.has("rejected peer") {
 		t.Error("abandoned connections logged as rejections")
+	}
+}
+
+// The leader's STATUS requests to a member share one connection: one
+// handshake, not one per question. A member that closed it (restarted) is
+// dialled anew, and a membership change has a connection of its own.
+func TestStatusKeepsItsConnection(t *testing.T) {
+	members, lns := loopbackMembers(t, "a", "b", "c")
+	var dials atomic.Int32
+	acfg := baseConfig(t, "a", members, lns["a"])
+	acfg.Dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, network, address)
+	}
+	a := serve(t, acfg)
+	bcfg := baseConfig(t, "b", members, lns["b"])
+	b, err := quorum.NewTransport(bcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Serve(context.Background()) }()
+	ask := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if st, err := a.Status(ctx, members[1]); err != nil || st.Name != "b" {
+			t.Fatalf("status of b: got %+v, %v", st, err)
+		}
+	}
+	for range 20 {
+		ask()
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("20 status requests: got %d dials, want 1", n)
+	}
+
+	// b restarts on the same port: the kept connection is gone.
+	b.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	ln, err := net.Listen("tcp", members[1].Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bcfg.Listener = ln
+	serve(t, bcfg)
+	ask()
+	ask()
+	if n := dials.Load(); n != 2 {
+		t.Errorf("after b's restart: got %d dials in all, want 2", n)
 	}
 }
