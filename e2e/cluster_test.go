@@ -39,7 +39,7 @@ type qcluster struct {
 
 // newCluster writes the files of members named by roles ("node" or
 // "witness"), in priority order: n1 first.
-func newCluster(t *testing.T, roles ...string) *qcluster {
+func newCluster(t testing.TB, roles ...string) *qcluster {
 	t.Helper()
 	f := pairtest.NewFakes(t)
 	f.CF.SetContent(f.RecordID, "old.example.com")
@@ -80,7 +80,7 @@ func newCluster(t *testing.T, roles ...string) *qcluster {
 }
 
 // start starts member i from its file (its state_dir as it was left).
-func (c *qcluster) start(t *testing.T, i int) {
+func (c *qcluster) start(t testing.TB, i int) {
 	t.Helper()
 	m := c.members[i]
 	m.proc = bin.Start(t, pairtest.Cmd{Label: m.name, Args: []string{m.path}, Status: m.addr, Secrets: c.secrets})
@@ -261,7 +261,7 @@ func lastWriteAt(c *qcluster) time.Time {
 	return w[len(w)-1].At
 }
 
-func writeFile(t *testing.T, path, text string) {
+func writeFile(t testing.TB, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

@@ -88,7 +88,10 @@ func (l *leader) run(ctx context.Context) {
 			return
 		}
 	}
-	interval := cfg.Timings.HeartbeatTimeout / 4
+	// The policy's rounds: every member asked twice a heartbeat timeout
+	// (an unhealthy leader hands over within half of one of its health
+	// check), each answer awaited a quarter of one.
+	interval := cfg.Timings.HeartbeatTimeout / 2
 	policy := time.NewTicker(interval)
 	defer policy.Stop()
 	var drift <-chan time.Time

@@ -224,7 +224,10 @@ func (n *Node) Run(ctx context.Context) error {
 	// lost, and said so.
 	lostFor := quorumLostAfter * n.cfg.Timings.HeartbeatTimeout
 	var missing time.Time // since when no quorum; zero while held
-	tick := time.NewTicker(n.cfg.Timings.HeartbeatTimeout / 8)
+	// The status's view of Raft, and the quorum's debounce: twice a
+	// heartbeat timeout is fresh enough for both, and an idle member
+	// wakes for little else than Raft's heartbeats.
+	tick := time.NewTicker(n.cfg.Timings.HeartbeatTimeout / 2)
 	defer tick.Stop()
 
 	var stopLead func()
