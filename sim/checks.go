@@ -104,11 +104,12 @@ func (t *truth) excused(wr, prev apiWrite) bool {
 		t.stopAt[prev.by].After(prev.at),                      // the peer is stopping and hands the record over
 		t.w.sc.PeerCheck[wr.by] && t.unreachedSince(wr),       // the writer's peer_check found the peer's service gone
 		t.lastSettled.After(prev.at),
-		t.lastEdit.After(t.lastSettled) && !t.lastEdit.After(prev.at),                   // outside edits aside
-		wr.job != nil && t.lastEdit.After(wr.job.knownAt) && !t.lastEdit.After(prev.at), // an edit the writer had not read
-		t.w.sc.NoModified && t.landedUnknown(wr, prev.at),                               // its own write landed unknown; undated, the peer's change back looks like none
-		t.w.sc.NoModified && t.firstRead[wr.by].After(prev.at),                          // started before the peer's write, first read after it: undated, it is what it started into
-		t.calm[wr.by].After(prev.at),                                                    // the writer saw the link hold failback_delay since: a new episode, as it saw it
+		t.lastEdit.After(t.lastSettled) && !t.lastEdit.After(prev.at),                               // outside edits aside
+		wr.job != nil && t.lastEdit.After(wr.job.knownAt) && !t.lastEdit.After(prev.at),             // an edit the writer had not read
+		t.w.sc.NoModified && t.landedUnknown(wr, prev.at),                                           // its own write landed unknown; undated, the peer's change back looks like none
+		t.w.sc.NoModified && t.firstRead[wr.by].After(prev.at),                                      // started before the peer's write, first read after it: undated, it is what it started into
+		t.w.sc.NoModified && t.byeAt[wr.by].Before(prev.at) && t.readSinceBye[wr.by].After(prev.at), // likewise since the peer's BYE(restart), which voids what it knew
+		t.calm[wr.by].After(prev.at),                                                                // the writer saw the link hold failback_delay since: a new episode, as it saw it
 		prev.linked && prev.purpose != failover.Takeover && prev.purpose != failover.Correction,
 		prev.job != nil && !prev.job.readAt.After(t.lastSettled), // decided on a settled link, before either node dropped it
 		t.failbackLike(prev),

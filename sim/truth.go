@@ -28,9 +28,9 @@ type truth struct {
 	lastSettled   time.Time // the last step at which the nodes' link had held for failback_delay
 	settledAt     time.Time // when that link came to have held for failback_delay: the owner's failback fell due
 	// dueAt: the last moment the owner's failback fell due on a link the
-	// nodes used, as the other node judges it: failback_delay after the
-	// latest of the link's start, either node's return to health and the
-	// other node's freeze (it cannot know of the owner's).
+	// nodes used, as the other node judges it: its failback_delay after
+	// the latest of the link's start, either node's return to health and
+	// its own freeze (it cannot know of the owner's).
 	dueAt       time.Time
 	lastEdit    time.Time // the last outside edit, deletion or type change
 	apiFaults   int
@@ -55,6 +55,10 @@ type truth struct {
 	// holdUntil: node i heard its peer's BYE(restart): it may not take
 	// the record before then, unless the link is back first.
 	holdUntil [2]time.Time
+	// byeAt: when node i last heard its peer's BYE(restart), which makes
+	// it read the record anew; readSinceBye: its first read answered
+	// since (zero while none).
+	byeAt, readSinceBye [2]time.Time
 	// holds counts the BYE(restart)s heard, back those whose link came
 	// back within the grace; restartTakeovers the liveness bounds of a
 	// restart not back in time, judged and kept.
@@ -150,8 +154,9 @@ func (t *truth) observe() {
 		t.settledAt = t.connSince.Add(w.sc.FailbackDelay)
 	}
 	if t.conn != nil && !t.healthySince[0].IsZero() && !t.healthySince[1].IsZero() {
-		from := latest(t.connSince, t.healthySince[0], t.healthySince[1], t.lastFrozen[1-t.owner()])
-		if due := from.Add(w.sc.FailbackDelay); !w.now.Before(due) {
+		other := 1 - t.owner()
+		from := latest(t.connSince, t.healthySince[0], t.healthySince[1], t.lastFrozen[other])
+		if due := from.Add(w.nodes[other].cfg.FailbackDelay); !w.now.Before(due) { // its own, as reloaded
 			t.dueAt = due
 		}
 	}
@@ -172,17 +177,22 @@ func (t *truth) started(n *node) {
 	t.starts = append(t.starts, t.w.now)
 	t.open[n.i], t.apiSound[n.i] = map[string]bool{}, true // a new process: a new state
 	t.holdUntil[n.i] = time.Time{}                         // it heard no BYE
+	t.byeAt[n.i], t.readSinceBye[n.i] = time.Time{}, time.Time{}
 }
 
 func (t *truth) read(n *node) {
 	if t.firstRead[n.i].IsZero() {
 		t.firstRead[n.i] = t.w.now
 	}
+	if !t.byeAt[n.i].IsZero() && t.readSinceBye[n.i].IsZero() {
+		t.readSinceBye[n.i] = t.w.now
+	}
 }
 
 // restartHeard: node n heard its peer's BYE(restart) asking for grace.
 func (t *truth) restartHeard(n *node, grace time.Duration) {
 	t.holdUntil[n.i] = t.w.now.Add(min(grace, failover.MaxRestartGrace))
+	t.byeAt[n.i], t.readSinceBye[n.i] = t.w.now, time.Time{}
 	t.holds++
 	// A re-armed bound begun as the peer fell silent, a moment before
 	// its BYE arrived, begins again with the grace in it.
