@@ -38,7 +38,8 @@ type leader struct {
 	n    *Node
 	r    *raft.Raft
 	term uint64
-	// seen is since when each member has answered healthy on every poll.
+	// seen is since when each member has answered healthy on every poll,
+	// with no silence as long as a heartbeat timeout.
 	seen map[string]time.Time
 	// silent is since when each member has not answered a poll; lost
 	// holds those said lost (EventMemberLost).
@@ -376,12 +377,16 @@ func (l *leader) poll(ctx context.Context, timeout time.Duration) []view {
 			mv.Healthy = v.Status.Healthy
 			mv.LastContact = now
 		}
-		if v.Answered && v.Status.Healthy {
+		switch silent, ok := l.silent[v.Member.Name]; {
+		case v.Answered && v.Status.Healthy:
 			if _, ok := l.seen[v.Member.Name]; !ok {
 				l.seen[v.Member.Name] = now
 			}
 			v.SeenHealthy = now.Sub(l.seen[v.Member.Name])
-		} else {
+		case v.Answered, !ok, now.Sub(silent) >= n.cfg.Timings.HeartbeatTimeout:
+			// Unhealthy, or silent for a heartbeat timeout: its time
+			// starts again. A poll or two lost on a busy machine does
+			// not restart it.
 			delete(l.seen, v.Member.Name)
 		}
 		out = append(out, v)

@@ -59,7 +59,8 @@ type Config struct {
 	Timings Timings
 	// FailbackDelay is how long a node of better priority than the
 	// leader must have been healthy, and seen so by the leader on every
-	// poll, before leadership is handed to it.
+	// poll it answered (none silent for a heartbeat timeout), before
+	// leadership is handed to it.
 	FailbackDelay time.Duration
 	// DriftCheckInterval is how often the leader re-reads every record
 	// and corrects it; 0 turns drift checks off.

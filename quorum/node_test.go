@@ -405,3 +405,39 @@ func TestWitnessHandsOver(t *testing.T) {
 		}
 	})
 }
+
+// TestFailbackKeepsItsTimeThroughABriefSilence: a better node's failback
+// time does not start again for a poll or two it missed (a busy machine):
+// only silence for a heartbeat timeout, or an unhealthy answer, restarts
+// it.
+func TestFailbackKeepsItsTimeThroughABriefSilence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		failback := 10 * time.Second
+		w := newWorld(threeNodes, failback, 20*time.Second, rand.New(rand.NewPCG(31, 32)))
+		w.setHealth(0, 1)
+		for i := range w.members {
+			w.start(i)
+		}
+		if !waitFor(2*time.Minute, func() bool { l, ok := w.leader(); return ok && l == 1 && w.holds(1) }) {
+			t.Fatal("a unhealthy: b does not lead with its values within two minutes")
+		}
+		w.setHealth(0, -1)
+		healthy := time.Now()
+		time.Sleep(failback / 2)
+		// b misses a's answers for less than a heartbeat timeout.
+		w.setCut(1, 0, 1)
+		w.setCut(0, 1, 1)
+		time.Sleep(w.timings.HeartbeatTimeout * 6 / 10)
+		w.setCut(1, 0, -1)
+		w.setCut(0, 1, -1)
+		if !waitFor(time.Minute, func() bool { l, ok := w.leader(); return ok && l == 0 }) {
+			t.Fatal("a healthy again: it does not lead within a minute")
+		}
+		if took := time.Since(healthy); took >= failback/2+failback {
+			t.Errorf("a led again %s after its return to health, failback_delay %s: the brief silence restarted its time", took, failback)
+		}
+		for i := range w.members {
+			w.crash(i)
+		}
+	})
+}

@@ -13,7 +13,8 @@ type view struct {
 	Answered bool
 	Status   MemberStatus
 	// SeenHealthy is how long the leader has found it healthy on every
-	// poll without a break (0 if not healthy at the last).
+	// poll it answered, with no silence of a heartbeat timeout (0 if not
+	// healthy at the last).
 	SeenHealthy time.Duration
 }
 
