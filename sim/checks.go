@@ -599,7 +599,9 @@ func (t *truth) observeRearm() {
 				// tell it from a peer whose peer_check finds this node's
 				// service gone.
 				func() bool {
-					tookBack := t.ownWrite[y].After(since) && t.ownWrite[y].After(t.ownWrite[x])
+					// Since this watch began, or earlier in the same
+					// episode (since the link last held).
+					tookBack := (t.ownWrite[y].After(since) || t.ownWrite[x].After(t.lastSettled)) && t.ownWrite[y].After(t.ownWrite[x])
 					return t.rearmSince[x].Equal(since) && t.steady(since) && !t.deadWrite[y].After(since) && !tookBack
 				},
 				func() bool { return t.recordIs(value) })

@@ -124,8 +124,7 @@ func (s State) peerWroteRec(c *Config, rec Record) bool {
 	a := ActEnsure{Own: c.ThisValue, Peer: s.peerValue, PeerKnown: s.peerKnown,
 		Base: s.base(), Since: s.ep.since}
 	a.BaseAt = s.baseAt()
-	a.LinkFrom, a.LinkUntil = s.onLink()
-	a.LinkSaid = s.linkSaid()
+	s.lastLink(&a)
 	s.also(c, &a)
 	return a.peerWrote(rec, s.lastTurn)
 }

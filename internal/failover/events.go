@@ -231,9 +231,11 @@ type (
 		LinkFrom, LinkUntil time.Time
 		// LinkSaid: what the peer's last keepalive on that link said the
 		// record holds (its claim; "" for none): a record that holds it,
-		// stamped after LinkFrom and not surely after LinkUntil, was
-		// written on the link too (ActEnsure.saidOnLink).
-		LinkSaid string
+		// stamped after LinkStart (the link's first keepalive) and not
+		// surely after LinkUntil, was written on the link too
+		// (ActEnsure.saidOnLink).
+		LinkSaid  string
+		LinkStart time.Time
 		// Evidence: a takeover because peer_check finds the peer's
 		// service gone; Wrote: this node already wrote its value in this
 		// episode.

@@ -22,8 +22,7 @@ func (s *State) start(c *Config, p Purpose, content string, announce bool, title
 		} else {
 			a.Conditional, a.Base, a.Since = true, s.base(), s.ep.since
 			a.BaseAt = s.baseAt()
-			a.LinkFrom, a.LinkUntil = s.onLink()
-			a.LinkSaid = s.linkSaid()
+			s.lastLink(&a)
 			s.also(c, &a)
 		}
 	case Failback:

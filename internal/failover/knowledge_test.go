@@ -561,3 +561,41 @@ func TestPeerClaim(t *testing.T) {
 		}
 	}
 }
+
+// The peer's word heard as this node asked its read (the read that checks
+// that word) is no older than the read; a word heard before it is. On a
+// link that ended the episode, what the peer said there was written on
+// the link from its start; on one that did not, only after its first API
+// timeout (a write under way as the peer joined belongs to the episode).
+func TestLinkSaid(t *testing.T) {
+	c := testMachine(false)
+	for _, tt := range []struct {
+		name       string
+		claimedAt  time.Time
+		upOnLink   bool
+		said       string
+		linkStart  time.Time
+		onLinkRead bool // a record of the claim stamped 2.5 s after the link's start is the link's
+	}{
+		{"heard as the read was asked, the episode ended on the link", at(20 * sec), true, "srv1", at(10 * sec), true},
+		{"heard as the read was asked, no episode ended on the link", at(20 * sec), false, "srv1", at(10*sec + APITimeout), false},
+		{"heard before the read", at(20*sec - ms), true, "", time.Time{}, false},
+	} {
+		s := NewState(t0, c)
+		s.linkSince, s.firstClaimAt, s.heardSent = at(10*sec), at(10*sec), at(30*sec)
+		if tt.upOnLink {
+			s.upOn = s.linkSince
+		}
+		s.rec = knowledge{content: "srv2", at: at(20 * sec)}
+		s.claimSeen, s.claim, s.claimChanged = true, "srv1", tt.claimedAt
+		var a ActEnsure
+		s.lastLink(&a)
+		if a.LinkSaid != tt.said || !a.LinkStart.Equal(tt.linkStart) {
+			t.Errorf("%s: said %q from %v, want %q from %v", tt.name, a.LinkSaid, a.LinkStart.Sub(t0), tt.said, tt.linkStart.Sub(t0))
+		}
+		rec := Record{Content: "srv1", Modified: at(12*sec + 500*ms + clockSkew)}
+		if got := s.madeOnLink(rec); got != tt.onLinkRead {
+			t.Errorf("%s: a record of the claim stamped early on the link made on it: %v, want %v", tt.name, got, tt.onLinkRead)
+		}
+	}
+}

@@ -86,7 +86,7 @@ func (s *State) declareUp(c *Config, now time.Time, acts []Action) []Action {
 	if !s.link || !s.ep.on && s.peer == declaredUp || now.Sub(s.upFrom()) < c.FailbackDelay || now.Sub(s.lastHeard) > 2*c.Keepalive {
 		return acts
 	}
-	s.ep = episode{}
+	s.ep, s.upOn = episode{}, s.linkSince
 	clear(s.alerted) // the episode's one-shot alerts may go out again in the next
 	if s.peer == declaredUp {
 		return acts

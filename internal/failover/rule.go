@@ -138,18 +138,22 @@ func (a ActEnsure) peerWrote(rec Record, asked time.Time) bool {
 
 // saidOnLink reports whether rec holds what the peer's last keepalive on
 // the last link said the record holds, and is stamped after the link's
-// start (LinkFrom) but not surely after that keepalive was sent
+// start (LinkStart) but not surely after that keepalive was sent
 // (LinkUntil). A write in the last 2 s of the link is within the stamps'
 // margin of its end, and the stamp alone cannot place it before the
 // loss; the peer's word can: it said on the link that it held the
 // record, so it wrote (or knew) that value while on the link, and a peer
 // that already holds the record does not write it again once it has lost
 // the link. Such a record is as the peer last left it, not the peer's
-// write of the episode. Undated, or with no keepalive that said when it
-// was sent, it cannot say.
+// write of the episode. On a link that ended the last episode (it held
+// for failback_delay), LinkStart is its start: a write the peer said it
+// made there was made, or landed, before the loss, and one under way as
+// the peer joined belongs to the episode that link ended. On one that did
+// not, it is LinkFrom, as for a stamp alone. Undated, or with no
+// keepalive that said when it was sent, it cannot say.
 func (a ActEnsure) saidOnLink(rec Record) bool {
 	return a.LinkSaid != "" && rec.Content == a.LinkSaid &&
-		changedAfter(rec, a.LinkFrom) && !changedAfter(rec, a.LinkUntil)
+		changedAfter(rec, a.LinkStart) && !changedAfter(rec, a.LinkUntil)
 }
 
 // withinStamps reports whether rec, as read, last changed surely between

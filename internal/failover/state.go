@@ -94,7 +94,10 @@ type State struct {
 	link       bool
 	everLinked bool
 	linkSince  time.Time
-	lastHeard  time.Time // the last frame, or the end of a freeze (for the ping timeout)
+	// upOn is the linkSince of the link on which the last down episode
+	// ended (the link held for failback_delay).
+	upOn      time.Time
+	lastHeard time.Time // the last frame, or the end of a freeze (for the ping timeout)
 	// agreedAt is when the peer last said it knows of the record what this
 	// node knows: the write rule's "when the link was last known good".
 	agreedAt time.Time
@@ -421,12 +424,28 @@ func (s State) onLink() (from, until time.Time) {
 	return s.firstClaimAt.Add(APITimeout), s.heardSent
 }
 
+// lastLink sets what a judges the peer's writes on the last link by:
+// onLink's bounds, what the peer said there (linkSaid) and since when.
+func (s State) lastLink(a *ActEnsure) {
+	a.LinkFrom, a.LinkUntil = s.onLink()
+	if a.LinkSaid = s.linkSaid(); a.LinkSaid != "" {
+		// What the peer said it holds was written on the link, or before
+		// it and under way as the peer joined it (APITimeout): a write
+		// of the episode the link did not end. On a link that ended it,
+		// the latter belongs to an episode over.
+		a.LinkStart = a.LinkFrom
+		if s.upOn.Equal(s.linkSince) {
+			a.LinkStart = s.firstClaimAt
+		}
+	}
+}
+
 // madeOnLink reports whether rec, by its stamp, was written while the
 // peer was on the last link (onLink), or, within the stamps' margin of
 // the link's end, holds what the peer said there it held (saidOnLink).
 func (s State) madeOnLink(rec Record) bool {
-	a := ActEnsure{LinkSaid: s.linkSaid()}
-	a.LinkFrom, a.LinkUntil = s.onLink()
+	var a ActEnsure
+	s.lastLink(&a)
 	return withinStamps(rec, a.LinkFrom, a.LinkUntil) || a.saidOnLink(rec)
 }
 
@@ -434,9 +453,12 @@ func (s State) madeOnLink(rec Record) bool {
 // record holds, if the peer said it since what this node knows ("" for
 // nothing, or no keepalive). A word older than this node's knowledge may
 // be stale (the peer had yet to learn of a write since, and may take the
-// record back once it loses the link): it says nothing of the record.
+// record back once it loses the link): it says nothing of the record. A
+// word heard as this node asked its read (the read it made to check that
+// word) is no older: the peer may be writing what it says, and a read
+// asked then shows the record before the write.
 func (s State) linkSaid() string {
-	if !s.claimSeen || !s.claimChanged.After(s.rec.at) {
+	if !s.claimSeen || s.claimChanged.Before(s.rec.at) {
 		return ""
 	}
 	return s.claim
