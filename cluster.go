@@ -122,7 +122,7 @@ func runCluster(ctx context.Context, cfg *config.Config, logOut io.Writer, src s
 		return err
 	}
 	defer release()
-	rstores, err := quorum.OpenStores(cfg.StateDir())
+	rstores, err := quorum.OpenStores(cfg.StateDir(), qc.RaftLog)
 	if err != nil {
 		return fmt.Errorf("state_dir %s: %w", cfg.StateDir(), err)
 	}

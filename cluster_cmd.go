@@ -79,11 +79,16 @@ func cmdCluster(ctx context.Context, args, environ []string, stdout io.Writer) e
 			return err
 		}
 	}
+	cfg, _, err := loadConfig(*configPath, nil, environ)
 	if sub == "recover" && !*force {
+		// A member that runs is said first: the risk is for later.
+		if err == nil && cfg.ClusterMode() && !cfg.Witness() {
+			if err := notRunning(cfg.Self().Name, cfg.StateDir()); err != nil {
+				return err
+			}
+		}
 		return usageError{fmt.Errorf("cluster recover: refused without -force\n\n%s\n\nRun it again with -force to go ahead", recoverRisk)}
 	}
-
-	cfg, _, err := loadConfig(*configPath, nil, environ)
 	if err != nil {
 		return err
 	}
@@ -189,7 +194,9 @@ func clusterChange(ctx context.Context, cfg *config.Config, stdout io.Writer, na
 }
 
 // clusterRecover runs quorum.Recover on this member's state_dir, which no
-// running member may hold.
+// running member may hold: it holds the state_dir's lock meanwhile, as a
+// daemon does. Raft's own log is left out: what matters comes back as an
+// error.
 func clusterRecover(cfg *config.Config, stdout io.Writer) error {
 	self := cfg.Self()
 	if self.Role == quorum.RoleWitness {
@@ -200,14 +207,19 @@ func clusterRecover(cfg *config.Config, stdout io.Writer) error {
 		return usageError{err}
 	}
 	dir := cfg.StateDir()
-	db := filepath.Join(dir, "raft.db")
-	if err := notRunning(db); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("cluster recover: no raft state in %s: nothing to recover (is state_dir right?)", dir)
-		}
+	if err := notRunning(self.Name, dir); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "raft.db")); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("cluster recover: no raft state in %s: nothing to recover (is state_dir right?)", dir)
+	}
+	release, err := lockStateDir(dir)
+	if err != nil {
+		// A daemon started since.
 		return fmt.Errorf("cluster recover: %w", err)
 	}
-	st, err := quorum.OpenStores(dir)
+	defer release()
+	st, err := quorum.OpenStores(dir, nil)
 	if err != nil {
 		return fmt.Errorf("cluster recover: %w", err)
 	}
@@ -222,9 +234,28 @@ func clusterRecover(cfg *config.Config, stdout io.Writer) error {
 	return nil
 }
 
-// notRunning checks that no process holds the lock of the Raft database
-// at path (a running member does), and that it exists.
-func notRunning(path string) error {
+// notRunning checks that no daemon runs member name on the state_dir
+// dir: one holds its lock file and its raft.db locked. It changes nothing
+// in dir, and an absent dir or file is not in use.
+func notRunning(name, dir string) error {
+	for _, f := range []string{"lock", "raft.db"} {
+		path := filepath.Join(dir, f)
+		err := lockFree(path)
+		switch {
+		case err == nil || errors.Is(err, fs.ErrNotExist):
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return fmt.Errorf("cluster recover: %s is running: a clooster holds its state_dir %s (%s is locked).\n"+
+				"Stop it first (systemctl stop clooster), then run recover again; nothing was changed", name, dir, path)
+		default:
+			return fmt.Errorf("cluster recover: %w", err)
+		}
+	}
+	return nil
+}
+
+// lockFree checks that no process holds the lock of the file at path: it
+// takes it and gives it back at once.
+func lockFree(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -232,7 +263,7 @@ func notRunning(path string) error {
 	defer f.Close()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return fmt.Errorf("%s is in use: stop this member first", path)
+			return err
 		}
 		return fmt.Errorf("lock %s: %w", path, err)
 	}

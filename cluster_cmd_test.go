@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -328,11 +329,17 @@ func TestClusterNoLeader(t *testing.T) {
 }
 
 // recover makes node a the only voter of its stopped state_dir; it
-// refuses a state_dir in use, or one without state.
+// refuses a state_dir in use, with -force or without, or one without
+// state. It says only its own sentences: none of Raft's log lines.
 func TestClusterRecover(t *testing.T) {
 	members, _ := listen(t)
 	dir := t.TempDir()
 	file := memberFile(t, "a", members, dir)
+	// Where a Raft logger made without an output writes.
+	var raw bytes.Buffer
+	was := hclog.DefaultOutput
+	hclog.DefaultOutput = &raw
+	t.Cleanup(func() { hclog.DefaultOutput = was })
 
 	// No state yet.
 	code, _, stderr := runCLI(t, context.Background(), nil, "cluster", "recover", "-force", "-config", file)
@@ -341,7 +348,7 @@ func TestClusterRecover(t *testing.T) {
 	}
 
 	// a's state: the three members, bootstrapped, then a stopped.
-	st, err := quorum.OpenStores(dir)
+	st, err := quorum.OpenStores(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,29 +363,54 @@ func TestClusterRecover(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// While the stores are open (the member runs), recover refuses.
+	// While the member runs (its state_dir locked, its stores open),
+	// recover refuses, and says so before the risk when not forced.
+	release, err := lockStateDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := "cluster recover: a is running: a clooster holds its state_dir " + dir + " ("
+	for _, args := range [][]string{{"-force"}, {}} {
+		args = append([]string{"cluster", "recover", "-config", file}, args...)
+		code, stdout, stderr := runCLI(t, context.Background(), nil, args...)
+		if code != 1 || !strings.HasPrefix(stderr, "clooster: "+running) || !strings.Contains(stderr, "Stop it first") ||
+			!strings.Contains(stderr, "nothing was changed") || strings.Contains(stderr, "refused without -force") || stdout != "" {
+			t.Errorf("%v while a runs: exit %d, stdout %q, stderr %q; want exit 1, %q", args, code, stdout, stderr, running)
+		}
+	}
+	release()
+	// Only the stores held: the same.
 	code, _, stderr = runCLI(t, context.Background(), nil, "cluster", "recover", "-force", "-config", file)
-	if code != 1 || !strings.Contains(stderr, "raft.db is in use: stop this member first") {
-		t.Errorf("in use: exit %d, %q", code, stderr)
+	if code != 1 || !strings.Contains(stderr, running+filepath.Join(dir, "raft.db")+" is locked)") {
+		t.Errorf("raft.db in use: exit %d, %q", code, stderr)
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
+	stored := func() []raft.Server {
+		st, err := quorum.OpenStores(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		got, err := raft.GetConfiguration(conf, nopFSM{}, st.Log, st.Stable, st.Snapshots, trans)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Servers
+	}
+	if got := stored(); len(got) != 3 {
+		t.Errorf("configuration after the refusals: got %+v, want the three members", got)
+	}
 
 	code, stdout, stderr := runCLI(t, context.Background(), nil, "cluster", "recover", "-force", "-config", file)
-	if code != 0 || stderr != "" || !strings.Contains(stdout, "a is now the only voter in "+dir) {
+	if code != 0 || stderr != "" || stdout != "clooster: a is now the only voter in "+dir+"; start it, and keep every other member stopped until the cluster is rebuilt\n" {
 		t.Fatalf("recover: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	st, err = quorum.OpenStores(dir)
-	if err != nil {
-		t.Fatal(err)
+	if raw.Len() > 0 {
+		t.Errorf("recover let Raft write on standard error: %q", raw.String())
 	}
-	defer st.Close()
-	got, err := raft.GetConfiguration(conf, nopFSM{}, st.Log, st.Stable, st.Snapshots, trans)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Servers) != 1 || got.Servers[0].ID != "a" || got.Servers[0].Suffrage != raft.Voter {
-		t.Errorf("configuration after recover: got %+v, want a alone, a voter", got.Servers)
+	if got := stored(); len(got) != 1 || got[0].ID != "a" || got[0].Suffrage != raft.Voter {
+		t.Errorf("configuration after recover: got %+v, want a alone, a voter", got)
 	}
 }

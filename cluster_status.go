@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -40,6 +41,8 @@ type clusterStatus struct {
 	Leader   string                 `json:"leader"` // "" if none is known
 	Term     uint64                 `json:"term"`
 	Quorum   bool                   `json:"quorum"`
+	Voters   int                    `json:"voters"`   // in Raft's latest configuration; 0 before Raft runs
+	Majority int                    `json:"majority"` // the voters that make a quorum; 0 before Raft runs
 	Health   clusterHealth          `json:"health"`
 	Members  []clusterMember        `json:"members"`
 	Records  []clusterRecord        `json:"records"`
@@ -51,25 +54,42 @@ type clusterStatus struct {
 }
 
 // clusterHealth is this member's own health, as the leader's policy reads
-// it, and why.
+// it, and why. A witness has none: it runs no health check.
 type clusterHealth struct {
-	Healthy bool   `json:"healthy"`
+	Healthy *bool  `json:"healthy"` // null: a witness
 	Reason  string `json:"reason"`
 }
 
 // clusterMember is one member as this one knows it: only the leader asks
 // the others, so a follower knows little more than their configuration.
+// A witness has no health and no priority that matters (it never leads
+// for long): both are null.
 type clusterMember struct {
-	Name        string      `json:"name"`
-	Role        quorum.Role `json:"role"`
-	Priority    int         `json:"priority"`
-	Address     string      `json:"address"`
-	Reachable   bool        `json:"reachable"`
-	Healthy     bool        `json:"healthy"`
-	LastContact *time.Time  `json:"last_contact"` // null: never
-	Self        bool        `json:"self,omitempty"`
-	Leader      bool        `json:"leader,omitempty"`
+	Name     string      `json:"name"`
+	Role     quorum.Role `json:"role"`     // "": unlisted
+	Priority *int        `json:"priority"` // null: a witness, or unlisted
+	Address  string      `json:"address"`
+	// Voter: Raft's latest configuration counts it; false for a member
+	// this file lists and the cluster removed. Null before Raft runs.
+	Voter *bool `json:"voter"`
+	// Unlisted: in Raft's configuration, not in this member's file
+	// (added with clooster cluster add).
+	Unlisted    bool       `json:"unlisted,omitempty"`
+	Reachable   bool       `json:"reachable"`
+	Healthy     *bool      `json:"healthy"`      // null: a witness
+	LastContact *time.Time `json:"last_contact"` // null: never
+	Self        bool       `json:"self,omitempty"`
+	Leader      bool       `json:"leader,omitempty"`
 }
+
+// removed: the member's file lists it, and the cluster removed it.
+func (m clusterMember) removed() bool { return m.Voter != nil && !*m.Voter && !m.Unlisted }
+
+// Member notes: what a member's membership means for the operator.
+const (
+	noteRemoved  = "removed from the cluster (still in this file: take it out of cluster.nodes)"
+	noteUnlisted = "in the cluster, not in this file (added with clooster cluster add)"
+)
 
 // clusterRecord is a record as this member last read or wrote it.
 type clusterRecord struct {
@@ -92,14 +112,20 @@ type clusterCounters struct {
 func makeClusterStatus(st quorum.Status, self quorum.Member, h clusterHealth) clusterStatus {
 	out := clusterStatus{
 		Mode: modeCluster, Node: st.Self, Role: self.Role, State: st.State, Leader: st.Leader, Term: st.Term,
-		Quorum: st.Quorum, Health: h, Members: []clusterMember{}, Records: []clusterRecord{},
+		Quorum: st.Quorum, Voters: st.Voters, Majority: st.Majority(), Health: h, Members: []clusterMember{}, Records: []clusterRecord{},
 		Counters: clusterCounters{LeaderChanges: st.LeaderChanges, Writes: st.Writes, FencedWrites: st.FencedWrites, AbortedWrites: st.AbortedWrites},
 	}
 	for _, m := range st.Members {
-		cm := clusterMember{Name: m.Name, Role: m.Role, Priority: m.Priority, Address: m.Address, Reachable: m.Reachable,
-			Healthy: m.Healthy, LastContact: timeOrNil(m.LastContact), Self: m.Name == st.Self, Leader: m.Name == st.Leader}
-		if cm.Self {
-			cm.Healthy = h.Healthy
+		cm := clusterMember{Name: m.Name, Role: m.Role, Address: m.Address, Unlisted: m.Unlisted, Reachable: m.Reachable,
+			LastContact: timeOrNil(m.LastContact), Self: m.Name == st.Self, Leader: m.Name == st.Leader}
+		if st.Voters > 0 {
+			cm.Voter = &m.Voter
+		}
+		if m.Role == quorum.RoleNode {
+			cm.Priority, cm.Healthy = &m.Priority, &m.Healthy
+			if cm.Self {
+				cm.Healthy = h.Healthy
+			}
 		}
 		out.Members = append(out.Members, cm)
 	}
@@ -116,19 +142,23 @@ func timeOrNil(t time.Time) *time.Time {
 	return &t
 }
 
+// witnessHealth is a witness's health as /status says it.
+const witnessHealth = "n/a: a witness serves no website and runs no health check (it hands leadership to a node at once if it wins it)"
+
 // health is this member's own health as /status says it.
 func (m *member) health() clusterHealth {
 	if m.monitor == nil {
-		return clusterHealth{Reason: "a witness serves no website: never healthy, so that it hands leadership to a node at once"}
+		return clusterHealth{Reason: witnessHealth}
 	}
+	yes, no := true, false
 	st := m.monitor.State()
 	switch {
 	case m.unchecked.Load():
-		return clusterHealth{Healthy: true, Reason: "no health check configured: always healthy"}
+		return clusterHealth{Healthy: &yes, Reason: "no health check configured: always healthy"}
 	case st.Healthy:
-		return clusterHealth{Healthy: true, Reason: "passing since " + st.Since.UTC().Format(time.RFC3339)}
+		return clusterHealth{Healthy: &yes, Reason: "passing since " + st.Since.UTC().Format(time.RFC3339)}
 	}
-	return clusterHealth{Reason: st.LastErr}
+	return clusterHealth{Healthy: &no, Reason: st.LastErr}
 }
 
 // status is GET /status.
@@ -215,14 +245,19 @@ func (c *clusterMetrics) WritePrometheus(w io.Writer) {
 	leading := st.Leader != "" && st.Leader == st.Self
 	for _, m := range st.Members {
 		reach, health := series.Name("clooster_cluster_member_reachable", "member", m.Name), series.Name("clooster_cluster_member_healthy", "member", m.Name)
-		if !leading && m.Name != st.Self {
-			// Only the leader asks the others: a follower does not know,
-			// and says nothing rather than 0.
+		if !leading && m.Name != st.Self || m.Unlisted {
+			// Only the leader asks the others, and only those its file
+			// lists: of the rest it does not know, and says nothing
+			// rather than 0.
 			c.set.UnregisterMetric(reach)
 			c.set.UnregisterMetric(health)
 			continue
 		}
 		c.set.GetOrCreateGauge(reach, nil).Set(b(m.Reachable))
+		if m.Role != quorum.RoleNode {
+			c.set.UnregisterMetric(health) // a witness checks no service
+			continue
+		}
 		c.set.GetOrCreateGauge(health, nil).Set(b(m.Healthy))
 	}
 	c.set.WritePrometheus(w)
@@ -301,15 +336,11 @@ func printClusterStatus(w io.Writer, st clusterStatus, now time.Time) {
 		}
 		return "NO"
 	}
-	var prio int
-	for _, m := range st.Members {
-		if m.Self {
-			prio = m.Priority
-		}
-	}
 	role := string(st.Role)
-	if st.Role == quorum.RoleNode {
-		role += fmt.Sprintf(", priority %d", prio)
+	for _, m := range st.Members {
+		if m.Self && m.Priority != nil {
+			role += fmt.Sprintf(", priority %d", *m.Priority)
+		}
 	}
 	fmt.Fprintf(w, "node     %s (%s), clooster %s, up %s\n", st.Node, role, st.Version, now.Sub(st.Started).Round(time.Second))
 	leader := st.Leader
@@ -323,24 +354,55 @@ func printClusterStatus(w io.Writer, st clusterStatus, now time.Time) {
 	if state == "" {
 		state = "not running Raft yet"
 	}
-	fmt.Fprintf(w, "cluster  leader %s, term %d, quorum %s, %s\n", leader, st.Term, yes(st.Quorum), strings.ToLower(state))
+	q := "quorum " + yes(st.Quorum)
+	if st.Voters > 0 {
+		q += fmt.Sprintf(" (a majority: %d of %s)", st.Majority, logtext.Count(st.Voters, "voter"))
+	}
+	fmt.Fprintf(w, "cluster  leader %s, term %d, %s, %s\n", leader, st.Term, q, strings.ToLower(state))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "members\tNAME\tROLE\tPRIORITY\tADDRESS\tREACHABLE\tHEALTHY\tLAST CONTACT")
+	fmt.Fprintln(tw, "members\tNAME\tROLE\tPRIORITY\tADDRESS\tVOTER\tREACHABLE\tHEALTHY\tLAST CONTACT")
+	var notes []string
 	for _, m := range st.Members {
 		name := m.Name
 		if m.Leader {
 			name += " *"
 		}
-		contact := ago(m.LastContact)
-		reach, healthy := yes(m.Reachable), yes(m.Healthy)
-		if m.Self {
-			contact = "(this member)"
-		} else if st.Leader != st.Node {
-			reach, healthy, contact = "?", "?", "(only the leader asks)"
+		role, prio, voter := string(m.Role), "-", "?"
+		if m.Unlisted {
+			role, prio = "?", "?"
+			notes = append(notes, m.Name+": "+noteUnlisted)
 		}
-		fmt.Fprintf(tw, "\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", name, m.Role, m.Priority, m.Address, reach, healthy, contact)
+		if m.Priority != nil {
+			prio = strconv.Itoa(*m.Priority)
+		}
+		if m.Voter != nil {
+			voter = yes(*m.Voter)
+		}
+		if m.removed() {
+			notes = append(notes, m.Name+": "+noteRemoved)
+		}
+		contact := ago(m.LastContact)
+		reach, healthy := yes(m.Reachable), "n/a"
+		if m.Healthy != nil {
+			healthy = yes(*m.Healthy)
+		}
+		switch {
+		case m.Self:
+			contact = "(this member)"
+		case m.Unlisted:
+			reach, healthy, contact = "?", "?", "(not in this file: not asked)"
+		case st.Leader != st.Node:
+			reach, contact = "?", "(only the leader asks)"
+			if m.Healthy != nil {
+				healthy = "?"
+			}
+		}
+		fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, role, prio, m.Address, voter, reach, healthy, contact)
 	}
 	tw.Flush()
+	for _, n := range notes {
+		fmt.Fprintf(w, "         %s\n", n)
+	}
 	for i, r := range st.Records {
 		label := "records"
 		if i > 0 {
@@ -371,11 +433,14 @@ func printClusterStatus(w io.Writer, st clusterStatus, now time.Time) {
 	c := st.Counters
 	fmt.Fprintf(w, "counters %s, %s (%d fenced, %d aborted)\n", logtext.Count(int(c.LeaderChanges), "leader change"),
 		logtext.Count(int(c.Writes), "write"), c.FencedWrites, c.AbortedWrites)
-	h := "healthy"
-	if !st.Health.Healthy {
-		h = "NOT HEALTHY"
+	switch h := st.Health; {
+	case h.Healthy == nil:
+		fmt.Fprintf(w, "health   %s\n", h.Reason)
+	case *h.Healthy:
+		fmt.Fprintf(w, "health   healthy: %s\n", h.Reason)
+	default:
+		fmt.Fprintf(w, "health   NOT HEALTHY: %s\n", h.Reason)
 	}
-	fmt.Fprintf(w, "health   %s: %s\n", h, st.Health.Reason)
 	if st.DryRun {
 		fmt.Fprintln(w, "mode     DRY RUN: record writes are only logged")
 	}

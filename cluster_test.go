@@ -298,11 +298,11 @@ func TestClusterAlertsWitnessRunsNoHook(t *testing.T) {
 func testStatus() quorum.Status {
 	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	return quorum.Status{
-		Self: "a.example.com", State: "Leader", Leader: "a.example.com", Term: 7, Quorum: true,
+		Self: "a.example.com", State: "Leader", Leader: "a.example.com", Term: 7, Quorum: true, Voters: 3,
 		Members: []quorum.MemberView{
-			{Member: quorum.Member{Name: "a.example.com", Address: "127.0.0.1:4101", Priority: 0, Role: quorum.RoleNode}, Reachable: true, Healthy: true, LastContact: at},
-			{Member: quorum.Member{Name: "b.example.com", Address: "127.0.0.1:4102", Priority: 1, Role: quorum.RoleNode}, Reachable: true, Healthy: false, LastContact: at},
-			{Member: quorum.Member{Name: "w.example.com", Address: "127.0.0.1:4103", Priority: 2, Role: quorum.RoleWitness}},
+			{Member: quorum.Member{Name: "a.example.com", Address: "127.0.0.1:4101", Priority: 0, Role: quorum.RoleNode}, Voter: true, Reachable: true, Healthy: true, LastContact: at},
+			{Member: quorum.Member{Name: "b.example.com", Address: "127.0.0.1:4102", Priority: 1, Role: quorum.RoleNode}, Voter: true, Reachable: true, Healthy: false, LastContact: at},
+			{Member: quorum.Member{Name: "w.example.com", Address: "127.0.0.1:4103", Priority: 2, Role: quorum.RoleWitness}, Voter: true},
 		},
 		Records:       []quorum.RecordStatus{{Name: "www.example.com A", Content: "192.0.2.1", Holder: "a.example.com", At: at, Written: true}},
 		LeaderChanges: 3, Writes: 2, FencedWrites: 1,
@@ -311,14 +311,18 @@ func testStatus() quorum.Status {
 
 func TestClusterStatusJSONAndPrint(t *testing.T) {
 	self := quorum.Member{Name: "a.example.com", Role: quorum.RoleNode}
-	st := makeClusterStatus(testStatus(), self, clusterHealth{Healthy: true, Reason: "no health check configured: always healthy"})
+	yes := true
+	st := makeClusterStatus(testStatus(), self, clusterHealth{Healthy: &yes, Reason: "no health check configured: always healthy"})
 	st.Version, st.Started = "v1.2.3", time.Date(2025, 3, 1, 11, 0, 0, 0, time.UTC)
 	b, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"mode":"cluster"`, `"node":"a.example.com"`, `"role":"node"`, `"leader":"a.example.com"`, `"term":7`,
-		`"quorum":true`, `"last_contact":null`, `"holder":"a.example.com"`, `"fenced_writes":1`, `"version":"v1.2.3"`} {
+		`"quorum":true`, `"voters":3`, `"majority":2`, `"last_contact":null`, `"holder":"a.example.com"`, `"fenced_writes":1`, `"version":"v1.2.3"`,
+		`"name":"b.example.com","role":"node","priority":1,"address":"127.0.0.1:4102","voter":true,"reachable":true,"healthy":false,`,
+		// A witness has no health and no priority that matters.
+		`"name":"w.example.com","role":"witness","priority":null,"address":"127.0.0.1:4103","voter":true,"reachable":false,"healthy":null,`} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("/status: got %s, want %s in it", b, want)
 		}
@@ -331,9 +335,9 @@ func TestClusterStatusJSONAndPrint(t *testing.T) {
 	printClusterStatus(&out, back, time.Date(2025, 3, 1, 12, 0, 5, 0, time.UTC))
 	for _, want := range []string{
 		"node     a.example.com (node, priority 0), clooster v1.2.3, up 1h0m5s",
-		"cluster  leader a.example.com (this member), term 7, quorum yes, leader",
-		"b.example.com    node     1         127.0.0.1:4102  yes        NO       5s ago",
-		"w.example.com    witness  2         127.0.0.1:4103  NO         NO       never",
+		"cluster  leader a.example.com (this member), term 7, quorum yes (a majority: 2 of 3 voters), leader",
+		"b.example.com    node     1         127.0.0.1:4102  yes    yes        NO       5s ago",
+		"w.example.com    witness  -         127.0.0.1:4103  yes    NO         n/a      never",
 		"records  www.example.com A -> 192.0.2.1 (a.example.com), written 5s ago",
 		"counters 3 leader changes, 2 writes (1 fenced, 0 aborted)",
 	} {
@@ -341,8 +345,10 @@ func TestClusterStatusJSONAndPrint(t *testing.T) {
 			t.Errorf("clooster status: got\n%s\nwant a line with %q", out.String(), want)
 		}
 	}
-	if strings.Contains(out.String(), "last read or wrote them") {
-		t.Errorf("the leader's records marked as a follower's:\n%s", out.String())
+	for _, not := range []string{"last read or wrote them", "removed from the cluster", "not in this file"} {
+		if strings.Contains(out.String(), not) {
+			t.Errorf("clooster status: got\n%s\nwant no %q", out.String(), not)
+		}
 	}
 	// A follower's records are what it knew when it led.
 	back.Leader = "b.example.com"
@@ -356,6 +362,83 @@ func TestClusterStatusJSONAndPrint(t *testing.T) {
 	}
 	if got, want := clusterStatusLine(quorum.Status{Term: 2}), "leader none, term 2, quorum no"; got != want {
 		t.Errorf("systemd status: got %q, want %q", got, want)
+	}
+}
+
+// The members as Raft's configuration has them: b, still in the file,
+// was removed; d, added by the command, is not in the file. The quorum's
+// figures are the configuration's. Its witness shows no health.
+func TestClusterStatusMembership(t *testing.T) {
+	st := testStatus()
+	st.Members[1].Voter = false
+	st.Members = append(st.Members, quorum.MemberView{Member: quorum.Member{Name: "d.example.com", Address: "127.0.0.1:4104"}, Voter: true, Unlisted: true})
+	st.Voters = 3 // a, w, d
+	self := quorum.Member{Name: "a.example.com", Role: quorum.RoleNode}
+	yes := true
+	cs := makeClusterStatus(st, self, clusterHealth{Healthy: &yes, Reason: "passing"})
+	b, err := json.Marshal(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"voters":3,"majority":2,`,
+		`"name":"b.example.com","role":"node","priority":1,"address":"127.0.0.1:4102","voter":false,"reachable":true,`,
+		`"name":"d.example.com","role":"","priority":null,"address":"127.0.0.1:4104","voter":true,"unlisted":true,"reachable":false,"healthy":null,`,
+	} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("/status: got %s, want %s in it", b, want)
+		}
+	}
+	var back clusterStatus
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, 3, 1, 12, 0, 5, 0, time.UTC)
+	back.Started = now
+	var out bytes.Buffer
+	printClusterStatus(&out, back, now)
+	for _, want := range []string{
+		"quorum yes (a majority: 2 of 3 voters), leader",
+		"b.example.com    node     1         127.0.0.1:4102  NO     yes        NO       5s ago",
+		"d.example.com    ?        ?         127.0.0.1:4104  yes    ?          ?        (not in this file: not asked)",
+		"\n         b.example.com: removed from the cluster (still in this file: take it out of cluster.nodes)\n",
+		"\n         d.example.com: in the cluster, not in this file (added with clooster cluster add)\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("clooster status: got\n%s\nwant %q", out.String(), want)
+		}
+	}
+
+	// Before Raft runs, nothing is known of the configuration.
+	st.Voters = 0
+	b, _ = json.Marshal(makeClusterStatus(st, self, clusterHealth{Healthy: &yes}))
+	if !bytes.Contains(b, []byte(`"voters":0,"majority":0,`)) || !bytes.Contains(b, []byte(`"address":"127.0.0.1:4102","voter":null,`)) {
+		t.Errorf("/status before Raft runs: got %s, want 0 voters, voter null", b)
+	}
+
+	// The witness's own status: no health, no priority.
+	st = testStatus()
+	st.Self, st.Leader, st.State, st.Members[2].Reachable = "w.example.com", "a.example.com", "Follower", true
+	m := &member{self: quorum.Member{Name: "w.example.com", Role: quorum.RoleWitness}}
+	cs = makeClusterStatus(st, m.self, m.health())
+	cs.Started = now
+	b, _ = json.Marshal(cs)
+	if !bytes.Contains(b, []byte(`"health":{"healthy":null,"reason":"n/a: a witness serves no website`)) {
+		t.Errorf("a witness's /status: got %s, want its health null", b)
+	}
+	out.Reset()
+	printClusterStatus(&out, cs, now)
+	for _, want := range []string{
+		"node     w.example.com (witness), clooster",
+		"w.example.com    witness  -         127.0.0.1:4103  yes    yes        n/a      (this member)",
+		"\nhealth   n/a: a witness serves no website and runs no health check",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("a witness's clooster status: got\n%s\nwant %q", out.String(), want)
+		}
+	}
+	if strings.Contains(out.String(), "NOT HEALTHY") {
+		t.Errorf("a witness's clooster status: got\n%s\nwant no NOT HEALTHY", out.String())
 	}
 }
 
@@ -374,6 +457,10 @@ func TestClusterMetrics(t *testing.T) {
 		if !strings.Contains(out.String(), want+"\n") {
 			t.Errorf("metrics: got\n%s\nwant %q", out.String(), want)
 		}
+	}
+	// A witness checks no service: it has no health series.
+	if strings.Contains(out.String(), `clooster_cluster_member_healthy{member="w.example.com"}`) {
+		t.Errorf("metrics: got\n%s\nwant no health of the witness", out.String())
 	}
 	// The same member once it follows: of the others it knows nothing,
 	// and says nothing (not 0).

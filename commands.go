@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -142,11 +143,7 @@ func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stderr, "clooster: warning: %s\n", w)
 	}
-	// As written, not escaped for HTML: a URL's "&" stays "&".
-	enc := json.NewEncoder(stdout)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(cfg.Redacted()); err != nil {
+	if err := printConfig(stdout, cfg); err != nil {
 		return err
 	}
 	if from == "" {
@@ -156,6 +153,82 @@ func cmdCheck(args, environ []string, stdout, stderr io.Writer) error {
 	if cfg.ClusterMode() {
 		printCluster(stderr, cfg)
 	}
+	return nil
+}
+
+// printConfig prints cfg as check shows it: as JSON, its secrets
+// redacted, without the keys its mode ignores (a cluster member's file,
+// the pair's), the order of the rest kept.
+func printConfig(w io.Writer, cfg *config.Config) error {
+	// As written, not escaped for HTML: a URL's "&" stays "&".
+	var raw bytes.Buffer
+	enc := json.NewEncoder(&raw)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(cfg.Redacted()); err != nil {
+		return err
+	}
+	kept := &raw
+	if ignored := cfg.Ignored(); len(ignored) > 0 {
+		kept = new(bytes.Buffer)
+		if err := dropKeys(kept, raw.Bytes(), ignored, ""); err != nil {
+			return err
+		}
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, bytes.TrimSpace(kept.Bytes()), "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err := w.Write(out.Bytes())
+	return err
+}
+
+// dropKeys writes the JSON value data to buf without the object members
+// at paths ("peer_check", "hooks.on_peer_up"), under prefix (the path of
+// data and a dot, or "" at the top); the rest keeps its order and bytes.
+func dropKeys(buf *bytes.Buffer, data []byte, paths []string, prefix string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil {
+		return err
+	} else if d, ok := tok.(json.Delim); !ok || d != '{' {
+		buf.Write(bytes.TrimSpace(data))
+		return nil
+	}
+	buf.WriteByte('{')
+	first := true
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		var val json.RawMessage
+		if err := dec.Decode(&val); err != nil {
+			return err
+		}
+		path := prefix + key
+		if slices.Contains(paths, path) {
+			continue
+		}
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(key); err != nil {
+			return err
+		}
+		buf.WriteByte(':')
+		if slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, path+".") }) {
+			if err := dropKeys(buf, val, paths, path+"."); err != nil {
+				return err
+			}
+		} else {
+			buf.Write(val)
+		}
+	}
+	buf.WriteByte('}')
 	return nil
 }
 

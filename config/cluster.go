@@ -202,6 +202,11 @@ func (l *loader) checkMode() {
 	if c.Client != nil {
 		l.bad(l.blockName("client"), "", hint)
 	}
+	for _, k := range pairKeys {
+		if l.isSet(k.path) {
+			l.warn(l.name(k.path), "ignored in quorum mode: "+k.why)
+		}
+	}
 	if c.Witness() {
 		return // the cloudflare keys below are ignored
 	}
@@ -213,6 +218,37 @@ func (l *loader) checkMode() {
 			l.bad(k.path, quote(k.v), "a pair's key: with a cluster block, list each node's value in records[].values")
 		}
 	}
+}
+
+// pairKeys are the pair's keys that a cluster member does not read, and
+// why: a file with a cluster block may hold them (a pair's file turned
+// into a member's), and is told they are ignored.
+var pairKeys = []struct{ path, why string }{
+	{"keepalive_interval", "the pair's link timing; cluster.preset sets the cluster's"},
+	{"peer_timeout", "the pair's link timing; cluster.preset sets the cluster's"},
+	{"restart_grace", "a pair's peer keeps the record while it restarts; a member restarted by SIGUSR2 stops as on SIGTERM"},
+	{"peer_check.url", "a pair's survivor probes its peer; the cluster's leader asks each member itself"},
+	{"peer_check.tcp", "a pair's survivor probes its peer; the cluster's leader asks each member itself"},
+	{"peer_check.timeout", "a pair's survivor probes its peer; the cluster's leader asks each member itself"},
+	{"hooks.on_peer_down", "a pair's hook; a member runs on_active and on_standby"},
+	{"hooks.on_peer_up", "a pair's hook; a member runs on_active and on_standby"},
+}
+
+// Ignored are the keys that c's mode does not read, as key paths (a
+// block's stands for all its keys): in a cluster member's, the pair's
+// (pairKeys, and cloudflare.this_value and .other_value, which it
+// refuses); in a witness's, also the DNS provider, the records and the
+// health check. None in a pair's.
+func (c *Config) Ignored() []string {
+	if c.Cluster == nil {
+		return nil
+	}
+	out := []string{"keepalive_interval", "peer_timeout", "restart_grace", "peer_check", "hooks.on_peer_down", "hooks.on_peer_up",
+		"cloudflare.this_value", "cloudflare.other_value"}
+	if c.Witness() {
+		out = append(out, "cloudflare", "rfc2136", "records", "health")
+	}
+	return out
 }
 
 // blockName is how a problem names a block: the block, or the variable

@@ -67,7 +67,9 @@ func (l *loader) validate() {
 	}
 	l.checkTLS()
 
+	// A cluster member ignores the pair's keys (checkMode says so).
 	switch {
+	case c.Cluster != nil:
 	case c.KeepaliveInterval <= 0:
 		l.bad("keepalive_interval", c.KeepaliveInterval.String(), "must be > 0")
 	case c.PeerTimeout <= c.KeepaliveInterval:
@@ -107,22 +109,24 @@ func (l *loader) validate() {
 		l.checkHealth()
 	}
 
-	pc := c.PeerCheck
-	l.atMostOne("peer_check", "url", pc.URL, "tcp", pc.TCP)
-	if pc.URL != "" {
-		l.checkURL("peer_check.url", pc.URL)
-	}
-	if pc.TCP != "" {
-		l.checkHostPort("peer_check.tcp", pc.TCP, false)
-	}
-	if pc.Timeout <= 0 {
-		l.bad("peer_check.timeout", pc.Timeout.String(), "must be > 0")
+	if c.Cluster == nil {
+		pc := c.PeerCheck
+		l.atMostOne("peer_check", "url", pc.URL, "tcp", pc.TCP)
+		if pc.URL != "" {
+			l.checkURL("peer_check.url", pc.URL)
+		}
+		if pc.TCP != "" {
+			l.checkHostPort("peer_check.tcp", pc.TCP, false)
+		}
+		if pc.Timeout <= 0 {
+			l.bad("peer_check.timeout", pc.Timeout.String(), "must be > 0")
+		}
+		if c.RestartGrace < 0 || c.RestartGrace.D() > failover.MaxRestartGrace {
+			l.bad("restart_grace", c.RestartGrace.String(), fmt.Sprintf("must be between 0 (a restart is a stop) and %s", failover.MaxRestartGrace))
+		}
 	}
 	if c.Hooks.Timeout <= 0 {
 		l.bad("hooks.timeout", c.Hooks.Timeout.String(), "must be > 0")
-	}
-	if c.RestartGrace < 0 || c.RestartGrace.D() > failover.MaxRestartGrace {
-		l.bad("restart_grace", c.RestartGrace.String(), fmt.Sprintf("must be between 0 (a restart is a stop) and %s", failover.MaxRestartGrace))
 	}
 	if c.DriftCheckInterval < 0 {
 		l.bad("drift_check_interval", c.DriftCheckInterval.String(), "must be >= 0 (0 disables)")

@@ -58,9 +58,10 @@ func (n *Node) RemoveServer(ctx context.Context, name string) error {
 	return nil
 }
 
-// HandOver hands leadership to the best eligible node member (healthy,
-// answering, its log up to date; the best priority first) if this member
-// leads, and returns its name; "" and nil if this member does not lead. A
+// HandOver hands leadership to the best eligible node member (a voter,
+// healthy, answering, its log up to date; the best priority first) if
+// this member leads, and returns its name; "" and nil if this member does
+// not lead. A
 // stopping leader calls it, so that the records move once, to the node
 // that would lead next, and not twice through an election. It asks every
 // member its status and waits for the new leader's election, both within
@@ -70,11 +71,14 @@ func (n *Node) HandOver(ctx context.Context) (string, error) {
 	if r == nil || r.State() != raft.Leader {
 		return "", nil
 	}
+	// A member the file lists and the cluster removed cannot take
+	// leadership: Raft transfers it only to a voter.
+	voters := n.Voters()
 	views := make([]view, len(n.cfg.Members))
 	var wg sync.WaitGroup
 	for i, m := range n.cfg.Members {
 		views[i].Member = m
-		if m.Name == n.self.Name {
+		if m.Name == n.self.Name || !voters[m.Name] {
 			continue
 		}
 		wg.Go(func() {
@@ -88,7 +92,7 @@ func (n *Node) HandOver(ctx context.Context) (string, error) {
 	var best *view
 	for i := range views {
 		v := &views[i]
-		if v.Member.Name == n.self.Name || !eligible(v, last) {
+		if v.Member.Name == n.self.Name || !voters[v.Member.Name] || !eligible(v, last) {
 			continue
 		}
 		if best == nil || before(v.Member, best.Member) {

@@ -3,12 +3,14 @@ package quorum_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/clooster/clooster/quorum"
+	"github.com/hashicorp/raft"
 )
 
 // TestHandOverAndMembership: a stopping leader hands leadership to the
@@ -62,6 +64,106 @@ func TestHandOverAndMembership(t *testing.T) {
 			if err := w.crash(i); err != nil {
 				t.Errorf("stop %d: %v", i, err)
 			}
+		}
+	})
+}
+
+// TestStatusFollowsRaftMembership: the members a status shows, and the
+// voters its quorum counts, are Raft's latest configuration's: a member
+// removed is no voter though the file lists it, a member added and not
+// listed is shown with what Raft knows of it; a stopping leader does not
+// hand leadership to a removed member.
+func TestStatusFollowsRaftMembership(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Before Raft runs (a restart's wait), the configuration is not
+		// known yet.
+		lan, _ := quorum.Preset("lan")
+		_, trans := raft.NewInmemTransport("a:7946")
+		idle, err := quorum.New(quorum.Config{
+			Members: threeNodes, Self: "a", Timings: lan, Transport: trans, Stores: quorum.InmemStores(), Statuses: simStatuses{},
+			Health: quorum.HealthFunc(func() (bool, time.Time) { return true, time.Time{} }),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := idle.Status(); st.Voters != 0 || st.Majority() != 0 || len(st.Members) != 3 || st.Members[1].Voter || idle.Voters() != nil {
+			t.Errorf("before Raft runs: got %d voters, majority %d, members %+v, Voters %v; want 0, 0, the file's three, none a voter, nil",
+				st.Voters, st.Majority(), st.Members, idle.Voters())
+		}
+
+		w := newWorld(threeNodes, 10*time.Second, 0, rand.New(rand.NewPCG(7, 8)))
+		for i := range w.members {
+			w.start(i)
+		}
+		if !waitFor(2*time.Minute, func() bool { l, ok := w.leader(); return ok && l == 0 && w.holds(0) }) {
+			t.Fatal("a does not lead with its values within two minutes")
+		}
+		nodes := w.nodes()
+		voters := func(st quorum.Status) map[string]bool {
+			out := map[string]bool{}
+			for _, m := range st.Members {
+				out[m.Name] = m.Voter
+			}
+			return out
+		}
+		st := nodes[0].Status()
+		if st.Voters != 3 || st.Majority() != 2 || !maps.Equal(voters(st), map[string]bool{"a": true, "b": true, "c": true}) {
+			t.Errorf("three voters: got %d voters, majority %d, members %+v", st.Voters, st.Majority(), st.Members)
+		}
+		if got := nodes[2].Voters(); !maps.Equal(got, map[string]bool{"a": true, "b": true, "c": true}) {
+			t.Errorf("Voters on c: got %v, want a, b, c", got)
+		}
+
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		if err := nodes[0].RemoveServer(ctx, "b"); err != nil {
+			t.Fatalf("remove b: %v", err)
+		}
+		removed := func(i int) bool {
+			st := nodes[i].Status()
+			return st.Voters == 2 && st.Majority() == 2 && maps.Equal(voters(st), map[string]bool{"a": true, "b": false, "c": true})
+		}
+		if !waitFor(time.Minute, func() bool { return removed(0) && removed(2) }) {
+			t.Errorf("b removed: a shows %+v, c shows %+v; want b no voter, 2 voters", nodes[0].Status(), nodes[2].Status())
+		}
+		if st := nodes[0].Status(); st.Members[1].Name != "b" || st.Members[1].Unlisted || len(st.Members) != 3 {
+			t.Errorf("b removed: got members %+v, want the file's three, b still listed", st.Members)
+		}
+
+		// b, removed, still answers and has the better priority: the
+		// hand-over goes to c.
+		if to, err := nodes[0].HandOver(ctx); to != "c" || err != nil {
+			t.Errorf("HandOver with b removed: got %q, %v; want c, nil", to, err)
+		}
+		// d added by whichever member leads now (c, and a again after
+		// failback_delay).
+		if !waitFor(time.Minute, func() bool {
+			l, ok := w.leader()
+			if ok {
+				err = nodes[l].AddVoter(t.Context(), "d", "d:7946")
+			}
+			return ok && err == nil
+		}) {
+			t.Errorf("add d: %v", err)
+		}
+		added := func(i int) bool {
+			st := nodes[i].Status()
+			if st.Voters != 3 || len(st.Members) != 4 {
+				return false
+			}
+			d := st.Members[3]
+			return d.Name == "d" && d.Address == "d:7946" && d.Voter && d.Unlisted && d.Role == "" && !st.Members[1].Voter
+		}
+		if !waitFor(time.Minute, func() bool { return added(0) && added(2) }) {
+			t.Errorf("d added: a shows %+v, c shows %+v; want d unlisted, a voter, 3 voters", nodes[0].Status().Members, nodes[2].Status().Members)
+		}
+		for i := range w.members {
+			if err := w.crash(i); err != nil {
+				t.Errorf("stop %d: %v", i, err)
+			}
+		}
+		if st := nodes[0].Status(); st.Voters != 0 || len(st.Members) != 3 {
+			t.Errorf("after Run: got %d voters, members %+v; want 0, the file's", st.Voters, st.Members)
 		}
 	})
 }

@@ -243,7 +243,7 @@ func TestRestartKeepsItsState(t *testing.T) {
 		lan, _ := quorum.Preset("lan")
 		d := &fakeDNS{rng: rand.New(rand.NewPCG(7, 8)), content: "192.0.2.99"}
 		runOnce := func() (leadAfter time.Duration, term uint64) {
-			stores, err := quorum.OpenStores(dir)
+			stores, err := quorum.OpenStores(dir, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
@@ -23,8 +24,10 @@ type Stores struct {
 
 // OpenStores opens (creating it if need be) the state of a member under
 // dir: raft.db (raft-boltdb, the log and the term and vote) and
-// snapshots/. Close it once the node has stopped.
-func OpenStores(dir string) (*Stores, error) {
+// snapshots/. The snapshot store's own log goes to raftLog, as Raft's
+// does (Config.RaftLog: warnings and errors; nil: discard). Close it once
+// the node has stopped.
+func OpenStores(dir string, raftLog io.Writer) (*Stores, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
@@ -32,7 +35,12 @@ func OpenStores(dir string) (*Stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open raft.db: %w", err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, nil)
+	// A nil logger would be hclog's default, on standard error.
+	if raftLog == nil {
+		raftLog = io.Discard
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: raftLog, Level: hclog.Warn})
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, log)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open snapshots: %w", err), db.Close())
 	}

@@ -138,6 +138,12 @@ func writeClusterMain(b *strings.Builder, v clusterView) {
 	} else {
 		b.WriteString("<span class=\"bad\">NOT HELD</span>")
 	}
+	b.WriteString("</dd>\n<dt>Voters</dt><dd>")
+	if st.Voters == 0 {
+		b.WriteString("<span class=\"muted\">not known until Raft runs</span>")
+	} else {
+		fmt.Fprintf(b, "<span data-voters=\"%d\">%d</span>: a quorum is %d of them", st.Voters, st.Voters, st.Majority())
+	}
 	fmt.Fprintf(b, "</dd>\n<dt>Leader changes</dt><dd>%d</dd>\n", st.LeaderChanges)
 	fmt.Fprintf(b, "<dt>Writes</dt><dd>%d sent", st.Writes)
 	if st.FencedWrites > 0 {
@@ -156,18 +162,50 @@ func writeClusterMain(b *strings.Builder, v clusterView) {
 	}
 	b.WriteString("<div class=\"scroll\">\n<table class=\"members\">\n<thead><tr><th>Name</th><th>Role</th><th>Priority</th>" +
 		"<th>Reachable</th><th>Service</th><th>Last contact</th></tr></thead>\n<tbody>\n")
+	// The file's members in the order of priority, then those only Raft's
+	// configuration has.
 	members := slices.Clone(st.Members)
-	slices.SortStableFunc(members, func(a, c quorum.MemberView) int { return a.Priority - c.Priority })
+	slices.SortStableFunc(members, func(a, c quorum.MemberView) int {
+		if a.Unlisted != c.Unlisted {
+			if a.Unlisted {
+				return 1
+			}
+			return -1
+		}
+		return a.Priority - c.Priority
+	})
 	for _, m := range members {
 		known := m.Name == st.Self || !m.LastContact.IsZero()
-		fmt.Fprintf(b, "<tr data-member=\"%s\" data-reachable=\"%t\">\n<td>%s", esc(m.Name), known && m.Reachable, esc(m.Name))
+		voter := "unknown"
+		if st.Voters > 0 {
+			voter = fmt.Sprint(m.Voter)
+		}
+		fmt.Fprintf(b, "<tr data-member=\"%s\" data-reachable=\"%t\" data-voter=\"%s\">\n<td>%s", esc(m.Name), known && m.Reachable, voter, esc(m.Name))
 		if m.Name == st.Leader {
 			b.WriteString(" <span class=\"tag\">leader</span>")
 		}
 		if m.Name == st.Self {
 			b.WriteString(" <span class=\"tag\">this member</span>")
 		}
-		fmt.Fprintf(b, "<br><small>%s</small></td><td>%s</td><td>%d</td>\n<td>", esc(m.Address), esc(string(m.Role)), m.Priority)
+		fmt.Fprintf(b, "<br><small>%s</small>", esc(m.Address))
+		switch {
+		case m.Unlisted:
+			b.WriteString("<br><small class=\"warn\" data-membership=\"unlisted\">in the cluster, not in this file" +
+				" (added with <code>clooster cluster add</code>)</small>")
+		case st.Voters > 0 && !m.Voter:
+			b.WriteString("<br><small class=\"warn\" data-membership=\"removed\">removed from the cluster" +
+				" (still in this file: take it out of <code>cluster.nodes</code>)</small>")
+		}
+		b.WriteString("</td><td>")
+		switch {
+		case m.Unlisted:
+			b.WriteString("<span class=\"muted\">unknown</span></td><td><span class=\"muted\">unknown</span>")
+		case m.Role == quorum.RoleWitness:
+			b.WriteString("witness</td><td><span class=\"muted\">none: a witness never leads for long</span>")
+		default:
+			fmt.Fprintf(b, "%s</td><td>%d", esc(string(m.Role)), m.Priority)
+		}
+		b.WriteString("</td>\n<td>")
 		switch {
 		case !known:
 			b.WriteString("<span class=\"muted\">unknown</span>")

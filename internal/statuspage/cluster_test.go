@@ -16,14 +16,14 @@ import (
 // with one record on its value.
 func leading() quorum.Status {
 	return quorum.Status{
-		Self: "srv1", State: "Leader", Leader: "srv1", Term: 7, Quorum: true,
+		Self: "srv1", State: "Leader", Leader: "srv1", Term: 7, Quorum: true, Voters: 3,
 		Members: []quorum.MemberView{
 			{Member: quorum.Member{Name: "witness", Address: "192.0.2.9:4096", Priority: 2, Role: quorum.RoleWitness},
-				Reachable: true, Healthy: true, LastContact: t0.Add(-2 * time.Second)},
+				Voter: true, Reachable: true, Healthy: false, LastContact: t0.Add(-2 * time.Second)},
 			{Member: quorum.Member{Name: "srv1", Address: "192.0.2.1:4096", Priority: 0, Role: quorum.RoleNode},
-				Reachable: true, Healthy: true, LastContact: t0},
+				Voter: true, Reachable: true, Healthy: true, LastContact: t0},
 			{Member: quorum.Member{Name: "srv2", Address: "192.0.2.2:4096", Priority: 1, Role: quorum.RoleNode},
-				Reachable: true, Healthy: true, LastContact: t0.Add(-time.Second)},
+				Voter: true, Reachable: true, Healthy: true, LastContact: t0.Add(-time.Second)},
 		},
 		Records: []quorum.RecordStatus{
 			{Name: "www.example.com", Content: "srv1.example.com", Holder: "srv1", At: t0.Add(-time.Minute)},
@@ -53,9 +53,12 @@ func TestClusterPage(t *testing.T) {
 		`<dt>Leader</dt><dd><span data-leader="srv1">srv1</span> <span class="tag">this member</span>`,
 		`<dt>Term</dt><dd>7</dd>`, `<span class="ok" data-quorum="held">held</span>`,
 		`<dt>Leader changes</dt><dd>2</dd>`, `<dt>Writes</dt><dd>3 sent <span`,
-		`<tr data-member="srv2" data-reachable="true">`, `<br><small>192.0.2.2:4096</small></td><td>node</td><td>1</td>`,
+		`<dt>Voters</dt><dd><span data-voters="3">3</span>: a quorum is 2 of them</dd>`,
+		`<tr data-member="srv2" data-reachable="true" data-voter="true">`, `<br><small>192.0.2.2:4096</small></td><td>node</td><td>1</td>`,
 		`<span class="ok">healthy</span></td><td>03:04:04 (1s ago)</td>`,
-		`<td>witness<br><small>192.0.2.9:4096</small></td><td>witness</td><td>2</td>`, `none: a witness only votes`,
+		// A witness has no priority that matters, and no health.
+		`<td>witness<br><small>192.0.2.9:4096</small></td><td>witness</td><td><span class="muted">none: a witness never leads for long</span></td>`,
+		`<td><span class="muted">none: a witness only votes</span></td>`,
 		`<tr data-record="www.example.com" data-holder="srv1">`, `<code>srv1.example.com</code>`, `read 03:03:05 (1m 0s ago)`,
 		`<script src="/page.js" defer></script>`, `<noscript><meta http-equiv="refresh" content="10"></noscript>`,
 	} {
@@ -63,7 +66,7 @@ func TestClusterPage(t *testing.T) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
-	for _, not := range []string{"No quorum", "Only the leader asks"} {
+	for _, not := range []string{"No quorum", "Only the leader asks", "data-membership", "UNHEALTHY"} {
 		if strings.Contains(body, not) {
 			t.Errorf("a leader's page says %q", not)
 		}
@@ -106,7 +109,7 @@ func TestClusterVerdicts(t *testing.T) {
 			},
 			want: []string{
 				`data-verdict="follower">Following srv1, the leader`, `<h1>srv2 <small>node, follower</small></h1>`,
-				`Only the leader asks the members`, `<tr data-member="witness" data-reachable="false">`,
+				`Only the leader asks the members`, `<tr data-member="witness" data-reachable="false" data-voter="true">`,
 				`<span class="muted">unknown</span>`, `<span class="muted">not read by this member</span>`,
 				`<td>srv1 <span class="tag">leader</span><br>`, `<td>srv2 <span class="tag">this member</span><br>`,
 			},
@@ -144,7 +147,32 @@ func TestClusterVerdicts(t *testing.T) {
 				s.Members[0].Reachable = false
 				s.Members[2].Healthy = false
 			},
-			want: []string{`<tr data-member="witness" data-reachable="false">`, `<span class="bad">NO</span>`, `<span class="bad">UNHEALTHY</span>`},
+			want: []string{`<tr data-member="witness" data-reachable="false" data-voter="true">`, `<span class="bad">NO</span>`, `<span class="bad">UNHEALTHY</span>`},
+		},
+		{
+			name: "a member removed, one not in the file",
+			change: func(s *quorum.Status) {
+				s.Members[2].Voter = false
+				s.Members = append(s.Members, quorum.MemberView{Member: quorum.Member{Name: "srv3", Address: "192.0.2.3:4096"}, Voter: true, Unlisted: true})
+			},
+			want: []string{
+				`<tr data-member="srv2" data-reachable="true" data-voter="false">`,
+				`<small class="warn" data-membership="removed">removed from the cluster (still in this file: take it out of <code>cluster.nodes</code>)</small>`,
+				`<tr data-member="srv3" data-reachable="false" data-voter="true">`,
+				`<small class="warn" data-membership="unlisted">in the cluster, not in this file (added with <code>clooster cluster add</code>)</small>` +
+					`</td><td><span class="muted">unknown</span></td><td><span class="muted">unknown</span></td>`,
+			},
+		},
+		{
+			name: "before Raft runs",
+			change: func(s *quorum.Status) {
+				s.State, s.Voters = "", 0
+				for i := range s.Members {
+					s.Members[i].Voter = false
+				}
+			},
+			want: []string{`<dt>Voters</dt><dd><span class="muted">not known until Raft runs</span></dd>`, `data-voter="unknown"`},
+			not:  []string{"data-membership"},
 		},
 		{
 			name: "writes refused and aborted",
