@@ -121,13 +121,17 @@ func (a *clusterAlerts) Event(e quorum.Event) {
 				"What to do: check that the nodes run (clooster status on each), that their health checks pass, "+
 				"and that they reach this member at %s.", name, e.Term, why, a.self.Address))
 	case quorum.EventQuorumLost:
+		voters := logtext.Count(a.members, "member")
+		if e.Voters > 0 {
+			voters = logtext.Count(e.Voters, "voter")
+		}
 		a.notify(failover.AlertQuorum, fmt.Sprintf("[%s] Quorum lost", name),
 			fmt.Sprintf("%s no longer hears from a majority of the cluster's %s (term %d): it writes no DNS until it does. "+
 				"If a majority of the others still hear from each other, they elect a leader that does.\n\n"+
 				"What to do: check that the members run and reach each other at their cluster.nodes addresses. "+
 				"If the members it lost are gone for good, `clooster cluster recover -force` on this member, stopped, "+
 				"makes it the only voter; every other member must then stay stopped (README, \"What operators must know\").",
-				name, logtext.Count(a.members, "member"), e.Term))
+				name, voters, e.Term))
 	case quorum.EventHandedOver:
 		a.notify(failover.AlertHealth, fmt.Sprintf("[%s] Service unhealthy: leadership handed to %s", name, e.Member.Name),
 			fmt.Sprintf("%s led the cluster (term %d), but its own health check fails: it handed leadership to %s, "+

@@ -233,7 +233,7 @@ func TestClusterAlerts(t *testing.T) {
 		synctest.Wait()
 		a.Event(quorum.Event{Kind: quorum.EventWriteFailed, Record: "www.example.com A", Content: "192.0.2.1", Term: 3, Err: errors.New("token sekrit refused")})
 		a.Event(quorum.Event{Kind: quorum.EventNoEligibleNode, Term: 3})
-		a.Event(quorum.Event{Kind: quorum.EventQuorumLost, Term: 3})
+		a.Event(quorum.Event{Kind: quorum.EventQuorumLost, Term: 3, Voters: 2})
 		a.Event(quorum.Event{Kind: quorum.EventLeaderChanged, Leader: "", Term: 3})
 		a.Event(quorum.Event{Kind: quorum.EventQuorumRegained, Term: 4})
 		wit := quorum.Member{Name: "w.example.com", Address: "127.0.0.1:4103", Priority: 2, Role: quorum.RoleWitness}
@@ -246,7 +246,7 @@ func TestClusterAlerts(t *testing.T) {
 			{"down", "[a.example.com] 2 records moved here", "Before, b.example.com led."},
 			{"failed", "[a.example.com] www.example.com A not moved", "token [redacted] refused"},
 			{"withheld", "[a.example.com] No node can take over", "What to do"},
-			{"quorum", "[a.example.com] Quorum lost", "writes no DNS"},
+			{"quorum", "[a.example.com] Quorum lost", "no longer hears from a majority of the cluster's 2 voters (term 3): it writes no DNS"},
 			{"quorum", "[a.example.com] Quorum regained", "no leader yet"},
 			{"quorum", "[a.example.com] witness w.example.com not answering", "2 of the 3 voters answer. One more member lost and no member can lead"},
 			{"quorum", "[a.example.com] witness w.example.com answers again", "The cluster can lose 1 member more"},

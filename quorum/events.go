@@ -55,7 +55,8 @@ type Event struct {
 	Content string
 	Err     error
 	// Member: EventHandedOver, EventMemberLost and EventMemberBack;
-	// Answering and Voters: the last two.
+	// Answering: the last two; Voters: those and the quorum's events (the
+	// voters of Raft's configuration).
 	Member    Member
 	Answering int
 	Voters    int

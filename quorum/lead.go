@@ -346,12 +346,13 @@ func (l *leader) poll(ctx context.Context, timeout time.Duration) []view {
 	n := l.n
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	voters := n.Voters()
 	views := make([]view, len(n.cfg.Members))
 	var wg sync.WaitGroup
 	for i, m := range n.cfg.Members {
 		views[i].Member = m
-		if m.Name == n.self.Name {
-			continue
+		if m.Name == n.self.Name || !voters[m.Name] {
+			continue // a member removed from the cluster is not asked
 		}
 		wg.Go(func() {
 			st, err := n.cfg.Statuses.Status(ctx, m)
@@ -361,7 +362,7 @@ func (l *leader) poll(ctx context.Context, timeout time.Duration) []view {
 	}
 	wg.Wait()
 	now := l.now()
-	for _, e := range l.silence(views, now) {
+	for _, e := range l.silence(views, voters, now) {
 		n.event(e)
 	}
 	var out []view
@@ -389,7 +390,9 @@ func (l *leader) poll(ctx context.Context, timeout time.Duration) []view {
 			// not restart it.
 			delete(l.seen, v.Member.Name)
 		}
-		out = append(out, v)
+		if voters[v.Member.Name] {
+			out = append(out, v)
+		}
 	}
 	return out
 }
@@ -397,15 +400,7 @@ func (l *leader) poll(ctx context.Context, timeout time.Duration) []view {
 // silence notes which voters answered this poll, and returns the events of
 // those lost (silent for quorumLostAfter heartbeat timeouts) or back. A
 // member outside Raft's configuration (removed) is not watched.
-func (l *leader) silence(views []view, now time.Time) []Event {
-	voters := map[string]bool{}
-	if f := l.r.GetConfiguration(); f.Error() == nil {
-		for _, s := range f.Configuration().Servers {
-			if s.Suffrage == raft.Voter {
-				voters[string(s.ID)] = true
-			}
-		}
-	}
+func (l *leader) silence(views []view, voters map[string]bool, now time.Time) []Event {
 	answering := 0
 	for _, v := range views {
 		if voters[v.Member.Name] && (v.Member.Name == l.n.self.Name || v.Answered) {

@@ -167,3 +167,48 @@ func TestStatusFollowsRaftMembership(t *testing.T) {
 		}
 	})
 }
+
+// TestLeaderLeavesARemovedMemberAlone: a member removed from the cluster
+// that still runs, healthy and of the best priority, is neither handed
+// leadership by the leader's rounds (each failed hand-over would hold
+// the leader's writes back) nor said lost: the leader keeps leading and
+// corrects an edit at its next drift check.
+func TestLeaderLeavesARemovedMemberAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		failback, drift := 10*time.Second, 5*time.Second
+		w := newWorld(threeNodes, failback, drift, rand.New(rand.NewPCG(9, 10)))
+		w.setHealth(0, 1)
+		for i := range w.members {
+			w.start(i)
+		}
+		if !waitFor(2*time.Minute, func() bool { l, ok := w.leader(); return ok && l == 1 && w.holds(1) }) {
+			t.Fatal("a unhealthy: b does not lead with its values within two minutes")
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		if err := w.nodes()[1].RemoveServer(ctx, "a"); err != nil {
+			t.Fatalf("remove a: %v", err)
+		}
+		w.setHealth(0, -1)
+		_, before := w.dns[0].snapshot()
+		time.Sleep(3 * failback)
+		if l, ok := w.leader(); !ok || l != 1 {
+			t.Errorf("a removed, healthy, of the best priority: got leader %d (%v), want b still", l, ok)
+		}
+		if _, after := w.dns[0].snapshot(); len(after) != len(before) {
+			t.Errorf("a removed: got %d writes, want none", len(after)-len(before))
+		}
+		if got := w.eventsFull("b", quorum.EventMemberLost); len(got) != 0 {
+			t.Errorf("a removed: got %+v, want no member_lost", got)
+		}
+		want, _ := w.dns[0].snapshot()
+		w.dns[0].edit("edited.example.com")
+		if !waitFor(drift+5*time.Second, func() bool { got, _ := w.dns[0].snapshot(); return got == want }) {
+			got, _ := w.dns[0].snapshot()
+			t.Errorf("an edit while a, removed, runs: the record holds %q a drift interval later, want b's %q back", got, want)
+		}
+		for i := range w.members {
+			w.crash(i)
+		}
+	})
+}

@@ -295,7 +295,7 @@ func (n *Node) Run(ctx context.Context) error {
 				} else {
 					n.log.Info("quorum regained")
 				}
-				n.event(Event{Kind: kind, Term: r.CurrentTerm()})
+				n.event(Event{Kind: kind, Term: r.CurrentTerm(), Voters: len(n.Voters())})
 			}
 		}
 	}

@@ -64,6 +64,13 @@ func (d *fakeDNS) client(node string) failover.RecordStore {
 
 var errAPI = errors.New("api: 502 bad gateway")
 
+// edit is an operator's change of the record, at once.
+func (d *fakeDNS) edit(content string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.content = content
+}
+
 func (d *fakeDNS) snapshot() (content string, writes []landed) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
