@@ -157,14 +157,19 @@ func (t *truth) failbackLike(wr apiWrite) bool {
 }
 
 // landedUnknown reports whether the writer of wr wrote before at, after
-// what it knew when it decided wr, and its answer was lost: it does not
-// know its write landed.
+// what it knew when it decided wr or since the link was last good (the
+// base it judges against), and its answer was lost: it does not know its
+// write landed.
 func (t *truth) landedUnknown(wr apiWrite, at time.Time) bool {
 	if wr.job == nil {
 		return false
 	}
+	from := wr.job.knownAt.Add(-time.Second)
+	if s := wr.job.since; !s.IsZero() && s.Before(from) {
+		from = s
+	}
 	for _, w := range t.w.dns.writes {
-		if w.by == wr.by && w.lost && w.at.Before(at) && !w.at.Before(wr.job.knownAt.Add(-time.Second)) {
+		if w.by == wr.by && w.lost && w.at.Before(at) && !w.at.Before(from) {
 			return true
 		}
 	}

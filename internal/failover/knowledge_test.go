@@ -580,6 +580,7 @@ func TestLinkSaid(t *testing.T) {
 		{"heard as the read was asked, the episode ended on the link", at(20 * sec), true, "srv1", at(10 * sec), true},
 		{"heard as the read was asked, no episode ended on the link", at(20 * sec), false, "srv1", at(10*sec + APITimeout), false},
 		{"heard before the read", at(20*sec - ms), true, "", time.Time{}, false},
+		{"heard as the read was asked, which found it so", at(20 * sec), true, "", time.Time{}, false},
 	} {
 		s := NewState(t0, c)
 		s.linkSince, s.firstClaimAt, s.heardSent = at(10*sec), at(10*sec), at(30*sec)
@@ -587,6 +588,9 @@ func TestLinkSaid(t *testing.T) {
 			s.upOn = s.linkSince
 		}
 		s.rec = knowledge{content: "srv2", at: at(20 * sec)}
+		if strings.HasSuffix(tt.name, "found it so") {
+			s.rec.content = "srv1"
+		}
 		s.claimSeen, s.claim, s.claimChanged = true, "srv1", tt.claimedAt
 		var a ActEnsure
 		s.lastLink(&a)

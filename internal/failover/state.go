@@ -455,10 +455,14 @@ func (s State) madeOnLink(rec Record) bool {
 // be stale (the peer had yet to learn of a write since, and may take the
 // record back once it loses the link): it says nothing of the record. A
 // word heard as this node asked its read (the read it made to check that
-// word) is no older: the peer may be writing what it says, and a read
-// asked then shows the record before the write.
+// word), which that read contradicts, is no older: the peer may be
+// writing what it says, and a read asked then shows the record before
+// the write. One the read confirms says nothing more than the read.
 func (s State) linkSaid() string {
-	if !s.claimSeen || s.claimChanged.Before(s.rec.at) {
+	switch {
+	case !s.claimSeen, s.claimChanged.Before(s.rec.at):
+		return ""
+	case s.claimChanged.Equal(s.rec.at) && s.claim == s.rec.content:
 		return ""
 	}
 	return s.claim
