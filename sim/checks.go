@@ -113,6 +113,7 @@ func (t *truth) excused(wr, prev apiWrite) bool {
 		prev.linked && prev.purpose != failover.Takeover && prev.purpose != failover.Correction,
 		prev.job != nil && !prev.job.readAt.After(t.lastSettled), // decided on a settled link, before either node dropped it
 		t.failbackLike(prev),
+		t.inFailbackWindow(wr, prev),
 		t.tookBackUnseen(wr, prev):
 		return true
 	}
@@ -154,6 +155,23 @@ func (t *truth) failbackLike(wr apiWrite) bool {
 	}
 	return wr.by == t.owner() && wr.content == t.w.sc.Preferred && wr.job != nil &&
 		(t.lastSettled.After(wr.job.readAt.Add(-t.w.sc.PeerTimeout)) || within(t.settledAt) || within(t.dueAt))
+}
+
+// inFailbackWindow reports whether prev, the owner's write of the preferred
+// value, landed in the window of the owner's failback that the writer of
+// wr judged due as the link broke (the rule's AlsoFrom..AlsoUntil, and
+// the stamps' margin), at a moment the nodes' last link still held: from
+// what the writer heard, the owner's failback may have landed then, and
+// the writer takes the record again (WRITE-RULE.md, limits). failbackLike
+// judges the same on the ground truth; this is for a writer whose word
+// from the owner came late (a slow network) or was the owner's last.
+func (t *truth) inFailbackWindow(wr, prev apiWrite) bool {
+	j := wr.job
+	if j == nil || j.alsoFrom.IsZero() || prev.by != t.owner() || prev.content != t.w.sc.Preferred {
+		return false
+	}
+	heldThen := !j.alsoFrom.Before(t.connSince.Add(-clockMargin)) && (t.conn != nil || !j.alsoFrom.After(t.connEnded.Add(clockMargin)))
+	return heldThen && !prev.at.Before(j.alsoFrom.Add(-clockMargin)) && !prev.at.After(j.alsoUntil.Add(clockMargin))
 }
 
 // landedUnknown reports whether the writer of wr wrote before at, after

@@ -203,6 +203,9 @@ func (n *node) carry(acts []failover.Action, kick bool) {
 			if !a.Since.IsZero() && n.ensure != nil {
 				n.ensure.since = a.Since.Add(-w.sc.NodeSkew[n.i])
 			}
+			if a.AlsoBase != "" && n.ensure != nil {
+				n.ensure.alsoFrom, n.ensure.alsoUntil = a.AlsoFrom.Add(-w.sc.NodeSkew[n.i]), a.AlsoUntil.Add(-w.sc.NodeSkew[n.i])
+			}
 		case failover.ActCancel:
 			n.cancelEnsure()
 		case failover.ActRead:
@@ -522,6 +525,10 @@ type simJob struct {
 	onLink      bool      // decided while the node was linked
 	knownAt     time.Time // true time as of which the node knew the record when it decided
 	since       time.Time // true time of the job's Since: the link's last good moment; zero if none
+	// alsoFrom, alsoUntil: true times of the window of the owner's
+	// failback that the node judged due as the link broke (ActEnsure's
+	// AlsoFrom, AlsoUntil); zero if none.
+	alsoFrom, alsoUntil time.Time
 }
 
 func (n *node) cancelEnsure() {

@@ -25,6 +25,7 @@ type truth struct {
 	conn          *conn     // the connection both nodes use as their link, if any
 	links         int       // connections the nodes came to use both as their link
 	connSince     time.Time // since when they both use it
+	connEnded     time.Time // when the last one stopped being both nodes' link
 	lastSettled   time.Time // the last step at which the nodes' link had held for failback_delay
 	settledAt     time.Time // when that link came to have held for failback_delay: the owner's failback fell due
 	// dueAt: the last moment the owner's failback fell due on a link the
@@ -147,6 +148,9 @@ func (t *truth) observe() {
 			}
 		}
 	} else {
+		if t.conn != nil {
+			t.connEnded = w.now
+		}
 		t.conn = nil
 	}
 	if t.conn != nil && w.now.Sub(t.connSince) >= w.sc.FailbackDelay {

@@ -603,3 +603,29 @@ func TestLinkSaid(t *testing.T) {
 		}
 	}
 }
+
+// The watch's takeover on evidence does not wait for a correction under
+// way (paused for the preferred node's drift check): the record is to
+// come here anyway. A takeover under way is left to finish.
+func TestWatchOverCorrection(t *testing.T) {
+	c := with(testMachine(false), func(c *Config) { c.PeerCheck, c.DriftInterval = true, time.Minute })
+	for _, tt := range []struct {
+		purpose Purpose
+		starts  bool
+	}{{Correction, true}, {Takeover, false}} {
+		s := NewState(t0, c)
+		s.everLinked, s.ep, s.pendingDown = true, episode{on: true, evidence: true}, false
+		s.probe, s.rec = probeFailed, knowledge{content: "lb", at: at(sec)}
+		s.job = &job{id: 7, purpose: tt.purpose, content: "srv2"}
+		acts := s.watch(c, at(20*sec), nil)
+		started := false
+		for _, a := range acts {
+			if e, ok := a.(ActEnsure); ok && e.Purpose == Takeover {
+				started = true
+			}
+		}
+		if started != tt.starts {
+			t.Errorf("a %s under way: takeover started %v, want %v", tt.purpose, started, tt.starts)
+		}
+	}
+}

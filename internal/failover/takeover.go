@@ -142,7 +142,10 @@ func (s *State) watch(c *Config, now time.Time, acts []Action) []Action {
 		s.probing = true
 		acts = append(acts, ActProbe{})
 	}
-	if s.pendingDown || !s.ep.evidence || s.ep.contest || s.probe != probeFailed || now.Before(s.watchNext) || s.job != nil ||
+	// A correction under way (paused for the preferred node's drift check)
+	// gives way: the record is to come here anyway.
+	busy := s.job != nil && s.job.purpose != Correction
+	if s.pendingDown || !s.ep.evidence || s.ep.contest || s.probe != probeFailed || now.Before(s.watchNext) || busy ||
 		!s.healthy || s.failing || s.rec.missing || now.Before(s.grace) || s.restartHeld(c, now) {
 		return acts
 	}
