@@ -114,6 +114,7 @@ func (t *truth) excused(wr, prev apiWrite) bool {
 		prev.job != nil && !prev.job.readAt.After(t.lastSettled), // decided on a settled link, before either node dropped it
 		t.failbackLike(prev),
 		t.inFailbackWindow(wr, prev),
+		t.agreedSince(wr, prev),
 		t.tookBackUnseen(wr, prev):
 		return true
 	}
@@ -155,6 +156,16 @@ func (t *truth) failbackLike(wr apiWrite) bool {
 	}
 	return wr.by == t.owner() && wr.content == t.w.sc.Preferred && wr.job != nil &&
 		(t.lastSettled.After(wr.job.readAt.Add(-t.w.sc.PeerTimeout)) || within(t.settledAt) || within(t.dueAt))
+}
+
+// agreedSince reports whether the writer of wr agreed with the peer on the
+// record, on a link both used, after prev landed: its base is then the
+// record as agreed (the link known good, WRITE-RULE.md "After a loss"),
+// and its takeover once the link is lost again is the first write over
+// that base, though the brief link did not end the episode.
+func (t *truth) agreedSince(wr, prev apiWrite) bool {
+	j := wr.job
+	return j != nil && j.since.After(prev.at) && !j.since.Before(t.connSince.Add(-clockMargin))
 }
 
 // inFailbackWindow reports whether prev, the owner's write of the preferred
