@@ -18,6 +18,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 const (
@@ -143,8 +145,9 @@ func (t *Transport) RemoveServer(ctx context.Context, leader Member, name string
 // its connection is kept for the next; anything else has a connection of
 // its own.
 func (t *Transport) ctlRequest(ctx context.Context, m Member, typ ctlType, payload []byte) (ctlType, []byte, error) {
+	var c net.Conn
 	if typ == ctlStatus {
-		if c := t.takeIdle(m.Name); c != nil {
+		if c = t.takeIdle(m.Name); c != nil {
 			got, p, err := exchange(ctx, c, m, typ, payload)
 			if err == nil {
 				t.putIdle(m.Name, c)
@@ -155,10 +158,15 @@ func (t *Transport) ctlRequest(ctx context.Context, m Member, typ ctlType, paylo
 				return 0, nil, err
 			}
 		}
-	}
-	c, err := t.dialMember(ctx, m, ALPNCtl)
-	if err != nil {
-		return 0, nil, err
+		var err error
+		if c, err = t.statusConn(ctx, m); err != nil {
+			return 0, nil, err
+		}
+	} else {
+		var err error
+		if c, err = t.dialMember(ctx, m, ALPNCtl); err != nil {
+			return 0, nil, err
+		}
 	}
 	got, p, err := exchange(ctx, c, m, typ, payload)
 	if err == nil && typ == ctlStatus {
@@ -194,6 +202,60 @@ func exchange(ctx context.Context, c net.Conn, m Member, typ ctlType, payload []
 		return 0, nil, fmt.Errorf("ask %s: %w", m.Name, decodeCtlError(p))
 	}
 	return got, p, nil
+}
+
+// statusConn returns a new connection to m for STATUS requests. Its dial
+// runs on its own, within the handshake's timeout, whatever ctx allows
+// (a poll's is a fraction of a heartbeat timeout): one cut short in its
+// TLS handshake would count as a failed attempt at the member, whose
+// admission limits would then slow this member's dials, Raft's too. If
+// ctx ends first, the connection, once made, waits in the pool for the
+// next request. One dial per member at a time.
+func (t *Transport) statusConn(ctx context.Context, m Member) (net.Conn, error) {
+	t.idleMu.Lock()
+	d := t.dialing[m.Name]
+	if d == nil {
+		if !t.start(nil, &t.wg) {
+			t.idleMu.Unlock()
+			return nil, raft.ErrTransportShutdown
+		}
+		d = &statusDial{done: make(chan struct{})}
+		if t.dialing == nil {
+			t.dialing = map[string]*statusDial{}
+		}
+		t.dialing[m.Name] = d
+		go func() {
+			defer t.wg.Done()
+			c, err := t.dialMember(t.ctx, m, ALPNCtl)
+			t.idleMu.Lock()
+			delete(t.dialing, m.Name)
+			d.err = err
+			t.idleMu.Unlock()
+			if err == nil {
+				t.putIdle(m.Name, c)
+			}
+			close(d.done)
+		}()
+	}
+	t.idleMu.Unlock()
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("dial %s: %w", m.Name, ctx.Err())
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if c := t.takeIdle(m.Name); c != nil {
+		return c, nil
+	}
+	return t.dialMember(ctx, m, ALPNCtl) // another request took it meanwhile
+}
+
+// statusDial is a dial of a STATUS connection under way.
+type statusDial struct {
+	done chan struct{}
+	err  error // once done
 }
 
 // takeIdle returns the idle STATUS connection to the member name, if any,
@@ -232,8 +294,11 @@ func (t *Transport) serveCtl(conn net.Conn, name string) {
 		if err != nil {
 			if v, ok := errors.AsType[*ctlVersionError](err); ok {
 				writeCtlError(conn, ctlErrVersion, fmt.Sprintf("version %d, this member speaks version %d", v.got, ctlVersion))
-			} else if !first && (errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed)) {
-				return // the asker is done with it, or idle too long
+			} else if errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+				// The asker is done with it, gave up before it asked
+				// (its poll's time ran out), or left it idle too long.
+				t.log.Debug("control connection closed", "peer", name, "error", err)
+				return
 			}
 			t.log.Warn("bad control request", "peer", name, "error", err)
 			return

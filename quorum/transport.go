@@ -103,8 +103,9 @@ type Transport struct {
 	cancel context.CancelFunc
 	raftCh chan net.Conn // authenticated Raft connections, for Accept
 
-	idleMu sync.Mutex
-	idle   map[string]net.Conn // per member, a control connection kept for the next STATUS
+	idleMu  sync.Mutex
+	idle    map[string]net.Conn    // per member, a control connection kept for the next STATUS
+	dialing map[string]*statusDial // per member, the dial of one under way
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{} // every open connection, to close at Close

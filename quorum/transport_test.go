@@ -663,3 +663,48 @@ func TestStatusKeepsItsConnection(t *testing.T) {
 		t.Errorf("after b's restart: got %d dials in all, want 2", n)
 	}
 }
+
+// A STATUS request whose time runs out during the dial leaves the dial
+// to finish (one cut short in its TLS handshake would count as a failure
+// at the member): the connection serves the next request, and the member
+// logs no rejection.
+func TestStatusDialOutlivesItsRequest(t *testing.T) {
+	members, lns := loopbackMembers(t, "a", "b", "c")
+	var dials atomic.Int32
+	acfg := baseConfig(t, "a", members, lns["a"])
+	acfg.Dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+		dials.Add(1)
+		time.Sleep(100 * time.Millisecond) // a slow path
+		var d net.Dialer
+		return d.DialContext(ctx, network, address)
+	}
+	a := serve(t, acfg)
+	rec := newLogRecorder()
+	bcfg := baseConfig(t, "b", members, lns["b"])
+	bcfg.Log = slog.New(rec)
+	serve(t, bcfg)
+
+	short, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := a.Status(short, members[1]); err == nil {
+		t.Fatal("status within 10 ms over a 100 ms path: got no error")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		st, err := a.Status(ctx, members[1])
+		cancel()
+		if err == nil && st.Name == "b" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status of b after the first request timed out: %v", err)
+		}
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("got %d dials, want the one the first request began", n)
+	}
+	if rec.has("rejected peer") {
+		t.Error("b logged a rejection: the dial was cut short")
+	}
+}

@@ -26,13 +26,12 @@ var ErrBadProof = errBadProof
 
 // KeyRefused reports whether err, the dialling side's handshake error,
 // says that the server refused this side's proof of the key: it said so
-// (a refusal of kind failover.ProblemKey), or closed the connection after
-// the proof. The two sides hold different keys, most likely.
+// (a refusal of kind failover.ProblemKey, told after the proof). A
+// connection merely closed after the proof says nothing for sure (the
+// server's handshake may have timed out on a lossy path).
 func KeyRefused(err error) bool {
-	if r, ok := errors.AsType[*refusal](err); ok && r.Kind == failover.ProblemKey {
-		return true
-	}
-	return errors.Is(err, errProofRefused)
+	r, ok := errors.AsType[*refusal](err)
+	return ok && r.Kind == failover.ProblemKey
 }
 
 // StreamAuth runs the link's handshake (docs/PROTOCOL.md, "Handshake") over a
