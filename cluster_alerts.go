@@ -138,7 +138,7 @@ func (a *clusterAlerts) Event(e quorum.Event) {
 				"healthy, which moves the records to its values.%s", name, e.Term, e.Member.Name, comesBack(a.self, e.Member)))
 	case quorum.EventMemberLost:
 		a.notify(failover.AlertQuorum, fmt.Sprintf("[%s] %s %s not answering", name, e.Member.Role, e.Member.Name),
-			fmt.Sprintf("%s leads the cluster (term %d) and has had no answer from the %s %s at %s for ten heartbeat timeouts. %s\n\n"+
+			fmt.Sprintf("%s leads the cluster (term %d) and has had no answer from the %s %s at %s for thirty heartbeat timeouts. %s\n\n"+
 				"What to do: check that %s runs and reaches this member.", name, e.Term, e.Member.Role, e.Member.Name, e.Member.Address,
 				margin(e.Answering, e.Voters), e.Member.Name))
 	case quorum.EventMemberBack:

@@ -34,7 +34,7 @@ const (
 	// and raise nothing.)
 	EventHandedOver EventKind = "handed_over"
 	// EventMemberLost: this leader has had no answer from a member of
-	// the cluster's configuration for quorumLostAfter heartbeat timeouts
+	// the cluster's configuration for memberLostAfter heartbeat timeouts
 	// (Member); Answering and Voters say how many of the voters answer,
 	// this leader included. Raised once per leadership and member, until
 	// EventMemberBack.

@@ -397,8 +397,15 @@ func (l *leader) poll(ctx context.Context, timeout time.Duration) []view {
 	return out
 }
 
+// memberLostAfter is how many heartbeat timeouts a member leaves the
+// leader's polls unanswered before it is said lost: long enough that a
+// lossy path (whose polls time out now and then) says nothing; the
+// cluster still fails over meanwhile, the alert is of one failure less
+// to spare.
+const memberLostAfter = 30
+
 // silence notes which voters answered this poll, and returns the events of
-// those lost (silent for quorumLostAfter heartbeat timeouts) or back. A
+// those lost (silent for memberLostAfter heartbeat timeouts) or back. A
 // member outside Raft's configuration (removed) is not watched.
 func (l *leader) silence(views []view, voters map[string]bool, now time.Time) []Event {
 	answering := 0
@@ -407,7 +414,7 @@ func (l *leader) silence(views []view, voters map[string]bool, now time.Time) []
 			answering++
 		}
 	}
-	after := quorumLostAfter * l.n.cfg.Timings.HeartbeatTimeout
+	after := memberLostAfter * l.n.cfg.Timings.HeartbeatTimeout
 	var evs []Event
 	for _, v := range views {
 		name := v.Member.Name
