@@ -521,23 +521,32 @@ func TestFlagTook(t *testing.T) {
 	}
 }
 
-// A takeover dropped when the link came back whose write landed all the
-// same moved the record: the node says so once.
+// A takeover or a correction dropped when the link came back whose write
+// landed all the same moved the record: the node says so once. A write
+// made on the link (a health move) needs no word of its own.
 func TestLandedLateAlert(t *testing.T) {
 	c := testMachine(false)
-	_, out := run(c, seq(linked(c, "srv1"), down(2*sec), ticks(3*sec, 8*sec),
-		EvWriting{At: at(8100 * ms), Job: 1, Content: "srv2"},
-		up(8200*ms), hbf(8300*ms, FlagHealthy|FlagActive),
-		EvDone{At: at(8400 * ms), Asked: at(8000 * ms), Job: 1, Content: "srv2", Replaced: "srv1", Changed: true, Purpose: Takeover})...)
-	var pushes []string
-	for _, o := range out {
-		if strings.HasPrefix(o, "push") {
-			pushes = append(pushes, o)
+	for _, tt := range []struct {
+		purpose Purpose
+		want    string
+	}{
+		{Takeover, "push down: [srv2] Link to 'srv1' back; an update begun without it landed | The takeover begun while the link was down was dropped when it came back, but its write landed: 'www.example.com' now holds 'srv2'. The nodes agree on it over the link; the failback puts the preferred value back after failback_delay."},
+		{Correction, "push drift: [srv2] Link to 'srv1' back; an update begun without it landed | The correction begun while the link was down was dropped when it came back, but its write landed: 'www.example.com' now holds 'srv2'. The nodes agree on it over the link; the failback puts the preferred value back after failback_delay."},
+		{HealthMove, ""},
+	} {
+		_, out := run(c, seq(linked(c, "srv1"), down(2*sec), ticks(3*sec, 8*sec),
+			EvWriting{At: at(8100 * ms), Job: 1, Content: "srv2"},
+			up(8200*ms), hbf(8300*ms, FlagHealthy|FlagActive),
+			EvDone{At: at(8400 * ms), Asked: at(8000 * ms), Job: 1, Content: "srv2", Replaced: "srv1", Changed: true, Purpose: tt.purpose})...)
+		var pushes []string
+		for _, o := range out {
+			if strings.HasPrefix(o, "push") {
+				pushes = append(pushes, o)
+			}
 		}
-	}
-	want := "push down: [srv2] Link to 'srv1' back; an update begun without it landed | The takeover begun while the link was down was dropped when it came back, but its write landed: 'www.example.com' now holds 'srv2'. The nodes agree on it over the link; the failback puts the preferred value back after failback_delay."
-	if len(pushes) != 1 || pushes[0] != want {
-		t.Errorf("pushes:\n got %q\nwant [%q]", pushes, want)
+		if tt.want == "" && len(pushes) != 0 || tt.want != "" && (len(pushes) != 1 || pushes[0] != tt.want) {
+			t.Errorf("%s: pushes:\n got %q\nwant %q", tt.purpose, pushes, tt.want)
+		}
 	}
 }
 
