@@ -595,13 +595,13 @@ func (sj *simJob) step(st failover.Step) {
 	}
 	switch st.Op {
 	case failover.OpRead:
-		asked := n.clock()
+		asked, askedAt := n.clock(), w.now
 		w.dns.request(n, sj, false, "", "", func(rec failover.Record, err error) {
 			if sj.cancelled {
 				return
 			}
 			if err == nil {
-				w.truth.read(n)
+				w.truth.read(n, askedAt)
 				sj.readAt, sj.served = w.now, w.dns.lastServed
 				if sj.firstServed.IsZero() {
 					sj.firstServed = sj.served

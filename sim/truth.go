@@ -57,8 +57,8 @@ type truth struct {
 	// the record before then, unless the link is back first.
 	holdUntil [2]time.Time
 	// byeAt: when node i last heard its peer's BYE(restart), which makes
-	// it read the record anew; readSinceBye: its first read answered
-	// since (zero while none).
+	// it read the record anew; readSinceBye: when the first read it asked
+	// since was answered (zero while none).
 	byeAt, readSinceBye [2]time.Time
 	// holds counts the BYE(restart)s heard, back those whose link came
 	// back within the grace; restartTakeovers the liveness bounds of a
@@ -184,12 +184,13 @@ func (t *truth) started(n *node) {
 	t.byeAt[n.i], t.readSinceBye[n.i] = time.Time{}, time.Time{}
 }
 
-func (t *truth) read(n *node) {
+// read: node n's read, asked at asked, was answered.
+func (t *truth) read(n *node, asked time.Time) {
 	if t.firstRead[n.i].IsZero() {
 		t.firstRead[n.i] = t.w.now
 	}
-	if !t.byeAt[n.i].IsZero() && t.readSinceBye[n.i].IsZero() {
-		t.readSinceBye[n.i] = t.w.now
+	if !t.byeAt[n.i].IsZero() && t.readSinceBye[n.i].IsZero() && !asked.Before(t.byeAt[n.i]) {
+		t.readSinceBye[n.i] = t.w.now // a read asked before the BYE shows the record before it
 	}
 }
 
