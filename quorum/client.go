@@ -128,15 +128,5 @@ func (c *Client) request(ctx context.Context, m Member, typ ctlType, payload []b
 	if err := watchdog.NewStreamAuth(c.key, c.as(m), nil).Client(tc, m.Name); err != nil {
 		return 0, nil, fmt.Errorf("dial %s: %w", m.Name, err)
 	}
-	if err := writeCtl(tc, typ, payload); err != nil {
-		return 0, nil, fmt.Errorf("ask %s: %w", m.Name, err)
-	}
-	got, p, err := readCtl(tc)
-	if err != nil {
-		return 0, nil, fmt.Errorf("ask %s: %w", m.Name, err)
-	}
-	if got == ctlError {
-		return 0, nil, fmt.Errorf("ask %s: %w", m.Name, decodeCtlError(p))
-	}
-	return got, p, nil
+	return exchange(ctx, tc, m, typ, payload)
 }
